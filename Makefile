@@ -1,0 +1,65 @@
+# Clientele — developer entry points. Everything installs from a fresh clone.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+PORT ?= 8000
+export DJANGO_SETTINGS_MODULE ?= config.settings.dev
+
+.PHONY: help install run test test-fast lint format bench lock messages compilemessages clean-db
+
+help:
+	@echo "make run    - set up, migrate, seed demo data and serve on http://127.0.0.1:$(PORT)/"
+	@echo "make test   - the whole test suite (PostgreSQL when DATABASE_URL is set, else SQLite)"
+	@echo "make lint   - ruff, import-linter, migrations check, translation catalogue check"
+	@echo "make bench  - benchmark suite against physical references"
+
+$(VENV)/.installed: requirements.lock
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/pip install --quiet --disable-pip-version-check uv \
+	  && $(BIN)/uv pip sync --quiet --python $(PY) requirements.lock \
+	  || $(BIN)/pip install --quiet --require-hashes -r requirements.lock
+	@touch $@
+
+install: $(VENV)/.installed compilemessages
+
+compilemessages: $(VENV)/.installed
+	@$(PY) scripts/compilemessages.py
+
+lock:
+	$(BIN)/uv pip compile pyproject.toml --extra dev --generate-hashes --python-version 3.11 -o requirements.lock
+
+run: install
+	@mkdir -p var
+	@$(PY) manage.py migrate --noinput -v 0
+	@$(PY) manage.py createcachetable
+	@test -f var/.seeded || ($(PY) manage.py seed_demo && touch var/.seeded)
+	@PORT=$(PORT) $(PY) scripts/run.py
+
+test: install
+	@DJANGO_SETTINGS_MODULE=config.settings.test $(PY) -m pytest $(PYTEST_ARGS)
+
+test-fast: install
+	@DJANGO_SETTINGS_MODULE=config.settings.test $(PY) -m pytest -m "not browser" -x -q $(PYTEST_ARGS)
+
+lint: install
+	@$(BIN)/ruff check .
+	@$(BIN)/ruff format --check .
+	@$(BIN)/lint-imports
+	@DJANGO_SETTINGS_MODULE=config.settings.test $(PY) manage.py makemigrations --check --dry-run
+	@$(PY) scripts/compilemessages.py --check
+
+format: install
+	@$(BIN)/ruff check --fix .
+	@$(BIN)/ruff format .
+
+messages: install
+	@$(PY) manage.py makemessages -l zh_Hans --ignore=.venv --ignore=static/vendor --ignore=var
+	@$(PY) scripts/compilemessages.py
+
+bench: install
+	@$(PY) -m tests.bench.run $(BENCH_ARGS)
+
+clean-db:
+	rm -f var/db.sqlite3 var/.seeded

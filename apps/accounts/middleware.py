@@ -1,0 +1,26 @@
+from allauth.mfa.models import Authenticator
+from django.conf import settings
+from django.shortcuts import redirect
+
+PROTECTED_PREFIXES = ("/staff/", "/admin/")
+
+
+class StaffMFAMiddleware:
+    """When ``STAFF_MFA_REQUIRED`` is on, staff must set up TOTP before any staff or admin page."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if (
+            settings.STAFF_MFA_REQUIRED
+            and request.path.startswith(PROTECTED_PREFIXES)
+            and getattr(request, "user", None) is not None
+            and request.user.is_authenticated
+            and request.user.is_staff
+            and not Authenticator.objects.filter(
+                user=request.user, type=Authenticator.Type.TOTP
+            ).exists()
+        ):
+            return redirect("mfa_activate_totp")
+        return self.get_response(request)

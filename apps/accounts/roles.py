@@ -1,0 +1,43 @@
+"""Staff roles are Groups with explicit permissions. Each app's data migration grants its own
+permissions with :func:`grant`, so a role's rights live next to the models they concern."""
+
+from django.utils.translation import gettext_lazy as _
+
+SUPPORT_AGENT = "Support agent"
+MARKETING = "Marketing"
+MANAGER = "Manager"
+ADMINISTRATOR = "Administrator"
+ROLES = [SUPPORT_AGENT, MARKETING, MANAGER, ADMINISTRATOR]
+
+ROLE_LABELS = {
+    SUPPORT_AGENT: _("Support agent"),
+    MARKETING: _("Marketing"),
+    MANAGER: _("Manager"),
+    ADMINISTRATOR: _("Administrator"),
+}
+
+
+def ensure_permissions(apps, app_label: str) -> None:
+    """Permissions are normally created after ``migrate``; data migrations need them now."""
+    from django.contrib.auth.management import create_permissions
+
+    app_config = apps.get_app_config(app_label)
+    app_config.models_module = True
+    create_permissions(app_config, apps=apps, verbosity=0)
+    app_config.models_module = None
+
+
+def grant(apps, app_label: str, mapping: dict[str, list[str]]) -> None:
+    """Grant ``{role: ["codename", ...]}`` of ``app_label`` to the role groups (idempotent)."""
+    ensure_permissions(apps, app_label)
+    Group = apps.get_model("auth", "Group")
+    Permission = apps.get_model("auth", "Permission")
+    for role, codenames in mapping.items():
+        group, _created = Group.objects.get_or_create(name=role)
+        perms = list(
+            Permission.objects.filter(content_type__app_label=app_label, codename__in=codenames)
+        )
+        missing = set(codenames) - {p.codename for p in perms}
+        if missing:
+            raise RuntimeError(f"Unknown permissions for {app_label}: {sorted(missing)}")
+        group.permissions.add(*perms)

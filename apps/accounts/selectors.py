@@ -1,0 +1,14 @@
+from django.utils import timezone
+
+from .models import ApiKey
+
+
+def api_key_authenticate(*, raw: str) -> ApiKey | None:
+    """The active key matching ``raw``, or None. Lookup by hash (unique index), constant work."""
+    key = ApiKey.objects.filter(key_hash=ApiKey.hash(raw), revoked_at__isnull=True).first()
+    if key is not None and (
+        key.last_used_at is None or (timezone.now() - key.last_used_at).total_seconds() > 60
+    ):
+        # Touch at most once a minute: no write on every till request.
+        ApiKey.objects.filter(pk=key.pk).update(last_used_at=timezone.now())
+    return key

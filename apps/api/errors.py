@@ -1,0 +1,51 @@
+"""Every API error is ``{"code": ..., "message": ...}`` with a fitting HTTP status."""
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from apps.core.exceptions import ApplicationError
+
+
+def error_response(code: str, message: str, http_status: int, **extra) -> Response:
+    return Response({"code": code, "message": message, **extra}, status=http_status)
+
+
+def _first_error(detail) -> tuple[str, str]:
+    """(field path, message) of the first validation error, for a one-line message."""
+    if isinstance(detail, dict):
+        for key, value in detail.items():
+            path, msg = _first_error(value)
+            field = key if key != "non_field_errors" else ""
+            return (f"{field}.{path}".strip(".") if path else field), msg
+    if isinstance(detail, list) and detail:
+        return _first_error(detail[0])
+    return "", str(detail)
+
+
+def exception_handler(exc, context):
+    if isinstance(exc, ApplicationError):
+        return error_response(exc.code, exc.message, exc.status)
+    if isinstance(exc, Http404):
+        return error_response("not_found", "Not found.", status.HTTP_404_NOT_FOUND)
+    if isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied()
+    if isinstance(exc, exceptions.ValidationError):
+        field, msg = _first_error(exc.detail)
+        return error_response(
+            "validation_error",
+            f"{field}: {msg}" if field else msg,
+            status.HTTP_400_BAD_REQUEST,
+            errors=exc.detail,
+        )
+    response = drf_exception_handler(exc, context)
+    if response is not None and isinstance(exc, exceptions.APIException):
+        detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
+        codes = exc.get_codes()
+        response.data = {
+            "code": codes if isinstance(codes, str) else exc.default_code,
+            "message": detail,
+        }
+    return response

@@ -1,0 +1,35 @@
+"""Domain errors. Each has a stable machine ``code`` and a human ``message``; the API maps them
+to ``{"code", "message"}`` with ``status``; the dashboard shows ``message`` as a form error."""
+
+from django.utils.translation import gettext_lazy as _
+
+
+class ApplicationError(Exception):
+    code = "error"
+    status = 400
+    default_message = _("The request could not be completed.")
+
+    def __init__(self, message=None, *, code: str | None = None, **extra):
+        self.message = str(message or self.default_message)
+        if code:
+            self.code = code
+        self.extra = extra
+        super().__init__(self.message)
+
+
+class ValidationFailed(ApplicationError):
+    code = "validation_error"
+    status = 400
+    default_message = _("The data is not valid.")
+
+
+class NotFound(ApplicationError):
+    code = "not_found"
+    status = 404
+    default_message = _("Not found.")
+
+
+class Conflict(ApplicationError):
+    code = "conflict"
+    status = 409
+    default_message = _("The request conflicts with the current state.")

@@ -1,0 +1,52 @@
+"""Writes of the shared kernel: audit events."""
+
+from typing import Any
+
+from django.db import models
+
+from .models import AuditEvent
+
+
+def audit_record(
+    *,
+    actor: Any | None,
+    action: str,
+    target: models.Model | None = None,
+    summary: str = "",
+    before: dict | None = None,
+    after: dict | None = None,
+) -> AuditEvent:
+    """Append an audit event. Call inside the service transaction that makes the change, so the
+    change and its audit row commit or roll back together (invariant 8)."""
+    actor_obj = (
+        actor if getattr(actor, "pk", None) and getattr(actor, "is_authenticated", True) else None
+    )
+    return AuditEvent.objects.create(
+        actor=actor_obj,
+        actor_label=str(actor)[:200] if actor is not None else "system",
+        action=action,
+        target_type=target._meta.label_lower if target is not None else "",
+        target_id=str(target.pk) if target is not None else "",
+        summary=summary[:300],
+        before=before,
+        after=after,
+    )
+
+
+def model_snapshot(instance: models.Model, fields: list[str]) -> dict:
+    """JSON-safe dict of ``fields`` for before/after audit snapshots."""
+    out: dict[str, Any] = {}
+    for name in fields:
+        value = getattr(instance, name)
+        if isinstance(value, models.Model):
+            value = value.pk
+        elif value is not None and not isinstance(value, (str, int, float, bool)):
+            value = str(value)
+        out[name] = value
+    return out
+
+
+def changed_fields(before: dict, after: dict) -> tuple[dict, dict]:
+    """Only the keys whose values differ, as (before, after)."""
+    keys = [k for k in after if before.get(k) != after.get(k)]
+    return {k: before.get(k) for k in keys}, {k: after[k] for k in keys}

@@ -1,0 +1,35 @@
+"""The customer timeline merges events from every app. Each app registers a provider in its
+``AppConfig.ready``; a provider returns the newest ``limit`` events of one kind for a customer
+with a bounded number of queries, so the 360 page stays within its query budget."""
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+Provider = Callable[..., list["TimelineEvent"]]
+_providers: list[Provider] = []
+
+
+@dataclass(frozen=True)
+class TimelineEvent:
+    at: dt.datetime
+    kind: str  # "order", "interaction", "consent", "points", "ticket", ...
+    icon: str  # a Bootstrap icon-ish short name used by the template
+    title: str
+    detail: str = ""
+    url: str = ""
+    extra: dict = field(default_factory=dict)
+
+
+def register(provider: Provider) -> Provider:
+    if provider not in _providers:
+        _providers.append(provider)
+    return provider
+
+
+def timeline_for(customer, *, limit: int = 50) -> list[TimelineEvent]:
+    events: list[TimelineEvent] = []
+    for provider in _providers:
+        events.extend(provider(customer=customer, limit=limit))
+    events.sort(key=lambda e: e.at, reverse=True)
+    return events[:limit]

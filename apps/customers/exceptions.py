@@ -1,0 +1,29 @@
+from django.utils.translation import gettext_lazy as _
+
+from apps.core.exceptions import ApplicationError, Conflict, NotFound
+
+
+class CustomerNotFound(NotFound):
+    code = "customer_not_found"
+    default_message = _("No customer with that member number.")
+
+
+class StoreNotFound(NotFound):
+    code = "store_not_found"
+    default_message = _("No store with that code.")
+
+
+class OrderNotFound(NotFound):
+    code = "order_not_found"
+    default_message = _("No order with that id in that store.")
+
+
+class RefundExceedsOrder(ApplicationError):
+    code = "refund_exceeds_order"
+    status = 409
+    default_message = _("The refund is larger than what remains refundable on the order.")
+
+
+class IdempotencyConflict(Conflict):
+    code = "idempotency_conflict"
+    default_message = _("This id was already used with different data.")

@@ -1,0 +1,236 @@
+"""Reads for customers. Views call these; they never build querysets themselves."""
+
+import re
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db.models import Count, Max, Q, QuerySet, Sum
+from django.utils.translation import gettext as _
+
+from apps.core import timeline
+from apps.core.timeline import TimelineEvent
+
+from .enums import Channel, ConsentPurpose
+from .exceptions import CustomerNotFound, OrderNotFound, StoreNotFound
+from .models import ConsentRecord, Customer, Interaction, Order, Store
+
+CUSTOMER_ORDERINGS = {
+    "joined": ("joined_at", "id"),
+    "-joined": ("-joined_at", "-id"),
+    "name": ("last_name", "first_name", "id"),
+    "-name": ("-last_name", "-first_name", "-id"),
+    "member": ("member_number",),
+    "-member": ("-member_number",),
+}
+
+
+def customer_search(qs: QuerySet[Customer], query: str) -> QuerySet[Customer]:
+    """Search-as-you-type: every word must appear in name, e-mail, phone or member number.
+    A phone typed with spaces or dashes is matched by its digits."""
+    query = query.strip().lower()
+    if not query:
+        return qs
+    compact = re.sub(r"[\s\-()]", "", query)
+    if compact.lstrip("+").isdigit():
+        return qs.filter(search_text__contains=compact.lstrip("+"))
+    for word in query.split()[:5]:
+        qs = qs.filter(search_text__contains=word)
+    return qs
+
+
+def customer_list(
+    *,
+    query: str = "",
+    tag: str = "",
+    store: str = "",
+    source: str = "",
+    portal: str = "",
+    ordering: str = "-joined",
+) -> QuerySet[Customer]:
+    qs = Customer.objects.select_related("store", "user")
+    qs = customer_search(qs, query)
+    if tag:
+        qs = qs.filter(tags__name=tag)
+    if store:
+        qs = qs.filter(store__code=store)
+    if source:
+        qs = qs.filter(source=source)
+    if portal == "yes":
+        qs = qs.filter(user__isnull=False)
+    elif portal == "no":
+        qs = qs.filter(user__isnull=True)
+    return qs.order_by(*CUSTOMER_ORDERINGS.get(ordering, CUSTOMER_ORDERINGS["-joined"]))
+
+
+def customer_get(*, member_number: str) -> Customer:
+    customer = (
+        Customer.objects.select_related("store", "user").filter(member_number=member_number).first()
+    )
+    if customer is None:
+        raise CustomerNotFound()
+    return customer
+
+
+def customer_lookup(
+    *, member_number: str = "", email: str = "", phone: str = ""
+) -> QuerySet[Customer]:
+    """Exact lookups used by tills: by member number, e-mail or E.164 phone."""
+    qs = Customer.objects.select_related("store").filter(anonymized_at__isnull=True)
+    if member_number:
+        qs = qs.filter(member_number=member_number)
+    if email:
+        qs = qs.filter(email=email.strip().lower())
+    if phone:
+        qs = qs.filter(phone=phone)
+    return qs
+
+
+def store_get(*, code: str) -> Store:
+    store = Store.objects.filter(code=code).first()
+    if store is None:
+        raise StoreNotFound()
+    return store
+
+
+def order_get(*, store_code: str, external_id: str) -> Order:
+    order = (
+        Order.objects.select_related("store", "customer")
+        .filter(store__code=store_code, external_id=external_id)
+        .first()
+    )
+    if order is None:
+        raise OrderNotFound()
+    return order
+
+
+def order_list(
+    *, customer: Customer | None = None, store: str = "", query: str = ""
+) -> QuerySet[Order]:
+    qs = Order.objects.select_related("store", "customer")
+    if customer is not None:
+        qs = qs.filter(customer=customer)
+    if store:
+        qs = qs.filter(store__code=store)
+    if query:
+        qs = qs.filter(Q(external_id__startswith=query) | Q(customer__member_number=query))
+    return qs.order_by("-placed_at", "-id")
+
+
+def customer_orders(*, customer: Customer, limit: int = 20) -> list[Order]:
+    return list(
+        Order.objects.filter(customer=customer)
+        .select_related("store")
+        .prefetch_related("lines")
+        .order_by("-placed_at", "-id")[:limit]
+    )
+
+
+@dataclass(frozen=True)
+class CustomerStats:
+    orders: int
+    spend: Decimal
+    refunded: Decimal
+    last_order_at: object
+    average_order: Decimal
+
+
+def customer_stats(*, customer: Customer) -> CustomerStats:
+    agg = Order.objects.filter(customer=customer).aggregate(
+        n=Count("id"), spend=Sum("total"), refunded=Sum("refunded_amount"), last=Max("placed_at")
+    )
+    spend = agg["spend"] or Decimal(0)
+    n = agg["n"] or 0
+    return CustomerStats(
+        orders=n,
+        spend=spend,
+        refunded=agg["refunded"] or Decimal(0),
+        last_order_at=agg["last"],
+        average_order=(spend / n).quantize(Decimal("0.01")) if n else Decimal(0),
+    )
+
+
+def consent_current(*, customer: Customer) -> dict[tuple[str, str], ConsentRecord | None]:
+    """Latest consent per (channel, purpose); None where the customer never answered."""
+    current: dict[tuple[str, str], ConsentRecord | None] = {
+        (c, p): None for c in Channel.values for p in ConsentPurpose.values
+    }
+    for record in ConsentRecord.objects.filter(customer=customer).order_by("at", "id"):
+        current[(record.channel, record.purpose)] = record
+    return current
+
+
+def consent_history(*, customer: Customer) -> QuerySet[ConsentRecord]:
+    return (
+        ConsentRecord.objects.filter(customer=customer)
+        .select_related("actor")
+        .order_by("-at", "-id")
+    )
+
+
+def consent_is_granted(*, customer: Customer, channel: str, purpose: str) -> bool:
+    latest = (
+        ConsentRecord.objects.filter(customer=customer, channel=channel, purpose=purpose)
+        .order_by("-at", "-id")
+        .values_list("granted", flat=True)
+        .first()
+    )
+    return bool(latest)
+
+
+def interaction_list(*, customer: Customer, limit: int = 50) -> list[Interaction]:
+    return list(Interaction.objects.filter(customer=customer).select_related("author")[:limit])
+
+
+# --- timeline providers ---------------------------------------------------------------------
+
+
+@timeline.register
+def _orders_timeline(*, customer: Customer, limit: int) -> list[TimelineEvent]:
+    events = []
+    for order in (
+        Order.objects.filter(customer=customer)
+        .select_related("store")
+        .order_by("-placed_at")[:limit]
+    ):
+        events.append(
+            TimelineEvent(
+                at=order.placed_at,
+                kind="order",
+                icon="bag",
+                title=_("Order %(id)s at %(store)s")
+                % {"id": order.external_id, "store": order.store.name},
+                detail=f"{order.total} · {order.get_status_display()}",
+            )
+        )
+    return events
+
+
+@timeline.register
+def _interactions_timeline(*, customer: Customer, limit: int) -> list[TimelineEvent]:
+    return [
+        TimelineEvent(
+            at=i.at,
+            kind="interaction",
+            icon="chat",
+            title=f"{i.get_kind_display()}: {i.summary}",
+            detail=i.author.display_name if i.author else "",
+        )
+        for i in Interaction.objects.filter(customer=customer).select_related("author")[:limit]
+    ]
+
+
+@timeline.register
+def _consent_timeline(*, customer: Customer, limit: int) -> list[TimelineEvent]:
+    return [
+        TimelineEvent(
+            at=c.at,
+            kind="consent",
+            icon="shield",
+            title=(
+                _("Consent granted: %(what)s") if c.granted else _("Consent withdrawn: %(what)s")
+            )
+            % {"what": f"{c.get_channel_display()} / {c.get_purpose_display()}"},
+            detail=c.source,
+        )
+        for c in ConsentRecord.objects.filter(customer=customer).order_by("-at")[:limit]
+    ]

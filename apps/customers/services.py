@@ -1,0 +1,356 @@
+"""Writes for customers, consent, tags, orders, refunds and interactions.
+
+Each service is one transaction and writes its audit event inside it (invariant 8). Order and
+refund recording is idempotent through unique keys in the database (invariant 2), never through
+"does it exist?" checks alone.
+"""
+
+import datetime as dt
+import re
+from collections.abc import Iterable
+from decimal import Decimal
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from apps.accounts.models import User
+from apps.core.exceptions import ValidationFailed
+from apps.core.services import audit_record, changed_fields, model_snapshot
+
+from .enums import Channel, ConsentPurpose, InteractionKind, OrderStatus, Source
+from .exceptions import IdempotencyConflict, RefundExceedsOrder
+from .identifiers import member_number_generate, phone_normalize
+from .models import ConsentRecord, Customer, Interaction, Order, OrderLine, Refund, Store, Tag
+
+PROFILE_FIELDS = [
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "birth_date",
+    "gender",
+    "city",
+    "region",
+    "preferred_language",
+    "preferred_channel",
+    "store",
+]
+_MEMBER_NUMBER_ATTEMPTS = 8
+
+
+def customer_search_text(
+    *, first_name: str, last_name: str, email: str, phone: str, member_number: str
+) -> str:
+    """What search-as-you-type matches against: lower-case, names both ways round (Chinese
+    names are written family name first without a space)."""
+    parts = [
+        first_name,
+        last_name,
+        f"{last_name}{first_name}",
+        email,
+        phone,
+        phone.lstrip("+"),
+        member_number,
+    ]
+    return re.sub(r"\s+", " ", " ".join(p for p in parts if p)).lower()
+
+
+def _refresh_search_text(customer: Customer) -> None:
+    customer.search_text = customer_search_text(
+        first_name=customer.first_name,
+        last_name=customer.last_name,
+        email=customer.email,
+        phone=customer.phone,
+        member_number=customer.member_number,
+    )
+
+
+def _clean_profile(data: dict[str, Any]) -> dict[str, Any]:
+    if "phone" in data:
+        data["phone"] = phone_normalize(data["phone"] or "")
+    if "email" in data:
+        data["email"] = (data["email"] or "").strip().lower()
+    for key in ("first_name", "last_name", "city", "region"):
+        if key in data:
+            data[key] = (data[key] or "").strip()
+    if data.get("birth_date") and data["birth_date"] > timezone.localdate():
+        raise ValidationFailed(_("The birth date is in the future."))
+    return data
+
+
+def customer_create(
+    *,
+    actor: User | None = None,
+    source: str = Source.STAFF,
+    joined_at: dt.datetime | None = None,
+    consents: Iterable[tuple[str, str, bool]] = (),
+    consent_source: str = "",
+    tags: Iterable[str] = (),
+    **profile: Any,
+) -> Customer:
+    """Enrol a customer with a fresh member number (retried on the rare collision)."""
+    unknown = set(profile) - set(PROFILE_FIELDS)
+    if unknown:
+        raise TypeError(f"Unknown profile fields: {sorted(unknown)}")
+    profile = _clean_profile(dict(profile))
+    for _attempt in range(_MEMBER_NUMBER_ATTEMPTS):
+        try:
+            with transaction.atomic():
+                customer = Customer(
+                    member_number=member_number_generate(),
+                    source=source,
+                    joined_at=joined_at or timezone.now(),
+                    **profile,
+                )
+                _refresh_search_text(customer)
+                customer.save()
+                for channel, purpose, granted in consents:
+                    _consent_write(
+                        customer=customer,
+                        channel=channel,
+                        purpose=purpose,
+                        granted=granted,
+                        source=consent_source or source,
+                        actor=actor,
+                    )
+                for name in tags:
+                    customer.tags.add(_tag_get_or_create(name))
+                audit_record(
+                    actor=actor,
+                    action="customer.create",
+                    target=customer,
+                    summary=customer.member_number,
+                    after=model_snapshot(customer, PROFILE_FIELDS),
+                )
+                return customer
+        except IntegrityError:
+            if Customer.objects.filter(member_number=customer.member_number).exists():
+                continue  # member-number collision: draw another
+            raise
+    raise RuntimeError("Could not draw a free member number.")
+
+
+@transaction.atomic
+def customer_update(*, customer: Customer, actor: User | None, **changes: Any) -> Customer:
+    unknown = set(changes) - set(PROFILE_FIELDS)
+    if unknown:
+        raise TypeError(f"Unknown profile fields: {sorted(unknown)}")
+    customer = Customer.objects.select_for_update().get(pk=customer.pk)
+    before = model_snapshot(customer, PROFILE_FIELDS)
+    for key, value in _clean_profile(dict(changes)).items():
+        setattr(customer, key, value)
+    _refresh_search_text(customer)
+    customer.save()
+    old, new = changed_fields(before, model_snapshot(customer, PROFILE_FIELDS))
+    if new:
+        audit_record(
+            actor=actor,
+            action="customer.update",
+            target=customer,
+            summary=", ".join(sorted(new)),
+            before=old,
+            after=new,
+        )
+    return customer
+
+
+def _tag_get_or_create(name: str) -> Tag:
+    name = name.strip()
+    if not name:
+        raise ValidationFailed(_("A tag needs a name."))
+    tag, _created = Tag.objects.get_or_create(name__iexact=name, defaults={"name": name[:50]})
+    return tag
+
+
+@transaction.atomic
+def customer_tag_add(*, customer: Customer, name: str, actor: User | None) -> Tag:
+    tag = _tag_get_or_create(name)
+    if not customer.tags.filter(pk=tag.pk).exists():
+        customer.tags.add(tag)
+        audit_record(actor=actor, action="customer.tag_add", target=customer, summary=tag.name)
+    return tag
+
+
+@transaction.atomic
+def customer_tag_remove(*, customer: Customer, tag: Tag, actor: User | None) -> None:
+    if customer.tags.filter(pk=tag.pk).exists():
+        customer.tags.remove(tag)
+        audit_record(actor=actor, action="customer.tag_remove", target=customer, summary=tag.name)
+
+
+def _consent_write(
+    *,
+    customer: Customer,
+    channel: str,
+    purpose: str,
+    granted: bool,
+    source: str,
+    actor: User | None,
+    evidence: str = "",
+    at: dt.datetime | None = None,
+) -> ConsentRecord:
+    if channel not in Channel.values or purpose not in ConsentPurpose.values:
+        raise ValidationFailed(_("Unknown consent channel or purpose."))
+    record = ConsentRecord.objects.create(
+        customer=customer,
+        channel=channel,
+        purpose=purpose,
+        granted=granted,
+        source=source,
+        evidence=evidence[:255],
+        actor=actor if actor is not None and actor.pk else None,
+        at=at or timezone.now(),
+    )
+    audit_record(
+        actor=actor,
+        action="consent.grant" if granted else "consent.withdraw",
+        target=customer,
+        summary=f"{channel}/{purpose}",
+        after={"channel": channel, "purpose": purpose, "granted": granted, "source": source},
+    )
+    return record
+
+
+@transaction.atomic
+def consent_record(
+    *,
+    customer: Customer,
+    channel: str,
+    purpose: str,
+    granted: bool,
+    source: str,
+    actor: User | None = None,
+    evidence: str = "",
+) -> ConsentRecord:
+    """Append a consent change (history row, latest wins) with its audit event."""
+    return _consent_write(
+        customer=customer,
+        channel=channel,
+        purpose=purpose,
+        granted=granted,
+        source=source,
+        actor=actor,
+        evidence=evidence,
+    )
+
+
+@transaction.atomic
+def interaction_log(
+    *,
+    customer: Customer,
+    kind: str,
+    summary: str,
+    actor: User | None,
+    body: str = "",
+    at: dt.datetime | None = None,
+) -> Interaction:
+    if kind not in InteractionKind.values:
+        raise ValidationFailed(_("Unknown interaction kind."))
+    if not summary.strip():
+        raise ValidationFailed(_("An interaction needs a summary."))
+    interaction = Interaction.objects.create(
+        customer=customer,
+        kind=kind,
+        summary=summary.strip()[:200],
+        body=body,
+        author=actor,
+        at=at or timezone.now(),
+    )
+    audit_record(actor=actor, action="interaction.create", target=customer, summary=kind)
+    return interaction
+
+
+def order_record(
+    *,
+    store: Store,
+    external_id: str,
+    customer: Customer | None,
+    placed_at: dt.datetime,
+    total: Decimal,
+    channel: str = "",
+    discount: Decimal = Decimal(0),
+    coupon_code: str = "",
+    lines: Iterable[dict] = (),
+) -> tuple[Order, bool]:
+    """Record an order once per (store, external_id). Returns (order, created); a repeat returns
+    the first order untouched, also when two requests race (the unique key decides)."""
+    if total < 0 or discount < 0:
+        raise ValidationFailed(_("Amounts cannot be negative."))
+    try:
+        with transaction.atomic():
+            order = Order.objects.create(
+                store=store,
+                external_id=external_id,
+                customer=customer,
+                placed_at=placed_at,
+                total=total,
+                discount=discount,
+                coupon_code=coupon_code,
+                **({"channel": channel} if channel else {}),
+            )
+            OrderLine.objects.bulk_create(
+                OrderLine(
+                    order=order,
+                    sku=line["sku"],
+                    name=line.get("name", ""),
+                    category=line.get("category", ""),
+                    quantity=line.get("quantity", Decimal(1)),
+                    unit_price=line["unit_price"],
+                )
+                for line in lines
+            )
+            return order, True
+    except IntegrityError:
+        existing = Order.objects.filter(store=store, external_id=external_id).first()
+        if existing is None:
+            raise
+        return existing, False
+
+
+def refund_record(
+    *,
+    order: Order,
+    refund_id: str,
+    amount: Decimal,
+    reason: str = "",
+    at: dt.datetime | None = None,
+) -> tuple[Refund, bool]:
+    """Record a refund once per (order, refund_id). The order row is locked so concurrent refunds
+    cannot together exceed its total. Same id with another amount is a conflict."""
+    if amount <= 0:
+        raise ValidationFailed(_("A refund amount must be positive."))
+    try:
+        with transaction.atomic():
+            locked = Order.objects.select_for_update().get(pk=order.pk)
+            existing = Refund.objects.filter(order=locked, refund_id=refund_id).first()
+            if existing is not None:
+                if existing.amount != amount:
+                    raise IdempotencyConflict()
+                return existing, False
+            if amount > locked.refundable:
+                raise RefundExceedsOrder(refundable=str(locked.refundable))
+            refund = Refund.objects.create(
+                order=locked,
+                refund_id=refund_id,
+                amount=amount,
+                reason=reason,
+                at=at or timezone.now(),
+            )
+            refunded = locked.refunded_amount + amount
+            status = (
+                OrderStatus.REFUNDED if refunded >= locked.total else OrderStatus.PARTIALLY_REFUNDED
+            )
+            Order.objects.filter(pk=locked.pk).update(
+                refunded_amount=F("refunded_amount") + amount, status=status
+            )
+            return refund, True
+    except IntegrityError:
+        existing = Refund.objects.filter(order=order, refund_id=refund_id).first()
+        if existing is None:
+            raise
+        if existing.amount != amount:
+            raise IdempotencyConflict() from None
+        return existing, False

@@ -1,0 +1,11 @@
+from django.urls import include, path
+
+from .views import home
+
+app_name = "dashboard"
+
+urlpatterns = [
+    path("", home.HomeView.as_view(), name="home"),
+    path("", include("apps.dashboard.urls_customers")),
+    path("", include("apps.dashboard.urls_data")),
+]
