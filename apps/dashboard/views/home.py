@@ -1,9 +1,7 @@
-from django.contrib.auth.mixins import LoginRequiredMixin, UserPassesTestMixin
 from django.views.generic import TemplateView
 
+from .mixins import StaffRequiredMixin
 
-class HomeView(LoginRequiredMixin, UserPassesTestMixin, TemplateView):
+
+class HomeView(StaffRequiredMixin, TemplateView):
     template_name = "dashboard/home.html"
-
-    def test_func(self):
-        return self.request.user.is_staff

@@ -1,4 +1,4 @@
-"""Writes for customers, consent, tags, orders, refunds and interactions.
+"""Writes for customer profiles, consent, tags and interactions.
 
 Each service is one transaction and writes its audit event inside it (invariant 8). Order and
 refund recording is idempotent through unique keys in the database (invariant 2), never through
@@ -8,11 +8,9 @@ refund recording is idempotent through unique keys in the database (invariant 2)
 import datetime as dt
 import re
 from collections.abc import Iterable
-from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -20,10 +18,9 @@ from apps.accounts.models import User
 from apps.core.exceptions import ValidationFailed
 from apps.core.services import audit_record, changed_fields, model_snapshot
 
-from .enums import Channel, ConsentPurpose, InteractionKind, OrderStatus, Source
-from .exceptions import IdempotencyConflict, RefundExceedsOrder
-from .identifiers import member_number_generate, phone_normalize
-from .models import ConsentRecord, Customer, Interaction, Order, OrderLine, Refund, Store, Tag
+from ..enums import Channel, ConsentPurpose, InteractionKind, Source
+from ..identifiers import member_number_generate, phone_normalize
+from ..models import ConsentRecord, Customer, Interaction, Tag
 
 PROFILE_FIELDS = [
     "first_name",
@@ -261,96 +258,3 @@ def interaction_log(
     )
     audit_record(actor=actor, action="interaction.create", target=customer, summary=kind)
     return interaction
-
-
-def order_record(
-    *,
-    store: Store,
-    external_id: str,
-    customer: Customer | None,
-    placed_at: dt.datetime,
-    total: Decimal,
-    channel: str = "",
-    discount: Decimal = Decimal(0),
-    coupon_code: str = "",
-    lines: Iterable[dict] = (),
-) -> tuple[Order, bool]:
-    """Record an order once per (store, external_id). Returns (order, created); a repeat returns
-    the first order untouched, also when two requests race (the unique key decides)."""
-    if total < 0 or discount < 0:
-        raise ValidationFailed(_("Amounts cannot be negative."))
-    try:
-        with transaction.atomic():
-            order = Order.objects.create(
-                store=store,
-                external_id=external_id,
-                customer=customer,
-                placed_at=placed_at,
-                total=total,
-                discount=discount,
-                coupon_code=coupon_code,
-                **({"channel": channel} if channel else {}),
-            )
-            OrderLine.objects.bulk_create(
-                OrderLine(
-                    order=order,
-                    sku=line["sku"],
-                    name=line.get("name", ""),
-                    category=line.get("category", ""),
-                    quantity=line.get("quantity", Decimal(1)),
-                    unit_price=line["unit_price"],
-                )
-                for line in lines
-            )
-            return order, True
-    except IntegrityError:
-        existing = Order.objects.filter(store=store, external_id=external_id).first()
-        if existing is None:
-            raise
-        return existing, False
-
-
-def refund_record(
-    *,
-    order: Order,
-    refund_id: str,
-    amount: Decimal,
-    reason: str = "",
-    at: dt.datetime | None = None,
-) -> tuple[Refund, bool]:
-    """Record a refund once per (order, refund_id). The order row is locked so concurrent refunds
-    cannot together exceed its total. Same id with another amount is a conflict."""
-    if amount <= 0:
-        raise ValidationFailed(_("A refund amount must be positive."))
-    try:
-        with transaction.atomic():
-            locked = Order.objects.select_for_update().get(pk=order.pk)
-            existing = Refund.objects.filter(order=locked, refund_id=refund_id).first()
-            if existing is not None:
-                if existing.amount != amount:
-                    raise IdempotencyConflict()
-                return existing, False
-            if amount > locked.refundable:
-                raise RefundExceedsOrder(refundable=str(locked.refundable))
-            refund = Refund.objects.create(
-                order=locked,
-                refund_id=refund_id,
-                amount=amount,
-                reason=reason,
-                at=at or timezone.now(),
-            )
-            refunded = locked.refunded_amount + amount
-            status = (
-                OrderStatus.REFUNDED if refunded >= locked.total else OrderStatus.PARTIALLY_REFUNDED
-            )
-            Order.objects.filter(pk=locked.pk).update(
-                refunded_amount=F("refunded_amount") + amount, status=status
-            )
-            return refund, True
-    except IntegrityError:
-        existing = Refund.objects.filter(order=order, refund_id=refund_id).first()
-        if existing is None:
-            raise
-        if existing.amount != amount:
-            raise IdempotencyConflict() from None
-        return existing, False
