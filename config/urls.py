@@ -2,19 +2,18 @@ from allauth.account.decorators import secure_admin_login
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
-from django.views.generic import TemplateView
 
 admin.autodiscover()
 admin.site.login = secure_admin_login(admin.site.login)
 admin.site.site_header = "Clientele"
 
 urlpatterns = [
-    path("", TemplateView.as_view(template_name="portal/home.html"), name="home"),
     path("accounts/", include("allauth.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("staff/", include("apps.dashboard.urls")),
     path("api/", include("apps.api.urls")),
     path("admin/", admin.site.urls),
+    path("", include("apps.portal.urls")),
 ]
 
 if settings.DEBUG:

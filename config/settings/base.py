@@ -35,6 +35,7 @@ INSTALLED_APPS = [
     "apps.accounts",
     "apps.customers",
     "apps.dashboard",
+    "apps.portal",
     "apps.api",
 ]
 
