@@ -1,0 +1,121 @@
+import threading
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from apps.core.exceptions import ValidationFailed
+from apps.customers.enums import OrderStatus
+from apps.customers.exceptions import IdempotencyConflict, RefundExceedsOrder
+from apps.customers.models import Order, OrderLine, Refund
+from apps.customers.services import order_record, refund_record
+from tests.customers.factories import CustomerFactory, OrderFactory, StoreFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def _record(store, customer, external_id="A-1", total="99.00", lines=()):
+    return order_record(
+        store=store,
+        external_id=external_id,
+        customer=customer,
+        placed_at=timezone.now(),
+        total=Decimal(total),
+        lines=lines,
+    )
+
+
+def test_order_is_recorded_once_per_store_and_external_id():
+    store, customer = StoreFactory(), CustomerFactory()
+    first, created = _record(store, customer, lines=[{"sku": "T1", "unit_price": Decimal("99.00")}])
+    again, created_again = _record(store, customer, total="1.00")
+    assert created and not created_again and first.pk == again.pk
+    assert again.total == Decimal("99.00")
+    assert Order.objects.count() == 1 and OrderLine.objects.count() == 1
+    other_store_order, created_elsewhere = _record(StoreFactory(), customer)
+    assert created_elsewhere and other_store_order.pk != first.pk
+
+
+def test_negative_total_is_refused_and_nothing_written():
+    with pytest.raises(ValidationFailed):
+        _record(StoreFactory(), CustomerFactory(), total="-1")
+    assert Order.objects.count() == 0
+
+
+def test_refunds_update_status_and_are_idempotent():
+    order = OrderFactory(total=Decimal("100.00"))
+    refund_record(order=order, refund_id="R1", amount=Decimal("40.00"))
+    _, created = refund_record(order=order, refund_id="R1", amount=Decimal("40.00"))
+    assert not created
+    order.refresh_from_db()
+    assert (order.refunded_amount, order.status) == (
+        Decimal("40.00"),
+        OrderStatus.PARTIALLY_REFUNDED,
+    )
+    refund_record(order=order, refund_id="R2", amount=Decimal("60.00"))
+    order.refresh_from_db()
+    assert (order.refunded_amount, order.status) == (Decimal("100.00"), OrderStatus.REFUNDED)
+
+
+def test_refund_beyond_total_or_reused_id_changes_nothing():
+    order = OrderFactory(total=Decimal("100.00"))
+    refund_record(order=order, refund_id="R1", amount=Decimal("80.00"))
+    with pytest.raises(RefundExceedsOrder):
+        refund_record(order=order, refund_id="R2", amount=Decimal("20.01"))
+    with pytest.raises(IdempotencyConflict):
+        refund_record(order=order, refund_id="R1", amount=Decimal("10.00"))
+    order.refresh_from_db()
+    assert order.refunded_amount == Decimal("80.00") and Refund.objects.count() == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_identical_orders_record_one():
+    store, customer = StoreFactory(), CustomerFactory()
+    barrier = threading.Barrier(10)
+    results = []
+
+    def post():
+        try:
+            barrier.wait()
+            order, created = _record(store, customer, external_id="RACE-1")
+            results.append((order.pk, created))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=post) for _ in range(10)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert Order.objects.filter(external_id="RACE-1").count() == 1
+    assert len({pk for pk, _ in results}) == 1
+    assert sum(created for _, created in results) == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_refunds_never_exceed_the_total():
+    order = OrderFactory(total=Decimal("100.00"))
+    barrier = threading.Barrier(8)
+    outcomes = []
+
+    def refund(i):
+        try:
+            barrier.wait()
+            refund_record(order=order, refund_id=f"R{i}", amount=Decimal("30.00"))
+            outcomes.append("ok")
+        except RefundExceedsOrder:
+            outcomes.append("refused")
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=refund, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    order.refresh_from_db()
+    assert outcomes.count("ok") == 3 and outcomes.count("refused") == 5
+    assert order.refunded_amount == Decimal("90.00")
