@@ -17,7 +17,7 @@ PY = sys.executable
 def main() -> int:
     port = os.environ.get("PORT", "8000")
     broker_dir = ROOT / "var" / "broker"
-    for sub in ("out", "processed"):
+    for sub in ("out", "processed", "control"):
         (broker_dir / sub).mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
     env.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.dev")
