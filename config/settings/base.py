@@ -34,6 +34,7 @@ INSTALLED_APPS = [
     "apps.core",
     "apps.accounts",
     "apps.customers",
+    "apps.loyalty",
     "apps.dashboard",
     "apps.portal",
     "apps.api",

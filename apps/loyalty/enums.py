@@ -1,0 +1,75 @@
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class ExpiryPolicy(models.TextChoices):
+    ROLLING = "rolling", _("Rolling: N months after earning")
+    END_OF_YEAR = "end_of_year", _("Clearing: end of the Nth calendar year")
+    NEVER = "never", _("Never")
+
+
+class TxKind(models.TextChoices):
+    EARN = "earn", _("Earned")
+    PENDING = "pending", _("Pending")
+    MATURE = "mature", _("Became available")
+    REDEEM = "redeem", _("Redeemed")
+    EXPIRE = "expire", _("Expired")
+    ADJUST = "adjust", _("Adjusted")
+    REVERSE = "reverse", _("Redemption cancelled")
+    COMPENSATE = "compensate", _("Compensation")
+    REFUND = "refund", _("Refund clawback")
+
+
+class LotStatus(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    AVAILABLE = "available", _("Available")
+    SPENT = "spent", _("Spent")
+    EXPIRED = "expired", _("Expired")
+    VOID = "void", _("Clawed back")
+
+
+class TierMetric(models.TextChoices):
+    SPEND = "spend", _("Spend")
+    POINTS = "points", _("Points earned")
+
+
+class EarnRuleKind(models.TextChoices):
+    CATEGORY = "category", _("Category multiplier")
+    SKU = "sku", _("Product (SKU) multiplier")
+    STORE = "store", _("Store multiplier")
+    CHANNEL = "channel", _("Channel multiplier")
+    PROMOTION = "promotion", _("Promotion (date window)")
+    FIRST_PURCHASE = "first_purchase", _("First-purchase bonus")
+    MIN_SPEND = "min_spend", _("Spend threshold bonus")
+
+
+class RewardKind(models.TextChoices):
+    VOUCHER = "voucher", _("Voucher")
+    CASH_OFF = "cash_off", _("Cash-off voucher")
+    PHYSICAL = "physical", _("Physical gift")
+    EXPERIENCE = "experience", _("Experience")
+    DONATION = "donation", _("Donation")
+
+
+class RedemptionStatus(models.TextChoices):
+    REQUESTED = "requested", _("Requested")
+    FULFILLED = "fulfilled", _("Fulfilled")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+class CouponKind(models.TextChoices):
+    PERCENT = "percent", _("Percent off")
+    FIXED = "fixed", _("Amount off")
+    FREE_SHIPPING = "free_shipping", _("Free shipping")
+
+
+class ReferralStatus(models.TextChoices):
+    PENDING = "pending", _("Waiting for first purchase")
+    REWARDED = "rewarded", _("Rewarded")
+    REFUSED = "refused", _("Refused")
+
+
+class AdjustmentStatus(models.TextChoices):
+    PENDING = "pending", _("Waiting for approval")
+    APPROVED = "approved", _("Approved")
+    REJECTED = "rejected", _("Rejected")

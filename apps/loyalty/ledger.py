@@ -1,0 +1,192 @@
+"""The points ledger: the only code that writes PointsTransaction, PointsLot and the account's
+counters. Callers hold the account's row lock (``locks.lock_account``) and are inside a
+transaction.
+
+Invariant 1, kept here: ``balance == Σ points`` of the account's transactions ``== Σ remaining``
+of its available lots; ``pending == Σ pending_points == Σ remaining`` of its pending lots;
+``balance >= 0`` (CHECK). Each transaction chains the previous one's hash.
+"""
+
+import datetime as dt
+import hashlib
+
+from django.db.models import F
+from django.utils import timezone
+
+from .enums import ExpiryPolicy, LotStatus, TxKind
+from .models import LotAllocation, LoyaltyAccount, PointsLot, PointsTransaction, Programme
+
+GENESIS = "0" * 64
+# Kinds that count towards lifetime earned (not maturation: it was counted when pending).
+EARNING_KINDS = (TxKind.EARN, TxKind.PENDING, TxKind.COMPENSATE)
+
+
+def tx_hash(
+    *,
+    prev_hash: str,
+    account_id: int,
+    kind: str,
+    points: int,
+    pending_points: int,
+    balance_after: int,
+    idempotency_key: str,
+    created_at: dt.datetime,
+) -> str:
+    payload = "|".join(
+        [
+            prev_hash,
+            str(account_id),
+            kind,
+            str(points),
+            str(pending_points),
+            str(balance_after),
+            idempotency_key,
+            created_at.astimezone(dt.UTC).isoformat(),
+        ]
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def tx_exists(key: str) -> PointsTransaction | None:
+    return PointsTransaction.objects.filter(idempotency_key=key).first()
+
+
+def build(
+    *,
+    account: LoyaltyAccount,
+    kind: str,
+    key: str,
+    points: int = 0,
+    pending_points: int = 0,
+    reason: str = "",
+    at: dt.datetime | None = None,
+    **links,
+) -> PointsTransaction:
+    """An unsaved ledger row chained to the account's last one; moves the account's counters in
+    memory. Batch jobs build many rows, then ``bulk_create`` them and save the accounts."""
+    created_at = at or timezone.now()
+    balance_after = account.balance + points
+    prev = account.last_hash or GENESIS
+    tx = PointsTransaction(
+        account=account,
+        kind=kind,
+        points=points,
+        pending_points=pending_points,
+        balance_after=balance_after,
+        reason=reason[:200],
+        idempotency_key=key,
+        created_at=created_at,
+        prev_hash=prev,
+        hash=tx_hash(
+            prev_hash=prev,
+            account_id=account.pk,
+            kind=kind,
+            points=points,
+            pending_points=pending_points,
+            balance_after=balance_after,
+            idempotency_key=key,
+            created_at=created_at,
+        ),
+        **links,
+    )
+    account.balance = balance_after
+    account.pending += pending_points
+    if kind in EARNING_KINDS and points + pending_points > 0:
+        account.lifetime_earned += points + pending_points
+    account.last_hash = tx.hash
+    return tx
+
+
+ACCOUNT_COUNTERS = ["balance", "pending", "lifetime_earned", "debt", "last_hash", "updated_at"]
+
+
+def append(*, account: LoyaltyAccount, kind: str, key: str, **kwargs) -> PointsTransaction:
+    """Write one ledger row and the account's counters with it."""
+    tx = build(account=account, kind=kind, key=key, **kwargs)
+    tx.save()
+    account.save(update_fields=ACCOUNT_COUNTERS)
+    return tx
+
+
+def _add_months(moment: dt.datetime, months: int) -> dt.datetime:
+    month0 = moment.month - 1 + months
+    year, month = moment.year + month0 // 12, month0 % 12 + 1
+    day = min(
+        moment.day,
+        [
+            31,
+            29 if year % 4 == 0 and (year % 100 != 0 or year % 400 == 0) else 28,
+            31,
+            30,
+            31,
+            30,
+            31,
+            31,
+            30,
+            31,
+            30,
+            31,
+        ][month - 1],
+    )
+    return moment.replace(year=year, month=month, day=day)
+
+
+def expiry_for(*, earned_at: dt.datetime, programme: Programme) -> dt.datetime | None:
+    """Rolling: N months after earning, at the end of that day. Clearing: the end of the
+    calendar year ``earned year + N`` (N=1: points earned in 2026 expire at the end of 2027).
+    Times are in the business time zone."""
+    local = timezone.localtime(earned_at)
+    if programme.expiry_policy == ExpiryPolicy.NEVER:
+        return None
+    if programme.expiry_policy == ExpiryPolicy.END_OF_YEAR:
+        end = local.replace(year=local.year + programme.expiry_years, month=12, day=31)
+    else:
+        end = _add_months(local, programme.expiry_months)
+    return end.replace(hour=23, minute=59, second=59, microsecond=0)
+
+
+def lot_create(
+    *,
+    account: LoyaltyAccount,
+    points: int,
+    earned_at: dt.datetime,
+    available_at: dt.datetime,
+    programme: Programme,
+    order=None,
+) -> PointsLot:
+    pending = available_at > timezone.now()
+    return PointsLot.objects.create(
+        account=account,
+        points=points,
+        remaining=points,
+        status=LotStatus.PENDING if pending else LotStatus.AVAILABLE,
+        earned_at=earned_at,
+        available_at=available_at,
+        expires_at=expiry_for(earned_at=earned_at, programme=programme),
+        order=order,
+    )
+
+
+def spend_lots(*, account: LoyaltyAccount, points: int, tx: PointsTransaction, lots=None) -> int:
+    """Take ``points`` from the account's lots, soonest-expiring first (invariant 4); lots that
+    never expire go last. Records LotAllocation rows. Returns the points actually taken."""
+    taken = 0
+    if lots is None:
+        lots = (
+            PointsLot.objects.select_for_update()
+            .filter(account=account, status=LotStatus.AVAILABLE, remaining__gt=0)
+            .order_by(F("expires_at").asc(nulls_last=True), "earned_at", "id")
+        )
+    allocations = []
+    for lot in lots:
+        if taken >= points:
+            break
+        take = min(lot.remaining, points - taken)
+        lot.remaining -= take
+        if lot.remaining == 0:
+            lot.status = LotStatus.VOID if tx.kind == TxKind.REFUND else LotStatus.SPENT
+        lot.save(update_fields=["remaining", "status"])
+        allocations.append(LotAllocation(transaction=tx, lot=lot, points=take))
+        taken += take
+    LotAllocation.objects.bulk_create(allocations)
+    return taken

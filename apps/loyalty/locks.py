@@ -1,0 +1,35 @@
+"""Row locks, always taken in primary-key order so two transactions never deadlock."""
+
+from django.db import IntegrityError, transaction
+
+from .models import LoyaltyAccount, Reward
+
+
+def account_ensure(*, customer_id: int) -> LoyaltyAccount:
+    """The customer's account, created on first use (race-safe through the unique key)."""
+    account = LoyaltyAccount.objects.filter(customer_id=customer_id).first()
+    if account is not None:
+        return account
+    try:
+        with transaction.atomic():
+            return LoyaltyAccount.objects.create(customer_id=customer_id)
+    except IntegrityError:
+        return LoyaltyAccount.objects.get(customer_id=customer_id)
+
+
+def lock_account(*, customer_id: int) -> LoyaltyAccount:
+    account_ensure(customer_id=customer_id)
+    return (
+        LoyaltyAccount.objects.select_for_update(of=("self",))
+        .select_related("tier")
+        .get(customer_id=customer_id)
+    )
+
+
+def lock_accounts(*, account_ids: list[int]) -> dict[int, LoyaltyAccount]:
+    rows = LoyaltyAccount.objects.select_for_update().filter(pk__in=account_ids).order_by("pk")
+    return {a.pk: a for a in rows}
+
+
+def lock_reward(*, reward_id: int) -> Reward:
+    return Reward.objects.select_for_update().get(pk=reward_id)

@@ -1,0 +1,286 @@
+"""Earning: orders earn through the rules, refunds claw back in proportion, bonuses.
+
+Exactly once (invariant 2): every ledger row has a unique idempotency key derived from what
+caused it (``order:<id>:earn``, ``refund:<id>``, ``bonus:signup:<customer>``); the account row
+lock serialises concurrent attempts and the unique key is the backstop.
+"""
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db import transaction
+from django.db.models import Sum
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from apps.customers.models import Customer, Order, Refund, Store
+from apps.customers.services import order_record
+
+from .. import ledger
+from ..enums import LotStatus, TxKind
+from ..locks import lock_account
+from ..models import EarnRule, LoyaltyAccount, PointsLot, PointsTransaction, Programme, Tier
+from ..rules import OrderFacts, compute_earn, spread_discount
+
+
+@dataclass(frozen=True)
+class EarnOutcome:
+    points_earned: int
+    points_pending: int
+    balance: int
+    tier: Tier | None
+
+
+def _outcome(account: LoyaltyAccount, tx: PointsTransaction | None) -> EarnOutcome:
+    return EarnOutcome(
+        points_earned=tx.points if tx else 0,
+        points_pending=tx.pending_points if tx else 0,
+        balance=account.balance,
+        tier=account.tier,
+    )
+
+
+def settle_debt(*, account: LoyaltyAccount, key: str) -> int:
+    """Points owed from an earlier clawback are taken from newly available points."""
+    if account.debt <= 0 or account.balance <= 0:
+        return 0
+    amount = min(account.debt, account.balance)
+    tx = ledger.build(
+        account=account,
+        kind=TxKind.REFUND,
+        key=key,
+        points=-amount,
+        reason=_("Settles points owed from a refund"),
+    )
+    tx.save()
+    ledger.spend_lots(account=account, points=amount, tx=tx)
+    account.debt -= amount
+    account.save(update_fields=ledger.ACCOUNT_COUNTERS)
+    return amount
+
+
+def _order_facts(order: Order, account: LoyaltyAccount) -> OrderFacts:
+    lines = [(ln.sku, ln.category, ln.quantity * ln.unit_price) for ln in order.lines.all()]
+    first = not Order.objects.filter(
+        customer_id=order.customer_id, placed_at__lt=order.placed_at
+    ).exists()
+    return OrderFacts(
+        total=order.total,
+        placed_at=order.placed_at,
+        store_id=order.store_id,
+        channel=order.channel,
+        lines=spread_discount(lines, order.total),
+        tier_id=account.tier_id,
+        tier_multiplier=account.tier.earn_multiplier if account.tier else Decimal(1),
+        first_purchase=first,
+        customer_id=order.customer_id,
+    )
+
+
+def earn_preview(*, order: Order, account: LoyaltyAccount, programme: Programme):
+    rules = list(EarnRule.objects.filter(is_active=True))
+    rule_tiers: dict[int, set[int]] = {}
+    for rule_id, tier_id in EarnRule.tiers.through.objects.filter(earnrule__in=rules).values_list(
+        "earnrule_id", "tier_id"
+    ):
+        rule_tiers.setdefault(rule_id, set()).add(tier_id)
+    return compute_earn(
+        facts=_order_facts(order, account),
+        rate=programme.points_per_currency_unit,
+        rules=rules,
+        rule_tiers=rule_tiers,
+    )
+
+
+@transaction.atomic
+def order_earn(*, order: Order) -> EarnOutcome:
+    """Award the order's points once. Points are pending through the return window, then
+    mature (``points_mature_due``). Tier upgrades apply at once."""
+    if order.customer_id is None:
+        return EarnOutcome(0, 0, 0, None)
+    account = lock_account(customer_id=order.customer_id)
+    key = f"order:{order.pk}:earn"
+    if (done := ledger.tx_exists(key)) is not None:
+        return _outcome(account, done)
+    programme = Programme.get()
+    result = earn_preview(order=order, account=account, programme=programme)
+    tx = None
+    if result.points > 0:
+        available_at = order.placed_at + dt.timedelta(days=programme.pending_days)
+        lot = ledger.lot_create(
+            account=account,
+            points=result.points,
+            earned_at=order.placed_at,
+            available_at=available_at,
+            programme=programme,
+            order=order,
+        )
+        detail = ", ".join(f"{name} {pts}" for name, pts in result.parts)
+        if lot.status == LotStatus.PENDING:
+            tx = ledger.append(
+                account=account,
+                kind=TxKind.PENDING,
+                key=key,
+                pending_points=result.points,
+                reason=detail,
+                order=order,
+                lot=lot,
+            )
+        else:
+            tx = ledger.append(
+                account=account,
+                kind=TxKind.EARN,
+                key=key,
+                points=result.points,
+                reason=detail,
+                order=order,
+                lot=lot,
+            )
+            settle_debt(account=account, key=f"order:{order.pk}:settle")
+    from .tiers import tier_evaluate
+
+    tier_evaluate(account=account)
+    return _outcome(account, tx)
+
+
+@transaction.atomic
+def order_ingest(
+    *,
+    store: Store,
+    external_id: str,
+    customer: Customer | None,
+    placed_at: dt.datetime,
+    total: Decimal,
+    channel: str = "",
+    discount: Decimal = Decimal(0),
+    coupon_code: str = "",
+    lines=(),
+) -> tuple[Order, bool, EarnOutcome]:
+    """Record an order and earn its points in one transaction: an order that exists has earned.
+    Posting the same order again returns the first outcome and earns nothing more."""
+    order, created = order_record(
+        store=store,
+        external_id=external_id,
+        customer=customer,
+        placed_at=placed_at,
+        total=total,
+        channel=channel,
+        discount=discount,
+        coupon_code=coupon_code,
+        lines=lines,
+    )
+    outcome = order_earn(order=order)
+    if created and order.customer_id:
+        for hook in AFTER_ORDER_HOOKS:
+            hook(order=order)
+        account = LoyaltyAccount.objects.select_related("tier").get(customer_id=order.customer_id)
+        outcome = EarnOutcome(
+            outcome.points_earned, outcome.points_pending, account.balance, account.tier
+        )
+    return order, created, outcome
+
+
+# Referral rewards and badges register here (they live in their own modules).
+AFTER_ORDER_HOOKS: list = []
+
+
+def _earned_for_order(order: Order) -> int:
+    tx = ledger.tx_exists(f"order:{order.pk}:earn")
+    return (tx.points + tx.pending_points) if tx else 0
+
+
+@transaction.atomic
+def refund_clawback(*, refund: Refund) -> PointsTransaction | None:
+    """Reverse the refund's share of the order's points, once per refund. Clawback comes from
+    the order's own lot first (pending or available), then from other available points, soonest
+    expiring first; what cannot be taken is recorded as debt and settled from future earnings,
+    so the balance never goes negative."""
+    order = refund.order
+    if order.customer_id is None:
+        return None
+    account = lock_account(customer_id=order.customer_id)
+    key = f"refund:{refund.pk}"
+    if (done := ledger.tx_exists(key)) is not None:
+        return done
+    earned = _earned_for_order(order)
+    if earned <= 0 or order.total <= 0:
+        return None
+    refunded_total = Refund.objects.filter(order=order, at__lte=refund.at).aggregate(
+        s=Sum("amount")
+    )["s"]
+    refunded_total = min(refunded_total or Decimal(0), order.total)
+    already = -sum(
+        t.points + t.pending_points
+        for t in PointsTransaction.objects.filter(kind=TxKind.REFUND, refund__order=order)
+    )
+    target = int((Decimal(earned) * refunded_total / order.total).to_integral_value())
+    owed = max(target - already, 0)
+    if owed == 0:
+        return None
+    lot = PointsLot.objects.select_for_update().filter(order=order, account=account).first()
+    from_pending = 0
+    if lot is not None and lot.status == LotStatus.PENDING:
+        from_pending = min(owed, lot.remaining)
+    from_available = min(owed - from_pending, account.balance)
+    debt = owed - from_pending - from_available
+    tx = ledger.build(
+        account=account,
+        kind=TxKind.REFUND,
+        key=key,
+        points=-from_available,
+        pending_points=-from_pending,
+        reason=_("Refund %(id)s") % {"id": refund.refund_id},
+        order=order,
+        refund=refund,
+    )
+    tx.save()
+    if from_pending:
+        ledger.spend_lots(account=account, points=from_pending, tx=tx, lots=[lot])
+    if from_available:
+        own = [lot] if lot is not None and lot.status == LotStatus.AVAILABLE else []
+        taken = ledger.spend_lots(account=account, points=from_available, tx=tx, lots=own)
+        if taken < from_available:
+            ledger.spend_lots(account=account, points=from_available - taken, tx=tx)
+    account.debt += debt
+    account.save(update_fields=ledger.ACCOUNT_COUNTERS)
+    return tx
+
+
+@transaction.atomic
+def bonus_award(
+    *,
+    customer: Customer,
+    points: int,
+    key: str,
+    reason: str,
+    at: dt.datetime | None = None,
+    kind: str = TxKind.EARN,
+    actor=None,
+    source_ref: str = "",
+) -> PointsTransaction | None:
+    """Award available points once per ``key`` (sign-up, birthday, referral, badge, tier gift,
+    compensation). Returns None when already awarded."""
+    if points <= 0:
+        return None
+    account = lock_account(customer_id=customer.pk)
+    if ledger.tx_exists(key) is not None:
+        return None
+    programme = Programme.get()
+    now = at or timezone.now()
+    lot = ledger.lot_create(
+        account=account, points=points, earned_at=now, available_at=now, programme=programme
+    )
+    tx = ledger.append(
+        account=account,
+        kind=kind,
+        key=key,
+        points=points,
+        reason=reason,
+        lot=lot,
+        actor=actor if getattr(actor, "pk", None) else None,
+        source_ref=source_ref,
+        at=now,
+    )
+    settle_debt(account=account, key=f"{key}:settle")
+    return tx
