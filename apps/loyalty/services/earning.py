@@ -284,3 +284,151 @@ def bonus_award(
     )
     settle_debt(account=account, key=f"{key}:settle")
     return tx
+
+
+def _active_rules() -> tuple[list[EarnRule], dict[int, set[int]]]:
+    rules = list(EarnRule.objects.filter(is_active=True))
+    rule_tiers: dict[int, set[int]] = {}
+    for rule_id, tier_id in EarnRule.tiers.through.objects.filter(earnrule__in=rules).values_list(
+        "earnrule_id", "tier_id"
+    ):
+        rule_tiers.setdefault(rule_id, set()).add(tier_id)
+    return rules, rule_tiers
+
+
+def orders_earn_bulk(*, order_ids, chunk: int = 500) -> int:
+    """Earn points for many orders at once (imports, seeding), chunked by customer: one chunk
+    locks its accounts, reads its orders and lines in a few queries, computes points with the
+    same rule engine and writes lots and chained ledger rows with bulk inserts. Orders that
+    already earned are skipped (same idempotency keys as ``order_earn``). Tier upgrades are
+    applied per account at the end of its chunk. Returns the number of orders that earned."""
+    wanted = set(order_ids)
+    if not wanted:
+        return 0
+    programme = Programme.get()
+    rules, rule_tiers = _active_rules()
+    customer_ids = sorted(
+        set(
+            Order.objects.filter(pk__in=wanted, customer__isnull=False).values_list(
+                "customer_id", flat=True
+            )
+        )
+        if len(wanted) <= 50_000
+        else {
+            cid
+            for oid, cid in Order.objects.filter(customer__isnull=False)
+            .values_list("pk", "customer_id")
+            .iterator()
+            if oid in wanted
+        }
+    )
+    earned = 0
+    for start in range(0, len(customer_ids), chunk):
+        earned += _earn_chunk(
+            customer_ids[start : start + chunk], wanted, programme, rules, rule_tiers
+        )
+    return earned
+
+
+@transaction.atomic
+def _earn_chunk(customer_ids, wanted, programme, rules, rule_tiers) -> int:
+    from django.db.models import Min
+
+    from apps.customers.models import OrderLine
+
+    from ..locks import lock_accounts
+    from .tiers import tier_evaluate
+
+    LoyaltyAccount.objects.bulk_create(
+        [LoyaltyAccount(customer_id=c) for c in customer_ids], ignore_conflicts=True
+    )
+    ids = list(
+        LoyaltyAccount.objects.filter(customer_id__in=customer_ids).values_list("pk", flat=True)
+    )
+    accounts = {a.customer_id: a for a in lock_accounts(account_ids=ids).values()}
+    tiers = {t.pk: t for t in Tier.objects.all()}
+    orders = [
+        o
+        for o in Order.objects.filter(customer_id__in=customer_ids).order_by(
+            "customer_id", "placed_at", "id"
+        )
+        if o.pk in wanted
+    ]
+    done = set(
+        PointsTransaction.objects.filter(
+            idempotency_key__in=[f"order:{o.pk}:earn" for o in orders]
+        ).values_list("idempotency_key", flat=True)
+    )
+    orders = [o for o in orders if f"order:{o.pk}:earn" not in done]
+    if not orders:
+        return 0
+    firsts = dict(
+        Order.objects.filter(customer_id__in=customer_ids)
+        .values("customer_id")
+        .annotate(first=Min("placed_at"))
+        .values_list("customer_id", "first")
+    )
+    lines: dict[int, list] = {}
+    for ln in OrderLine.objects.filter(order_id__in=[o.pk for o in orders]).only(
+        "order_id", "sku", "category", "quantity", "unit_price"
+    ):
+        lines.setdefault(ln.order_id, []).append((ln.sku, ln.category, ln.quantity * ln.unit_price))
+    now = timezone.now()
+    planned = []
+    for order in orders:
+        account = accounts[order.customer_id]
+        tier = tiers.get(account.tier_id)
+        facts = OrderFacts(
+            total=order.total,
+            placed_at=order.placed_at,
+            store_id=order.store_id,
+            channel=order.channel,
+            lines=spread_discount(lines.get(order.pk, []), order.total),
+            tier_id=account.tier_id,
+            tier_multiplier=tier.earn_multiplier if tier else Decimal(1),
+            first_purchase=firsts.get(order.customer_id) == order.placed_at,
+            customer_id=order.customer_id,
+        )
+        result = compute_earn(
+            facts=facts, rate=programme.points_per_currency_unit, rules=rules, rule_tiers=rule_tiers
+        )
+        if result.points <= 0:
+            continue
+        available_at = order.placed_at + dt.timedelta(days=programme.pending_days)
+        lot = PointsLot(
+            account=account,
+            points=result.points,
+            remaining=result.points,
+            status=LotStatus.PENDING if available_at > now else LotStatus.AVAILABLE,
+            earned_at=order.placed_at,
+            available_at=available_at,
+            expires_at=ledger.expiry_for(earned_at=order.placed_at, programme=programme),
+            order=order,
+        )
+        planned.append((order, account, lot, ", ".join(f"{n} {p}" for n, p in result.parts)))
+    PointsLot.objects.bulk_create([p[2] for p in planned])
+    txs = []
+    for order, account, lot, detail in planned:
+        pending = lot.status == LotStatus.PENDING
+        txs.append(
+            ledger.build(
+                account=account,
+                kind=TxKind.PENDING if pending else TxKind.EARN,
+                key=f"order:{order.pk}:earn",
+                points=0 if pending else lot.points,
+                pending_points=lot.points if pending else 0,
+                reason=detail,
+                order=order,
+                lot=lot,
+            )
+        )
+    PointsTransaction.objects.bulk_create(txs, batch_size=2000)
+    touched = {a.pk: a for _, a, _, _ in planned}
+    LoyaltyAccount.objects.bulk_update(
+        list(touched.values()), ledger.ACCOUNT_COUNTERS, batch_size=1000
+    )
+    for account in touched.values():
+        if account.debt:
+            settle_debt(account=account, key=f"settle:{account.pk}:{account.last_hash[:16]}")
+        tier_evaluate(account=account)
+    return len(planned)

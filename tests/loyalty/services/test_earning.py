@@ -135,6 +135,7 @@ def test_verify_ledger_detects_a_tampered_row(programme, customer, buy, db):
     buy(customer, "100", days_ago=30)
     if connection.vendor == "postgresql":  # an attacker with DDL rights switches the guard off
         with connection.cursor() as cursor:
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
             cursor.execute(
                 "ALTER TABLE loyalty_pointstransaction DISABLE TRIGGER loyalty_pointstransaction_append_only"
             )
@@ -154,3 +155,38 @@ def test_postgres_rejects_update_and_delete_on_the_ledger(programme, customer, b
     with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
         PointsTransaction.objects.all().delete()
     assert PointsTransaction.objects.get().points == 100
+
+
+def test_bulk_earning_matches_one_by_one_earning(programme, tiers, store):
+    from apps.customers.services import order_record
+    from apps.loyalty.services.earning import order_earn, orders_earn_bulk
+    from tests.customers.factories import CustomerFactory
+
+    EarnRuleFactory(kind="first_purchase", multiplier=Decimal(1), bonus_points=50)
+    a, b = CustomerFactory(), CustomerFactory()
+
+    def orders_for(customer, prefix, earn_each=False):
+        orders = []
+        for i, (d, t) in enumerate([(200, "700"), (100, "400"), (3, "90")]):
+            order, _ = order_record(
+                store=store,
+                external_id=f"{prefix}-{i}",
+                customer=customer,
+                placed_at=timezone.now() - dt.timedelta(days=d),
+                total=Decimal(t),
+            )
+            if earn_each:
+                order_earn(order=order)
+            orders.append(order)
+        return orders
+
+    bulk = orders_for(a, "A")
+    assert orders_earn_bulk(order_ids=[o.pk for o in bulk]) == 3
+    assert orders_earn_bulk(order_ids=[o.pk for o in bulk]) == 0  # idempotent
+    orders_for(b, "B", earn_each=True)
+    acc_a, acc_b = _account(a), _account(b)
+    assert (acc_a.balance, acc_a.pending, acc_a.lifetime_earned) == (1150, 90, 1240)
+    assert acc_a.tier.slug == "silver" and acc_b.tier.slug == "silver"
+    # One by one, the last order already earns at silver's 1.25×: the bulk path upgrades at the end.
+    assert (acc_b.balance, acc_b.pending) == (1150, 112)
+    assert list(ledger_faults()) == []
