@@ -6,3 +6,6 @@ class CustomersConfig(AppConfig):
     name = "apps.customers"
     label = "customers"
     verbose_name = _("Customers")
+
+    def ready(self) -> None:
+        from . import selectors  # noqa: F401 - registers this app's timeline providers

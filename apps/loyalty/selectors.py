@@ -7,7 +7,10 @@ from decimal import Decimal
 from django.db.models import Count, F, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
+from apps.core import timeline
+from apps.core.timeline import TimelineEvent
 from apps.customers.models import Customer
 
 from .enums import LotStatus, TxKind
@@ -163,3 +166,22 @@ def liability_report(*, since: dt.datetime | None = None) -> Liability:
         else Decimal(0),
         accounts=acc["n"] or 0,
     )
+
+
+# --- timeline --------------------------------------------------------------------------------
+
+
+@timeline.register
+def _points_timeline(*, customer: Customer, limit: int) -> list[TimelineEvent]:
+    rows = PointsTransaction.objects.filter(account__customer=customer).order_by("-id")[:limit]
+    return [
+        TimelineEvent(
+            at=tx.created_at,
+            kind="points",
+            icon="star",
+            title=_("%(kind)s: %(points)s points")
+            % {"kind": tx.get_kind_display(), "points": f"{tx.points + tx.pending_points:+d}"},
+            detail=tx.reason,
+        )
+        for tx in rows
+    ]
