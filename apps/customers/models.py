@@ -343,3 +343,38 @@ class ImportJob(models.Model):
         if not self.total_rows:
             return 0
         return min(100, self.processed_rows * 100 // self.total_rows)
+
+
+class PortalMessage(models.Model):
+    """A message in the member's portal inbox. Campaigns, the loyalty engine and the system write
+    here through ``portal_message_send``; the member reads them at /me/messages/. ``key`` makes
+    a writer's retry harmless (unique when given)."""
+
+    class Kind(models.TextChoices):
+        SYSTEM = "system", _("Account")
+        CAMPAIGN = "campaign", _("Offer")
+        LOYALTY = "loyalty", _("Rewards")
+        SERVICE = "service", _("Service")
+
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="portal_messages"
+    )
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices, default=Kind.SYSTEM)
+    subject = models.CharField(_("subject"), max_length=200)
+    body = models.TextField(_("body"), blank=True)
+    sent_at = models.DateTimeField(_("sent"), default=timezone.now)
+    read_at = models.DateTimeField(_("read"), null=True, blank=True)
+    key = models.CharField(max_length=120, null=True, blank=True, unique=True, editable=False)
+
+    class Meta:
+        verbose_name = _("portal message")
+        verbose_name_plural = _("portal messages")
+        ordering = ["-sent_at", "-id"]
+        indexes = [models.Index(fields=["customer", "-sent_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id}: {self.subject}"
+
+    @property
+    def is_read(self) -> bool:
+        return self.read_at is not None

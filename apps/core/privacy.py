@@ -1,0 +1,56 @@
+"""The personal-data registry: every app that stores something about a customer registers how to
+export it and how to erase it, so "download my data" and "delete my account" cover every app
+without the customers app knowing the apps above it (they register in ``AppConfig.ready``).
+
+An exporter returns a list of flat dicts (one per row; values JSON-safe or str-able); the export
+writes each section as ``<name>.json`` and ``<name>.csv``. An eraser removes or anonymises that
+app's personal data for the customer inside the erasure transaction; it must keep the amounts
+that the books need (orders, ledger) and must be safe to run twice.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+Exporter = Callable[..., list[dict[str, Any]]]
+Eraser = Callable[..., None]
+
+
+@dataclass(frozen=True)
+class PrivacySection:
+    name: str
+    export: Exporter | None
+    erase: Eraser | None
+    order: int
+
+
+_sections: dict[str, PrivacySection] = {}
+
+
+def register(
+    name: str, *, export: Exporter | None = None, erase: Eraser | None = None, order: int = 100
+) -> None:
+    """Register (or replace, so module reloads stay harmless) a section of personal data.
+    Erasers run in ascending ``order``; the customer's own profile should go last."""
+    if not name.replace("_", "").isalnum():
+        raise ValueError(f"Section names are used as file names: {name!r}")
+    _sections[name] = PrivacySection(name=name, export=export, erase=erase, order=order)
+
+
+def sections() -> list[PrivacySection]:
+    return sorted(_sections.values(), key=lambda s: (s.order, s.name))
+
+
+def export_sections(*, customer) -> dict[str, list[dict[str, Any]]]:
+    """Every registered section's rows for ``customer``, keyed by section name."""
+    return {s.name: s.export(customer=customer) for s in sections() if s.export is not None}
+
+
+def erase_sections(*, customer) -> list[str]:
+    """Run every registered eraser for ``customer``; return the section names that ran."""
+    done = []
+    for section in sections():
+        if section.erase is not None:
+            section.erase(customer=customer)
+            done.append(section.name)
+    return done
