@@ -1,0 +1,117 @@
+"""Loyalty jobs for Celery beat (scheduled by migration 0003_beat_schedule, local time).
+
+Thin: they take ids or ISO dates, call a service and return its count. Every service is
+idempotent through unique ledger keys or ``reminded_at`` marks, so a retried or duplicated
+delivery does nothing twice. Nightly jobs also take a cache lock (``cache.add`` is atomic on
+Redis and on the database cache) so two runs never overlap; a run that finds the lock taken
+skips and returns ``None``. The lock times out, so a crashed worker cannot block tomorrow's run.
+"""
+
+import datetime as dt
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from smtplib import SMTPException
+
+from celery import shared_task
+from django.core.cache import cache
+from django.db import OperationalError
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
+
+from . import services
+from .services import reminders
+
+log = logging.getLogger(__name__)
+LOCK_TIMEOUT = 60 * 60 * 3  # longer than any nightly run; released in ``finally`` anyway
+
+
+@contextmanager
+def job_lock(name: str, timeout: int = LOCK_TIMEOUT) -> Iterator[bool]:
+    """True when this run holds the lock for ``name``; False when another run holds it."""
+    key = f"lock:loyalty:{name}"
+    acquired = cache.add(key, 1, timeout)
+    try:
+        yield acquired
+    finally:
+        if acquired:
+            cache.delete(key)
+
+
+def _moment(value: str | None) -> dt.datetime:
+    """An ISO datetime, or an ISO date meaning the start of that local day; default now."""
+    if not value:
+        return timezone.now()
+    moment = parse_datetime(value)
+    if moment is None:
+        day = parse_date(value)
+        if day is None:
+            raise ValueError(f"not an ISO date or datetime: {value!r}")
+        moment = dt.datetime.combine(day, dt.time.min)
+    return timezone.make_aware(moment) if timezone.is_naive(moment) else moment
+
+
+def _day(value: str | None) -> dt.date:
+    if not value:
+        return timezone.localdate()
+    day = parse_date(value)
+    if day is None:
+        raise ValueError(f"not an ISO date: {value!r}")
+    return day
+
+
+def _locked(name: str, run):
+    with job_lock(name) as acquired:
+        if not acquired:
+            log.info("loyalty job %s is already running; skipped", name)
+            return None
+        return run()
+
+
+JOB = {"acks_late": True, "autoretry_for": (OperationalError,), "retry_backoff": True}
+
+
+@shared_task(name="loyalty.points_mature", **JOB)
+def points_mature(as_of: str | None = None) -> int | None:
+    """Pending points whose return window has passed become spendable."""
+    return _locked("mature", lambda: services.points_mature_due(as_of=_moment(as_of)))
+
+
+@shared_task(name="loyalty.points_expire", **JOB)
+def points_expire(as_of: str | None = None) -> int | None:
+    """Lots past their expiry lose what remains."""
+    return _locked("expire", lambda: services.points_expire_due(as_of=_moment(as_of)))
+
+
+@shared_task(name="loyalty.tiers_review", **JOB)
+def tiers_review(as_of: str | None = None) -> int | None:
+    """Downgrade reviews due (review date + grace period passed)."""
+    return _locked("tiers", lambda: services.tier_review_due(as_of=_day(as_of)))
+
+
+@shared_task(name="loyalty.birthday_bonuses", **JOB)
+def birthday_bonuses(today: str | None = None) -> int | None:
+    return _locked("birthdays", lambda: services.birthday_bonuses_award(today=_day(today)))
+
+
+@shared_task(name="loyalty.badge_anniversaries", **JOB)
+def badge_anniversaries(today: str | None = None) -> int | None:
+    return _locked("anniversaries", lambda: services.badges_anniversary_award(today=_day(today)))
+
+
+@shared_task(name="loyalty.points_expiring_remind", **JOB)
+def points_expiring_remind(as_of: str | None = None) -> int | None:
+    """Members with points entering the reminder window; each lot once."""
+    return _locked("reminders", lambda: reminders.points_expiring_remind(as_of=_moment(as_of)))
+
+
+@shared_task(
+    name="loyalty.points_expiring_email",
+    acks_late=True,
+    autoretry_for=(OperationalError, SMTPException, ConnectionError),
+    retry_backoff=True,
+    max_retries=5,
+)
+def points_expiring_email(customer_id: int, items: list[dict]) -> bool:
+    """Queued on commit by the reminder run; one e-mail to one member."""
+    return reminders.points_expiring_email_send(customer_id=customer_id, items=items)
