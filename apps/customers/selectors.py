@@ -234,3 +234,107 @@ def _consent_timeline(*, customer: Customer, limit: int) -> list[TimelineEvent]:
         )
         for c in ConsentRecord.objects.filter(customer=customer).order_by("-at")[:limit]
     ]
+
+
+# --- portal (member-scoped reads) ------------------------------------------------------------
+
+
+def customer_get_for_member(*, user) -> Customer | None:
+    """The membership of a signed-in portal user, or None (not linked yet, or anonymised)."""
+    if user is None or not user.is_authenticated:
+        return None
+    return (
+        Customer.objects.select_related("store")
+        .filter(user=user, anonymized_at__isnull=True)
+        .first()
+    )
+
+
+def portal_message_list_for_member(*, customer: Customer) -> QuerySet:
+    from .models import PortalMessage
+
+    return PortalMessage.objects.filter(customer=customer).order_by("-sent_at", "-id")
+
+
+def portal_message_get_for_member(*, customer: Customer, message_id: int):
+    """One of the member's own messages; another member's id is simply not found (404)."""
+    from apps.core.exceptions import NotFound
+
+    from .models import PortalMessage
+
+    message = PortalMessage.objects.filter(customer=customer, pk=message_id).first()
+    if message is None:
+        raise NotFound()
+    return message
+
+
+def portal_unread_count(*, customer: Customer) -> int:
+    from .models import PortalMessage
+
+    return PortalMessage.objects.filter(customer=customer, read_at__isnull=True).count()
+
+
+PRIVACY_ACTIONS = (
+    "consent.grant",
+    "consent.withdraw",
+    "membership.claim",
+    "customer.export",
+    "customer.erase",
+    "customer.create",
+)
+
+
+@dataclass(frozen=True)
+class PrivacySummary:
+    has_account: bool
+    account_active: bool
+    account_email: str
+    last_login: object
+    date_joined: object
+    two_factor: bool
+    sessions: int
+    verified_emails: list
+    unverified_emails: list
+    phone: str
+    consents: dict
+    consent_history: list
+    audit_trail: list
+    anonymized_at: object
+
+
+def customer_privacy_summary(*, customer: Customer, history_limit: int = 20) -> PrivacySummary:
+    """What the staff 360 page shows about the portal account and privacy: account status,
+    verified contacts, current consents, consent history and the privacy audit trail.
+    A fixed number of queries whatever the history length."""
+    from allauth.account.models import EmailAddress
+    from allauth.mfa.models import Authenticator
+    from allauth.usersessions.models import UserSession
+
+    from apps.core.models import AuditEvent
+
+    user = customer.user if customer.user_id else None
+    addresses = list(EmailAddress.objects.filter(user=user)) if user else []
+    return PrivacySummary(
+        has_account=user is not None,
+        account_active=bool(user and user.is_active),
+        account_email=user.email if user else "",
+        last_login=user.last_login if user else None,
+        date_joined=user.date_joined if user else None,
+        two_factor=bool(user) and Authenticator.objects.filter(user=user).exists(),
+        sessions=UserSession.objects.filter(user=user).count() if user else 0,
+        verified_emails=[a.email for a in addresses if a.verified],
+        unverified_emails=[a.email for a in addresses if not a.verified],
+        phone=customer.phone,
+        consents=consent_current(customer=customer),
+        consent_history=list(consent_history(customer=customer)[:history_limit]),
+        audit_trail=list(
+            AuditEvent.objects.filter(
+                target_type=Customer._meta.label_lower,
+                target_id=str(customer.pk),
+                action__in=PRIVACY_ACTIONS,
+            )
+            .select_related("actor")
+            .order_by("-at", "-id")[:history_limit]
+        ),
+        anonymized_at=customer.anonymized_at,
+    )

@@ -24,3 +24,35 @@ __all__ = [
     "order_record",
     "refund_record",
 ]
+
+# Portal membership (claim / enrol) and privacy (consent centre, unsubscribe, export, erasure).
+# Importing .privacy also registers the customers app's sections in apps.core.privacy.
+from .membership import (  # noqa: E402
+    membership_claim_by_email,
+    membership_claim_by_phone,
+    membership_enrol,
+    membership_options,
+    phone_code_send,
+)
+from .privacy import (  # noqa: E402
+    consent_preferences_save,
+    customer_erase,
+    customer_export,
+    unsubscribe_apply,
+    unsubscribe_token_make,
+    unsubscribe_token_read,
+)
+
+__all__ += [
+    "consent_preferences_save",
+    "customer_erase",
+    "customer_export",
+    "membership_claim_by_email",
+    "membership_claim_by_phone",
+    "membership_enrol",
+    "membership_options",
+    "phone_code_send",
+    "unsubscribe_apply",
+    "unsubscribe_token_make",
+    "unsubscribe_token_read",
+]

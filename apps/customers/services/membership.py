@@ -1,0 +1,282 @@
+"""Portal membership: claiming the membership a till created, or enrolling a new one.
+
+Claim rules (what links a portal ``User`` to a ``Customer``):
+
+1. Only a contact point the member has *proved* they control can link: an e-mail address that
+   allauth has verified (sign-up is blocked until it is), or a phone number confirmed with a
+   one-time code sent by SMS to that number.
+2. Only customers that are not anonymised and not linked to any user are candidates. A customer
+   linked to another user is never re-linked, whatever matches; a user holds at most one
+   customer (a one-to-one key in the database makes both hold under concurrency too).
+3. Verified e-mail matching exactly one candidate → the member may claim it (one click).
+   Several candidates share the e-mail or phone → we never guess: the member must also give
+   the member number printed on their card, and it must be one of the candidates whose phone
+   they have verified by SMS code. Otherwise they can enrol anew; a new membership whose
+   verified e-mail or phone also belongs to other memberships is tagged ``REVIEW_TAG`` so
+   staff can merge by hand.
+4. Staff accounts (``is_staff``) never hold a membership: staff who shop use a personal e-mail
+   for a separate portal account. Claims and enrolments by staff are refused.
+
+Enrolment creates a customer with a fresh member number, source "portal" and the consents the
+member ticked, all with their audit events, and links it to the user in the same transaction.
+"""
+
+import hashlib
+import hmac
+import secrets
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from apps.accounts.models import User
+from apps.core.exceptions import ApplicationError, Conflict
+from apps.core.services import audit_record
+from apps.core.sms import get_sms_backend
+
+from ..enums import Source
+from ..identifiers import phone_normalize
+from ..models import Customer
+from .profile import customer_create, customer_tag_add
+
+REVIEW_TAG = "portal-review"
+PHONE_CODE_TTL_SECONDS = 10 * 60
+PHONE_CODE_MAX_ATTEMPTS = 5
+
+
+class StaffCannotBeMember(ApplicationError):
+    code = "staff_not_member"
+    status = 403
+    default_message = gettext_lazy(
+        "Staff accounts cannot hold a membership. Please sign up with a personal e-mail address."
+    )
+
+
+class AlreadyMember(Conflict):
+    code = "already_member"
+    default_message = gettext_lazy("This account already has a membership.")
+
+
+class ClaimNotPossible(ApplicationError):
+    code = "claim_not_possible"
+    status = 409
+    default_message = gettext_lazy("We could not match a membership to these details.")
+
+
+class PhoneCodeInvalid(ApplicationError):
+    code = "phone_code_invalid"
+    status = 400
+    default_message = gettext_lazy("That code is not right or has expired. Request a new one.")
+
+
+@dataclass(frozen=True)
+class ClaimOptions:
+    """What the join page can offer a signed-in user without a membership."""
+
+    is_staff: bool
+    verified_email: str
+    email_candidates: int  # unlinked, non-anonymised customers with the verified e-mail
+    email_linked_elsewhere: bool  # the e-mail belongs to a membership of another account
+    email_claimable: Customer | None  # exactly one candidate → this one
+
+
+def _candidates() -> "models.QuerySet[Customer]":  # noqa: F821 - typing only
+    return Customer.objects.filter(anonymized_at__isnull=True, user__isnull=True)
+
+
+def verified_email_of(*, user: User) -> str:
+    """The user's verified e-mail address (lower case), or "" if none is verified yet."""
+    from allauth.account.models import EmailAddress
+
+    address = (
+        EmailAddress.objects.filter(user=user, verified=True)
+        .order_by("-primary", "id")
+        .values_list("email", flat=True)
+        .first()
+    )
+    return (address or "").strip().lower()
+
+
+def membership_options(*, user: User) -> ClaimOptions:
+    email = verified_email_of(user=user)
+    candidates = list(_candidates().filter(email__iexact=email)[:3]) if email else []
+    linked_elsewhere = bool(email) and (
+        Customer.objects.filter(email__iexact=email, anonymized_at__isnull=True)
+        .exclude(user__isnull=True)
+        .exclude(user=user)
+        .exists()
+    )
+    return ClaimOptions(
+        is_staff=user.is_staff,
+        verified_email=email,
+        email_candidates=len(candidates),
+        email_linked_elsewhere=linked_elsewhere,
+        email_claimable=candidates[0] if len(candidates) == 1 else None,
+    )
+
+
+def _check_can_join(user: User) -> None:
+    if user.is_staff:
+        raise StaffCannotBeMember()
+    if Customer.objects.filter(user=user).exists():
+        raise AlreadyMember()
+
+
+def _link(*, customer: Customer, user: User, method: str) -> Customer:
+    """Link inside the caller's transaction, with the customer row locked: two claims of one
+    membership cannot both win, and a linked membership is never taken over."""
+    locked = Customer.objects.select_for_update().get(pk=customer.pk)
+    if locked.user_id is not None or locked.anonymized_at is not None:
+        raise ClaimNotPossible()
+    locked.user = user
+    locked.save(update_fields=["user", "updated_at"])
+    audit_record(
+        actor=user,
+        action="membership.claim",
+        target=locked,
+        summary=method,
+        after={"user": user.pk, "method": method},
+    )
+    return locked
+
+
+@transaction.atomic
+def membership_claim_by_email(*, user: User) -> Customer:
+    """Claim the one membership whose e-mail equals the user's verified e-mail (rule 3)."""
+    _check_can_join(user)
+    email = verified_email_of(user=user)
+    if not email:
+        raise ClaimNotPossible(_("Please verify your e-mail address first."))
+    candidates = list(_candidates().filter(email__iexact=email)[:2])
+    if len(candidates) != 1:
+        raise ClaimNotPossible()
+    return _link(customer=candidates[0], user=user, method="email")
+
+
+def _code_key(user: User) -> str:
+    return f"portal:phone-code:{user.pk}"
+
+
+def _code_digest(code: str, phone: str) -> str:
+    return hmac.new(
+        settings.SECRET_KEY.encode(), f"{phone}:{code}".encode(), hashlib.sha256
+    ).hexdigest()
+
+
+def phone_code_send(*, user: User, phone: str) -> bool:
+    """Send a 6-digit code by SMS to ``phone`` if some unclaimed membership uses it. Returns
+    whether a code was sent; callers show the same message either way, so the answer does not
+    reveal who is a member. Only the number's hash of code is kept (in the cache, 10 minutes)."""
+    _check_can_join(user)
+    phone = phone_normalize(phone)
+    if not phone or not _candidates().filter(phone=phone).exists():
+        cache.delete(_code_key(user))
+        return False
+    code = f"{secrets.randbelow(10**6):06d}"
+    cache.set(
+        _code_key(user),
+        {"phone": phone, "digest": _code_digest(code, phone), "attempts": 0, "t": time.time()},
+        PHONE_CODE_TTL_SECONDS,
+    )
+    body = _("Your Clientele membership code is %(code)s. It expires in 10 minutes.") % {
+        "code": code
+    }
+    get_sms_backend().send(to=phone, body=body)
+    return True
+
+
+def _phone_code_check(*, user: User, phone: str, code: str) -> None:
+    state = cache.get(_code_key(user))
+    if not state or state["phone"] != phone:
+        raise PhoneCodeInvalid()
+    if state["attempts"] >= PHONE_CODE_MAX_ATTEMPTS:
+        cache.delete(_code_key(user))
+        raise PhoneCodeInvalid()
+    if not hmac.compare_digest(state["digest"], _code_digest(code.strip(), phone)):
+        state["attempts"] += 1
+        cache.set(_code_key(user), state, PHONE_CODE_TTL_SECONDS)
+        raise PhoneCodeInvalid()
+    cache.delete(_code_key(user))  # single use
+
+
+def phone_code_pending(*, user: User) -> str:
+    """The phone number a code was sent to and not yet used, or ""."""
+    state = cache.get(_code_key(user))
+    return state["phone"] if state else ""
+
+
+@transaction.atomic
+def membership_claim_by_phone(
+    *, user: User, phone: str, code: str, member_number: str = ""
+) -> Customer:
+    """Claim by a phone number proved with the SMS code (rules 1-3). When several memberships
+    share the number the member number is required and must be one of them."""
+    _check_can_join(user)
+    phone = phone_normalize(phone)
+    _phone_code_check(user=user, phone=phone, code=code)
+    candidates = list(_candidates().filter(phone=phone).order_by("id"))
+    member_number = (member_number or "").strip()
+    if member_number:
+        candidates = [c for c in candidates if c.member_number == member_number]
+    if len(candidates) != 1:
+        if not member_number and len(candidates) > 1:
+            raise ClaimNotPossible(
+                _(
+                    "Several memberships use this phone number. Enter the member number from "
+                    "your card as well."
+                )
+            )
+        raise ClaimNotPossible()
+    return _link(customer=candidates[0], user=user, method="phone")
+
+
+@transaction.atomic
+def membership_enrol(
+    *,
+    user: User,
+    first_name: str = "",
+    last_name: str = "",
+    consents: Iterable[tuple[str, str, bool]] = (),
+    evidence: str = "",
+) -> Customer:
+    """Create a new membership for ``user`` (source "portal", consents as ticked, actor None)
+    and link it. If other memberships share the verified e-mail, tag for staff review."""
+    _check_can_join(user)
+    email = verified_email_of(user=user)
+    if not email:
+        raise ClaimNotPossible(_("Please verify your e-mail address first."))
+    customer = customer_create(
+        actor=None,
+        source=Source.PORTAL,
+        consents=consents,
+        consent_source="portal_signup",
+        first_name=first_name,
+        last_name=last_name,
+        email=email,
+        preferred_language=_language_code(user),
+    )
+    if (
+        Customer.objects.filter(email__iexact=email, anonymized_at__isnull=True)
+        .exclude(pk=customer.pk)
+        .exists()
+    ):
+        customer_tag_add(customer=customer, name=REVIEW_TAG, actor=None)
+    if evidence:
+        # Consent evidence (how the member agreed) belongs to the consent rows just written.
+        customer.consents.update(evidence=evidence[:255])
+    linked = _link(customer=customer, user=user, method="enrol")
+    if first_name or last_name:
+        User.objects.filter(pk=user.pk, full_name="").update(
+            full_name=f"{first_name} {last_name}".strip()
+        )
+    return linked
+
+
+def _language_code(user: User) -> str:
+    codes = {code for code, _name in settings.LANGUAGES}
+    return user.language if user.language in codes else settings.LANGUAGE_CODE
