@@ -30,3 +30,51 @@ __all__ = [
     "tier_evaluate",
     "tier_review_due",
 ]
+
+# Redemption, coupons, referrals and badges. Importing them registers the referral and badge
+# after-order hooks.
+from .badges import (
+    BADGE_FACTS,
+    BadgeRule,
+    badge_fact_register,
+    badges_anniversary_award,
+    badges_evaluate,
+    badges_on_order,
+)
+from .coupons import (
+    CouponCheck,
+    coupon_batch_create,
+    coupon_deactivate,
+    coupon_find,
+    coupon_issue,
+    coupon_redeem,
+    coupon_validate,
+)
+from .redemption import redemption_cancel, redemption_fulfil, reward_redeem
+from .referrals import (
+    referral_code_for,
+    referral_register,
+    referral_reward_on_first_purchase,
+)
+
+__all__ += [
+    "BADGE_FACTS",
+    "BadgeRule",
+    "CouponCheck",
+    "badge_fact_register",
+    "badges_anniversary_award",
+    "badges_evaluate",
+    "badges_on_order",
+    "coupon_batch_create",
+    "coupon_deactivate",
+    "coupon_find",
+    "coupon_issue",
+    "coupon_redeem",
+    "coupon_validate",
+    "redemption_cancel",
+    "redemption_fulfil",
+    "referral_code_for",
+    "referral_register",
+    "referral_reward_on_first_purchase",
+    "reward_redeem",
+]

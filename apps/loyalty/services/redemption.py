@@ -1,0 +1,288 @@
+"""Redeeming rewards for points, cancelling and fulfilling redemptions.
+
+Invariants kept here:
+- 3: stock never goes negative and the per-member limit holds under concurrent requests. The
+  account row is locked first, then the reward row (the documented order everywhere), and all
+  checks run after both locks; the CHECK ``stock >= 0`` is the backstop. A refused request
+  raises before anything is written (and the transaction rolls back whatever it began).
+- 4: points are spent from the soonest-expiring lots first (``ledger.spend_lots``), and the
+  LotAllocation rows remember which lots paid, so a cancellation gives the points back to the
+  same lots with their original expiry.
+- 2: a redemption is made once per idempotency key (unique ``Redemption.idempotency_key``);
+  its ledger rows are keyed ``redemption:<id>`` and ``redemption:<id>:cancel``.
+
+Decisions: voucher and cash-off rewards issue their coupon at once (status fulfilled, the code
+in ``voucher_code``); with quantity > 1 it is one coupon usable ``quantity`` times. Donations
+are fulfilled at once; physical gifts and experiences wait in the fulfilment queue. A
+cancellation restores points to a lot whose expiry has already passed as well — the nightly
+expiry job then expires them; if the lot was already closed by that job, the points return in a
+new lot with the same earning and expiry dates (a lot expires once, under its own key).
+"""
+
+from django.db import transaction
+from django.db.models import F, Sum
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from apps.accounts.models import User
+from apps.core.exceptions import Conflict, ValidationFailed
+from apps.core.services import audit_record
+from apps.customers.models import Customer
+
+from .. import ledger
+from ..enums import CouponKind, LotStatus, RedemptionStatus, RewardKind, TxKind
+from ..exceptions import InsufficientPoints, LimitReached, NotEligible, OutOfStock
+from ..locks import lock_account, lock_reward
+from ..models import Coupon, LoyaltyAccount, PointsLot, Redemption, Reward
+from .coupons import coupon_issue
+from .earning import settle_debt
+
+VOUCHER_KINDS = (RewardKind.VOUCHER, RewardKind.CASH_OFF)
+IMMEDIATE_KINDS = (*VOUCHER_KINDS, RewardKind.DONATION)
+
+
+def _check_eligible(*, account: LoyaltyAccount, reward: Reward, quantity: int) -> None:
+    now = timezone.now()
+    if not reward.is_active:
+        raise NotEligible(_("This reward is not available."))
+    if reward.starts_at and now < reward.starts_at:
+        raise NotEligible(_("This reward is not available yet."))
+    if reward.ends_at and now > reward.ends_at:
+        raise NotEligible(_("This reward is no longer available."))
+    if reward.min_tier_id is not None:
+        rank = account.tier.rank if account.tier is not None else -1
+        if rank < reward.min_tier.rank:
+            raise NotEligible(
+                _("This reward is for %(tier)s members and above.") % {"tier": reward.min_tier}
+            )
+    if reward.per_member_limit is not None:
+        taken = (
+            Redemption.objects.filter(account=account, reward=reward)
+            .exclude(status=RedemptionStatus.CANCELLED)
+            .aggregate(n=Sum("quantity"))["n"]
+            or 0
+        )
+        if taken + quantity > reward.per_member_limit:
+            raise LimitReached(
+                _("This reward is limited to %(n)s per member; %(taken)s already redeemed.")
+                % {"n": reward.per_member_limit, "taken": taken}
+            )
+    if reward.stock is not None and reward.stock < quantity:
+        raise OutOfStock(
+            _("Only %(n)s left in stock.") % {"n": reward.stock}
+            if reward.stock
+            else _("This reward is out of stock.")
+        )
+    cost = reward.cost_points * quantity
+    if account.balance < cost:
+        raise InsufficientPoints(
+            _("This needs %(cost)s points; the balance is %(balance)s.")
+            % {"cost": cost, "balance": account.balance},
+            balance=account.balance,
+            needed=cost,
+        )
+
+
+@transaction.atomic
+def reward_redeem(
+    *,
+    customer: Customer,
+    reward: Reward,
+    quantity: int = 1,
+    key: str,
+    actor: User | None = None,
+    channel: str = "portal",
+) -> Redemption:
+    """Spend points (soonest-expiring first) and stock for ``quantity`` of ``reward``, once per
+    ``key``: the same key again returns the first redemption. Refusals (NotEligible,
+    LimitReached, OutOfStock, InsufficientPoints) change nothing."""
+    if not 1 <= quantity <= 100:
+        raise ValidationFailed(_("Quantity must be between 1 and 100."))
+    if not key:
+        raise ValidationFailed(_("A redemption needs an idempotency key."))
+    if (done := Redemption.objects.filter(idempotency_key=key).first()) is not None:
+        return done
+    account = lock_account(customer_id=customer.pk)
+    # A concurrent request with the same key may have committed while we waited for the lock.
+    if (done := Redemption.objects.filter(idempotency_key=key).first()) is not None:
+        return done
+    reward = lock_reward(reward_id=reward.pk)
+    _check_eligible(account=account, reward=reward, quantity=quantity)
+    cost = reward.cost_points * quantity
+    now = timezone.now()
+    immediate = reward.kind in IMMEDIATE_KINDS
+    redemption = Redemption.objects.create(
+        account=account,
+        reward=reward,
+        quantity=quantity,
+        points=cost,
+        status=RedemptionStatus.FULFILLED if immediate else RedemptionStatus.REQUESTED,
+        fulfilled_at=now if immediate else None,
+        channel=channel[:10],
+        idempotency_key=key,
+        actor=actor if getattr(actor, "pk", None) else None,
+    )
+    tx = ledger.append(
+        account=account,
+        kind=TxKind.REDEEM,
+        key=f"redemption:{redemption.pk}",
+        points=-cost,
+        reason=f"{reward.name} × {quantity}" if quantity > 1 else reward.name,
+        redemption=redemption,
+        actor=redemption.actor,
+        at=now,
+    )
+    ledger.spend_lots(account=account, points=cost, tx=tx)
+    if reward.stock is not None:
+        Reward.objects.filter(pk=reward.pk).update(stock=F("stock") - quantity, updated_at=now)
+    if reward.kind in VOUCHER_KINDS:
+        coupon = coupon_issue(
+            owner=customer,
+            kind=reward.coupon_kind or CouponKind.FIXED,
+            value=reward.coupon_value,
+            min_spend=reward.coupon_min_spend,
+            valid_days=reward.coupon_valid_days,
+            source_ref=f"reward:{reward.slug}",
+            redemption=redemption,
+            max_uses=quantity,
+        )
+        redemption.voucher_code = coupon.code
+        redemption.save(update_fields=["voucher_code", "updated_at"])
+    if redemption.actor is not None:
+        audit_record(
+            actor=actor,
+            action="reward.redeem",
+            target=redemption,
+            summary=f"{reward.name} × {quantity} for {customer.member_number}",
+            before={"balance": account.balance + cost},
+            after={"balance": account.balance, "points": -cost},
+        )
+    return redemption
+
+
+def _lock_redemption(redemption: Redemption) -> tuple[LoyaltyAccount, Redemption]:
+    customer_id = (
+        LoyaltyAccount.objects.filter(pk=redemption.account_id)
+        .values_list("customer_id", flat=True)
+        .get()
+    )
+    account = lock_account(customer_id=customer_id)
+    locked = (
+        Redemption.objects.select_for_update(of=("self",))
+        .select_related("reward")
+        .get(pk=redemption.pk)
+    )
+    return account, locked
+
+
+def _restore_lots(*, redemption: Redemption, account: LoyaltyAccount) -> None:
+    """Give the redeemed points back to the lots they came from."""
+    redeem_tx = ledger.tx_exists(f"redemption:{redemption.pk}")
+    allocations = list(redeem_tx.allocations.order_by("lot_id")) if redeem_tx else []
+    lots = PointsLot.objects.select_for_update().in_bulk([a.lot_id for a in allocations])
+    for allocation in allocations:
+        lot = lots[allocation.lot_id]
+        if lot.status == LotStatus.EXPIRED:
+            # The expiry job already closed this lot under its key ``lot:<id>:expire``; the
+            # points come back in a twin lot with the same dates so the job can expire it once.
+            PointsLot.objects.create(
+                account=account,
+                points=allocation.points,
+                remaining=allocation.points,
+                status=LotStatus.AVAILABLE,
+                earned_at=lot.earned_at,
+                available_at=lot.available_at,
+                expires_at=lot.expires_at,
+            )
+            continue
+        lot.remaining += allocation.points
+        lot.status = LotStatus.AVAILABLE
+        lot.save(update_fields=["remaining", "status"])
+
+
+@transaction.atomic
+def redemption_cancel(
+    *, redemption: Redemption, actor: User | None = None, reason: str = ""
+) -> Redemption:
+    """Cancel a redemption that is still requested, or a voucher whose coupon was never used:
+    the points go back to the same lots (original expiry), the stock comes back, the voucher is
+    switched off. One REVERSE ledger row; audited. Cancelling twice is refused."""
+    account, redemption = _lock_redemption(redemption)
+    reward = lock_reward(reward_id=redemption.reward_id)
+    coupon = Coupon.objects.select_for_update().filter(redemption=redemption).first()
+    cancellable = redemption.status == RedemptionStatus.REQUESTED or (
+        redemption.status == RedemptionStatus.FULFILLED
+        and reward.kind in VOUCHER_KINDS
+        and coupon is not None
+        and coupon.uses == 0
+    )
+    if not cancellable:
+        raise Conflict(
+            _("This redemption can no longer be cancelled."), code="redemption_not_cancellable"
+        )
+    before = {"status": redemption.status, "balance": account.balance}
+    now = timezone.now()
+    ledger.append(
+        account=account,
+        kind=TxKind.REVERSE,
+        key=f"redemption:{redemption.pk}:cancel",
+        points=redemption.points,
+        reason=(reason or _("Redemption cancelled"))[:200],
+        redemption=redemption,
+        actor=actor if getattr(actor, "pk", None) else None,
+        at=now,
+    )
+    _restore_lots(redemption=redemption, account=account)
+    settle_debt(account=account, key=f"redemption:{redemption.pk}:cancel:settle")
+    if reward.stock is not None:
+        Reward.objects.filter(pk=reward.pk).update(
+            stock=F("stock") + redemption.quantity, updated_at=now
+        )
+    if coupon is not None and coupon.is_active:
+        coupon.is_active = False
+        coupon.save(update_fields=["is_active", "updated_at"])
+    redemption.status = RedemptionStatus.CANCELLED
+    redemption.cancelled_at = now
+    if reason:
+        redemption.fulfilment_notes = "\n".join(filter(None, [redemption.fulfilment_notes, reason]))
+    redemption.save(update_fields=["status", "cancelled_at", "fulfilment_notes", "updated_at"])
+    audit_record(
+        actor=actor,
+        action="redemption.cancel",
+        target=redemption,
+        summary=f"{reward.name} × {redemption.quantity}: {reason}"[:300],
+        before=before,
+        after={"status": redemption.status, "balance": account.balance},
+    )
+    return redemption
+
+
+@transaction.atomic
+def redemption_fulfil(*, redemption: Redemption, actor: User, notes: str = "") -> Redemption:
+    """Mark a requested redemption as handed over or shipped; audited. Only requested ones."""
+    redemption = (
+        Redemption.objects.select_for_update(of=("self",))
+        .select_related("reward")
+        .get(pk=redemption.pk)
+    )
+    if redemption.status != RedemptionStatus.REQUESTED:
+        raise Conflict(
+            _("Only requested redemptions can be fulfilled."), code="redemption_not_fulfillable"
+        )
+    before = {"status": redemption.status}
+    redemption.status = RedemptionStatus.FULFILLED
+    redemption.fulfilled_at = timezone.now()
+    if notes.strip():
+        redemption.fulfilment_notes = "\n".join(
+            filter(None, [redemption.fulfilment_notes, notes.strip()])
+        )
+    redemption.save(update_fields=["status", "fulfilled_at", "fulfilment_notes", "updated_at"])
+    audit_record(
+        actor=actor,
+        action="redemption.fulfil",
+        target=redemption,
+        summary=f"{redemption.reward.name} × {redemption.quantity}: {notes}"[:300],
+        before=before,
+        after={"status": redemption.status},
+    )
+    return redemption

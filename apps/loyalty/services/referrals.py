@@ -1,0 +1,132 @@
+"""Referrals: a code per member, registration of a referred friend, both-side rewards on the
+friend's first purchase.
+
+Invariants: a refused registration raises NotEligible and writes nothing (self-referral, a
+friend who already has a referrer or has already bought, the same e-mail or phone as the
+referrer, a circular chain). The referee is unique on Referral (database backstop for
+concurrent registrations). The rewards are paid once: the referral row is locked, its status
+moves to rewarded, and the bonus ledger keys ``bonus:referral:<id>:referrer|referee`` are
+unique.
+
+Lock order: the hook runs inside the referee's order transaction, which already holds the
+referee's account lock, and then locks the referrer's account. Circular referral chains are
+refused at registration, so no two first orders can wait on each other's accounts.
+"""
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from apps.customers.models import Customer, Order
+
+from ..codes import code_compact, referral_code_generate
+from ..enums import ReferralStatus
+from ..exceptions import NotEligible
+from ..models import Programme, Referral, ReferralCode
+from .badges import badges_evaluate
+from .earning import AFTER_ORDER_HOOKS, bonus_award
+
+
+@transaction.atomic
+def referral_code_for(*, customer: Customer) -> ReferralCode:
+    """The member's referral code, created on first use (race-safe: unique customer and code)."""
+    if (existing := ReferralCode.objects.filter(customer=customer).first()) is not None:
+        return existing
+    for _attempt in range(10):
+        try:
+            with transaction.atomic():
+                return ReferralCode.objects.create(customer=customer, code=referral_code_generate())
+        except IntegrityError:
+            if (existing := ReferralCode.objects.filter(customer=customer).first()) is not None:
+                return existing
+    raise RuntimeError("could not allocate a unique referral code")
+
+
+def _same_contact(a: Customer, b: Customer) -> bool:
+    same_email = bool(a.email) and a.email.strip().lower() == (b.email or "").strip().lower()
+    same_phone = bool(a.phone) and a.phone == b.phone
+    return same_email or same_phone
+
+
+def _is_upline(*, member: Customer, of: Customer) -> bool:
+    """Whether ``member`` referred ``of`` directly or through a chain."""
+    seen: set[int] = set()
+    current = of.pk
+    while current is not None and current not in seen:
+        seen.add(current)
+        current = (
+            Referral.objects.filter(referee_id=current)
+            .values_list("referrer_id", flat=True)
+            .first()
+        )
+        if current == member.pk:
+            return True
+    return False
+
+
+@transaction.atomic
+def referral_register(*, referee: Customer, code: str) -> Referral:
+    """Record that ``referee`` joined with ``code``. The rewards follow their first purchase."""
+    found = ReferralCode.objects.select_related("customer").filter(code=code_compact(code)).first()
+    if found is None:
+        raise NotEligible(_("There is no referral code “%(code)s”.") % {"code": code.strip()})
+    referrer = found.customer
+    if referrer.pk == referee.pk:
+        raise NotEligible(_("Members cannot refer themselves."))
+    if referrer.anonymized_at is not None:
+        raise NotEligible(_("This referral code is no longer valid."))
+    if Referral.objects.filter(referee=referee).exists():
+        raise NotEligible(_("This member was already referred by someone."))
+    if Order.objects.filter(customer=referee).exists():
+        raise NotEligible(_("Only new members who have not bought yet can be referred."))
+    if _same_contact(referee, referrer):
+        raise NotEligible(
+            _("The referred member has the same e-mail or phone number as the referrer.")
+        )
+    if _is_upline(member=referee, of=referrer):
+        raise NotEligible(_("Members cannot refer the member who referred them."))
+    try:
+        with transaction.atomic():
+            return Referral.objects.create(referrer=referrer, referee=referee, code=found.code)
+    except IntegrityError as exc:  # a concurrent registration of the same referee won
+        raise NotEligible(_("This member was already referred by someone.")) from exc
+
+
+@transaction.atomic
+def referral_reward_on_first_purchase(*, order: Order) -> Referral | None:
+    """After-order hook: on the referee's first purchase both sides get their bonus, once."""
+    if order.customer_id is None:
+        return None
+    referral = (
+        Referral.objects.select_for_update()
+        .filter(referee_id=order.customer_id, status=ReferralStatus.PENDING)
+        .first()
+    )
+    if referral is None:
+        return None
+    programme = Programme.get()
+    referee = Customer.objects.get(pk=referral.referee_id)
+    referrer = Customer.objects.get(pk=referral.referrer_id)
+    bonus_award(
+        customer=referee,
+        points=programme.referee_bonus,
+        key=f"bonus:referral:{referral.pk}:referee",
+        reason=_("Welcome bonus for joining through a friend"),
+        source_ref=f"referral:{referral.pk}",
+    )
+    bonus_award(
+        customer=referrer,
+        points=programme.referrer_bonus,
+        key=f"bonus:referral:{referral.pk}:referrer",
+        reason=_("Thank you for referring %(name)s")
+        % {"name": referee.first_name or referee.member_number},
+        source_ref=f"referral:{referral.pk}",
+    )
+    referral.status = ReferralStatus.REWARDED
+    referral.rewarded_at = timezone.now()
+    referral.save(update_fields=["status", "rewarded_at", "updated_at"])
+    badges_evaluate(customer=referrer)  # the referrer may have reached a referrals badge
+    return referral
+
+
+AFTER_ORDER_HOOKS.append(referral_reward_on_first_purchase)
