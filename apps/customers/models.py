@@ -356,9 +356,7 @@ class PortalMessage(models.Model):
         LOYALTY = "loyalty", _("Rewards")
         SERVICE = "service", _("Service")
 
-    customer = models.ForeignKey(
-        Customer, on_delete=models.CASCADE, related_name="portal_messages"
-    )
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="portal_messages")
     kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices, default=Kind.SYSTEM)
     subject = models.CharField(_("subject"), max_length=200)
     body = models.TextField(_("body"), blank=True)

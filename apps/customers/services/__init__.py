@@ -27,14 +27,14 @@ __all__ = [
 
 # Portal membership (claim / enrol) and privacy (consent centre, unsubscribe, export, erasure).
 # Importing .privacy also registers the customers app's sections in apps.core.privacy.
-from .membership import (  # noqa: E402
+from .membership import (
     membership_claim_by_email,
     membership_claim_by_phone,
     membership_enrol,
     membership_options,
     phone_code_send,
 )
-from .privacy import (  # noqa: E402
+from .privacy import (
     consent_preferences_save,
     customer_erase,
     customer_export,
