@@ -9,10 +9,10 @@ from django.db import connection
 from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
-from apps.customers.models import ConsentRecord
+from apps.customers.models import ConsentRecord, PortalMessage
 from apps.loyalty import tasks
 from apps.loyalty.enums import TxKind
-from apps.loyalty.models import LoyaltyAccount, PointsLot, PointsTransaction, Programme
+from apps.loyalty.models import Badge, LoyaltyAccount, PointsLot, PointsTransaction, Programme
 from apps.loyalty.services import points_adjust
 from apps.loyalty.services.reminders import points_expiring_remind
 from apps.loyalty.verification import ledger_faults
@@ -122,6 +122,14 @@ def test_birthday_task_awards_once_per_year(programme):
     assert LoyaltyAccount.objects.get(customer=customer).balance == Programme.get().birthday_bonus
 
 
+def test_badge_anniversary_task_awards_once(programme):
+    Badge.objects.create(slug="one-year", name="One year", rule="anniversary", threshold=1)
+    customer = CustomerFactory(joined_at=timezone.now() - dt.timedelta(days=400))
+    assert tasks.badge_anniversaries() == 1
+    assert tasks.badge_anniversaries() == 0
+    assert customer.badges.count() == 1
+
+
 def test_tier_review_task_reviews_due_accounts(programme, tiers, customer, buy):
     buy(customer, "1200", days_ago=400)  # qualified for silver long ago, nothing since
     account = LoyaltyAccount.objects.get(customer=customer)
@@ -150,6 +158,9 @@ def test_reminder_goes_once_per_lot_by_email_in_the_members_language(
     assert message.to == [customer.email]
     assert "420" in message.body
     assert message.alternatives and "420" in message.alternatives[0][0]
+    assert "年" in message.body  # rendered under zh-hans (date format "Y年n月j日")
+    inbox = PortalMessage.objects.get(customer=customer)
+    assert inbox.kind == PortalMessage.Kind.LOYALTY and "420" in inbox.body
     assert PointsLot.objects.get(pk=lot.pk).reminded_at is not None
 
 
@@ -197,6 +208,11 @@ def test_unverified_portal_address_and_anonymised_members_get_no_email(
     with django_capture_on_commit_callbacks(execute=True):
         assert points_expiring_remind(as_of=lots[0].expires_at - dt.timedelta(days=3)) == 3
     assert [m.to for m in mail.outbox] == [["ok@example.org"]]
+    # the inbox is always available, except to anonymised members
+    assert set(PortalMessage.objects.values_list("customer_id", flat=True)) == {
+        unverified.pk,
+        verified.pk,
+    }
 
 
 def test_nothing_is_reminded_when_points_never_expire(programme, customer, manager):

@@ -32,16 +32,12 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from apps.customers.enums import Channel, ConsentPurpose
-from apps.customers.models import ConsentRecord, Customer
+from apps.customers.inbox import portal_message_send
+from apps.customers.models import ConsentRecord, Customer, PortalMessage
 
 from ..enums import ExpiryPolicy
 from ..models import PointsLot, Programme
 from .jobs import lots_expiring
-
-try:  # the portal inbox (apps.customers.services.inbox) is optional until it lands
-    from apps.customers.services.inbox import inbox_post as _inbox_post
-except ImportError:  # pragma: no cover - depends on the portal inbox being installed
-    _inbox_post = None
 
 
 def _emailable(customer_ids: list[int]) -> set[int]:
@@ -91,11 +87,19 @@ def _remind_chunk(*, account_ids: list[int], as_of: dt.datetime, within_days: in
         ]
         for customer_id, days in per_customer.items()
     }
-    if _inbox_post is not None:
-        for customer in Customer.objects.filter(pk__in=list(items), anonymized_at__isnull=True):
-            with translation.override(customer.preferred_language):
-                subject, text, _html = _render(customer=customer, items=items[customer.pk])
-            _inbox_post(customer=customer, subject=subject, body=text, kind="points_expiring")
+    first_lot = {}
+    for lot in lots:
+        first_lot.setdefault(lot["account__customer_id"], lot["id"])
+    for customer in Customer.objects.filter(pk__in=list(items), anonymized_at__isnull=True):
+        with translation.override(customer.preferred_language):
+            subject, text, _html = _render(customer=customer, items=items[customer.pk])
+        portal_message_send(
+            customer=customer,
+            subject=subject,
+            body=text,
+            kind=PortalMessage.Kind.LOYALTY,
+            key=f"points-expiring:{first_lot[customer.pk]}",
+        )
     emailable = _emailable(list(items))
     for customer_id in sorted(emailable):
         _queue_email(customer_id, items[customer_id])
