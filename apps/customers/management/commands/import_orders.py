@@ -1,0 +1,25 @@
+from django.utils.translation import gettext as _
+
+from apps.customers.imports import ImportResult, orders_import
+
+from ._importing import ImportCommand
+
+
+class Command(ImportCommand):
+    help = (
+        "Import orders (with optional line columns) from a .csv or .xlsx file (all or nothing). "
+        "Errors are printed as 'row N, column C: reason' (row 1 is the header)."
+    )
+
+    def run_import(self, **kwargs) -> ImportResult:
+        return orders_import(**kwargs)
+
+    def summary(self, result: ImportResult) -> str:
+        text = (
+            _(
+                "%(rows)s rows: %(created)s orders created with %(lines)s lines, "
+                "%(skipped)s already recorded (skipped)."
+            )
+            % result.summary()
+        )
+        return (_("Dry run, nothing written. ") + text) if result.dry_run else text
