@@ -1,0 +1,109 @@
+"""Portal forms: shape and labels only; the services decide."""
+
+from django import forms
+from django.conf import settings
+from django.utils.translation import gettext_lazy as _
+
+from apps.customers.enums import Channel, ConsentPurpose, Gender
+
+# The preference centre offers these purposes on every channel. "Service" messages (receipts,
+# password resets, replies to a complaint) need no consent and are not switchable.
+PREFERENCE_PURPOSES = [ConsentPurpose.MARKETING, ConsentPurpose.SURVEYS]
+
+
+def consent_field_name(channel: str, purpose: str) -> str:
+    return f"{channel}__{purpose}"
+
+
+class ProfileForm(forms.Form):
+    first_name = forms.CharField(label=_("First name"), max_length=80, required=False)
+    last_name = forms.CharField(label=_("Last name"), max_length=80, required=False)
+    phone = forms.CharField(
+        label=_("Mobile phone"),
+        max_length=32,
+        required=False,
+        widget=forms.TextInput(attrs={"inputmode": "tel", "autocomplete": "tel"}),
+    )
+    birth_date = forms.DateField(
+        label=_("Birthday"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        help_text=_("We send a small treat on your birthday."),
+    )
+    gender = forms.ChoiceField(
+        label=_("Gender"), choices=[("", "—"), *Gender.choices], required=False
+    )
+    city = forms.CharField(label=_("City"), max_length=80, required=False)
+    preferred_language = forms.ChoiceField(label=_("Language"), choices=settings.LANGUAGES)
+    preferred_channel = forms.ChoiceField(
+        label=_("Preferred way to reach you"), choices=Channel.choices
+    )
+
+
+class ConsentForm(forms.Form):
+    """One switch per (channel, purpose) pair offered in the preference centre."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for channel in Channel.values:
+            for purpose in PREFERENCE_PURPOSES:
+                self.fields[consent_field_name(channel, purpose)] = forms.BooleanField(
+                    required=False,
+                    label=f"{Channel(channel).label} · {ConsentPurpose(purpose).label}",
+                )
+
+    def choices(self) -> dict[tuple[str, str], bool]:
+        return {
+            (channel, str(purpose)): bool(
+                self.cleaned_data.get(consent_field_name(channel, purpose))
+            )
+            for channel in Channel.values
+            for purpose in PREFERENCE_PURPOSES
+        }
+
+
+class EnrolForm(forms.Form):
+    first_name = forms.CharField(label=_("First name"), max_length=80, required=False)
+    last_name = forms.CharField(label=_("Last name"), max_length=80, required=False)
+    consent_email_marketing = forms.BooleanField(
+        label=_("E-mail me offers and news"), required=False
+    )
+    consent_sms_marketing = forms.BooleanField(label=_("Text me offers"), required=False)
+    consent_email_surveys = forms.BooleanField(
+        label=_("Invite me to short surveys by e-mail"), required=False
+    )
+
+    def consents(self) -> list[tuple[str, str, bool]]:
+        from apps.accounts.forms import SIGNUP_CONSENTS
+
+        return [(ch, p, bool(self.cleaned_data.get(name))) for name, ch, p in SIGNUP_CONSENTS]
+
+
+class PhoneForm(forms.Form):
+    phone = forms.CharField(
+        label=_("Mobile phone on your membership"),
+        max_length=32,
+        widget=forms.TextInput(attrs={"inputmode": "tel", "autocomplete": "tel"}),
+    )
+
+
+class PhoneCodeForm(forms.Form):
+    code = forms.RegexField(
+        label=_("Code from the text message"),
+        regex=r"^\s*\d{6}\s*$",
+        widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "one-time-code"}),
+    )
+    member_number = forms.RegexField(
+        label=_("Member number (on your card)"),
+        regex=r"^\s*\d{10}\s*$",
+        required=False,
+        widget=forms.TextInput(attrs={"inputmode": "numeric"}),
+        help_text=_("Needed only if several memberships share this phone number."),
+    )
+
+
+class EraseForm(forms.Form):
+    confirm = forms.BooleanField(
+        label=_("I understand that my account and personal data will be deleted for good."),
+        required=True,
+    )

@@ -1,0 +1,139 @@
+"""Joining: claim the membership a till created, or enrol a new one (rules in
+``apps.customers.services.membership``). One page, one POST ``action`` per choice."""
+
+from django.contrib import messages
+from django.shortcuts import redirect
+from django.utils.translation import gettext as _
+from django.views.generic import TemplateView
+
+from apps.accounts.forms import SIGNUP_CONSENTS, SIGNUP_SESSION_KEY
+from apps.core.exceptions import ApplicationError
+from apps.customers.services import (
+    membership_claim_by_email,
+    membership_claim_by_phone,
+    membership_enrol,
+    membership_options,
+    phone_code_send,
+)
+from apps.customers.services.membership import phone_code_pending
+
+from .. import ratelimit
+from ..forms import EnrolForm, PhoneCodeForm, PhoneForm
+from .mixins import SignedInMixin
+
+CODE_SENDS_PER_HOUR = 5
+CLAIMS_PER_HOUR = 10
+
+
+class JoinView(SignedInMixin, TemplateView):
+    template_name = "portal/join.html"
+
+    def get(self, request, *args, **kwargs):
+        if self.customer is not None:
+            return redirect("portal:overview")
+        return super().get(request, *args, **kwargs)
+
+    def _enrol_initial(self) -> dict:
+        stash = self.request.session.get(SIGNUP_SESSION_KEY) or {}
+        initial = {"first_name": stash.get("first_name", ""), "last_name": stash.get("last_name")}
+        ticked = {(ch, p) for ch, p, granted in stash.get("consents", []) if granted}
+        for name, ch, p in SIGNUP_CONSENTS:
+            initial[name] = (ch, p) in ticked
+        if not initial["first_name"] and self.request.user.full_name:
+            first, _sep, last = self.request.user.full_name.partition(" ")
+            initial.update(first_name=first, last_name=last)
+        return initial
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        pending = phone_code_pending(user=self.request.user)
+        context.update(
+            options=membership_options(user=self.request.user),
+            enrol_form=kwargs.get("enrol_form") or EnrolForm(initial=self._enrol_initial()),
+            phone_form=kwargs.get("phone_form") or PhoneForm(initial={"phone": pending}),
+            code_form=kwargs.get("code_form") or PhoneCodeForm(),
+            pending_phone=pending,
+        )
+        return context
+
+    def post(self, request, *args, **kwargs):
+        if self.customer is not None:
+            return redirect("portal:overview")
+        action = request.POST.get("action", "")
+        handler = {
+            "email": self._claim_email,
+            "enrol": self._enrol,
+            "phone": self._send_code,
+            "code": self._claim_phone,
+        }.get(action)
+        if handler is None:
+            return redirect("portal:join")
+        try:
+            return handler()
+        except ApplicationError as exc:
+            messages.error(request, exc.message)
+            return redirect("portal:join")
+
+    def _joined(self, text: str):
+        self.request.session.pop(SIGNUP_SESSION_KEY, None)
+        messages.success(self.request, text)
+        return redirect("portal:overview")
+
+    def _limited(self, scope: str, limit: int) -> bool:
+        user_ok = ratelimit.hit(
+            scope=scope, key=f"u{self.request.user.pk}", limit=limit, window_seconds=3600
+        )
+        ip_ok = ratelimit.hit(
+            scope=scope, key=ratelimit.client_ip(self.request), limit=limit * 4, window_seconds=3600
+        )
+        if user_ok and ip_ok:
+            return False
+        messages.error(self.request, _("Too many attempts. Please try again in an hour."))
+        return True
+
+    def _claim_email(self):
+        if self._limited("claim", CLAIMS_PER_HOUR):
+            return redirect("portal:join")
+        membership_claim_by_email(user=self.request.user)
+        return self._joined(_("Welcome back! Your membership is now linked to this account."))
+
+    def _enrol(self):
+        form = EnrolForm(self.request.POST)
+        if not form.is_valid():
+            return self.render_to_response(self.get_context_data(enrol_form=form))
+        membership_enrol(
+            user=self.request.user,
+            first_name=form.cleaned_data["first_name"],
+            last_name=form.cleaned_data["last_name"],
+            consents=form.consents(),
+            evidence="portal sign-up form",
+        )
+        return self._joined(_("Welcome! Your membership card is ready."))
+
+    def _send_code(self):
+        form = PhoneForm(self.request.POST)
+        if not form.is_valid():
+            return self.render_to_response(self.get_context_data(phone_form=form))
+        if self._limited("phone-code", CODE_SENDS_PER_HOUR):
+            return redirect("portal:join")
+        phone_code_send(user=self.request.user, phone=form.cleaned_data["phone"])
+        # Same answer whether or not the number is on a membership: nothing to enumerate.
+        messages.info(
+            self.request,
+            _("If this number belongs to a membership, we have sent it a 6-digit code."),
+        )
+        return redirect("portal:join")
+
+    def _claim_phone(self):
+        form = PhoneCodeForm(self.request.POST)
+        if not form.is_valid():
+            return self.render_to_response(self.get_context_data(code_form=form))
+        if self._limited("claim", CLAIMS_PER_HOUR):
+            return redirect("portal:join")
+        membership_claim_by_phone(
+            user=self.request.user,
+            phone=phone_code_pending(user=self.request.user),
+            code=form.cleaned_data["code"].strip(),
+            member_number=(form.cleaned_data.get("member_number") or "").strip(),
+        )
+        return self._joined(_("Welcome back! Your membership is now linked to this account."))
