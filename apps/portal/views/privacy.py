@@ -114,7 +114,7 @@ class UnsubscribeView(View):
 
     def get(self, request, token):
         try:
-            customer, channel, purpose = unsubscribe_token_read(token=token)
+            _customer, channel, purpose = unsubscribe_token_read(token=token)
         except NotFound:
             return self._invalid(request)
         return self._render(request, self._describe(channel, purpose) | {"token": token})
