@@ -1,0 +1,208 @@
+"""Claim and enrol rules (apps.customers.services.membership)."""
+
+import pytest
+from allauth.account.models import EmailAddress
+
+from apps.core.models import AuditEvent
+from apps.customers.models import ConsentRecord, Customer
+from apps.customers.services import (
+    membership_claim_by_email,
+    membership_claim_by_phone,
+    membership_enrol,
+    membership_options,
+    phone_code_send,
+)
+from apps.customers.services.membership import (
+    REVIEW_TAG,
+    AlreadyMember,
+    ClaimNotPossible,
+    PhoneCodeInvalid,
+    StaffCannotBeMember,
+)
+from tests.accounts.factories import UserFactory
+from tests.customers.factories import CustomerFactory
+
+pytestmark = pytest.mark.django_db
+
+
+class FakeSms:
+    sent: list = []
+
+    def send(self, *, to, body):
+        FakeSms.sent.append((to, body))
+        return "fake"
+
+
+@pytest.fixture(autouse=True)
+def fake_sms(monkeypatch):
+    FakeSms.sent = []
+    monkeypatch.setattr("apps.customers.services.membership.get_sms_backend", lambda: FakeSms())
+    return FakeSms
+
+
+def _user(email, verified=True, **kwargs):
+    user = UserFactory(email=email, **kwargs)
+    EmailAddress.objects.create(user=user, email=email, verified=verified, primary=True)
+    return user
+
+
+def _last_code():
+    return FakeSms.sent[-1][1].split("code is ")[1][:6]
+
+
+def test_verified_email_matching_one_customer_is_claimed_and_audited():
+    till = CustomerFactory(email="ann@shop.test", source="store")
+    user = _user("ann@shop.test")
+    assert membership_options(user=user).email_claimable == till
+    customer = membership_claim_by_email(user=user)
+    assert customer.pk == till.pk and Customer.objects.get(pk=till.pk).user == user
+    event = AuditEvent.objects.get(action="membership.claim")
+    assert event.target_id == str(till.pk) and event.summary == "email"
+
+
+def test_unverified_email_claims_nothing():
+    till = CustomerFactory(email="ann@shop.test")
+    user = _user("ann@shop.test", verified=False)
+    with pytest.raises(ClaimNotPossible):
+        membership_claim_by_email(user=user)
+    assert Customer.objects.get(pk=till.pk).user is None
+
+
+def test_email_shared_by_two_customers_is_never_guessed():
+    a = CustomerFactory(email="fam@shop.test")
+    b = CustomerFactory(email="fam@shop.test")
+    user = _user("fam@shop.test")
+    options = membership_options(user=user)
+    assert options.email_candidates == 2 and options.email_claimable is None
+    with pytest.raises(ClaimNotPossible):
+        membership_claim_by_email(user=user)
+    assert not Customer.objects.filter(pk__in=[a.pk, b.pk], user__isnull=False).exists()
+    # Enrolling anew is allowed and flagged for staff to merge by hand.
+    new = membership_enrol(user=user, first_name="Fam")
+    assert new.pk not in (a.pk, b.pk) and list(new.tags.values_list("name", flat=True)) == [
+        REVIEW_TAG
+    ]
+
+
+def test_email_already_linked_to_another_account_is_never_relinked():
+    owner = UserFactory(email="owner@test.local")
+    linked = CustomerFactory(email="shared@shop.test", user=owner)
+    user = _user("shared@shop.test")
+    assert membership_options(user=user).email_linked_elsewhere is True
+    with pytest.raises(ClaimNotPossible):
+        membership_claim_by_email(user=user)
+    assert Customer.objects.get(pk=linked.pk).user == owner
+
+
+def test_anonymised_customers_are_never_claimed():
+    CustomerFactory(email="gone@shop.test", anonymized_at="2026-01-01T00:00:00Z")
+    user = _user("gone@shop.test")
+    with pytest.raises(ClaimNotPossible):
+        membership_claim_by_email(user=user)
+
+
+def test_staff_accounts_are_refused_and_nothing_changes():
+    till = CustomerFactory(email="agent@shop.test")
+    staff = _user("agent@shop.test", is_staff=True)
+    before = Customer.objects.count()
+    for call in (
+        lambda: membership_claim_by_email(user=staff),
+        lambda: membership_enrol(user=staff),
+        lambda: phone_code_send(user=staff, phone=till.phone),
+    ):
+        with pytest.raises(StaffCannotBeMember):
+            call()
+    assert Customer.objects.count() == before and Customer.objects.get(pk=till.pk).user is None
+    assert FakeSms.sent == []
+
+
+def test_a_member_cannot_claim_a_second_membership():
+    user = _user("one@test.local")
+    membership_enrol(user=user)
+    CustomerFactory(email="one@test.local")
+    with pytest.raises(AlreadyMember):
+        membership_claim_by_email(user=user)
+
+
+def test_phone_claim_needs_the_sms_code():
+    till = CustomerFactory(email="", phone="+8613900000001")
+    user = _user("new@test.local")
+    assert phone_code_send(user=user, phone="139 0000 0001") is True
+    assert FakeSms.sent[-1][0] == "+8613900000001"
+    with pytest.raises(PhoneCodeInvalid):
+        membership_claim_by_phone(user=user, phone="+8613900000001", code="000000")
+    assert Customer.objects.get(pk=till.pk).user is None
+    customer = membership_claim_by_phone(user=user, phone="+8613900000001", code=_last_code())
+    assert customer.pk == till.pk and customer.user == user
+
+
+def test_phone_code_is_single_use_and_locks_after_five_wrong_tries():
+    CustomerFactory(phone="+8613900000002")
+    user = _user("x@test.local")
+    phone_code_send(user=user, phone="+8613900000002")
+    code = _last_code()
+    for _ in range(5):
+        with pytest.raises(PhoneCodeInvalid):
+            membership_claim_by_phone(
+                user=user, phone="+8613900000002", code="999999" if code != "999999" else "1"
+            )
+    with pytest.raises(PhoneCodeInvalid):  # right code, but locked out now
+        membership_claim_by_phone(user=user, phone="+8613900000002", code=code)
+    assert not Customer.objects.filter(user=user).exists()
+
+
+def test_unknown_phone_gets_no_sms():
+    user = _user("y@test.local")
+    assert phone_code_send(user=user, phone="+8613900000099") is False
+    assert FakeSms.sent == []
+
+
+def test_two_customers_sharing_a_phone_need_the_member_number():
+    a = CustomerFactory(phone="+8613900000003")
+    b = CustomerFactory(phone="+8613900000003")
+    user = _user("z@test.local")
+    phone_code_send(user=user, phone="+8613900000003")
+    with pytest.raises(ClaimNotPossible):
+        membership_claim_by_phone(user=user, phone="+8613900000003", code=_last_code())
+    assert not Customer.objects.filter(user=user).exists()
+    phone_code_send(user=user, phone="+8613900000003")
+    with pytest.raises(ClaimNotPossible):  # a member number that is not one of them
+        membership_claim_by_phone(
+            user=user,
+            phone="+8613900000003",
+            code=_last_code(),
+            member_number=CustomerFactory(phone="+8613900000004").member_number,
+        )
+    phone_code_send(user=user, phone="+8613900000003")
+    customer = membership_claim_by_phone(
+        user=user, phone="+8613900000003", code=_last_code(), member_number=b.member_number
+    )
+    assert customer.pk == b.pk and Customer.objects.get(pk=a.pk).user is None
+
+
+def test_enrol_creates_a_portal_member_with_consents_from_the_form():
+    user = _user("fresh@test.local")
+    customer = membership_enrol(
+        user=user,
+        first_name="Fresh",
+        last_name="Face",
+        consents=[("email", "marketing", True), ("sms", "marketing", False)],
+        evidence="portal sign-up form",
+    )
+    assert customer.source == "portal" and customer.user == user
+    assert customer.email == "fresh@test.local" and len(customer.member_number) == 10
+    rows = list(
+        ConsentRecord.objects.filter(customer=customer)
+        .values_list("channel", "purpose", "granted", "source", "evidence")
+        .order_by("channel")
+    )
+    assert rows == [
+        ("email", "marketing", True, "portal_signup", "portal sign-up form"),
+        ("sms", "marketing", False, "portal_signup", "portal sign-up form"),
+    ]
+    assert set(AuditEvent.objects.values_list("action", flat=True)) >= {
+        "customer.create",
+        "consent.grant",
+        "consent.withdraw",
+        "membership.claim",
+    }
