@@ -1,0 +1,467 @@
+# ruff: noqa: T201 - a console script reports on stdout
+"""The measurements: each application path next to its physical reference, in the same run."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+import statistics
+import time
+import traceback
+from collections.abc import Callable
+from decimal import Decimal
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib.auth.models import Group
+from django.db import connection
+from django.test import Client, override_settings
+from django.test.utils import CaptureQueriesContext
+from django.urls import NoReverseMatch, reverse
+
+from apps.accounts import roles
+from apps.accounts.models import User
+from apps.customers.models import Customer, Store
+from apps.customers.selectors import customer_list
+
+BENCH_URLCONF = "tests.bench.urls"
+PAGE_SIZE = 25
+
+
+def median_seconds(fn: Callable[[], object], runs: int, *, warmup: int = 1) -> float:
+    for _ in range(warmup):
+        fn()
+    samples = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        fn()
+        samples.append(time.perf_counter() - started)
+    return statistics.median(samples)
+
+
+def once(fn: Callable[[], object]) -> tuple[float, object]:
+    started = time.perf_counter()
+    result = fn()
+    return time.perf_counter() - started, result
+
+
+def result_row(
+    operation: str,
+    *,
+    value: float | None,
+    unit: str,
+    reference: float | None,
+    reference_label: str,
+    higher_is_better: bool = False,
+    **extra,
+) -> dict:
+    ratio = None
+    if value and reference:
+        ratio = (reference / value) if higher_is_better else (value / reference)
+    return {
+        "operation": operation,
+        "value": value,
+        "unit": unit,
+        "reference": reference,
+        "reference_label": reference_label,
+        "ratio": round(ratio, 2) if ratio is not None else None,
+        **extra,
+    }
+
+
+def skipped(operation: str, reason: str) -> dict:
+    return {"operation": operation, "skipped": True, "note": reason}
+
+
+def _url(name: str, **kwargs) -> str | None:
+    try:
+        return reverse(name, kwargs=kwargs or None)
+    except NoReverseMatch:
+        return None
+
+
+# --- search ---------------------------------------------------------------------------------
+
+
+def _samples() -> dict[str, str]:
+    """Search terms taken from the data: one of each kind a person types at the counter."""
+    base = Customer.objects.order_by("id")
+    middle = base[base.count() // 2]
+    western = base.filter(last_name__regex=r"^[A-Za-z]+$").first()
+    chinese = base.exclude(last_name__regex=r"^[A-Za-z]").first()
+    return {
+        "name (latin)": western.last_name.lower(),
+        "name (chinese)": f"{chinese.last_name}{chinese.first_name}",
+        "phone fragment": middle.phone[5:12],
+        "member number": middle.member_number,
+        "e-mail fragment": middle.email.split("@")[0],
+    }
+
+
+def measure_search(runs: int) -> list[dict]:
+    rows = []
+    for label, term in _samples().items():
+
+        def app(term=term):
+            qs = customer_list(query=term)
+            page = list(qs[:PAGE_SIZE])
+            return len(page), qs.count()
+
+        pattern = f"%{term.lower()}%"
+
+        def bare(pattern=pattern):
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT id, member_number, first_name, last_name, email, phone "
+                    "FROM customers_customer WHERE search_text LIKE %s "
+                    "ORDER BY joined_at DESC, id DESC LIMIT 25",
+                    [pattern],
+                )
+                page = cursor.fetchall()
+                cursor.execute(
+                    "SELECT count(*) FROM customers_customer WHERE search_text LIKE %s", [pattern]
+                )
+                return len(page), cursor.fetchone()[0]
+
+        found = app()
+        rows.append(
+            result_row(
+                f"search: {label} ({term!r})",
+                value=median_seconds(app, runs) * 1000,
+                unit="ms",
+                reference=median_seconds(bare, runs) * 1000,
+                reference_label="SELECT ... LIKE LIMIT 25 + count(*)",
+                matches=found[1],
+                reference_matches=bare()[1],
+            )
+        )
+    return rows
+
+
+# --- pages ----------------------------------------------------------------------------------
+
+
+def _manager() -> User:
+    user, _created = User.objects.get_or_create(
+        email="bench-manager@example.com", defaults={"is_staff": True, "full_name": "Bench"}
+    )
+    user.groups.add(Group.objects.get(name=roles.MANAGER))
+    return user
+
+
+def _page(client: Client, url: str, runs: int) -> tuple[float, int, int]:
+    response = client.get(url)
+    if response.status_code != 200:
+        return 0.0, 0, response.status_code
+    with CaptureQueriesContext(connection) as ctx:
+        client.get(url)
+    # Read now: captured_queries is a live view of a log the next request resets.
+    queries = len(ctx.captured_queries)
+    latency = median_seconds(lambda: client.get(url), runs, warmup=0)
+    return latency * 1000, queries, 200
+
+
+def measure_pages(client: Client, runs: int) -> list[dict]:
+    rows = []
+    noop_ms, noop_queries, _status = _page(client, "/bench/noop/", runs)
+    busiest = (
+        Customer.objects.filter(orders__isnull=False).order_by("id").values("member_number").first()
+    )
+    middle = Customer.objects.order_by("id")[Customer.objects.count() // 2]
+    pages = [
+        ("customer list page", "dashboard:customer-list", {}, ""),
+        ("customer list, search", "dashboard:customer-list", {}, f"?q={middle.phone[5:12]}"),
+        (
+            "customer 360 page (regular)",
+            "dashboard:customer-detail",
+            {"member_number": busiest["member_number"]},
+            "",
+        ),
+        (
+            "customer 360 page",
+            "dashboard:customer-detail",
+            {"member_number": middle.member_number},
+            "",
+        ),
+    ]
+    for label, name, kwargs, query in pages:
+        url = _url(name, **kwargs)
+        if url is None:
+            rows.append(skipped(label, f"URL {name} does not exist yet"))
+            continue
+        ms, queries, status = _page(client, url + query, runs)
+        if status != 200:
+            rows.append(skipped(label, f"GET {url} answered {status}"))
+            continue
+        rows.append(
+            result_row(
+                label,
+                value=ms,
+                unit="ms",
+                reference=noop_ms,
+                reference_label="bare view, same middleware + session",
+                queries=queries,
+                reference_queries=noop_queries,
+            )
+        )
+    return rows
+
+
+# --- export ---------------------------------------------------------------------------------
+
+EXPORT_SQL = (
+    "COPY (SELECT member_number, first_name, last_name, email, phone, city, joined_at "
+    "FROM customers_customer ORDER BY id) TO STDOUT WITH (FORMAT csv, HEADER)"
+)
+
+
+def _copy_out() -> int:
+    size = 0
+    with connection.cursor() as cursor, cursor.cursor.copy(EXPORT_SQL) as copy:
+        for block in copy:
+            size += len(block)
+    return size
+
+
+def measure_export(client: Client, runs: int) -> list[dict]:
+    url = _url("dashboard:customer-export")
+    if url is None:
+        return [skipped("CSV export, all customers", "dashboard:customer-export does not exist")]
+
+    def app() -> tuple[int, int]:
+        response = client.get(url, {"format": "csv"})
+        if getattr(response, "streaming", False):
+            body = b"".join(response.streaming_content)
+        else:
+            body = response.content
+        return response.status_code, len(body)
+
+    status, size = app()
+    if status != 200:
+        return [skipped("CSV export, all customers", f"GET {url} answered {status}")]
+    n = max(1, min(runs, 3))
+    return [
+        result_row(
+            "CSV export, all customers",
+            value=median_seconds(app, n, warmup=0),
+            unit="s",
+            reference=median_seconds(_copy_out, n, warmup=0),
+            reference_label="COPY (SELECT ...) TO STDOUT",
+            bytes=size,
+            reference_bytes=_copy_out(),
+        )
+    ]
+
+
+# --- order import ---------------------------------------------------------------------------
+
+
+def _import_file(path: Path, rows: int, seed: int) -> None:
+    import random
+
+    rng = random.Random(seed)
+    numbers = list(Customer.objects.order_by("id").values_list("member_number", flat=True))
+    stores = list(Store.objects.order_by("code").values_list("code", flat=True))
+    start = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(days=30)
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["member_number", "external_id", "store", "placed_at", "total"])
+        for i in range(rows):
+            placed = start + dt.timedelta(seconds=rng.randint(0, 29 * 86400))
+            writer.writerow(
+                [
+                    rng.choice(numbers),
+                    f"IMP-{seed}-{i:07d}",
+                    rng.choice(stores),
+                    placed.isoformat(),
+                    f"{Decimal(rng.randint(2800, 54800)) / 100:.2f}",
+                ]
+            )
+
+
+def _copy_in(path: Path) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE IF EXISTS bench_import_raw")
+        cursor.execute(
+            "CREATE UNLOGGED TABLE bench_import_raw (member_number text, external_id text, "
+            "store text, placed_at timestamptz, total numeric(12, 2))"
+        )
+        with (
+            path.open("rb") as fh,
+            cursor.cursor.copy("COPY bench_import_raw FROM STDIN WITH (FORMAT csv, HEADER)") as cp,
+        ):
+            while block := fh.read(1 << 20):
+                cp.write(block)
+        cursor.execute("SELECT count(*) FROM bench_import_raw")
+        n = cursor.fetchone()[0]
+        cursor.execute("DROP TABLE bench_import_raw")
+        return n
+
+
+def measure_import(scale: float, seed: int) -> list[dict]:
+    label = "order import (CSV)"
+    try:
+        from apps.customers.imports import orders_import
+    except ImportError:
+        return [skipped(label, "apps.customers.imports.orders_import does not exist yet")]
+    rows = max(1000, round(100_000 * scale))
+    path = Path(settings.VAR_DIR) / "bench" / "orders_import.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _import_file(path, rows, seed)
+    reference, copied = once(lambda: _copy_in(path))
+    value, result = once(lambda: orders_import(path=path, dry_run=False))
+    if not result.ok:
+        return [skipped(label, f"import refused the file: {result.errors[:3]}")]
+    return [
+        result_row(
+            f"{label}, {rows:,} orders",
+            value=value,
+            unit="s",
+            reference=reference,
+            reference_label="COPY into a bare table",
+            created=result.created,
+            reference_rows=copied,
+            rows_per_second=round(rows / value),
+        )
+    ]
+
+
+# --- API ------------------------------------------------------------------------------------
+
+
+def measure_api(scale: float, seed: int) -> list[dict]:
+    label = "POST /api/v1/orders/"
+    url = _url("api:order-create")
+    if url is None:
+        return [skipped(label, "api:order-create does not exist yet")]
+    from apps.accounts.services import api_key_create
+
+    _key, raw = api_key_create(name="bench")
+    client = Client(HTTP_AUTHORIZATION=f"Api-Key {raw}")
+    n = max(100, round(500 * scale))
+    customers = list(Customer.objects.order_by("id").values_list("member_number", flat=True)[:n])
+    stores = list(Store.objects.order_by("code").values_list("code", flat=True))
+    placed = (dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)).isoformat()
+    bodies = [
+        {
+            "external_id": f"API-{seed}-{i:07d}",
+            "member_number": customers[i % len(customers)],
+            "store": stores[i % len(stores)],
+            "placed_at": placed,
+            "total": "128.00",
+            "lines": [
+                {
+                    "sku": "TEA-TGY-100",
+                    "name": "Tieguanyin",
+                    "category": "Tea",
+                    "quantity": 1,
+                    "unit_price": "128.00",
+                }
+            ],
+        }
+        for i in range(n)
+    ]
+
+    def post_all(path: str, prefix: str) -> tuple[float, list[int]]:
+        statuses = []
+        started = time.perf_counter()
+        for i, body in enumerate(bodies):
+            response = client.post(
+                path,
+                data=json.dumps(body),
+                content_type="application/json",
+                HTTP_IDEMPOTENCY_KEY=f"{prefix}-{seed}-{i}",
+            )
+            statuses.append(response.status_code)
+        return time.perf_counter() - started, statuses
+
+    first = client.post(
+        url,
+        data=json.dumps({**bodies[0], "external_id": f"API-{seed}-warmup"}),
+        content_type="application/json",
+        HTTP_IDEMPOTENCY_KEY=f"warmup-{seed}",
+    )
+    if first.status_code != 201:
+        return [skipped(label, f"answered {first.status_code}: {first.content[:200]!r}")]
+    bare_seconds, _ = post_all("/bench/noop-post/", "noop")
+    api_seconds, statuses = post_all(url, "api")
+    errors = sum(1 for s in statuses if s != 201)
+    return [
+        result_row(
+            f"{label} ({n} sequential requests)",
+            value=n / api_seconds,
+            unit="req/s",
+            reference=n / bare_seconds,
+            reference_label="bare Django JSON endpoint",
+            higher_is_better=True,
+            errors=errors,
+        )
+    ]
+
+
+# --- all ------------------------------------------------------------------------------------
+
+
+def _guarded(label: str, fn: Callable[[], list[dict]]) -> list[dict]:
+    print(f"Measuring {label}...", flush=True)
+    try:
+        return fn()
+    except Exception as exc:  # a broken feature must not hide the other figures
+        traceback.print_exc()
+        return [skipped(label, f"failed: {type(exc).__name__}: {exc}"[:300])]
+
+
+def run_all(*, scale: float, runs: int, seed: int) -> list[dict]:
+    results: list[dict] = []
+    results += _guarded("search", lambda: measure_search(runs))
+    with override_settings(ROOT_URLCONF=BENCH_URLCONF):
+        client = Client()
+        client.force_login(_manager())
+        results += _guarded("pages", lambda: measure_pages(client, runs))
+        results += _guarded("export", lambda: measure_export(client, runs))
+        results += _guarded("import", lambda: measure_import(scale, seed))
+        results += _guarded("api", lambda: measure_api(scale, seed))
+    return results
+
+
+def _fmt(value: float | None, unit: str) -> str:
+    if value is None:
+        return ""
+    if unit == "ms":
+        return f"{value:,.1f} ms"
+    if unit == "s":
+        return f"{value:,.2f} s"
+    return f"{value:,.0f} {unit}"
+
+
+def format_table(results: list[dict]) -> str:
+    header = ("operation", "value", "reference", "ratio", "notes")
+    rows = []
+    for r in results:
+        if r.get("skipped"):
+            rows.append((r["operation"], "skipped", "", "", r["note"]))
+            continue
+        notes = []
+        if "queries" in r:
+            notes.append(f"{r['queries']} queries (ref {r['reference_queries']})")
+        if "matches" in r:
+            notes.append(f"{r['matches']} matches")
+        if "errors" in r:
+            notes.append(f"{r['errors']} errors")
+        if "rows_per_second" in r:
+            notes.append(f"{r['rows_per_second']:,} rows/s")
+        rows.append(
+            (
+                r["operation"],
+                _fmt(r["value"], r["unit"]),
+                f"{_fmt(r['reference'], r['unit'])} ({r['reference_label']})",
+                f"{r['ratio']}×" if r["ratio"] is not None else "",
+                "; ".join(notes),
+            )
+        )
+    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
+    lines = [" | ".join(str(c).ljust(w) for c, w in zip(header, widths, strict=True))]
+    lines.append("-+-".join("-" * w for w in widths))
+    lines += [" | ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows]
+    return "\n".join(lines)

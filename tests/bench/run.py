@@ -1,0 +1,143 @@
+# ruff: noqa: T201 - a console script reports on stdout
+"""``make bench``: the benchmark suite (DESIGN §7). Not pytest: a script.
+
+    DATABASE_URL=postgres://... python -m tests.bench.run [--scale 0.1] [--runs 7] [--reuse]
+
+It creates its own database ``<name>_bench`` next to the one in DATABASE_URL (dropped and
+re-created each run, so dev data is never touched), migrates it, seeds a large deterministic
+data set set-based (see ``tests/bench/dataset.py``), then measures each operation side by side
+with its physical reference in the same run and reports the ratio (how many times slower the
+application path is than the reference; for throughput, reference / value):
+
+- customer search-as-you-type through ``customer_list(query=...)`` (first page of 25 + count)
+  vs the bare ``SELECT ... WHERE search_text LIKE ... LIMIT 25`` and ``count(*)``;
+- customer list page, list page with a search, and customer 360 page through the test Client
+  logged in as a manager (median latency, query count) vs a bare Django view in the same stack;
+- CSV export of all customers through ``dashboard:customer-export`` vs ``COPY (...) TO STDOUT``;
+- order import through ``orders_import`` vs ``COPY`` of the same file into a bare table;
+- ``POST /api/v1/orders/`` requests/s vs a bare Django JSON endpoint, in-process.
+
+Rows whose feature does not exist yet are reported as skipped with the reason. Results go to
+``var/bench/latest.json`` and a table on stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlparse, urlunparse
+
+POSTGRES_SCHEMES = ("postgres", "postgresql", "pgsql", "postgis")
+
+
+def _bench_database(url: str) -> tuple[str, str, str]:
+    """(maintenance conninfo, bench DATABASE_URL, bench database name) for a PostgreSQL URL."""
+    parsed = urlparse(url)
+    name = parsed.path.lstrip("/") or "clientele"
+    bench = f"{name}_bench"
+    libpq = parsed._replace(scheme="postgresql")
+    return (
+        urlunparse(libpq._replace(path="/postgres")),
+        urlunparse(parsed._replace(path=f"/{bench}")),
+        bench,
+    )
+
+
+def _create_database(maintenance: str, name: str, *, reuse: bool) -> bool:
+    """Create a fresh database; with ``reuse``, keep an existing one. True when it is new."""
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(maintenance, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
+        if exists and reuse:
+            return False
+        if exists:
+            conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    return True
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tests.bench.run", description=__doc__)
+    parser.add_argument("--scale", type=float, default=1.0, help="1.0 = 100k customers")
+    parser.add_argument("--runs", type=int, default=7, help="repetitions for medians")
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument(
+        "--reuse", action="store_true", help="keep an already seeded bench database"
+    )
+    parser.add_argument("--output", default="var/bench/latest.json")
+    args = parser.parse_args(argv)
+
+    url = os.environ.get("DATABASE_URL", "")
+    if urlparse(url).scheme not in POSTGRES_SCHEMES:
+        print(
+            "make bench needs PostgreSQL: set DATABASE_URL=postgres://user@host:5432/name "
+            "(the benchmark creates and uses a separate database <name>_bench).",
+            file=sys.stderr,
+        )
+        return 2
+    maintenance, bench_url, bench_name = _bench_database(url)
+    print(f"Benchmark database: {bench_name} (scale {args.scale})")
+    fresh = _create_database(maintenance, bench_name, reuse=args.reuse)
+
+    os.environ["DATABASE_URL"] = bench_url
+    # Test settings: DEBUG off (no query log growing in memory), in-memory cache and e-mail.
+    os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.test"
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.test.utils import setup_test_environment
+
+    setup_test_environment()  # the test Client's "testserver" host, locmem e-mail
+    started = time.perf_counter()
+    call_command("migrate", verbosity=0)
+    print(f"Migrated in {time.perf_counter() - started:.1f} s")
+
+    from apps.customers.models import Customer
+    from tests.bench import dataset, measure
+
+    if fresh or not Customer.objects.exists():
+        print("Seeding...")
+        started = time.perf_counter()
+        data = dataset.seed(scale=args.scale, seed=args.seed)
+        data["seconds"] = time.perf_counter() - started
+        print(f"Seeded in {data['seconds']:.1f} s")
+    else:
+        data = {"customers": Customer.objects.count(), "reused": True}
+
+    results = measure.run_all(scale=args.scale, runs=args.runs, seed=args.seed)
+
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW server_version")
+        pg_version = cursor.fetchone()[0]
+    report = {
+        "at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "scale": args.scale,
+        "runs": args.runs,
+        "database": bench_name,
+        "postgresql": pg_version,
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+        "dataset": data,
+        "results": results,
+    }
+    out = Path(args.output)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2, default=str), encoding="utf-8")
+    print()
+    print(measure.format_table(results))
+    print(f"\nWritten to {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
