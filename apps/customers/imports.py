@@ -120,6 +120,7 @@ CONSENT_COLUMNS = {
 _YES = {"yes", "y", "1", "true"}
 _NO = {"no", "n", "0", "false"}
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_ORDER_CHANNELS = frozenset(OrderChannel.values)
 
 
 class ImportFileError(ValidationFailed):
@@ -431,7 +432,8 @@ def order_row_clean(
     problems: list[tuple[str, str]] = []
 
     def get(column: str) -> str:
-        return (values.get(column) or "").strip()
+        # Rows from files are stripped strings already; rows from resources are normalised first.
+        return values.get(column) or ""
 
     member_number = get("member_number")
     order["member_number"] = member_number
@@ -478,7 +480,7 @@ def order_row_clean(
             problems.append(("total", str(exc)))
 
     channel = get("channel").lower()
-    if channel and channel not in OrderChannel.values:
+    if channel and channel not in _ORDER_CHANNELS:
         problems.append(
             (
                 "channel",
@@ -550,8 +552,36 @@ def _noop_progress(status: str, processed: int, total: int) -> None:
     return None
 
 
-def _count_rows(path: Path, header: list[str]) -> int:
-    return sum(1 for _row in _data_rows(path, header))
+def _batches(
+    rows: Iterator[tuple[int, dict[str, str]]], size: int = PROGRESS_EVERY
+) -> Iterator[list]:
+    batch: list = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _customer_ids(numbers: list[str]) -> Iterator[tuple[str, int]]:
+    """(member_number, id) of the customers among ``numbers``."""
+    if not numbers:
+        return
+    if is_postgres():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT member_number, id FROM {Customer._meta.db_table} "  # noqa: S608 (table name from model meta)
+                "WHERE member_number = ANY(%s)",
+                [numbers],
+            )
+            yield from cursor.fetchall()
+        return
+    for chunk in _chunks(numbers):
+        yield from Customer.objects.filter(member_number__in=chunk).values_list(
+            "member_number", "id"
+        )
 
 
 # --- customers -----------------------------------------------------------------------------
@@ -564,6 +594,7 @@ def customers_import(
     actor: User | None = None,
     progress: Progress | None = None,
     file_name: str = "",
+    expected_rows: int = 0,
 ) -> ImportResult:
     """Import customers from ``path`` (see the module docstring for columns and rules).
 
@@ -578,12 +609,13 @@ def customers_import(
     header = _read_header(path, known=CUSTOMER_COLUMNS, required=CUSTOMER_REQUIRED, errors=errors)
     if header is None:
         return _finish(result, errors)
-    total = _count_rows(path, header)
+    total = expected_rows  # for progress only (the dry run counted the rows)
     progress(ImportJob.Status.VALIDATING, 0, total)
 
     ctx = ImportContext.load()
     records: list[tuple[int, dict[str, Any]]] = []
     by_member: dict[str, int] = {}
+    done = 0
     for done, (row_no, values) in enumerate(_data_rows(path, header), start=1):
         clean, problems = customer_row_clean(values, ctx)
         for column, reason in problems:
@@ -603,8 +635,8 @@ def customers_import(
                     | {"store": values.get("store", "")}
                 )
         if done % PROGRESS_EVERY == 0:
-            progress(ImportJob.Status.VALIDATING, done, total)
-    result.rows = total
+            progress(ImportJob.Status.VALIDATING, done, max(total, done))
+    total = result.rows = done
     progress(ImportJob.Status.VALIDATING, total, total)
     if errors.count:
         return _finish(result, errors)
@@ -850,6 +882,7 @@ def orders_import(
     actor: User | None = None,
     progress: Progress | None = None,
     file_name: str = "",
+    expected_rows: int = 0,
 ) -> ImportResult:
     """Import orders (and their lines) from ``path``; see the module docstring.
 
@@ -868,70 +901,66 @@ def orders_import(
     if header is None:
         return _finish(result, errors)
 
-    # Pass 1: count rows and collect member numbers, so pass 2 resolves them from one map.
-    total = 0
-    numbers: set[str] = set()
-    for _row_no, values in _data_rows(path, header):
-        total += 1
-        if values["member_number"]:
-            numbers.add(values["member_number"])
+    # One pass in batches: each batch resolves its new member numbers in one query.
+    total = expected_rows
     progress(ImportJob.Status.VALIDATING, 0, total)
     ctx = ImportContext.load()
-    for chunk in _chunks(sorted(numbers)):
-        ctx.customers.update(
-            Customer.objects.filter(member_number__in=chunk).values_list("member_number", "id")
-        )
-
-    # Pass 2: validate; keep one record per order and one per line.
     orders: list[dict[str, Any]] = []
     lines: list[tuple[int, tuple[int, str], dict[str, Any]]] = []
     first_row: dict[tuple[int, str], int] = {}  # order key -> index into orders
     prev_key: tuple[int, str] | None = None
-    for done, (row_no, values) in enumerate(_data_rows(path, header), start=1):
-        order, line, problems = order_row_clean(values, ctx)
-        for column, reason in problems:
-            errors.add(row_no, column, reason)
-        key = (order["store_id"], order["external_id"])
-        if order["store_id"] is not None and order["external_id"]:
-            index = first_row.get(key)
-            if index is None:
-                if not problems:
-                    first_row[key] = len(orders)
-                    orders.append(order | {"row_no": row_no, "has_lines": line is not None})
-            else:
-                first = orders[index]
-                if key == prev_key and line is not None and first["has_lines"]:
-                    for column in ORDER_LEVEL:
-                        if column in order and order[column] != first.get(column):
-                            errors.add(
-                                row_no,
-                                column,
-                                _("differs from row %(row)s of the same order")
-                                % {"row": first["row_no"]},
-                            )
+    looked_up: set[str] = set()
+    done = 0
+    for batch in _batches(_data_rows(path, header)):
+        wanted = {v["member_number"] for _n, v in batch} - looked_up
+        wanted.discard("")
+        looked_up |= wanted
+        ctx.customers.update(_customer_ids(sorted(wanted)))
+        for row_no, values in batch:
+            order, line, problems = order_row_clean(values, ctx)
+            for column, reason in problems:
+                errors.add(row_no, column, reason)
+            key = (order["store_id"], order["external_id"])
+            if order["store_id"] is not None and order["external_id"]:
+                index = first_row.get(key)
+                if index is None:
+                    if not problems:
+                        first_row[key] = len(orders)
+                        orders.append(order | {"row_no": row_no, "has_lines": line is not None})
                 else:
-                    errors.add(
-                        row_no,
-                        "external_id",
-                        _("duplicate of row %(row)s (order “%(id)s” at store “%(store)s”)")
-                        % {
-                            "row": first["row_no"],
-                            "id": order["external_id"],
-                            "store": values["store"],
-                        },
-                    )
-            prev_key = key
-        if line is not None and not problems:
-            lines.append((row_no, key, line))
-        if len(result.preview) < PREVIEW_ROWS and not problems:
-            result.preview.append(
-                {"row": str(row_no), "store": values["store"]}
-                | {k: _preview_value(order[k]) for k in ("external_id", *ORDER_LEVEL)}
-                | {k: _preview_value(v) for k, v in (line or {}).items()}
-            )
-        if done % PROGRESS_EVERY == 0:
-            progress(ImportJob.Status.VALIDATING, done, total)
-    result.rows = total
+                    first = orders[index]
+                    if key == prev_key and line is not None and first["has_lines"]:
+                        for column in ORDER_LEVEL:
+                            if column in order and order[column] != first.get(column):
+                                errors.add(
+                                    row_no,
+                                    column,
+                                    _("differs from row %(row)s of the same order")
+                                    % {"row": first["row_no"]},
+                                )
+                    else:
+                        errors.add(
+                            row_no,
+                            "external_id",
+                            _("duplicate of row %(row)s (order “%(id)s” at store “%(store)s”)")
+                            % {
+                                "row": first["row_no"],
+                                "id": order["external_id"],
+                                "store": values["store"],
+                            },
+                        )
+                prev_key = key
+            if line is not None and not problems:
+                lines.append((row_no, key, line))
+            if len(result.preview) < PREVIEW_ROWS and not problems:
+                result.preview.append(
+                    {"row": str(row_no), "store": values["store"]}
+                    | {k: _preview_value(order[k]) for k in ("external_id", *ORDER_LEVEL)}
+                    | {k: _preview_value(v) for k, v in (line or {}).items()}
+                )
+        done += len(batch)
+        progress(ImportJob.Status.VALIDATING, done, max(total, done))
+    total = result.rows = done
     progress(ImportJob.Status.VALIDATING, total, total)
 
     # Orders already in the database: identical ones are skipped, different ones are errors.
@@ -972,28 +1001,43 @@ def _existing_orders(orders: list[dict[str, Any]], errors: _Errors) -> set[tuple
         by_store.setdefault(order["store_id"], {})[order["external_id"]] = order
     skip: set[tuple[int, str]] = set()
     for store_id, wanted in by_store.items():
-        for chunk in _chunks(list(wanted)):
-            for external_id, customer_id, placed_at, total in Order.objects.filter(
-                store_id=store_id, external_id__in=chunk
-            ).values_list("external_id", "customer_id", "placed_at", "total"):
-                order = wanted[external_id]
-                if (
-                    order["customer_id"] == customer_id
-                    and order["placed_at"] == placed_at
-                    and order["total"] == total
-                ):
-                    skip.add((store_id, external_id))
-                else:
-                    errors.add(
-                        order["row_no"],
-                        "external_id",
-                        _(
-                            "order “%(id)s” is already recorded at this store with a different "
-                            "customer, time or total"
-                        )
-                        % {"id": external_id},
+        for external_id, customer_id, placed_at, total in _orders_found(store_id, list(wanted)):
+            order = wanted[external_id]
+            if (
+                order["customer_id"] == customer_id
+                and order["placed_at"] == placed_at
+                and order["total"] == total
+            ):
+                skip.add((store_id, external_id))
+            else:
+                errors.add(
+                    order["row_no"],
+                    "external_id",
+                    _(
+                        "order “%(id)s” is already recorded at this store with a different "
+                        "customer, time or total"
                     )
+                    % {"id": external_id},
+                )
     return skip
+
+
+def _orders_found(store_id: int, external_ids: list[str]) -> Iterator[tuple]:
+    """(external_id, customer_id, placed_at, total) of the store's orders among ``external_ids``.
+    On PostgreSQL one ``= ANY(array)`` query: no statement with thousands of parameters."""
+    if is_postgres():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT external_id, customer_id, placed_at, total FROM {Order._meta.db_table} "  # noqa: S608 (table name from model meta)
+                "WHERE store_id = %s AND external_id = ANY(%s)",
+                [store_id, external_ids],
+            )
+            yield from cursor.fetchall()
+        return
+    for chunk in _chunks(external_ids):
+        yield from Order.objects.filter(store_id=store_id, external_id__in=chunk).values_list(
+            "external_id", "customer_id", "placed_at", "total"
+        )
 
 
 def _orders_write_bulk(
