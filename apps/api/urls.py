@@ -1,9 +1,24 @@
-from django.urls import path
+from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from .views.customers import CustomerDetailApi, CustomerListApi
+from .views.orders import OrderCreateApi, RefundCreateApi
 
 app_name = "api"
 
+v1_patterns = [
+    path("customers/", CustomerListApi.as_view(), name="customer-list"),
+    path("customers/<str:member_number>/", CustomerDetailApi.as_view(), name="customer-detail"),
+    path("orders/", OrderCreateApi.as_view(), name="order-create"),
+    path(
+        "orders/<slug:store>/<str:external_id>/refunds/",
+        RefundCreateApi.as_view(),
+        name="refund-create",
+    ),
+]
+
 urlpatterns = [
+    path("v1/", include(v1_patterns)),
     path(
         "schema/",
         SpectacularAPIView.as_view(authentication_classes=[], permission_classes=[]),

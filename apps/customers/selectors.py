@@ -338,3 +338,16 @@ def customer_privacy_summary(*, customer: Customer, history_limit: int = 20) -> 
         ),
         anonymized_at=customer.anonymized_at,
     )
+
+
+# --- REST API reads -------------------------------------------------------------------------
+
+
+def customer_list_for_api(
+    *, member_number: str = "", email: str = "", phone: str = ""
+) -> QuerySet[Customer]:
+    """``customer_lookup`` (exact, anonymised members left out; no filter lists everyone) with
+    what the API representation shows (store, tags) loaded up front."""
+    return customer_lookup(member_number=member_number, email=email, phone=phone).prefetch_related(
+        "tags"
+    )

@@ -1,0 +1,127 @@
+"""Customers: look up, list, enrol, read and update members by member number."""
+
+from django.utils.translation import gettext as _
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.customers.enums import ConsentPurpose, Source
+from apps.customers.selectors import customer_get, customer_list_for_api, store_get
+from apps.customers.services import customer_create, customer_update
+
+from ..idempotency import idempotent
+from ..pagination import CustomerCursorPagination
+from ..schema import COMMON_ERRORS, IDEMPOTENT_ERRORS, error, paginated
+from ..serializers import (
+    ChannelField,
+    CustomerOut,
+    CustomerProfileIn,
+    phone_field_validate,
+    validated,
+)
+
+
+class CustomerListApi(APIView):
+    """``GET``: exact lookup by ``email``, ``phone`` (any format) or ``member_number``; without
+    a parameter every member, newest first, cursor-paginated. ``POST``: enrol a member."""
+
+    class Query(serializers.Serializer):
+        email = serializers.CharField(max_length=254, required=False, allow_blank=True)
+        phone = serializers.CharField(max_length=32, required=False, allow_blank=True)
+        member_number = serializers.CharField(max_length=16, required=False, allow_blank=True)
+
+        def validate_phone(self, value: str) -> str:
+            return phone_field_validate(value)
+
+    class Input(CustomerProfileIn):
+        class ConsentIn(serializers.Serializer):
+            channel = ChannelField()
+            purpose = serializers.ChoiceField(choices=ConsentPurpose.choices)
+            granted = serializers.BooleanField()
+
+        consents = ConsentIn(many=True, required=False)
+
+        class Meta:
+            ref_name = "CustomerCreateInput"
+
+        def validate(self, attrs):
+            if not attrs.get("email") and not attrs.get("phone"):
+                raise serializers.ValidationError(
+                    {"email": _("A member needs an e-mail address or a phone number.")}
+                )
+            return attrs
+
+    @extend_schema(
+        operation_id="customers_list",
+        parameters=[Query],
+        responses={200: paginated(CustomerOut, name="PaginatedCustomerList"), **COMMON_ERRORS},
+        tags=["customers"],
+    )
+    def get(self, request: Request) -> Response:
+        filters = validated(self.Query, request.query_params)
+        qs = customer_list_for_api(**filters)
+        paginator = CustomerCursorPagination()
+        page = paginator.paginate_queryset(qs, request, view=self)
+        return paginator.get_paginated_response(CustomerOut(page, many=True).data)
+
+    @extend_schema(
+        operation_id="customers_create",
+        request=Input,
+        responses={
+            201: CustomerOut,
+            **COMMON_ERRORS,
+            404: error("`store_not_found`."),
+            **IDEMPOTENT_ERRORS,
+        },
+        tags=["customers"],
+    )
+    @idempotent
+    def post(self, request: Request) -> Response:
+        data = dict(validated(self.Input, request.data))
+        consents = [(c["channel"], c["purpose"], c["granted"]) for c in data.pop("consents", [])]
+        if "store" in data:
+            data["store"] = store_get(code=data["store"])
+        customer = customer_create(
+            source=Source.API,
+            consents=consents,
+            consent_source=f"api:{request.auth.name}"[:40],
+            **data,
+        )
+        return Response(CustomerOut(customer).data, status=status.HTTP_201_CREATED)
+
+
+class CustomerDetailApi(APIView):
+    """One member by member number: read, or change profile fields (PATCH, partial)."""
+
+    class Input(CustomerProfileIn):
+        class Meta:
+            ref_name = "CustomerUpdateInput"
+
+    @extend_schema(
+        operation_id="customers_retrieve",
+        responses={200: CustomerOut, **COMMON_ERRORS, 404: error("`customer_not_found`.")},
+        tags=["customers"],
+    )
+    def get(self, request: Request, member_number: str) -> Response:
+        return Response(CustomerOut(customer_get(member_number=member_number)).data)
+
+    @extend_schema(
+        operation_id="customers_partial_update",
+        request=Input,
+        responses={
+            200: CustomerOut,
+            **COMMON_ERRORS,
+            404: error("`customer_not_found` or `store_not_found`."),
+            415: IDEMPOTENT_ERRORS[415],
+        },
+        tags=["customers"],
+    )
+    def patch(self, request: Request, member_number: str) -> Response:
+        customer = customer_get(member_number=member_number)
+        data = dict(validated(self.Input, request.data))
+        if "store" in data:
+            data["store"] = store_get(code=data["store"])
+        customer = customer_update(customer=customer, actor=None, **data)
+        return Response(CustomerOut(customer).data)
