@@ -302,7 +302,7 @@ def _copy_in(path: Path) -> int:
 def measure_import(scale: float, seed: int) -> list[dict]:
     label = "order import (CSV)"
     try:
-        from apps.customers.imports import orders_import
+        from apps.customers.imports import ORDERS_IMPORTED_HOOKS, orders_import
     except ImportError:
         return [skipped(label, "apps.customers.imports.orders_import does not exist yet")]
     rows = max(1000, round(100_000 * scale))
@@ -323,6 +323,7 @@ def measure_import(scale: float, seed: int) -> list[dict]:
             created=result.created,
             reference_rows=copied,
             rows_per_second=round(rows / value),
+            after_import_hooks=[getattr(h, "__qualname__", str(h)) for h in ORDERS_IMPORTED_HOOKS],
         )
     ]
 

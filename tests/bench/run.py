@@ -29,6 +29,7 @@ import os
 import platform
 import sys
 import time
+import warnings
 from pathlib import Path
 from urllib.parse import urlparse, urlunparse
 
@@ -91,6 +92,8 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.test"
     import django
 
+    # WhiteNoise warns that collectstatic never ran; irrelevant to timings.
+    warnings.filterwarnings("ignore", message="No directory at", category=UserWarning)
     django.setup()
     from django.core.management import call_command
     from django.test.utils import setup_test_environment
