@@ -185,3 +185,122 @@ def _points_timeline(*, customer: Customer, limit: int) -> list[TimelineEvent]:
         )
         for tx in rows
     ]
+
+
+# --- rewards, redemptions, coupons, referrals, badges (member-facing reads) -------------------
+
+# Imported here so the section can be appended without touching the module's header.
+from apps.core.exceptions import NotFound  # noqa: E402
+
+from .enums import RedemptionStatus  # noqa: E402
+from .exceptions import RewardNotFound  # noqa: E402
+from .models import Coupon, CustomerBadge, Redemption, Referral, Reward  # noqa: E402
+
+
+def reward_get(*, slug: str) -> Reward:
+    """An active reward by its code, or RewardNotFound."""
+    reward = Reward.objects.select_related("min_tier").filter(slug=slug, is_active=True).first()
+    if reward is None:
+        raise RewardNotFound()
+    return reward
+
+
+def reward_list_available(*, at: dt.datetime | None = None) -> QuerySet[Reward]:
+    """Active rewards inside their window (cheapest first)."""
+    at = at or timezone.now()
+    return (
+        Reward.objects.filter(is_active=True)
+        .filter(Q(starts_at__isnull=True) | Q(starts_at__lte=at))
+        .filter(Q(ends_at__isnull=True) | Q(ends_at__gte=at))
+        .select_related("min_tier")
+        .order_by("cost_points", "name")
+    )
+
+
+@dataclass(frozen=True)
+class RewardOffer:
+    reward: Reward
+    can_redeem: bool
+    reason: str  # why not, for the member ("" when redeemable)
+    redeemed: int  # units already held (non-cancelled) by this member
+
+
+def reward_offers_for_member(*, customer: Customer) -> list[RewardOffer]:
+    """The catalogue as the member sees it: each available reward with whether they can redeem
+    one now and, if not, why (tier, limit, stock, points). Three queries."""
+    account = account_for(customer=customer)
+    balance = account.balance if account else 0
+    rank = account.tier.rank if account and account.tier else -1
+    held = dict(
+        Redemption.objects.filter(account=account)
+        .exclude(status=RedemptionStatus.CANCELLED)
+        .values("reward_id")
+        .annotate(n=Sum("quantity"))
+        .values_list("reward_id", "n")
+        if account
+        else []
+    )
+    offers = []
+    for reward in reward_list_available():
+        taken = held.get(reward.pk, 0)
+        reason = ""
+        if reward.min_tier_id and rank < reward.min_tier.rank:
+            reason = _("For %(tier)s members and above.") % {"tier": reward.min_tier}
+        elif reward.per_member_limit is not None and taken >= reward.per_member_limit:
+            reason = _("You have reached the limit for this reward.")
+        elif reward.stock is not None and reward.stock <= 0:
+            reason = _("Out of stock.")
+        elif balance < reward.cost_points:
+            reason = _("You need %(n)s more points.") % {"n": reward.cost_points - balance}
+        offers.append(RewardOffer(reward, not reason, reason, taken))
+    return offers
+
+
+def redemption_list_for_member(*, customer: Customer) -> QuerySet[Redemption]:
+    return (
+        Redemption.objects.filter(account__customer=customer)
+        .select_related("reward")
+        .order_by("-created_at", "-id")
+    )
+
+
+def redemption_get_for_member(*, customer: Customer, pk: int) -> Redemption:
+    """One of the member's own redemptions; another member's id is simply not found."""
+    redemption = redemption_list_for_member(customer=customer).filter(pk=pk).first()
+    if redemption is None:
+        raise NotFound()
+    return redemption
+
+
+@dataclass
+class CouponWallet:
+    active: list = field(default_factory=list)
+    used: list = field(default_factory=list)
+    expired: list = field(default_factory=list)
+
+
+def coupon_wallet(*, customer: Customer, at: dt.datetime | None = None) -> CouponWallet:
+    """The member's own coupons: usable now (or soon), used up, expired or switched off."""
+    at = at or timezone.now()
+    wallet = CouponWallet()
+    for coupon in Coupon.objects.filter(owner=customer).order_by("valid_until", "-id"):
+        if coupon.uses >= coupon.max_uses:
+            wallet.used.append(coupon)
+        elif not coupon.is_active or (coupon.valid_until and coupon.valid_until < at):
+            wallet.expired.append(coupon)
+        else:
+            wallet.active.append(coupon)
+    return wallet
+
+
+def referral_list_for(*, customer: Customer) -> QuerySet[Referral]:
+    """Friends the member referred, newest first."""
+    return Referral.objects.filter(referrer=customer).select_related("referee")
+
+
+def badge_list_for(*, customer: Customer) -> QuerySet[CustomerBadge]:
+    return (
+        CustomerBadge.objects.filter(customer=customer)
+        .select_related("badge")
+        .order_by("-awarded_at")
+    )

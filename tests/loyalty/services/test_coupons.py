@@ -205,3 +205,19 @@ def test_an_owned_coupon_without_a_member_counts_for_its_owner(store):
     with pytest.raises(CouponInvalid) as exc:
         coupon_redeem(code=coupon.code, store=store, order_external_id="D-2")
     assert exc.value.extra["reason"] == "per_customer_limit"
+
+
+def test_wallet_sorts_a_members_coupons(store):
+    from apps.loyalty.selectors import coupon_wallet
+
+    owner = CustomerFactory()
+    active = coupon_issue(owner=owner, kind="fixed", value=Decimal(5))
+    used = coupon_issue(owner=owner, kind="fixed", value=Decimal(5))
+    coupon_redeem(code=used.code, store=store, order_external_id="W-1", order_total=Decimal(9))
+    expired = _coupon(owner=owner, valid_until=timezone.now() - dt.timedelta(days=1))
+    off = _coupon(owner=owner, is_active=False)
+    _coupon(owner=CustomerFactory())
+    wallet = coupon_wallet(customer=owner)
+    assert [c.pk for c in wallet.active] == [active.pk]
+    assert [c.pk for c in wallet.used] == [used.pk]
+    assert {c.pk for c in wallet.expired} == {expired.pk, off.pk}

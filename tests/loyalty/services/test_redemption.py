@@ -327,3 +327,27 @@ def test_cancel_restores_to_a_lot_past_expiry_for_the_nightly_job(customer, give
     assert (lot.status, lot.remaining) == (LotStatus.AVAILABLE, 100)
     assert points_expire_due() == 1 and _account(customer).balance == 0
     assert list(ledger_faults()) == []
+
+
+def test_member_catalogue_says_why_a_reward_cannot_be_redeemed(
+    customer, give, django_assert_max_num_queries
+):
+    from apps.loyalty.selectors import reward_offers_for_member
+
+    give(customer, 150)
+    gold = TierFactory(slug="gold", rank=2)
+    ok = RewardFactory(cost_points=100, name="A")
+    dear = RewardFactory(cost_points=400, name="B")
+    tiered = RewardFactory(cost_points=10, min_tier=gold, name="C")
+    empty = RewardFactory(cost_points=10, stock=0, name="D")
+    limited = RewardFactory(cost_points=10, per_member_limit=1, name="E")
+    RewardFactory(is_active=False, name="F")
+    reward_redeem(customer=customer, reward=limited, key="once")
+    with django_assert_max_num_queries(4):
+        offers = {o.reward.pk: o for o in reward_offers_for_member(customer=customer)}
+    assert set(offers) == {ok.pk, dear.pk, tiered.pk, empty.pk, limited.pk}
+    assert offers[ok.pk].can_redeem and offers[ok.pk].reason == ""
+    assert offers[dear.pk].reason == "You need 260 more points."
+    assert "Gold" in offers[tiered.pk].reason
+    assert offers[empty.pk].reason == "Out of stock."
+    assert not offers[limited.pk].can_redeem and offers[limited.pk].redeemed == 1
