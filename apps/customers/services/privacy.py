@@ -79,15 +79,17 @@ def consent_preferences_save(
     actor: User | None,
     source: str = "portal",
     evidence: str = "",
+    explicit: bool = False,
 ) -> list[ConsentRecord]:
-    """Record the choices that differ from the current state (a never-answered pair that stays
-    off records nothing). Each change is a history row plus an audit event (invariant 8)."""
+    """Record the choices that differ from the current state. A never-answered pair that stays
+    off records nothing, unless ``explicit`` (an unsubscribe is a deliberate "no" worth keeping).
+    Each change is a history row plus an audit event (invariant 8)."""
     customer = Customer.objects.select_for_update().get(pk=customer.pk)
     current = _latest_consents(customer)
     written = []
     for (channel, purpose), granted in sorted(choices.items()):
         before = current.get((channel, purpose))
-        if before is granted or (before is None and not granted):
+        if before is granted or (before is None and not granted and not explicit):
             continue
         written.append(
             _consent_write(
@@ -138,6 +140,7 @@ def unsubscribe_apply(*, token: str, one_click: bool = False) -> tuple[Customer,
         actor=None,
         source="unsubscribe_link",
         evidence="RFC 8058 one-click" if one_click else "unsubscribe page",
+        explicit=True,
     )
     return customer, channel, purpose, bool(written)
 
