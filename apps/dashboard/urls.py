@@ -8,4 +8,5 @@ urlpatterns = [
     path("", home.HomeView.as_view(), name="home"),
     path("", include("apps.dashboard.urls_customers")),
     path("", include("apps.dashboard.urls_data")),
+    path("", include("apps.dashboard.urls_loyalty")),
 ]

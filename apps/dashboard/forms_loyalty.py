@@ -1,0 +1,185 @@
+"""Forms of the staff loyalty pages: they check the shape of the input; the loyalty services
+decide and write."""
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from apps.loyalty.enums import CouponKind
+from apps.loyalty.models import EarnRule, Programme, Reward, Tier
+from apps.loyalty.services.configuration import (
+    EARN_RULE_FIELDS,
+    PROGRAMME_FIELDS,
+    REWARD_FIELDS,
+    TIER_FIELDS,
+)
+
+DATETIME = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
+
+
+class BootstrapMixin:
+    """Bootstrap 5 classes on every widget, so templates render fields without per-field markup."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for f in self.fields.values():
+            widget = f.widget
+            if isinstance(widget, forms.CheckboxInput):
+                widget.attrs.setdefault("class", "form-check-input")
+            elif isinstance(widget, (forms.Select, forms.SelectMultiple)):
+                widget.attrs.setdefault("class", "form-select")
+            else:
+                widget.attrs.setdefault("class", "form-control")
+
+
+class ProgrammeForm(BootstrapMixin, forms.ModelForm):
+    class Meta:
+        model = Programme
+        fields = PROGRAMME_FIELDS
+
+
+class EarnRuleForm(BootstrapMixin, forms.ModelForm):
+    class Meta:
+        model = EarnRule
+        fields = [*EARN_RULE_FIELDS, "tiers"]
+        widgets = {"starts_at": DATETIME, "ends_at": DATETIME}
+
+    def clean(self):
+        data = super().clean()
+        if data.get("starts_at") and data.get("ends_at") and data["ends_at"] <= data["starts_at"]:
+            self.add_error("ends_at", _("The end must come after the start."))
+        return data
+
+
+class EarnPreviewForm(BootstrapMixin, forms.Form):
+    """An example basket for the rule preview."""
+
+    amount = forms.DecimalField(label=_("Basket amount"), min_value=0, max_digits=10, initial=100)
+    category = forms.CharField(label=_("Category"), max_length=80, required=False)
+    sku = forms.CharField(label=_("SKU"), max_length=64, required=False)
+    tier = forms.ModelChoiceField(label=_("Tier"), queryset=Tier.objects.all(), required=False)
+    first_purchase = forms.BooleanField(label=_("First purchase"), required=False)
+
+
+class TierForm(BootstrapMixin, forms.ModelForm):
+    class Meta:
+        model = Tier
+        fields = TIER_FIELDS
+        widgets = {"color": forms.TextInput(attrs={"type": "color"})}
+
+    def clean(self):
+        data = super().clean()
+        if (
+            data.get("threshold") is not None
+            and data.get("retention_threshold") is not None
+            and data["retention_threshold"] > data["threshold"]
+        ):
+            self.add_error(
+                "retention_threshold",
+                _("The threshold to keep a tier cannot exceed the one to reach it."),
+            )
+        return data
+
+
+class RewardForm(BootstrapMixin, forms.ModelForm):
+    class Meta:
+        model = Reward
+        fields = REWARD_FIELDS
+        widgets = {"starts_at": DATETIME, "ends_at": DATETIME}
+
+    def clean(self):
+        data = super().clean()
+        if data.get("kind") in ("voucher", "cash_off") and not data.get("coupon_kind"):
+            self.add_error("coupon_kind", _("A voucher reward needs the voucher's kind."))
+        if data.get("starts_at") and data.get("ends_at") and data["ends_at"] <= data["starts_at"]:
+            self.add_error("ends_at", _("The end must come after the start."))
+        return data
+
+
+class RewardCreateForm(RewardForm):
+    stock = forms.IntegerField(
+        label=_("Initial stock"), min_value=0, required=False, help_text=_("Empty = unlimited.")
+    )
+
+    class Meta(RewardForm.Meta):
+        pass
+
+
+class RestockForm(BootstrapMixin, forms.Form):
+    add = forms.IntegerField(
+        label=_("Units to add"),
+        required=False,
+        help_text=_("A negative number writes stock off."),
+        min_value=-1_000_000,
+        max_value=1_000_000,
+    )
+    unlimited = forms.BooleanField(label=_("Make unlimited"), required=False)
+
+    def clean(self):
+        data = super().clean()
+        if not data.get("unlimited") and not data.get("add"):
+            raise forms.ValidationError(_("Enter a number of units other than zero."))
+        return data
+
+
+class FulfilForm(BootstrapMixin, forms.Form):
+    notes = forms.CharField(
+        label=_("Fulfilment notes"),
+        required=False,
+        max_length=1000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("Tracking number, who collected it, …"),
+    )
+
+
+class CancelRedemptionForm(BootstrapMixin, forms.Form):
+    reason = forms.CharField(label=_("Reason"), max_length=200)
+
+
+class CouponBatchForm(BootstrapMixin, forms.Form):
+    name = forms.CharField(label=_("Name"), max_length=120)
+    kind = forms.ChoiceField(label=_("Kind"), choices=CouponKind.choices)
+    value = forms.DecimalField(
+        label=_("Value"), min_value=0, max_digits=12, decimal_places=2, initial=0
+    )
+    min_spend = forms.DecimalField(
+        label=_("Minimum spend"), min_value=0, max_digits=12, decimal_places=2, initial=0
+    )
+    valid_from = forms.DateTimeField(label=_("Valid from"), required=False, widget=DATETIME)
+    valid_until = forms.DateTimeField(label=_("Valid until"), required=False, widget=DATETIME)
+    max_uses = forms.IntegerField(label=_("Uses per code"), min_value=1, initial=1)
+    max_uses_per_customer = forms.IntegerField(label=_("Uses per customer"), min_value=1, initial=1)
+    size = forms.IntegerField(
+        label=_("Number of codes"), min_value=1, max_value=100_000, initial=100
+    )
+
+
+class PointsAdjustForm(BootstrapMixin, forms.Form):
+    points = forms.IntegerField(
+        label=_("Points"),
+        min_value=-1_000_000,
+        max_value=1_000_000,
+        help_text=_("Positive to add, negative to remove."),
+    )
+    reason = forms.CharField(label=_("Reason"), max_length=200)
+
+    def clean_points(self):
+        points = self.cleaned_data["points"]
+        if points == 0:
+            raise forms.ValidationError(_("An adjustment needs a non-zero number of points."))
+        return points
+
+
+class AdjustmentDecideForm(forms.Form):
+    decision = forms.ChoiceField(choices=[("approve", _("Approve")), ("reject", _("Reject"))])
+
+
+class PeriodForm(forms.Form):
+    PERIODS = [
+        ("3", _("Last 3 months")),
+        ("6", _("Last 6 months")),
+        ("12", _("Last 12 months")),
+        ("24", _("Last 24 months")),
+    ]
+    months = forms.TypedChoiceField(
+        label=_("Period"), choices=PERIODS, coerce=int, initial=12, required=False
+    )

@@ -1,0 +1,243 @@
+"""Staff writes to the programme's configuration: settings, earn rules, tiers, rewards and stock.
+
+Each is one transaction with an audit row holding the changed fields before and after
+(invariant 8: the point value and bonuses are money). Forms validate the shape; these functions
+take the cleaned values. Stock changes only by restock here (F() under the reward's row lock), so
+a restock racing a redemption never loses an update.
+"""
+
+from typing import Any
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from apps.accounts.models import User
+from apps.core.exceptions import ValidationFailed
+from apps.core.services import audit_record, changed_fields, model_snapshot
+
+from ..locks import lock_reward
+from ..models import EarnRule, Programme, Reward, Tier
+
+PROGRAMME_FIELDS = [
+    "name",
+    "points_per_currency_unit",
+    "point_value",
+    "expiry_policy",
+    "expiry_months",
+    "expiry_years",
+    "pending_days",
+    "signup_bonus",
+    "birthday_bonus",
+    "referrer_bonus",
+    "referee_bonus",
+    "reminder_days",
+    "tier_grace_days",
+    "adjustment_limit",
+]
+EARN_RULE_FIELDS = [
+    "name",
+    "kind",
+    "multiplier",
+    "bonus_points",
+    "category",
+    "sku",
+    "store",
+    "channel",
+    "min_spend",
+    "priority",
+    "stackable",
+    "starts_at",
+    "ends_at",
+    "is_active",
+]
+TIER_FIELDS = [
+    "name",
+    "metric",
+    "threshold",
+    "retention_threshold",
+    "window_months",
+    "earn_multiplier",
+    "benefits",
+    "entry_gift_points",
+    "color",
+]
+REWARD_FIELDS = [
+    "name",
+    "slug",
+    "kind",
+    "description",
+    "cost_points",
+    "per_member_limit",
+    "min_tier",
+    "starts_at",
+    "ends_at",
+    "is_active",
+    "image",
+    "coupon_kind",
+    "coupon_value",
+    "coupon_valid_days",
+    "coupon_min_spend",
+]
+
+
+def _validate(instance) -> None:
+    try:
+        instance.full_clean()
+    except DjangoValidationError as exc:
+        raise ValidationFailed(" ".join(exc.messages)) from exc
+
+
+def _update(*, instance, fields: list[str], data: dict[str, Any], actor: User, action: str):
+    before = model_snapshot(instance, fields)
+    for name in fields:
+        if name in data:
+            setattr(instance, name, data[name])
+    _validate(instance)
+    instance.save()
+    changed_before, changed_after = changed_fields(before, model_snapshot(instance, fields))
+    if changed_after:
+        audit_record(
+            actor=actor,
+            action=action,
+            target=instance,
+            summary=str(instance)[:300],
+            before=changed_before,
+            after=changed_after,
+        )
+    return instance
+
+
+@transaction.atomic
+def programme_update(*, actor: User, **data: Any) -> Programme:
+    programme = Programme.objects.select_for_update().get(pk=Programme.get().pk)
+    return _update(
+        instance=programme,
+        fields=PROGRAMME_FIELDS,
+        data=data,
+        actor=actor,
+        action="programme.update",
+    )
+
+
+@transaction.atomic
+def earn_rule_create(*, actor: User, tiers: list[Tier] | None = None, **data: Any) -> EarnRule:
+    rule = EarnRule(**{k: v for k, v in data.items() if k in EARN_RULE_FIELDS})
+    _check_window(rule.starts_at, rule.ends_at)
+    _validate(rule)
+    rule.save()
+    rule.tiers.set(tiers or [])
+    audit_record(
+        actor=actor,
+        action="earn_rule.create",
+        target=rule,
+        summary=rule.name,
+        after=model_snapshot(rule, EARN_RULE_FIELDS) | {"tiers": [t.pk for t in tiers or []]},
+    )
+    return rule
+
+
+@transaction.atomic
+def earn_rule_update(
+    *, rule: EarnRule, actor: User, tiers: list[Tier] | None = None, **data: Any
+) -> EarnRule:
+    rule = EarnRule.objects.select_for_update().get(pk=rule.pk)
+    _check_window(data.get("starts_at", rule.starts_at), data.get("ends_at", rule.ends_at))
+    before_tiers = sorted(rule.tiers.values_list("pk", flat=True))
+    _update(
+        instance=rule, fields=EARN_RULE_FIELDS, data=data, actor=actor, action="earn_rule.update"
+    )
+    if tiers is not None and sorted(t.pk for t in tiers) != before_tiers:
+        rule.tiers.set(tiers)
+        audit_record(
+            actor=actor,
+            action="earn_rule.update",
+            target=rule,
+            summary=rule.name,
+            before={"tiers": before_tiers},
+            after={"tiers": sorted(t.pk for t in tiers)},
+        )
+    return rule
+
+
+@transaction.atomic
+def earn_rule_deactivate(*, rule: EarnRule, actor: User) -> EarnRule:
+    """Switch a rule off (kept for history: past earnings refer to it by name)."""
+    return earn_rule_update(rule=rule, actor=actor, is_active=False)
+
+
+def _check_window(starts_at, ends_at) -> None:
+    if starts_at and ends_at and ends_at <= starts_at:
+        raise ValidationFailed(_("The end must come after the start."))
+
+
+@transaction.atomic
+def tier_update(*, tier: Tier, actor: User, **data: Any) -> Tier:
+    tier = Tier.objects.select_for_update().get(pk=tier.pk)
+    threshold = data.get("threshold", tier.threshold)
+    if data.get("retention_threshold", tier.retention_threshold) > threshold:
+        raise ValidationFailed(_("The threshold to keep a tier cannot exceed the one to reach it."))
+    return _update(instance=tier, fields=TIER_FIELDS, data=data, actor=actor, action="tier.update")
+
+
+@transaction.atomic
+def reward_create(*, actor: User, stock: int | None = None, **data: Any) -> Reward:
+    reward = Reward(stock=stock, **{k: v for k, v in data.items() if k in REWARD_FIELDS})
+    _check_window(reward.starts_at, reward.ends_at)
+    _validate(reward)
+    reward.save()
+    audit_record(
+        actor=actor,
+        action="reward.create",
+        target=reward,
+        summary=reward.name,
+        after=model_snapshot(reward, [*REWARD_FIELDS, "stock"]),
+    )
+    return reward
+
+
+@transaction.atomic
+def reward_update(*, reward: Reward, actor: User, **data: Any) -> Reward:
+    """Everything but stock (see ``reward_restock``)."""
+    reward = Reward.objects.select_for_update().get(pk=reward.pk)
+    _check_window(data.get("starts_at", reward.starts_at), data.get("ends_at", reward.ends_at))
+    return _update(
+        instance=reward, fields=REWARD_FIELDS, data=data, actor=actor, action="reward.update"
+    )
+
+
+@transaction.atomic
+def reward_restock(
+    *, reward: Reward, actor: User, add: int | None = None, unlimited: bool = False
+) -> Reward:
+    """Add ``add`` units to the stock (a negative number writes stock off, never below 0), or
+    make the reward unlimited. Under the reward's row lock, so it composes with redemptions."""
+    reward = lock_reward(reward_id=reward.pk)
+    before = reward.stock
+    if unlimited:
+        Reward.objects.filter(pk=reward.pk).update(stock=None, updated_at=timezone.now())
+    else:
+        if not add:
+            raise ValidationFailed(_("Enter a number of units other than zero."))
+        if reward.stock is None:
+            if add < 0:
+                raise ValidationFailed(_("An unlimited reward has no stock to write off."))
+            Reward.objects.filter(pk=reward.pk).update(stock=add, updated_at=timezone.now())
+        else:
+            if reward.stock + add < 0:
+                raise ValidationFailed(_("Only %(n)s units are in stock.") % {"n": reward.stock})
+            Reward.objects.filter(pk=reward.pk).update(
+                stock=F("stock") + add, updated_at=timezone.now()
+            )
+    reward.refresh_from_db(fields=["stock", "updated_at"])
+    audit_record(
+        actor=actor,
+        action="reward.restock",
+        target=reward,
+        summary=f"{reward.name}: {before} → {reward.stock}"[:300],
+        before={"stock": before},
+        after={"stock": reward.stock},
+    )
+    return reward
