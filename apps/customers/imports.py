@@ -180,7 +180,7 @@ class _Errors:
 # --- reading -------------------------------------------------------------------------------
 
 
-def _cell_text(value: Any) -> str:
+def cell_text(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -210,7 +210,7 @@ def _raw_rows(path: Path) -> Iterator[list[str]]:
             wb = load_workbook(path, read_only=True, data_only=True)
             try:
                 for row in wb.worksheets[0].iter_rows(values_only=True):
-                    yield [_cell_text(v) for v in row]
+                    yield [cell_text(v) for v in row]
             finally:
                 wb.close()
         else:
@@ -565,7 +565,7 @@ def _batches(
         yield batch
 
 
-def _customer_ids(numbers: list[str]) -> Iterator[tuple[str, int]]:
+def customer_ids_by_number(numbers: list[str]) -> Iterator[tuple[str, int]]:
     """(member_number, id) of the customers among ``numbers``."""
     if not numbers:
         return
@@ -915,7 +915,7 @@ def orders_import(
         wanted = {v["member_number"] for _n, v in batch} - looked_up
         wanted.discard("")
         looked_up |= wanted
-        ctx.customers.update(_customer_ids(sorted(wanted)))
+        ctx.customers.update(customer_ids_by_number(sorted(wanted)))
         for row_no, values in batch:
             order, line, problems = order_row_clean(values, ctx)
             for column, reason in problems:

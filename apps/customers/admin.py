@@ -1,0 +1,223 @@
+"""Django admin for the customers app (Administrators).
+
+Customer edits go through the profile services (E.164 phones, search text, audit events);
+orders, lines and refunds are read-only here because points depend on them — they come from the
+API, the till integrations and imports. Import/export buttons use the resources in
+``resources.py`` and the import/export permissions of the roles.
+"""
+
+from django import forms
+from django.contrib import admin
+from import_export.admin import ImportExportModelAdmin
+
+from apps.core.exceptions import ValidationFailed
+from apps.core.services import audit_record
+
+from .identifiers import phone_normalize
+from .models import (
+    ConsentRecord,
+    Customer,
+    ImportJob,
+    Interaction,
+    Order,
+    OrderLine,
+    Refund,
+    Store,
+    Tag,
+)
+from .resources import CustomerResource, OrderResource
+from .services import PROFILE_FIELDS, customer_create, customer_update
+
+
+class _ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+    show_change_link = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class ConsentInline(_ReadOnlyInline):
+    model = ConsentRecord
+    fields = ["channel", "purpose", "granted", "at", "source", "evidence", "actor"]
+    readonly_fields = fields
+    ordering = ["-at", "-id"]
+
+
+class InteractionInline(_ReadOnlyInline):
+    model = Interaction
+    fields = ["kind", "summary", "author", "at"]
+    readonly_fields = fields
+
+
+class OrderLineInline(_ReadOnlyInline):
+    model = OrderLine
+    fields = ["sku", "name", "category", "quantity", "unit_price"]
+    readonly_fields = fields
+
+
+class _AuditedExportAdmin(ImportExportModelAdmin):
+    import_permission = ""
+    export_permission = ""
+    export_action = ""
+
+    def has_import_permission(self, request):
+        return request.user.has_perm(self.import_permission)
+
+    def has_export_permission(self, request):
+        return request.user.has_perm(self.export_permission)
+
+    def get_export_data(self, file_format, request, queryset, **kwargs):
+        data = super().get_export_data(file_format, request, queryset, **kwargs)
+        audit_record(
+            actor=request.user,
+            action=self.export_action,
+            summary="admin export",
+            after={"source": "admin", "rows": queryset.count(), "format": str(file_format)},
+        )
+        return data
+
+
+class CustomerAdminForm(forms.ModelForm):
+    class Meta:
+        model = Customer
+        fields = [*PROFILE_FIELDS, "tags"]
+
+    def clean_phone(self):
+        try:
+            return phone_normalize(self.cleaned_data.get("phone") or "")
+        except ValidationFailed as exc:
+            raise forms.ValidationError(exc.message) from exc
+
+
+@admin.register(Customer)
+class CustomerAdmin(_AuditedExportAdmin):
+    resource_classes = [CustomerResource]
+    import_permission = "customers.import_customer"
+    export_permission = "customers.export_customer"
+    export_action = "export.customers"
+    form = CustomerAdminForm
+    list_display = [
+        "member_number",
+        "last_name",
+        "first_name",
+        "email",
+        "phone",
+        "store",
+        "joined_at",
+    ]
+    list_filter = ["source", "store", "gender", "preferred_language", "tags"]
+    search_fields = ["member_number", "email", "phone", "last_name", "first_name"]
+    list_select_related = ["store"]
+    readonly_fields = ["member_number", "joined_at", "source", "anonymized_at", "user"]
+    autocomplete_fields = ["tags"]
+    inlines = [ConsentInline, InteractionInline]
+    date_hierarchy = "joined_at"
+
+    def save_model(self, request, obj, form, change):
+        profile = {f: form.cleaned_data[f] for f in PROFILE_FIELDS if f in form.cleaned_data}
+        if change:
+            changed = {f: v for f, v in profile.items() if f in form.changed_data}
+            saved = customer_update(customer=obj, actor=request.user, **changed)
+        else:
+            saved = customer_create(actor=request.user, **profile)
+        obj.pk, obj.member_number = saved.pk, saved.member_number
+        obj.refresh_from_db()
+
+    def save_related(self, request, form, formsets, change):
+        # Tags are saved by the form's m2m; consent and interactions are read-only inlines.
+        form.save_m2m()
+
+
+@admin.register(Order)
+class OrderAdmin(_AuditedExportAdmin):
+    resource_classes = [OrderResource]
+    import_permission = "customers.import_order"
+    export_permission = "customers.export_order"
+    export_action = "export.orders"
+    list_display = ["external_id", "store", "customer", "placed_at", "total", "status"]
+    list_filter = ["status", "channel", "store"]
+    search_fields = ["external_id", "customer__member_number", "coupon_code"]
+    list_select_related = ["store", "customer"]
+    date_hierarchy = "placed_at"
+    inlines = [OrderLineInline]
+    readonly_fields = [f.name for f in Order._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Refund)
+class RefundAdmin(admin.ModelAdmin):
+    list_display = ["refund_id", "order", "amount", "at"]
+    search_fields = ["refund_id", "order__external_id"]
+    list_select_related = ["order", "order__store"]
+    readonly_fields = ["order", "refund_id", "amount", "at", "reason"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Store)
+class StoreAdmin(admin.ModelAdmin):
+    list_display = ["code", "name", "city", "kind", "is_active"]
+    list_filter = ["kind", "is_active"]
+    search_fields = ["code", "name", "city"]
+
+
+@admin.register(Tag)
+class TagAdmin(admin.ModelAdmin):
+    list_display = ["name", "color"]
+    search_fields = ["name"]
+
+
+@admin.register(Interaction)
+class InteractionAdmin(admin.ModelAdmin):
+    list_display = ["customer", "kind", "summary", "author", "at"]
+    list_filter = ["kind"]
+    search_fields = ["customer__member_number", "summary"]
+    list_select_related = ["customer", "author"]
+    readonly_fields = ["customer", "kind", "summary", "body", "author", "at"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(ImportJob)
+class ImportJobAdmin(admin.ModelAdmin):
+    list_display = [
+        "file_name",
+        "kind",
+        "status",
+        "total_rows",
+        "error_count",
+        "created_by",
+        "created_at",
+    ]
+    list_filter = ["kind", "status"]
+    readonly_fields = [f.name for f in ImportJob._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
