@@ -1,0 +1,390 @@
+"""The staff loyalty pages' writes: each goes through its service, is audited, and a refusal
+changes nothing."""
+
+from decimal import Decimal
+
+import pytest
+from django.urls import reverse
+
+from apps.core.models import AuditEvent
+from apps.loyalty.models import (
+    Coupon,
+    CouponBatch,
+    EarnRule,
+    LoyaltyAccount,
+    PointsAdjustment,
+    PointsTransaction,
+    Programme,
+    Redemption,
+    Reward,
+    Tier,
+)
+from apps.loyalty.verification import ledger_faults
+from tests.dashboard import loyalty_fixtures
+
+pytestmark = pytest.mark.django_db
+loyalty_world = loyalty_fixtures.loyalty_world
+
+
+def _balance(customer) -> int:
+    return LoyaltyAccount.objects.get(customer=customer).balance
+
+
+def _state():
+    """A fingerprint of everything a refused request must leave alone."""
+    return (
+        list(LoyaltyAccount.objects.order_by("pk").values_list("balance", "pending")),
+        PointsTransaction.objects.count(),
+        list(PointsAdjustment.objects.order_by("pk").values_list("status", flat=True)),
+        list(Redemption.objects.order_by("pk").values_list("status", flat=True)),
+        list(Reward.objects.order_by("pk").values_list("stock", "name")),
+        CouponBatch.objects.count(),
+        AuditEvent.objects.count(),
+        Programme.objects.values_list("point_value", "adjustment_limit").get(),
+    )
+
+
+# --- points adjustment and approval ------------------------------------------------------------
+
+
+def test_agent_adjustment_within_the_limit_applies_at_once(client, agent, loyalty_world):
+    customer = loyalty_world["customer"]
+    client.force_login(agent)
+    url = reverse("dashboard:loyalty-adjust", args=[customer.member_number])
+    response = client.post(url, {"points": 120, "reason": "Missing receipt"})
+    assert response.status_code == 302
+    assert _balance(customer) == 1820
+    assert AuditEvent.objects.filter(action="points.adjust", actor=agent).count() == 1
+
+
+def test_agent_adjustment_above_the_limit_waits_and_the_balance_does_not_move(
+    client, agent, loyalty_world
+):
+    customer = loyalty_world["customer"]
+    client.force_login(agent)
+    url = reverse("dashboard:loyalty-adjust", args=[customer.member_number])
+    response = client.post(url, {"points": 800, "reason": "Lost card"}, follow=True)
+    assert "waits for a manager" in response.content.decode()
+    assert _balance(customer) == 1700
+    assert PointsAdjustment.objects.filter(status="pending", requested_by=agent).count() == 1
+
+
+@pytest.mark.parametrize("data", [{"points": 0, "reason": "x"}, {"points": 10, "reason": ""}])
+def test_invalid_or_refused_adjustment_changes_nothing(client, agent, loyalty_world, data):
+    customer = loyalty_world["customer"]
+    client.force_login(agent)
+    before = _state()
+    response = client.post(reverse("dashboard:loyalty-adjust", args=[customer.member_number]), data)
+    assert response.status_code == 400
+    assert _state() == before
+
+
+def test_removing_more_than_the_balance_is_refused(client, agent, loyalty_world):
+    from apps.loyalty.services import points_adjust
+    from tests.customers.factories import CustomerFactory
+
+    poor = CustomerFactory()
+    points_adjust(customer=poor, points=100, reason="seed", actor=loyalty_world["root"])
+    client.force_login(agent)
+    before = _state()
+    url = reverse("dashboard:loyalty-adjust", args=[poor.member_number])
+    response = client.post(url, {"points": -200, "reason": "Fraud"})
+    assert response.status_code == 400 and "only 100 points" in response.content.decode()
+    assert _state() == before
+
+
+def test_marketer_cannot_adjust_points(client, marketer, loyalty_world):
+    customer = loyalty_world["customer"]
+    client.force_login(marketer)
+    before = _state()
+    url = reverse("dashboard:loyalty-adjust", args=[customer.member_number])
+    assert client.post(url, {"points": 10, "reason": "x"}).status_code == 403
+    assert _state() == before
+
+
+def test_manager_approves_a_pending_adjustment_and_the_balance_changes(
+    client, manager, loyalty_world
+):
+    pending, customer = loyalty_world["pending"], loyalty_world["customer"]
+    client.force_login(manager)
+    url = reverse("dashboard:loyalty-approval-decide", args=[pending.pk])
+    assert client.post(url, {"decision": "approve"}).status_code == 302
+    pending.refresh_from_db()
+    assert (pending.status, pending.decided_by) == ("approved", manager)
+    assert _balance(customer) == 2600
+    assert list(ledger_faults()) == []
+
+
+def test_manager_rejects_and_nothing_moves(client, manager, loyalty_world):
+    pending, customer = loyalty_world["pending"], loyalty_world["customer"]
+    client.force_login(manager)
+    url = reverse("dashboard:loyalty-approval-decide", args=[pending.pk])
+    client.post(url, {"decision": "reject"})
+    pending.refresh_from_db()
+    assert pending.status == "rejected" and _balance(customer) == 1700
+
+
+def test_requester_cannot_approve_their_own_request(client, manager, loyalty_world):
+    customer = loyalty_world["customer"]
+    own = PointsAdjustment.objects.create(
+        account=LoyaltyAccount.objects.get(customer=customer),
+        points=700,
+        reason="mine",
+        status="pending",
+        requested_by=manager,
+    )
+    client.force_login(manager)
+    before = _state()
+    response = client.post(
+        reverse("dashboard:loyalty-approval-decide", args=[own.pk]),
+        {"decision": "approve"},
+        follow=True,
+    )
+    assert "Someone else must approve" in response.content.decode()
+    assert _state() == before
+
+
+def test_agent_cannot_approve(client, agent, loyalty_world):
+    client.force_login(agent)
+    before = _state()
+    url = reverse("dashboard:loyalty-approval-decide", args=[loyalty_world["pending"].pk])
+    assert client.post(url, {"decision": "approve"}).status_code == 403
+    assert _state() == before
+
+
+def test_deciding_twice_is_refused(client, manager, administrator, loyalty_world):
+    url = reverse("dashboard:loyalty-approval-decide", args=[loyalty_world["pending"].pk])
+    client.force_login(manager)
+    client.post(url, {"decision": "approve"})
+    client.force_login(administrator)
+    before = _state()
+    client.post(url, {"decision": "approve"})
+    assert _state() == before
+
+
+# --- fulfilment ----------------------------------------------------------------------------------
+
+
+def test_agent_fulfils_a_redemption_with_notes(client, agent, loyalty_world):
+    redemption = loyalty_world["redemption"]
+    client.force_login(agent)
+    url = reverse("dashboard:loyalty-redemption-fulfil", args=[redemption.pk])
+    client.post(url, {"notes": "SF123456"})
+    redemption.refresh_from_db()
+    assert redemption.status == "fulfilled" and "SF123456" in redemption.fulfilment_notes
+    assert AuditEvent.objects.filter(action="redemption.fulfil", actor=agent).exists()
+
+
+def test_cancelling_gives_the_points_and_stock_back(client, agent, loyalty_world):
+    redemption, customer = loyalty_world["redemption"], loyalty_world["customer"]
+    client.force_login(agent)
+    url = reverse("dashboard:loyalty-redemption-cancel", args=[redemption.pk])
+    client.post(url, {"reason": "Out of colour"})
+    redemption.refresh_from_db()
+    assert redemption.status == "cancelled"
+    assert _balance(customer) == 2000
+    assert Reward.objects.get(pk=redemption.reward_id).stock == 20
+
+
+def test_cancel_without_reason_and_fulfil_by_marketer_change_nothing(
+    client, agent, marketer, loyalty_world
+):
+    redemption = loyalty_world["redemption"]
+    before = _state()
+    client.force_login(agent)
+    client.post(reverse("dashboard:loyalty-redemption-cancel", args=[redemption.pk]), {})
+    client.force_login(marketer)
+    url = reverse("dashboard:loyalty-redemption-fulfil", args=[redemption.pk])
+    assert client.post(url, {"notes": "x"}).status_code == 403
+    assert _state() == before
+
+
+# --- coupons -------------------------------------------------------------------------------------
+
+
+def test_marketer_generates_a_batch_and_exports_its_codes_audited(client, marketer, loyalty_world):
+    client.force_login(marketer)
+    response = client.post(
+        reverse("dashboard:loyalty-coupon-create"),
+        {
+            "name": "Autumn",
+            "kind": "fixed",
+            "value": "20",
+            "min_spend": "100",
+            "max_uses": 1,
+            "max_uses_per_customer": 1,
+            "size": 25,
+        },
+    )
+    batch = CouponBatch.objects.get(name="Autumn")
+    assert response["Location"] == reverse("dashboard:loyalty-coupon-batch", args=[batch.pk])
+    assert batch.coupons.count() == 25
+    export = client.get(reverse("dashboard:loyalty-coupon-export", args=[batch.pk, "csv"]))
+    body = b"".join(export.streaming_content).decode("utf-8-sig")
+    codes = set(Coupon.objects.filter(batch=batch).values_list("code", flat=True))
+    assert {line.split(",")[0] for line in body.splitlines()[1:]} == codes
+    event = AuditEvent.objects.get(action="export.coupons")
+    assert event.actor == marketer and event.target_id == str(batch.pk)
+    xlsx = client.get(reverse("dashboard:loyalty-coupon-export", args=[batch.pk, "xlsx"]))
+    assert xlsx.status_code == 200 and xlsx["Content-Type"].startswith("application/vnd.openxml")
+    assert AuditEvent.objects.filter(action="export.coupons").count() == 2
+
+
+def test_agent_sees_the_batch_but_neither_codes_nor_export(client, agent, loyalty_world):
+    batch = loyalty_world["batch"]
+    client.force_login(agent)
+    page = client.get(reverse("dashboard:loyalty-coupon-batch", args=[batch.pk])).content.decode()
+    assert batch.coupons.first().code not in page
+    before = _state()
+    url = reverse("dashboard:loyalty-coupon-export", args=[batch.pk, "csv"])
+    assert client.get(url).status_code == 403
+    assert _state() == before
+
+
+def test_invalid_batch_is_refused_and_nothing_is_generated(client, marketer, loyalty_world):
+    client.force_login(marketer)
+    before = _state()
+    response = client.post(
+        reverse("dashboard:loyalty-coupon-create"),
+        {
+            "name": "Bad",
+            "kind": "percent",
+            "value": "150",
+            "min_spend": "0",
+            "max_uses": 1,
+            "max_uses_per_customer": 1,
+            "size": 10,
+        },
+    )
+    assert response.status_code == 400
+    assert _state() == before
+
+
+# --- rewards, rules, tiers, programme ------------------------------------------------------------
+
+
+def test_restock_adds_units_and_write_off_beyond_stock_is_refused(client, marketer, loyalty_world):
+    reward = loyalty_world["reward"]
+    client.force_login(marketer)
+    url = reverse("dashboard:loyalty-reward-restock", args=[reward.pk])
+    client.post(url, {"add": 5})
+    assert Reward.objects.get(pk=reward.pk).stock == 24  # 20 − 1 redeemed + 5
+    assert AuditEvent.objects.filter(action="reward.restock").count() == 1
+    before = _state()
+    assert client.post(url, {"add": -100}).status_code == 400
+    assert _state() == before
+
+
+def test_marketer_creates_a_reward_with_an_image(
+    client, marketer, loyalty_world, tmp_path, settings
+):
+    import base64
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    settings.MEDIA_ROOT = tmp_path
+    png = base64.b64decode(
+        "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
+    )
+    client.force_login(marketer)
+    response = client.post(
+        reverse("dashboard:loyalty-reward-create"),
+        {
+            "name": "Tote bag",
+            "slug": "tote-bag",
+            "kind": "physical",
+            "cost_points": 800,
+            "stock": 40,
+            "coupon_value": "0",
+            "coupon_valid_days": 90,
+            "coupon_min_spend": "0",
+            "is_active": "on",
+            "image": SimpleUploadedFile("tote.png", png, content_type="image/png"),
+        },
+    )
+    assert response.status_code == 302, response.context["form"].errors
+    reward = Reward.objects.get(slug="tote-bag")
+    assert (reward.stock, reward.cost_points) == (40, 800) and reward.image.name.startswith(
+        "rewards/"
+    )
+    assert AuditEvent.objects.filter(action="reward.create", actor=marketer).exists()
+
+
+def test_earn_rule_create_preview_and_switch_off(client, marketer, loyalty_world):
+    client.force_login(marketer)
+    data = {
+        "name": "Cups ×3",
+        "kind": "category",
+        "multiplier": "3",
+        "bonus_points": 0,
+        "category": "cups",
+        "min_spend": "0",
+        "priority": 100,
+        "stackable": "on",
+        "is_active": "on",
+    }
+    preview = client.post(
+        reverse("dashboard:loyalty-rule-preview"),
+        {**data, "preview-amount": "100", "preview-category": "cups"},
+    )
+    assert preview.context["result"].points == 300 and preview.context["current"].points == 100
+    assert not EarnRule.objects.filter(name="Cups ×3").exists()  # a preview writes nothing
+    client.post(reverse("dashboard:loyalty-rule-create"), data)
+    rule = EarnRule.objects.get(name="Cups ×3")
+    client.post(reverse("dashboard:loyalty-rule-deactivate", args=[rule.pk]))
+    rule.refresh_from_db()
+    assert not rule.is_active
+    assert AuditEvent.objects.filter(action__startswith="earn_rule.").count() == 2
+
+
+def test_tier_keep_threshold_above_reach_threshold_is_refused(client, manager, loyalty_world):
+    tier = loyalty_world["tiers"][1]
+    client.force_login(manager)
+    before = _state()
+    response = client.post(
+        reverse("dashboard:loyalty-tier-edit", args=[tier.pk]),
+        {
+            "name": "Silver",
+            "metric": "spend",
+            "threshold": "1000",
+            "retention_threshold": "2000",
+            "window_months": 12,
+            "earn_multiplier": "1.25",
+            "entry_gift_points": 0,
+            "color": "#aaaaaa",
+        },
+    )
+    assert response.status_code == 400
+    assert _state() == before and Tier.objects.get(pk=tier.pk).retention_threshold == 0
+
+
+def test_manager_edits_programme_settings_audited(client, manager, loyalty_world):
+    from django.forms.models import model_to_dict
+
+    from apps.loyalty.services.configuration import PROGRAMME_FIELDS
+
+    client.force_login(manager)
+    data = model_to_dict(Programme.get(), fields=PROGRAMME_FIELDS)
+    data.update(point_value="0.0200", adjustment_limit=1000)
+    assert client.post(reverse("dashboard:loyalty-programme"), data).status_code == 302
+    programme = Programme.get()
+    assert (programme.point_value, programme.adjustment_limit) == (Decimal("0.0200"), 1000)
+    event = AuditEvent.objects.get(action="programme.update")
+    assert event.before == {"point_value": "0.0100", "adjustment_limit": 500}
+
+
+def test_agent_cannot_change_programme_settings(client, agent, loyalty_world):
+    client.force_login(agent)
+    before = _state()
+    url = reverse("dashboard:loyalty-programme")
+    assert client.post(url, {"point_value": "9", "adjustment_limit": 999999}).status_code == 403
+    assert _state() == before
+
+
+def test_liability_export_is_audited(client, manager, loyalty_world):
+    client.force_login(manager)
+    response = client.get(reverse("dashboard:loyalty-liability-export", args=["csv"]) + "?months=3")
+    body = b"".join(response.streaming_content).decode("utf-8-sig")
+    assert body.splitlines()[0] == "month,issued,redeemed,expired"
+    assert "outstanding points,1700" in body
+    assert AuditEvent.objects.filter(action="export.liability", actor=manager).count() == 1
