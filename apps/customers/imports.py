@@ -1234,6 +1234,7 @@ def import_job_run(*, job_id: str) -> ImportJob | None:
             actor=job.created_by,
             progress=progress,
             file_name=job.file_name,
+            expected_rows=job.total_rows,
         )
     except ImportFileError as exc:
         result = ImportResult(kind=job.kind, file_name=job.file_name, dry_run=False)

@@ -1,0 +1,186 @@
+"""Data in and out: the import page (upload → dry-run preview → Celery import with progress)
+and the audited CSV / Excel exports of customers and orders."""
+
+from django import forms
+from django.conf import settings
+from django.contrib import messages
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views import View
+from django.views.generic import DetailView, FormView
+
+from apps.core.exceptions import ApplicationError
+from apps.core.exports import csv_response, xlsx_response
+from apps.customers.exports import XLSX_MAX_ROWS, customers_export_rows, orders_export_rows
+from apps.customers.imports import ALLOWED_EXTENSIONS, import_job_create, import_job_start
+from apps.customers.models import ImportJob
+
+from .mixins import StaffRequiredMixin
+
+IMPORT_PERMISSIONS = {
+    ImportJob.Kind.CUSTOMERS: "customers.import_customer",
+    ImportJob.Kind.ORDERS: "customers.import_order",
+}
+
+
+class ImportForm(forms.Form):
+    kind = forms.ChoiceField(label=gettext_lazy("What to import"), choices=ImportJob.Kind.choices)
+    file = forms.FileField(
+        label=gettext_lazy("File"),
+        help_text=gettext_lazy("A .csv (UTF-8) or .xlsx file; the first row holds the columns."),
+        widget=forms.ClearableFileInput(attrs={"accept": ",".join(ALLOWED_EXTENSIONS)}),
+    )
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["kind"].choices = [
+            (k, label)
+            for k, label in ImportJob.Kind.choices
+            if user.has_perm(IMPORT_PERMISSIONS[k])
+        ]
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        if not upload.name.lower().endswith(ALLOWED_EXTENSIONS):
+            raise forms.ValidationError(_("Only .csv and .xlsx files can be imported."))
+        if upload.size > settings.IMPORT_MAX_UPLOAD_BYTES:
+            raise forms.ValidationError(
+                _("The file is larger than %(mb)s MB.")
+                % {"mb": settings.IMPORT_MAX_UPLOAD_BYTES // (1024 * 1024)}
+            )
+        return upload
+
+
+class _AnyImportPermission(StaffRequiredMixin):
+    def has_permission(self) -> bool:
+        user = self.request.user
+        return user.is_staff and any(user.has_perm(p) for p in IMPORT_PERMISSIONS.values())
+
+
+class ImportView(_AnyImportPermission, FormView):
+    template_name = "dashboard/data/import.html"
+    form_class = ImportForm
+
+    def get_form_kwargs(self):
+        return super().get_form_kwargs() | {"user": self.request.user}
+
+    def get_context_data(self, **kwargs):
+        recent = ImportJob.objects.filter(created_by=self.request.user).order_by("-created_at")
+        return super().get_context_data(
+            recent_jobs=recent[:10],
+            max_mb=settings.IMPORT_MAX_UPLOAD_BYTES // (1024 * 1024),
+            **kwargs,
+        )
+
+    def form_valid(self, form):
+        try:
+            job = import_job_create(
+                kind=form.cleaned_data["kind"],
+                upload=form.cleaned_data["file"],
+                actor=self.request.user,
+            )
+        except ApplicationError as exc:
+            form.add_error("file", exc.message)
+            return self.form_invalid(form)
+        return redirect("dashboard:data-import-job", pk=job.pk)
+
+
+class _JobMixin(_AnyImportPermission):
+    model = ImportJob
+    context_object_name = "job"
+
+    def get_object(self, queryset=None):
+        job = get_object_or_404(
+            ImportJob.objects.select_related("created_by"), pk=self.kwargs["pk"]
+        )
+        if not self.request.user.has_perm(IMPORT_PERMISSIONS[job.kind]):
+            raise Http404
+        return job
+
+
+class ImportJobView(_JobMixin, DetailView):
+    template_name = "dashboard/data/import_job.html"
+
+
+class ImportJobProgressView(_JobMixin, DetailView):
+    """The progress partial the job page polls (htmx, every second until the job finishes)."""
+
+    template_name = "dashboard/data/_import_progress.html"
+
+
+class ImportJobStartView(_JobMixin, View):
+    def post(self, request, pk):
+        job = self.get_object()
+        try:
+            import_job_start(job=job, actor=request.user)
+        except ApplicationError as exc:
+            messages.error(request, exc.message)
+        return redirect("dashboard:data-import-job", pk=job.pk)
+
+
+class _ExportView(StaffRequiredMixin, View):
+    basename = ""
+    title = ""
+
+    def rows(self, fmt: str):
+        raise NotImplementedError
+
+    def get(self, request):
+        fmt = request.GET.get("format", "csv")
+        if fmt not in ("csv", "xlsx"):
+            fmt = "csv"
+        export = self.rows(fmt)
+        filename = f"{self.basename}-{timezone.localdate():%Y%m%d}"
+        if fmt == "csv":
+            return csv_response(filename=filename, header=export.header, rows=export.rows)
+        rows = export.rows
+        if export.truncated:
+            note = _(
+                "Only the first %(n)s rows are in this workbook; export as CSV for all %(total)s."
+            ) % {"n": f"{XLSX_MAX_ROWS:,}", "total": f"{export.count:,}"}
+            rows = _then(rows, [(note,)])
+        response = xlsx_response(
+            filename=filename, title=str(self.title), header=export.header, rows=rows
+        )
+        if export.truncated:
+            response["X-Export-Truncated"] = str(XLSX_MAX_ROWS)
+        return response
+
+
+def _then(rows, tail):
+    yield from rows
+    yield from tail
+
+
+class CustomerExportView(_ExportView):
+    permission_required = "customers.export_customer"
+    basename = "customers"
+    title = gettext_lazy("Customers")
+
+    def rows(self, fmt: str):
+        q = self.request.GET
+        return customers_export_rows(
+            actor=self.request.user,
+            fmt=fmt,
+            query=q.get("q", ""),
+            tag=q.get("tag", ""),
+            store=q.get("store", ""),
+            source=q.get("source", ""),
+            portal=q.get("portal", ""),
+            ordering=q.get("sort", "-joined"),
+        )
+
+
+class OrderExportView(_ExportView):
+    permission_required = "customers.export_order"
+    basename = "orders"
+    title = gettext_lazy("Orders")
+
+    def rows(self, fmt: str):
+        q = self.request.GET
+        return orders_export_rows(
+            actor=self.request.user, fmt=fmt, query=q.get("q", ""), store=q.get("store", "")
+        )
