@@ -128,16 +128,18 @@ class OrderCreateApi(APIView):
             if lines:
                 gross = sum((ln["quantity"] * ln["unit_price"] for ln in lines), Decimal(0))
                 if abs(gross - attrs["discount"] - attrs["total"]) > LINES_TOLERANCE:
+                    cent = Decimal("0.01")
                     raise serializers.ValidationError(
                         {
                             "lines": _(
-                                "The lines add up to %(gross)s; minus the discount %(discount)s "
-                                "that is not the total %(total)s."
+                                "The lines add up to %(gross)s, less the discount %(discount)s "
+                                "makes %(net)s, not the total %(total)s."
                             )
                             % {
-                                "gross": gross.quantize(Decimal("0.01")),
-                                "discount": attrs["discount"],
-                                "total": attrs["total"],
+                                "gross": gross.quantize(cent),
+                                "discount": attrs["discount"].quantize(cent),
+                                "net": (gross - attrs["discount"]).quantize(cent),
+                                "total": attrs["total"].quantize(cent),
                             }
                         }
                     )
