@@ -51,6 +51,10 @@ def test_member_journey(request, settings, device):
     page.wait_for_url(re.compile(r"/me/$"))
     till.refresh_from_db()
     assert till.user is not None and till.user.email == email
+    # The permission ticked at sign-up applies to the claimed membership.
+    assert ConsentRecord.objects.filter(
+        customer=till, channel="email", purpose="marketing", granted=True, source="portal_signup"
+    ).exists()
     screenshot(page, f"portal-{device}-05-overview")
 
     page.goto(page.base_url + "/me/card/")

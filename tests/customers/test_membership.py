@@ -206,3 +206,22 @@ def test_enrol_creates_a_portal_member_with_consents_from_the_form():
         "consent.withdraw",
         "membership.claim",
     }
+
+
+def test_claim_carries_over_signup_grants_but_not_unticked_boxes():
+    till = CustomerFactory(email="keep@shop.test")
+    ConsentRecord.objects.create(
+        customer=till, channel="sms", purpose="marketing", granted=True, source="store"
+    )
+    user = _user("keep@shop.test")
+    membership_claim_by_email(
+        user=user, consents=[("email", "marketing", True), ("sms", "marketing", False)]
+    )
+    latest = {
+        (r.channel, r.purpose): (r.granted, r.source)
+        for r in ConsentRecord.objects.filter(customer=till).order_by("at", "id")
+    }
+    assert latest == {
+        ("sms", "marketing"): (True, "store"),
+        ("email", "marketing"): (True, "portal_signup"),
+    }

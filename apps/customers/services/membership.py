@@ -12,8 +12,9 @@ Claim rules (what links a portal ``User`` to a ``Customer``):
    Several candidates share the e-mail or phone → we never guess: the member must also give
    the member number printed on their card, and it must be one of the candidates whose phone
    they have verified by SMS code. Otherwise they can enrol anew; a new membership whose
-   verified e-mail or phone also belongs to other memberships is tagged ``REVIEW_TAG`` so
+   verified e-mail also belongs to other memberships is tagged ``REVIEW_TAG`` so
    staff can merge by hand.
+   Contact permissions ticked at sign-up are applied to a claimed membership (grants only).
 4. Staff accounts (``is_staff``) never hold a membership: staff who shop use a personal e-mail
    for a separate portal account. Claims and enrolments by staff are refused.
 
@@ -145,8 +146,28 @@ def _link(*, customer: Customer, user: User, method: str) -> Customer:
     return locked
 
 
+def _carry_over_grants(
+    customer: Customer, user: User, consents: Iterable[tuple[str, str, bool]]
+) -> None:
+    """Permissions ticked at sign-up apply to the claimed membership too. Only grants are carried
+    over: an unticked box does not silently withdraw what the member agreed to in store."""
+    from .privacy import consent_preferences_save
+
+    grants = {(channel, purpose): True for channel, purpose, granted in consents if granted}
+    if grants:
+        consent_preferences_save(
+            customer=customer,
+            choices=grants,
+            actor=user,
+            source="portal_signup",
+            evidence="portal sign-up form",
+        )
+
+
 @transaction.atomic
-def membership_claim_by_email(*, user: User) -> Customer:
+def membership_claim_by_email(
+    *, user: User, consents: Iterable[tuple[str, str, bool]] = ()
+) -> Customer:
     """Claim the one membership whose e-mail equals the user's verified e-mail (rule 3)."""
     _check_can_join(user)
     email = verified_email_of(user=user)
@@ -155,7 +176,9 @@ def membership_claim_by_email(*, user: User) -> Customer:
     candidates = list(_candidates().filter(email__iexact=email)[:2])
     if len(candidates) != 1:
         raise ClaimNotPossible()
-    return _link(customer=candidates[0], user=user, method="email")
+    customer = _link(customer=candidates[0], user=user, method="email")
+    _carry_over_grants(customer, user, consents)
+    return customer
 
 
 def _code_key(user: User) -> str:
@@ -212,7 +235,12 @@ def phone_code_pending(*, user: User) -> str:
 
 @transaction.atomic
 def membership_claim_by_phone(
-    *, user: User, phone: str, code: str, member_number: str = ""
+    *,
+    user: User,
+    phone: str,
+    code: str,
+    member_number: str = "",
+    consents: Iterable[tuple[str, str, bool]] = (),
 ) -> Customer:
     """Claim by a phone number proved with the SMS code (rules 1-3). When several memberships
     share the number the member number is required and must be one of them."""
@@ -232,7 +260,9 @@ def membership_claim_by_phone(
                 )
             )
         raise ClaimNotPossible()
-    return _link(customer=candidates[0], user=user, method="phone")
+    customer = _link(customer=candidates[0], user=user, method="phone")
+    _carry_over_grants(customer, user, consents)
+    return customer
 
 
 @transaction.atomic

@@ -74,6 +74,10 @@ class JoinView(SignedInMixin, TemplateView):
             messages.error(request, exc.message)
             return redirect("portal:join")
 
+    def _signup_consents(self) -> list[tuple[str, str, bool]]:
+        stash = self.request.session.get(SIGNUP_SESSION_KEY) or {}
+        return [(ch, p, bool(granted)) for ch, p, granted in stash.get("consents", [])]
+
     def _joined(self, text: str):
         self.request.session.pop(SIGNUP_SESSION_KEY, None)
         messages.success(self.request, text)
@@ -94,7 +98,7 @@ class JoinView(SignedInMixin, TemplateView):
     def _claim_email(self):
         if self._limited("claim", CLAIMS_PER_HOUR):
             return redirect("portal:join")
-        membership_claim_by_email(user=self.request.user)
+        membership_claim_by_email(user=self.request.user, consents=self._signup_consents())
         return self._joined(_("Welcome back! Your membership is now linked to this account."))
 
     def _enrol(self):
@@ -135,5 +139,6 @@ class JoinView(SignedInMixin, TemplateView):
             phone=phone_code_pending(user=self.request.user),
             code=form.cleaned_data["code"].strip(),
             member_number=(form.cleaned_data.get("member_number") or "").strip(),
+            consents=self._signup_consents(),
         )
         return self._joined(_("Welcome back! Your membership is now linked to this account."))
