@@ -1,0 +1,115 @@
+"""CSV/XLSX export escaping and typing (apps.core.exports) through the customer export."""
+
+import csv
+import datetime as dt
+import io
+from decimal import Decimal
+
+import pytest
+from django.urls import reverse
+from openpyxl import load_workbook
+
+from apps.core.exports import csv_lines, escape_cell, xlsx_file
+from apps.core.models import AuditEvent
+from tests.customers.factories import CustomerFactory, OrderFactory, StoreFactory
+
+pytestmark = pytest.mark.django_db
+
+NASTY = ['=HYPERLINK("x")', "+1", "-2", "@SUM", "\tx", "\rx"]
+
+
+def test_escape_cell_prefixes_formula_text_only():
+    assert [escape_cell(v) for v in NASTY] == ["'" + v for v in NASTY]
+    assert escape_cell("Zhang") == "Zhang"
+    assert escape_cell(-2) == -2 and escape_cell(Decimal("-1.5")) == Decimal("-1.5")
+
+
+def test_csv_and_xlsx_escape_and_keep_types():
+    rows = [(v, Decimal("-12.50"), dt.date(2024, 1, 2), 7) for v in NASTY]
+    text = "".join(csv_lines(["name", "total", "day", "n"], rows)).lstrip("\ufeff")
+    parsed = list(csv.reader(io.StringIO(text, newline="")))
+    assert [r[0] for r in parsed[1:]] == ["'" + v for v in NASTY]
+    assert parsed[1][1:] == ["-12.50", "2024-01-02", "7"]
+
+    ws = load_workbook(xlsx_file(title="t", header=["name", "total", "day", "n"], rows=rows)).active
+    values = list(ws.iter_rows(min_row=2, values_only=True))
+    # XML turns a stored "\r" into "\n" on reading; the apostrophe in front is what matters.
+    assert [r[0].replace("\n", "\r") for r in values] == ["'" + v for v in NASTY]
+    assert values[0][1] == -12.5 and isinstance(values[0][1], float)
+    assert values[0][2] == dt.datetime(2024, 1, 2) and values[0][3] == 7
+
+
+def _csv(response) -> list[list[str]]:
+    body = b"".join(response.streaming_content).decode("utf-8").lstrip("\ufeff")
+    return list(csv.reader(io.StringIO(body, newline="")))
+
+
+def test_customer_export_csv_escapes_nasty_names(client, manager):
+    for i, name in enumerate(NASTY):
+        CustomerFactory(first_name=name, last_name=f"N{i}", email=f"n{i}@example.org")
+    client.force_login(manager)
+
+    response = client.get(reverse("dashboard:customer-export"), {"format": "csv", "sort": "name"})
+
+    assert response.status_code == 200
+    rows = _csv(response)
+    assert rows[0][:3] == ["member_number", "first_name", "last_name"]
+    assert [r[1] for r in rows[1:]] == ["'" + v for v in NASTY]
+    event = AuditEvent.objects.get(action="export.customers")
+    assert event.actor == manager
+    assert event.after == {
+        "format": "csv",
+        "filters": {"sort": "name"},
+        "rows": 6,
+        "truncated": False,
+    }
+
+
+def test_customer_export_xlsx_escapes_and_keeps_dates_typed(client, manager):
+    CustomerFactory(first_name='=HYPERLINK("x")', birth_date=dt.date(1990, 5, 6))
+    client.force_login(manager)
+
+    response = client.get(reverse("dashboard:customer-export"), {"format": "xlsx"})
+
+    assert response.status_code == 200
+    ws = load_workbook(io.BytesIO(b"".join(response.streaming_content))).active
+    header, row = list(ws.iter_rows(values_only=True))
+    assert row[header.index("first_name")] == '\'=HYPERLINK("x")'
+    assert row[header.index("birth_date")] == dt.datetime(1990, 5, 6)
+    assert isinstance(row[header.index("joined_at")], dt.datetime)
+    assert AuditEvent.objects.filter(action="export.customers", after__format="xlsx").count() == 1
+
+
+def test_customer_export_applies_the_list_filters(client, manager):
+    shop = StoreFactory(code="sh-01")
+    CustomerFactory(first_name="In", store=shop)
+    CustomerFactory(first_name="Out")
+    client.force_login(manager)
+
+    rows = _csv(client.get(reverse("dashboard:customer-export"), {"store": "sh-01"}))
+
+    assert [r[1] for r in rows[1:]] == ["In"]
+    assert AuditEvent.objects.get(action="export.customers").after["rows"] == 1
+
+
+def test_order_export_keeps_numbers_typed_in_xlsx(client, manager):
+    OrderFactory(external_id="-5", total=Decimal("12.34"), store=StoreFactory(code="bj-01"))
+    client.force_login(manager)
+
+    response = client.get(reverse("dashboard:order-export"), {"format": "xlsx", "store": "bj-01"})
+
+    ws = load_workbook(io.BytesIO(b"".join(response.streaming_content))).active
+    header, row = list(ws.iter_rows(values_only=True))
+    assert row[header.index("external_id")] == "'-5"
+    assert row[header.index("total")] == 12.34
+    event = AuditEvent.objects.get(action="export.orders")
+    assert event.after["filters"] == {"store": "bj-01"} and event.after["rows"] == 1
+
+
+@pytest.mark.parametrize("name", ["dashboard:customer-export", "dashboard:order-export"])
+def test_agent_cannot_export_and_nothing_is_audited(client, agent, name):
+    CustomerFactory()
+    client.force_login(agent)
+
+    assert client.get(reverse(name)).status_code == 403
+    assert AuditEvent.objects.filter(action__startswith="export.").count() == 0
