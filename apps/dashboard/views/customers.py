@@ -1,0 +1,293 @@
+"""Staff pages for customers: the list, the 360° page, create / edit, and the small POST actions
+on the 360° page (tags, interactions, consent). Views validate, call a selector or service, and
+render; every rule lives in ``apps.customers``."""
+
+from django.contrib import messages
+from django.http import Http404, HttpResponseRedirect
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils.cache import patch_vary_headers
+from django.utils.functional import cached_property
+from django.utils.translation import gettext as _
+from django.views import View
+from django.views.generic import FormView, TemplateView
+
+from apps.core.exceptions import ApplicationError
+from apps.core.timeline import timeline_for
+from apps.customers.enums import Channel, ConsentPurpose, Source
+from apps.customers.exceptions import CustomerNotFound
+from apps.customers.models import Customer
+from apps.customers.selectors import (
+    consent_current,
+    consent_history,
+    customer_get,
+    customer_list_for_staff,
+    customer_orders,
+    customer_stats,
+    customer_tags,
+    interaction_list,
+    store_list,
+    tag_get,
+    tag_list,
+)
+from apps.customers.services import (
+    consent_record,
+    customer_create,
+    customer_tag_add,
+    customer_tag_remove,
+    customer_update,
+    interaction_log,
+)
+
+from ..forms import (
+    ConsentForm,
+    CustomerCreateForm,
+    CustomerFilterForm,
+    CustomerForm,
+    InteractionForm,
+    TagAddForm,
+)
+from ._helpers import paginate, sort_links, wants_partial
+from .loyalty import loyalty_panel_context
+from .mixins import StaffRequiredMixin
+
+ORDERS_ON_PAGE = 20
+TIMELINE_ON_PAGE = 50
+SORTABLE = ("member", "name", "joined")
+
+
+def customer_or_404(member_number: str) -> Customer:
+    try:
+        return customer_get(member_number=member_number)
+    except CustomerNotFound as exc:
+        raise Http404(exc.message) from exc
+
+
+def add_service_error(form, exc: ApplicationError) -> None:
+    """Show a service refusal on the form: on its field when the error names one we show."""
+    field = exc.extra.get("field")
+    form.add_error(field if field in form.fields else None, exc.message)
+
+
+def detail_url(customer: Customer, anchor: str = "") -> str:
+    url = reverse("dashboard:customer-detail", kwargs={"member_number": customer.member_number})
+    return f"{url}#{anchor}" if anchor else url
+
+
+class CustomerListView(StaffRequiredMixin, TemplateView):
+    permission_required = "customers.view_customer"
+    template_name = "dashboard/customers/list.html"
+    partial_template_name = "dashboard/customers/_results.html"
+    results_id = "customer-results"
+
+    def get_template_names(self) -> list[str]:
+        if wants_partial(self.request, self.results_id):
+            return [self.partial_template_name]
+        return [self.template_name]
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        tags, stores = list(tag_list()), list(store_list())
+        form = CustomerFilterForm(self.request.GET or None, tags=tags, stores=stores)
+        filters = form.filters()
+        context.update(
+            form=form,
+            filters=filters,
+            page_obj=paginate(customer_list_for_staff(**filters), self.request),
+            sort=filters["ordering"],
+            sort_links=sort_links(filters["ordering"], SORTABLE),
+            results_id=self.results_id,
+        )
+        return context
+
+    def render_to_response(self, context, **response_kwargs):
+        response = super().render_to_response(context, **response_kwargs)
+        patch_vary_headers(response, ["HX-Request", "HX-Target"])
+        return response
+
+
+class CustomerDetailView(StaffRequiredMixin, TemplateView):
+    """The 360° page. Every panel is loaded here with a fixed number of queries (the query
+    budget test holds it to the same count for 5 or 500 orders)."""
+
+    permission_required = "customers.view_customer"
+    template_name = "dashboard/customers/detail.html"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        customer = customer_or_404(self.kwargs["member_number"])
+        user = self.request.user
+        context.update(
+            customer=customer,
+            tags=customer_tags(customer=customer),
+            stats=customer_stats(customer=customer),
+            timeline=timeline_for(customer, limit=TIMELINE_ON_PAGE),
+            tag_form=TagAddForm(),
+            interaction_form=InteractionForm(),
+            consent_form=ConsentForm(),
+        )
+        if user.has_perm("customers.view_order"):
+            context["orders"] = customer_orders(customer=customer, limit=ORDERS_ON_PAGE)
+        if user.has_perm("customers.view_interaction"):
+            context["interactions"] = interaction_list(customer=customer)
+        if user.has_perm("customers.view_consentrecord"):
+            context["consent_grid"] = _consent_grid(consent_current(customer=customer))
+            context["consent_log"] = list(consent_history(customer=customer)[:50])
+        if user.has_perm("loyalty.view_loyaltyaccount"):
+            context.update(loyalty_panel_context(customer))
+        return context
+
+
+def _consent_grid(current: dict) -> list[dict]:
+    """Rows per channel, one cell per purpose, for the consent panel."""
+    return [
+        {
+            "channel": channel.label,
+            "cells": [
+                {"purpose": purpose.label, "record": current[(channel.value, purpose.value)]}
+                for purpose in ConsentPurpose
+            ],
+        }
+        for channel in Channel
+    ]
+
+
+class CustomerCreateView(StaffRequiredMixin, FormView):
+    permission_required = "customers.add_customer"
+    form_class = CustomerCreateForm
+    template_name = "dashboard/customers/form.html"
+
+    def form_valid(self, form):
+        try:
+            customer = customer_create(
+                actor=self.request.user,
+                source=Source.STAFF,
+                consents=form.consents(),
+                consent_source="staff",
+                **form.profile(),
+            )
+        except ApplicationError as exc:
+            add_service_error(form, exc)
+            return self.form_invalid(form)
+        messages.success(
+            self.request,
+            _("Customer %(name)s enrolled with member number %(number)s.")
+            % {"name": customer.display_name, "number": customer.member_number},
+        )
+        return redirect(detail_url(customer))
+
+
+class CustomerEditView(StaffRequiredMixin, FormView):
+    permission_required = "customers.change_customer"
+    form_class = CustomerForm
+    template_name = "dashboard/customers/form.html"
+
+    @cached_property
+    def customer(self) -> Customer:
+        return customer_or_404(self.kwargs["member_number"])
+
+    def get_initial(self):
+        c = self.customer
+        return {
+            "first_name": c.first_name,
+            "last_name": c.last_name,
+            "email": c.email,
+            "phone": c.phone,
+            "birth_date": c.birth_date,
+            "gender": c.gender,
+            "city": c.city,
+            "region": c.region,
+            "preferred_language": c.preferred_language,
+            "preferred_channel": c.preferred_channel,
+            "store": c.store.code if c.store else None,
+        }
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(customer=self.customer, **kwargs)
+
+    def form_valid(self, form):
+        try:
+            customer_update(customer=self.customer, actor=self.request.user, **form.cleaned_data)
+        except ApplicationError as exc:
+            add_service_error(form, exc)
+            return self.form_invalid(form)
+        messages.success(self.request, _("Profile saved."))
+        return redirect(detail_url(self.customer))
+
+
+class CustomerActionView(StaffRequiredMixin, View):
+    """A POST from the 360° page: validate, call one service, come back with a message."""
+
+    http_method_names = ["post"]
+    form_class = None
+    anchor = ""
+
+    def perform(self, customer: Customer, form) -> str:
+        raise NotImplementedError
+
+    def post(self, request, member_number: str, **kwargs) -> HttpResponseRedirect:
+        customer = customer_or_404(member_number)
+        form = self.form_class(request.POST) if self.form_class else None
+        if form is not None and not form.is_valid():
+            for errors in form.errors.values():
+                for error in errors:
+                    messages.error(request, error)
+            return redirect(detail_url(customer, self.anchor))
+        try:
+            message = self.perform(customer, form)
+        except ApplicationError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, message)
+        return redirect(detail_url(customer, self.anchor))
+
+
+class TagAddView(CustomerActionView):
+    permission_required = "customers.tag_customer"
+    form_class = TagAddForm
+
+    def perform(self, customer, form) -> str:
+        tag = customer_tag_add(
+            customer=customer, name=form.cleaned_data["name"], actor=self.request.user
+        )
+        return _("Tagged “%(tag)s”.") % {"tag": tag.name}
+
+
+class TagRemoveView(CustomerActionView):
+    permission_required = "customers.tag_customer"
+
+    def perform(self, customer, form) -> str:
+        tag = tag_get(pk=self.kwargs["tag_id"])
+        if tag is None:
+            raise Http404(_("No such tag."))
+        customer_tag_remove(customer=customer, tag=tag, actor=self.request.user)
+        return _("Removed tag “%(tag)s”.") % {"tag": tag.name}
+
+
+class InteractionCreateView(CustomerActionView):
+    permission_required = "customers.add_interaction"
+    form_class = InteractionForm
+    anchor = "interactions"
+
+    def perform(self, customer, form) -> str:
+        interaction_log(customer=customer, actor=self.request.user, **form.cleaned_data)
+        return _("Interaction logged.")
+
+
+class ConsentUpdateView(CustomerActionView):
+    permission_required = "customers.add_consentrecord"
+    form_class = ConsentForm
+    anchor = "consent"
+
+    def perform(self, customer, form) -> str:
+        data = form.cleaned_data
+        consent_record(
+            customer=customer,
+            channel=data["channel"],
+            purpose=data["purpose"],
+            granted=form.is_granted,
+            source="staff",
+            actor=self.request.user,
+            evidence=data["evidence"],
+        )
+        return _("Consent recorded.")

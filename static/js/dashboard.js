@@ -1,0 +1,133 @@
+/* Staff dashboard keyboard shortcuts and small behaviours (no build step, no dependencies
+   beyond Bootstrap and htmx, both vendored).
+
+   "/"          focus the page's search box, or the global customer search
+   j / ArrowDown, k / ArrowUp   move through the rows of the current result table
+   Enter        open the selected row
+   Escape       leave the search box / clear the row selection
+*/
+(function () {
+  "use strict";
+
+  function isTyping(el) {
+    if (!el) return false;
+    const tag = el.tagName;
+    return el.isContentEditable || tag === "INPUT" || tag === "TEXTAREA" || tag === "SELECT";
+  }
+
+  function searchBox() {
+    return document.querySelector("[data-primary-search]") || document.getElementById("global-search");
+  }
+
+  function rows() {
+    const table = document.querySelector("table[data-row-nav]");
+    return table ? Array.from(table.querySelectorAll("tbody tr[data-href]")) : [];
+  }
+
+  let current = -1;
+
+  function select(index) {
+    const list = rows();
+    if (!list.length) return;
+    index = Math.max(0, Math.min(index, list.length - 1));
+    list.forEach(function (row) { row.classList.remove("row-active"); row.removeAttribute("aria-selected"); });
+    const row = list[index];
+    row.classList.add("row-active");
+    row.setAttribute("aria-selected", "true");
+    row.scrollIntoView({ block: "nearest" });
+    current = index;
+  }
+
+  function clearSelection() {
+    rows().forEach(function (row) { row.classList.remove("row-active"); row.removeAttribute("aria-selected"); });
+    current = -1;
+  }
+
+  function open(row, newTab) {
+    const href = row && row.getAttribute("data-href");
+    if (!href) return;
+    if (newTab) window.open(href, "_blank", "noopener");
+    else window.location.assign(href);
+  }
+
+  document.addEventListener("keydown", function (event) {
+    if (event.defaultPrevented || event.altKey || event.ctrlKey || event.metaKey) return;
+    const target = event.target;
+
+    if (isTyping(target)) {
+      if (event.key === "Escape" && target.matches("[data-primary-search], #global-search")) {
+        target.blur();
+      } else if (event.key === "ArrowDown" && target.matches("[data-primary-search]") && rows().length) {
+        // From the search box straight into the results.
+        event.preventDefault();
+        target.blur();
+        select(0);
+      }
+      return;
+    }
+
+    switch (event.key) {
+      case "/": {
+        const box = searchBox();
+        if (box) {
+          event.preventDefault();
+          box.focus();
+          box.select();
+        }
+        break;
+      }
+      case "j":
+      case "ArrowDown":
+        if (rows().length) { event.preventDefault(); select(current + 1); }
+        break;
+      case "k":
+      case "ArrowUp":
+        if (rows().length && current >= 0) { event.preventDefault(); select(current - 1); }
+        break;
+      case "Enter":
+        if (current >= 0 && target === document.body) {
+          event.preventDefault();
+          open(rows()[current], event.shiftKey);
+        }
+        break;
+      case "Escape":
+        clearSelection();
+        break;
+    }
+  });
+
+  // A click anywhere on a linked row opens it (links, buttons and forms inside keep working).
+  document.addEventListener("click", function (event) {
+    const row = event.target.closest("tr[data-href]");
+    if (!row || event.target.closest("a, button, input, select, textarea, label, form")) return;
+    if (window.getSelection && String(window.getSelection()).length) return; // copying text
+    open(row, event.metaKey || event.ctrlKey);
+  });
+
+  // New results: forget the old selection.
+  document.addEventListener("htmx:afterSwap", function () { current = -1; });
+
+  // Open the tab named in the URL fragment (e.g. after logging an interaction: #interactions).
+  function showTabFromHash() {
+    const id = window.location.hash.slice(1);
+    if (!id || !window.bootstrap) return;
+    const trigger = document.querySelector('[data-bs-toggle="tab"][data-bs-target="#' + CSS.escape(id) + '"]');
+    if (trigger) window.bootstrap.Tab.getOrCreateInstance(trigger).show();
+  }
+  document.addEventListener("DOMContentLoaded", showTabFromHash);
+  window.addEventListener("hashchange", showTabFromHash);
+
+  // Keep the global search box in step with the page's query.
+  document.addEventListener("DOMContentLoaded", function () {
+    const global = document.getElementById("global-search");
+    const primary = document.querySelector("[data-primary-search]");
+    if (global && primary && primary.name === "q" && document.getElementById("customer-filter")) {
+      global.closest("form").addEventListener("submit", function (event) {
+        event.preventDefault();
+        primary.value = global.value;
+        primary.dispatchEvent(new Event("input", { bubbles: true }));
+        primary.focus();
+      });
+    }
+  });
+})();

@@ -1,0 +1,157 @@
+"""Who may open which staff page: a role × page matrix. Roles and their permissions come from
+the data migrations, so this also guards the grants themselves."""
+
+import pytest
+from django.urls import reverse
+
+from apps.core.models import AuditEvent
+from apps.customers.models import ConsentRecord, Customer, Interaction
+
+pytestmark = pytest.mark.django_db
+
+ROLES = ["agent", "marketer", "manager", "administrator"]
+
+# page name -> roles that may GET it (everyone else on staff gets 403)
+GET_PAGES = {
+    "home": set(ROLES),
+    "customer-list": set(ROLES),
+    "customer-detail": set(ROLES),
+    "customer-create": {"agent", "manager", "administrator"},
+    "customer-edit": {"agent", "manager", "administrator"},
+    "order-list": set(ROLES),
+}
+
+# POST action -> (roles allowed, form data)
+POST_ACTIONS = {
+    "customer-tag-add": ({"agent", "marketer", "manager", "administrator"}, {"name": "gold"}),
+    "interaction-create": (
+        {"agent", "manager", "administrator"},
+        {"kind": "call", "summary": "Asked about points"},
+    ),
+    "consent-update": (
+        {"agent", "manager", "administrator"},
+        {"channel": "sms", "purpose": "marketing", "granted": "no"},
+    ),
+}
+
+
+def _url(name, customer):
+    if name in ("home", "customer-list", "customer-create", "order-list"):
+        return reverse(f"dashboard:{name}")
+    return reverse(f"dashboard:{name}", args=[customer.member_number])
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("page", sorted(GET_PAGES))
+def test_staff_role_page_matrix(client, request, customer, role, page):
+    client.force_login(request.getfixturevalue(role))
+    response = client.get(_url(page, customer))
+    assert response.status_code == (200 if role in GET_PAGES[page] else 403)
+
+
+@pytest.mark.parametrize("page", sorted(GET_PAGES))
+def test_anonymous_visitor_is_sent_to_log_in(client, customer, page):
+    url = _url(page, customer)
+    response = client.get(url)
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("account_login"))
+    assert "next=" in response["Location"]
+
+
+@pytest.mark.parametrize("page", sorted(GET_PAGES))
+def test_member_without_staff_status_gets_403(client, member_user, customer, page):
+    client.force_login(member_user)
+    assert client.get(_url(page, customer)).status_code == 403
+
+
+def _state():
+    return (
+        Customer.objects.get().tags.count(),
+        Interaction.objects.count(),
+        ConsentRecord.objects.count(),
+        AuditEvent.objects.count(),
+    )
+
+
+@pytest.mark.parametrize("role", [*ROLES, "member_user"])
+@pytest.mark.parametrize("action", sorted(POST_ACTIONS))
+def test_post_action_matrix_and_refusals_change_nothing(client, request, customer, role, action):
+    allowed, data = POST_ACTIONS[action]
+    client.force_login(request.getfixturevalue(role))
+    before = _state()
+    response = client.post(_url(action, customer), data)
+    if role in allowed:
+        assert response.status_code == 302
+        assert _state() != before
+    else:
+        assert response.status_code == 403
+        assert _state() == before
+
+
+def test_anonymous_post_changes_nothing(client, customer):
+    before = _state()
+    for action, (_allowed, data) in POST_ACTIONS.items():
+        response = client.post(_url(action, customer), data)
+        assert response.status_code == 302
+        assert response["Location"].startswith(reverse("account_login"))
+    assert _state() == before
+
+
+def test_actions_refuse_get(client, agent, customer):
+    client.force_login(agent)
+    for action in POST_ACTIONS:
+        assert client.get(_url(action, customer)).status_code == 405
+
+
+@pytest.mark.parametrize("page", ["customer-detail", "customer-edit"])
+def test_unknown_member_number_is_404(client, agent, page):
+    client.force_login(agent)
+    assert client.get(reverse(f"dashboard:{page}", args=["1234567890"])).status_code == 404
+
+
+def test_unknown_member_number_on_actions_is_404_and_changes_nothing(client, agent, customer):
+    client.force_login(agent)
+    before = _state()
+    for action, (_allowed, data) in POST_ACTIONS.items():
+        url = reverse(f"dashboard:{action}", args=["1234567890"])
+        assert client.post(url, data).status_code == 404
+    assert _state() == before
+
+
+def test_navigation_shows_only_what_the_role_allows(client, marketer, agent, manager):
+    client.force_login(marketer)
+    html = client.get(reverse("dashboard:home")).content.decode()
+    assert reverse("dashboard:customer-list") in html
+    assert reverse("dashboard:customer-create") not in html  # marketers cannot enrol
+
+    client.force_login(agent)
+    html = client.get(reverse("dashboard:home")).content.decode()
+    assert reverse("dashboard:customer-create") in html
+    assert reverse("dashboard:order-list") in html
+
+
+@pytest.mark.urls("tests.dashboard.urls_with_exports")
+def test_navigation_offers_data_import_only_to_importers(client, agent, manager):
+    import_url = reverse("dashboard:data-import")
+    client.force_login(agent)
+    assert import_url not in client.get(reverse("dashboard:home")).content.decode()
+    client.force_login(manager)
+    assert import_url in client.get(reverse("dashboard:home")).content.decode()
+
+
+def test_layout_has_language_switcher_logout_and_csrf_header(client, agent):
+    client.force_login(agent)
+    html = client.get(reverse("dashboard:home")).content.decode()
+    assert f'action="{reverse("set_language")}"' in html
+    assert 'value="zh-hans"' in html and "简体中文" in html
+    assert f'action="{reverse("account_logout")}"' in html
+    assert 'hx-headers=\'{"X-CSRFToken":' in html
+    assert 'id="global-search"' in html
+    assert '<html lang="en"' in html
+
+
+def test_layout_follows_the_chosen_language(client, agent):
+    client.force_login(agent)
+    client.cookies["django_language"] = "zh-hans"
+    html = client.get(reverse("dashboard:home")).content.decode()
+    assert '<html lang="zh-Hans"' in html

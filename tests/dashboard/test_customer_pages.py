@@ -1,0 +1,550 @@
+"""Customer list, 360° page, create / edit and the 360° page's actions."""
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from apps.core.models import AuditEvent
+from apps.customers.models import ConsentRecord, Customer, Interaction, Tag
+from tests.customers.factories import (
+    CustomerFactory,
+    InteractionFactory,
+    OrderFactory,
+    OrderLineFactory,
+    StoreFactory,
+    TagFactory,
+)
+
+pytestmark = pytest.mark.django_db
+
+LIST = "dashboard:customer-list"
+HX = {"HX-Request": "true", "HX-Target": "customer-results"}
+
+
+def _members(response) -> set[str]:
+    return {c.member_number for c in response.context["page_obj"].object_list}
+
+
+@pytest.fixture
+def crowd(customer):
+    """The fixture customer (Wei Zhang, +86 138 0000 1234) and a few others."""
+    return [
+        customer,
+        CustomerFactory(
+            first_name="Li", last_name="Na", email="li.na@example.org", phone="+8613911112222"
+        ),
+        CustomerFactory(
+            first_name="伟", last_name="王", email="wang@example.cn", phone="+8613722223333"
+        ),
+        CustomerFactory(first_name="Anna", last_name="Berg", email="anna@berg.se", phone=""),
+    ]
+
+
+# --- search, filters, sorting --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("zhang", 0),  # family name, lower case
+        ("Wei Zh", 0),  # start of first and last name
+        ("0000 1234", 0),  # part of a phone number, typed with a space
+        ("138-0000", 0),  # ... or a dash
+        ("13911112222", 1),  # the national digits of an E.164 number
+        ("li.na@example", 1),  # part of an e-mail
+        ("王伟", 2),  # Chinese name, family name first
+        ("berg.se", 3),
+    ],
+)
+def test_search_finds_by_name_phone_and_email(client, agent, crowd, query, expected):
+    client.force_login(agent)
+    response = client.get(reverse(LIST), {"q": query})
+    assert _members(response) == {crowd[expected].member_number}
+
+
+def test_search_finds_by_member_number_and_part_of_it(client, agent, crowd):
+    client.force_login(agent)
+    target = crowd[1].member_number
+    assert _members(client.get(reverse(LIST), {"q": target})) == {target}
+    assert target in _members(client.get(reverse(LIST), {"q": target[:7]}))
+
+
+def test_search_without_match_shows_an_empty_state(client, agent, crowd):
+    client.force_login(agent)
+    response = client.get(reverse(LIST), {"q": "nobody-like-this"})
+    assert _members(response) == set()
+    assert "No customers match" in response.content.decode()
+
+
+def test_empty_database_shows_a_first_run_empty_state(client, agent):
+    client.force_login(agent)
+    html = client.get(reverse(LIST)).content.decode()
+    assert "No customers yet" in html
+    assert reverse("dashboard:customer-create") in html
+
+
+def test_filters_by_tag_store_source_and_portal_account(client, agent, crowd, member_user):
+    other_store = StoreFactory(code="bj-01", name="Beijing")
+    crowd[1].store = other_store
+    crowd[1].source = "portal"
+    crowd[1].user = member_user
+    crowd[1].save()
+    crowd[2].tags.add(TagFactory(name="complainer"))
+    client.force_login(agent)
+    assert _members(client.get(reverse(LIST), {"store": "bj-01"})) == {crowd[1].member_number}
+    assert _members(client.get(reverse(LIST), {"source": "portal"})) == {crowd[1].member_number}
+    assert _members(client.get(reverse(LIST), {"portal": "yes"})) == {crowd[1].member_number}
+    assert crowd[1].member_number not in _members(client.get(reverse(LIST), {"portal": "no"}))
+    assert _members(client.get(reverse(LIST), {"tag": "complainer"})) == {crowd[2].member_number}
+    assert _members(client.get(reverse(LIST), {"tag": "vip", "q": "zhang"})) == {
+        crowd[0].member_number
+    }
+
+
+def test_unknown_filter_values_are_ignored_not_errors(client, agent, crowd):
+    client.force_login(agent)
+    response = client.get(reverse(LIST), {"store": "nope", "sort": "drop table", "page": "999"})
+    assert response.status_code == 200
+    assert len(_members(response)) == len(crowd)
+
+
+def test_sorting_by_name_member_number_and_joined(client, agent, crowd):
+    now = timezone.now()
+    for i, c in enumerate(crowd):
+        c.joined_at = now - dt.timedelta(days=i)
+        c.save()
+    client.force_login(agent)
+
+    def order(sort):
+        page = client.get(reverse(LIST), {"sort": sort}).context["page_obj"]
+        return [c.pk for c in page.object_list]
+
+    assert order("-joined") == [c.pk for c in crowd]
+    assert order("joined") == [c.pk for c in reversed(crowd)]
+    by_number = sorted(crowd, key=lambda c: c.member_number)
+    assert order("member") == [c.pk for c in by_number]
+    assert order("-member") == [c.pk for c in reversed(by_number)]
+    by_name = sorted(crowd, key=lambda c: (c.last_name, c.first_name))
+    assert order("name") == [c.pk for c in by_name]
+
+
+def test_pagination_keeps_the_query(client, agent, store):
+    CustomerFactory.create_batch(55, last_name="Smith")
+    CustomerFactory.create_batch(3, last_name="Other")
+    client.force_login(agent)
+    first = client.get(reverse(LIST), {"q": "smith"})
+    assert first.context["page_obj"].paginator.count == 55
+    assert len(first.context["page_obj"].object_list) == 50
+    assert "?q=smith&amp;page=2" in first.content.decode()
+    second = client.get(reverse(LIST), {"q": "smith", "page": 2})
+    assert len(second.context["page_obj"].object_list) == 5
+
+
+def test_htmx_search_gets_only_the_results_partial(client, agent, crowd):
+    client.force_login(agent)
+    response = client.get(reverse(LIST), {"q": "zhang"}, headers=HX)
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert html.lstrip().startswith('<section id="customer-results"')
+    assert "<html" not in html and "sidebar" not in html
+    assert crowd[0].member_number in html and crowd[1].member_number not in html
+    assert "HX-Request" in response["Vary"]
+
+
+def test_full_page_for_plain_requests_and_history_restores(client, agent, crowd):
+    client.force_login(agent)
+    assert "<html" in client.get(reverse(LIST)).content.decode()
+    restore = {**HX, "HX-History-Restore-Request": "true"}
+    assert "<html" in client.get(reverse(LIST), headers=restore).content.decode()
+    other_target = {"HX-Request": "true", "HX-Target": "main"}
+    assert "<html" in client.get(reverse(LIST), headers=other_target).content.decode()
+
+
+def test_search_box_is_wired_for_search_as_you_type(client, agent):
+    client.force_login(agent)
+    html = client.get(reverse(LIST)).content.decode()
+    assert 'hx-trigger="input changed delay:250ms, search"' in html
+    assert 'hx-push-url="true"' in html
+    assert 'hx-target="#customer-results"' in html
+
+
+def test_list_rows_show_the_customer(client, agent, customer, member_user):
+    customer.user = member_user
+    customer.save()
+    client.force_login(agent)
+    html = client.get(reverse(LIST)).content.decode()
+    detail = reverse("dashboard:customer-detail", args=[customer.member_number])
+    assert f'data-href="{detail}"' in html
+    for text in [
+        "Wei Zhang",
+        "wei.zhang@example.org",
+        "+8613800001234",
+        "Shanghai Jing&#x27;an",
+        ">vip<",
+    ]:
+        assert text in html
+    assert 'class="mono">' + customer.member_number in html
+    assert "bi-person-check" in html  # portal-account badge
+
+
+@pytest.mark.urls("tests.dashboard.urls_with_exports")
+def test_export_buttons_carry_the_query_and_need_the_export_permission(client, agent, manager):
+    url = reverse(LIST) + "?q=zhang&tag=vip&page=2"
+    export = reverse("dashboard:customer-export")
+    client.force_login(manager)
+    html = client.get(url).content.decode()
+    assert f"{export}?q=zhang&amp;tag=vip&amp;format=csv" in html
+    assert f"{export}?q=zhang&amp;tag=vip&amp;format=xlsx" in html
+    client.force_login(agent)
+    assert export not in client.get(url).content.decode()
+
+
+@pytest.mark.urls("tests.dashboard.urls_with_exports")
+def test_order_export_buttons_need_the_export_permission(client, agent, manager):
+    export = reverse("dashboard:order-export")
+    client.force_login(manager)
+    assert (
+        f"{export}?q=ORD&amp;format=xlsx"
+        in client.get(reverse("dashboard:order-list"), {"q": "ORD"}).content.decode()
+    )
+    client.force_login(agent)
+    assert export not in client.get(reverse("dashboard:order-list")).content.decode()
+
+
+# --- 360 page ------------------------------------------------------------------------------
+
+
+def test_360_page_shows_stats_orders_lines_consent_interactions_and_timeline(
+    client, agent, customer, store
+):
+    order = OrderFactory(customer=customer, store=store, external_id="A-1", total=Decimal("250.00"))
+    OrderLineFactory(
+        order=order, sku="TEA-1", name="Oolong", unit_price=Decimal("125.00"), quantity=Decimal(2)
+    )
+    OrderFactory(
+        customer=customer,
+        store=store,
+        external_id="A-2",
+        total=Decimal("50.00"),
+        refunded_amount=Decimal("20.00"),
+        status="partially_refunded",
+    )
+    InteractionFactory(customer=customer, summary="Wants a catalogue", author=agent)
+    ConsentRecord.objects.create(
+        customer=customer, channel="email", purpose="marketing", granted=True, source="portal"
+    )
+    client.force_login(agent)
+    response = client.get(reverse("dashboard:customer-detail", args=[customer.member_number]))
+    html = response.content.decode()
+    stats = response.context["stats"]
+    assert (stats.orders, stats.spend, stats.average_order, stats.refunded) == (
+        2,
+        Decimal("300.00"),
+        Decimal("150.00"),
+        Decimal("20.00"),
+    )
+    assert "300.00" in html and "150.00" in html and "CNY" in html
+    assert "A-1" in html and "TEA-1" in html and "Oolong" in html
+    assert "Wants a catalogue" in html
+    assert "consent-yes" in html
+    grid = {row["channel"]: row["cells"] for row in response.context["consent_grid"]}
+    assert grid["E-mail"][0]["record"].granted is True
+    assert grid["SMS"][0]["record"] is None
+    kinds = {e.kind for e in response.context["timeline"]}
+    assert {"order", "interaction", "consent"} <= kinds
+    assert ">vip<" in html
+
+
+def test_360_page_hides_panels_the_role_cannot_see(client, marketer, customer):
+    client.force_login(marketer)
+    html = client.get(
+        reverse("dashboard:customer-detail", args=[customer.member_number])
+    ).content.decode()
+    assert reverse("dashboard:interaction-create", args=[customer.member_number]) not in html
+    assert reverse("dashboard:consent-update", args=[customer.member_number]) not in html
+    assert reverse("dashboard:customer-edit", args=[customer.member_number]) not in html
+    assert reverse("dashboard:customer-tag-add", args=[customer.member_number]) in html
+
+
+def test_360_page_of_a_new_customer_has_empty_states(client, agent, store):
+    fresh = CustomerFactory(store=store)
+    client.force_login(agent)
+    html = client.get(
+        reverse("dashboard:customer-detail", args=[fresh.member_number])
+    ).content.decode()
+    assert "No orders yet" in html
+    assert "No interactions logged" in html
+    assert "Never" in html  # last order
+
+
+# --- create / edit -------------------------------------------------------------------------
+
+
+def _profile(**overrides):
+    data = {
+        "first_name": "Mei",
+        "last_name": "Chen",
+        "email": "Mei.Chen@Example.org",
+        "phone": "138 1234 5678",
+        "birth_date": "1990-05-04",
+        "gender": "female",
+        "city": "Hangzhou",
+        "region": "Zhejiang",
+        "preferred_language": "zh-hans",
+        "preferred_channel": "sms",
+        "store": "sh-01",
+    }
+    data.update(overrides)
+    return data
+
+
+def test_create_enrols_through_the_service_and_redirects_to_360(client, agent, store):
+    client.force_login(agent)
+    response = client.post(reverse("dashboard:customer-create"), _profile(marketing_sms="on"))
+    customer = Customer.objects.get(last_name="Chen")
+    assert response.status_code == 302
+    assert response["Location"] == reverse(
+        "dashboard:customer-detail", args=[customer.member_number]
+    )
+    assert customer.phone == "+8613812345678"  # normalised by the service
+    assert customer.email == "mei.chen@example.org"
+    assert customer.store == store and customer.source == "staff"
+    assert AuditEvent.objects.filter(action="customer.create", actor=agent).count() == 1
+    consent = ConsentRecord.objects.get(customer=customer)
+    assert (consent.channel, consent.purpose, consent.granted, consent.actor) == (
+        "sms",
+        "marketing",
+        True,
+        agent,
+    )
+
+
+@pytest.mark.parametrize("phone", ["12345", "not a phone", "+86 100"])
+def test_create_with_a_bad_phone_shows_the_error_on_the_field_and_writes_nothing(
+    client, agent, store, phone
+):
+    client.force_login(agent)
+    response = client.post(reverse("dashboard:customer-create"), _profile(phone=phone))
+    assert response.status_code == 200
+    assert response.context["form"].errors["phone"]
+    assert "is-invalid" in response.content.decode()
+    assert Customer.objects.count() == 0
+    assert AuditEvent.objects.count() == 0
+
+
+def test_service_refusal_becomes_a_form_error(client, agent, store):
+    client.force_login(agent)
+    future = (timezone.localdate() + dt.timedelta(days=3)).isoformat()
+    response = client.post(reverse("dashboard:customer-create"), _profile(birth_date=future))
+    assert response.status_code == 200
+    assert "The birth date is in the future." in response.context["form"].non_field_errors()
+    assert Customer.objects.count() == 0
+
+
+def test_create_needs_some_way_to_identify_the_person(client, agent):
+    client.force_login(agent)
+    data = _profile(first_name="", last_name="", email="", phone="", store="")
+    response = client.post(reverse("dashboard:customer-create"), data)
+    assert response.status_code == 200
+    assert response.context["form"].non_field_errors()
+    assert Customer.objects.count() == 0
+
+
+def test_edit_updates_through_the_service_with_an_audit_event(client, agent, customer):
+    client.force_login(agent)
+    url = reverse("dashboard:customer-edit", args=[customer.member_number])
+    form = client.get(url).context["form"]
+    assert form.initial["phone"] == "+8613800001234" and form.initial["store"] == "sh-01"
+    response = client.post(
+        url, _profile(first_name="Wei", last_name="Zhang", phone="(0)138-0000-9999")
+    )
+    assert response.status_code == 302
+    customer.refresh_from_db()
+    assert customer.phone == "+8613800009999"
+    assert customer.city == "Hangzhou"
+    event = AuditEvent.objects.get(action="customer.update")
+    assert event.actor == agent and "phone" in event.after
+
+
+def test_edit_with_a_bad_phone_changes_nothing(client, agent, customer):
+    client.force_login(agent)
+    before = Customer.objects.values().get(pk=customer.pk)
+    response = client.post(
+        reverse("dashboard:customer-edit", args=[customer.member_number]),
+        _profile(phone="999"),
+    )
+    assert response.status_code == 200
+    assert response.context["form"].errors["phone"]
+    assert Customer.objects.values().get(pk=customer.pk) == before
+    assert AuditEvent.objects.count() == 0
+
+
+# --- tags, interactions, consent -----------------------------------------------------------
+
+
+def test_tag_add_and_remove(client, agent, customer):
+    client.force_login(agent)
+    detail = reverse("dashboard:customer-detail", args=[customer.member_number])
+    response = client.post(
+        reverse("dashboard:customer-tag-add", args=[customer.member_number]), {"name": "  Gold  "}
+    )
+    assert response.status_code == 302 and response["Location"].startswith(detail)
+    assert sorted(customer.tags.values_list("name", flat=True)) == ["Gold", "vip"]
+    gold = Tag.objects.get(name="Gold")
+    page = client.get(detail).content.decode()
+    assert reverse("dashboard:customer-tag-remove", args=[customer.member_number, gold.pk]) in page
+
+    client.post(reverse("dashboard:customer-tag-remove", args=[customer.member_number, gold.pk]))
+    assert list(customer.tags.values_list("name", flat=True)) == ["vip"]
+    actions = list(AuditEvent.objects.order_by("id").values_list("action", flat=True))
+    assert actions == ["customer.tag_add", "customer.tag_remove"]
+
+
+def test_blank_tag_is_refused_with_a_message(client, agent, customer):
+    client.force_login(agent)
+    response = client.post(
+        reverse("dashboard:customer-tag-add", args=[customer.member_number]),
+        {"name": "   "},
+        follow=True,
+    )
+    assert [m.level_tag for m in response.context["messages"]] == ["error"]
+    assert customer.tags.count() == 1 and AuditEvent.objects.count() == 0
+
+
+def test_removing_an_unknown_tag_is_404(client, agent, customer):
+    client.force_login(agent)
+    url = reverse("dashboard:customer-tag-remove", args=[customer.member_number, 999999])
+    assert client.post(url).status_code == 404
+    assert customer.tags.count() == 1
+
+
+def test_interaction_log(client, agent, customer):
+    client.force_login(agent)
+    response = client.post(
+        reverse("dashboard:interaction-create", args=[customer.member_number]),
+        {"kind": "visit", "summary": "Came to collect a parcel", "body": "All fine"},
+    )
+    assert response.status_code == 302
+    assert response["Location"].endswith("#interactions")
+    interaction = Interaction.objects.get()
+    assert (interaction.customer, interaction.kind, interaction.author) == (
+        customer,
+        "visit",
+        agent,
+    )
+    assert interaction.body == "All fine"
+    assert AuditEvent.objects.filter(action="interaction.create").count() == 1
+
+
+def test_interaction_without_summary_is_refused(client, agent, customer):
+    client.force_login(agent)
+    client.post(
+        reverse("dashboard:interaction-create", args=[customer.member_number]),
+        {"kind": "call", "summary": ""},
+    )
+    client.post(
+        reverse("dashboard:interaction-create", args=[customer.member_number]),
+        {"kind": "telepathy", "summary": "Hmm"},
+    )
+    assert Interaction.objects.count() == 0 and AuditEvent.objects.count() == 0
+
+
+def test_consent_update_writes_a_record_and_an_audit_event(client, agent, customer):
+    client.force_login(agent)
+    response = client.post(
+        reverse("dashboard:consent-update", args=[customer.member_number]),
+        {"channel": "sms", "purpose": "marketing", "granted": "no", "evidence": "Phoned in"},
+    )
+    assert response.status_code == 302 and response["Location"].endswith("#consent")
+    record = ConsentRecord.objects.get()
+    assert (record.customer, record.channel, record.purpose, record.granted) == (
+        customer,
+        "sms",
+        "marketing",
+        False,
+    )
+    assert (record.source, record.actor, record.evidence) == ("staff", agent, "Phoned in")
+    event = AuditEvent.objects.get()
+    assert (event.action, event.actor) == ("consent.withdraw", agent)
+    assert event.after == {
+        "channel": "sms",
+        "purpose": "marketing",
+        "granted": False,
+        "source": "staff",
+    }
+
+    page = client.get(reverse("dashboard:customer-detail", args=[customer.member_number]))
+    grid = {row["channel"]: row["cells"] for row in page.context["consent_grid"]}
+    assert grid["SMS"][0]["record"] == record
+
+
+def test_consent_update_with_bad_input_changes_nothing(client, agent, customer):
+    client.force_login(agent)
+    client.post(
+        reverse("dashboard:consent-update", args=[customer.member_number]),
+        {"channel": "pigeon", "purpose": "marketing", "granted": "yes"},
+    )
+    assert ConsentRecord.objects.count() == 0 and AuditEvent.objects.count() == 0
+
+
+# --- orders and home -----------------------------------------------------------------------
+
+
+def test_order_list_search_filter_and_links(client, agent, customer, store):
+    other = StoreFactory(code="bj-01", name="Beijing")
+    OrderFactory(customer=customer, store=store, external_id="SH-100")
+    OrderFactory(customer=customer, store=other, external_id="BJ-200")
+    OrderFactory(store=other, external_id="BJ-300")
+    client.force_login(agent)
+
+    def ids(**params):
+        page = client.get(reverse("dashboard:order-list"), params).context["page_obj"]
+        return {o.external_id for o in page.object_list}
+
+    assert ids() == {"SH-100", "BJ-200", "BJ-300"}
+    assert ids(q="BJ") == {"BJ-200", "BJ-300"}
+    assert ids(q=customer.member_number) == {"SH-100", "BJ-200"}
+    assert ids(store="sh-01") == {"SH-100"}
+    html = client.get(reverse("dashboard:order-list")).content.decode()
+    assert (
+        f'data-href="{reverse("dashboard:customer-detail", args=[customer.member_number])}"' in html
+    )
+    partial = client.get(
+        reverse("dashboard:order-list"),
+        {"q": "SH"},
+        headers={"HX-Request": "true", "HX-Target": "order-results"},
+    ).content.decode()
+    assert partial.lstrip().startswith('<section id="order-results"') and "BJ-200" not in partial
+
+
+def test_home_shows_30_day_figures_and_recent_customers(client, manager, store):
+    now = timezone.now()
+    old = CustomerFactory(joined_at=now - dt.timedelta(days=90), first_name="Old")
+    new = CustomerFactory(joined_at=now - dt.timedelta(days=2), first_name="Newcomer")
+    OrderFactory(
+        customer=new,
+        store=store,
+        placed_at=now - dt.timedelta(days=1),
+        total=Decimal("80.00"),
+        refunded_amount=Decimal("30.00"),
+    )
+    OrderFactory(
+        customer=old, store=store, placed_at=now - dt.timedelta(days=5), total=Decimal("20.00")
+    )
+    OrderFactory(
+        customer=old, store=store, placed_at=now - dt.timedelta(days=40), total=Decimal("999.00")
+    )
+    client.force_login(manager)
+    response = client.get(reverse("dashboard:home"))
+    summary = response.context["summary"]
+    assert (summary.customers, summary.new_customers, summary.orders, summary.revenue) == (
+        2,
+        1,
+        2,
+        Decimal("70.00"),
+    )
+    assert [c.pk for c in response.context["recent_customers"]] == [new.pk, old.pk]
+    assert "Newcomer" in response.content.decode()
