@@ -9,3 +9,4 @@ class CustomersConfig(AppConfig):
 
     def ready(self) -> None:
         from . import selectors  # noqa: F401 - registers this app's timeline providers
+        from .services import privacy  # noqa: F401 - registers export and erasure handlers

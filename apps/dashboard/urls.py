@@ -9,4 +9,5 @@ urlpatterns = [
     path("", include("apps.dashboard.urls_customers")),
     path("", include("apps.dashboard.urls_data")),
     path("", include("apps.dashboard.urls_loyalty")),
+    path("", include("apps.dashboard.urls_privacy")),
 ]

@@ -8,4 +8,4 @@ class LoyaltyConfig(AppConfig):
     verbose_name = _("Loyalty")
 
     def ready(self) -> None:
-        from . import selectors  # noqa: F401 - registers this app's timeline providers
+        from . import demo, selectors  # noqa: F401 - register the timeline provider and demo step

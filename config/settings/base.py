@@ -119,6 +119,7 @@ AUTH_PASSWORD_VALIDATORS = [
 
 # --- allauth -------------------------------------------------------------------------------
 ACCOUNT_ADAPTER = "apps.accounts.adapters.AccountAdapter"
+ACCOUNT_FORMS = {"signup": "apps.accounts.forms.SignupForm"}
 ACCOUNT_USER_MODEL_USERNAME_FIELD = None
 ACCOUNT_LOGIN_METHODS = {"email"}
 ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]

@@ -1,0 +1,166 @@
+"""Demo data for the loyalty programme, run by ``seed_demo`` after the customers step.
+
+Reference data (programme, four tiers, earn rules, 16 rewards, badges) comes from
+``fixtures/loyalty_demo.json``. Points are not invented: every seeded order earns through the
+real rule engine (``orders_earn_bulk``), refunds claw back through ``refund_clawback``, pending
+points mature and old lots expire through the nightly jobs, and redemptions go through
+``reward_redeem`` — so ``verify_ledger`` is clean after seeding.
+"""
+
+import datetime as dt
+import json
+from decimal import Decimal
+from pathlib import Path
+
+from django.conf import settings
+from django.utils import timezone
+
+from apps.core.exceptions import ApplicationError
+from apps.customers import demo
+from apps.customers.models import Customer, Order, Refund
+
+from .enums import RedemptionStatus, ReferralStatus, RewardKind
+from .models import Badge, EarnRule, LoyaltyAccount, Programme, Referral, Reward, Tier
+from .services.badges import badges_evaluate
+from .services.coupons import coupon_batch_create
+from .services.earning import bonus_award, orders_earn_bulk, refund_clawback
+from .services.jobs import points_expire_due, points_mature_due
+from .services.redemption import redemption_cancel, redemption_fulfil, reward_redeem
+from .services.referrals import referral_code_for
+
+FIXTURE = Path(settings.BASE_DIR) / "fixtures" / "loyalty_demo.json"
+
+
+def _reference(anchor: dt.datetime) -> dict[str, int]:
+    data = json.loads(FIXTURE.read_text(encoding="utf-8"))
+    programme = Programme.get()
+    for key, value in data["programme"].items():
+        setattr(programme, key, value)
+    programme.save()
+    tiers = {}
+    for row in data["tiers"]:
+        tiers[row["slug"]] = Tier.objects.update_or_create(slug=row["slug"], defaults=row)[0]
+    for row in data["earn_rules"]:
+        row = dict(row)
+        window = row.pop("window", None)
+        if window:
+            year = anchor.year if anchor.month >= 10 else anchor.year - 1
+            starts, ends = (dt.date.fromisoformat(f"{year}-{md}") for md in window)
+            tz = timezone.get_current_timezone()
+            row["starts_at"] = dt.datetime.combine(starts, dt.time.min, tzinfo=tz)
+            row["ends_at"] = dt.datetime.combine(ends, dt.time.min, tzinfo=tz)
+        EarnRule.objects.update_or_create(name=row["name"], defaults=row)
+    for row in data["rewards"]:
+        row = dict(row)
+        min_tier = row.pop("min_tier", None)
+        row["min_tier"] = tiers[min_tier] if min_tier else None
+        Reward.objects.update_or_create(slug=row["slug"], defaults=row)
+    for row in data["badges"]:
+        Badge.objects.update_or_create(slug=row["slug"], defaults=row)
+    return {"tiers": len(tiers), "rewards": len(data["rewards"]), "badges": len(data["badges"])}
+
+
+@demo.register("loyalty", order=10)
+def seed_loyalty(ctx: demo.DemoContext) -> dict[str, int]:
+    rng = ctx.rng("loyalty")
+    counts = _reference(ctx.anchor)
+    manager = ctx.users.get("manager@example.com")
+
+    order_ids = list(
+        Order.objects.filter(customer_id__in=ctx.customer_ids).values_list("pk", flat=True)
+    )
+    counts["orders earning points"] = orders_earn_bulk(order_ids=order_ids)
+    for refund in (
+        Refund.objects.filter(order_id__in=order_ids).select_related("order").order_by("at", "pk")
+    ):
+        refund_clawback(refund=refund)
+    points_mature_due()
+    points_expire_due()
+
+    # Referrals: some members joined through a friend and both were rewarded on the first order.
+    customers = list(Customer.objects.filter(pk__in=ctx.customer_ids).order_by("joined_at", "pk"))
+    referrals = 0
+    programme = Programme.get()
+    for referee in rng.sample(customers[len(customers) // 3 :], k=min(60, len(customers) // 3)):
+        referrer = rng.choice(
+            [c for c in customers[: len(customers) // 3] if c.joined_at < referee.joined_at]
+        )
+        if referrer.pk == referee.pk or Referral.objects.filter(referee=referee).exists():
+            continue
+        code = referral_code_for(customer=referrer).code
+        rewarded = Order.objects.filter(customer=referee).exists()
+        referral = Referral.objects.create(
+            referrer=referrer,
+            referee=referee,
+            code=code,
+            status=ReferralStatus.REWARDED if rewarded else ReferralStatus.PENDING,
+            rewarded_at=referee.joined_at if rewarded else None,
+        )
+        if rewarded:
+            bonus_award(
+                customer=referrer,
+                points=programme.referrer_bonus,
+                key=f"bonus:referral:{referral.pk}:referrer",
+                reason="Referral: a friend joined",
+            )
+            bonus_award(
+                customer=referee,
+                points=programme.referee_bonus,
+                key=f"bonus:referral:{referral.pk}:referee",
+                reason="Referral welcome bonus",
+            )
+        referrals += 1
+    counts["referrals"] = referrals
+
+    # Redemptions through the real service: vouchers land in wallets, gifts wait for fulfilment.
+    rewards = list(Reward.objects.filter(is_active=True).select_related("min_tier"))
+    accounts = list(
+        LoyaltyAccount.objects.filter(customer_id__in=ctx.customer_ids, balance__gte=600)
+        .select_related("customer", "tier")
+        .order_by("pk")
+    )
+    redeemed = 0
+    for account in rng.sample(accounts, k=min(len(accounts), max(1, len(accounts) // 3))):
+        affordable = [r for r in rewards if r.cost_points <= account.balance]
+        if not affordable:
+            continue
+        reward = rng.choice(affordable)
+        try:
+            redemption = reward_redeem(
+                customer=account.customer,
+                reward=reward,
+                key=f"demo:{account.pk}:1",
+                channel=rng.choice(["portal", "store"]),
+            )
+        except ApplicationError:
+            continue
+        redeemed += 1
+        if reward.kind in (RewardKind.PHYSICAL, RewardKind.EXPERIENCE) and manager is not None:
+            roll = rng.random()
+            if roll < 0.55:
+                redemption_fulfil(redemption=redemption, actor=manager, notes="Collected in store")
+            elif roll < 0.62 and redemption.status == RedemptionStatus.REQUESTED:
+                redemption_cancel(
+                    redemption=redemption, actor=manager, reason="Member changed their mind"
+                )
+    counts["redemptions"] = redeemed
+
+    batch = coupon_batch_create(
+        name="Autumn welcome back ¥20",
+        kind="fixed",
+        value=Decimal(20),
+        min_spend=Decimal(100),
+        valid_from=ctx.anchor - dt.timedelta(days=10),
+        valid_until=ctx.anchor + dt.timedelta(days=60),
+        max_uses=1,
+        max_uses_per_customer=1,
+        size=200,
+        actor=manager,
+    )
+    counts["coupon codes"] = batch.size
+
+    badges = 0
+    for customer in customers:
+        badges += len(badges_evaluate(customer=customer, today=timezone.localdate()))
+    counts["badges awarded"] = badges
+    return counts
