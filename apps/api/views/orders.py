@@ -12,10 +12,9 @@ from rest_framework.views import APIView
 
 from apps.customers.models import Order, Refund
 from apps.customers.selectors import customer_get, order_get, store_get
-from apps.customers.services import refund_record
 from apps.loyalty.models import PointsTransaction
 from apps.loyalty.selectors import account_for
-from apps.loyalty.services import EarnOutcome, order_ingest, refund_clawback
+from apps.loyalty.services import EarnOutcome, order_ingest, refund_ingest
 
 from ..idempotency import idempotent
 from ..schema import COMMON_ERRORS, IDEMPOTENT_ERRORS, error
@@ -220,10 +219,9 @@ class RefundCreateApi(APIView):
     def post(self, request: Request, store: str, external_id: str) -> Response:
         order = order_get(store_code=store, external_id=external_id)
         data = validated(self.Input, request.data)
-        refund, created = refund_record(
+        refund, created, clawback = refund_ingest(
             order=order, refund_id=data["refund_id"], amount=data["amount"], reason=data["reason"]
         )
-        clawback = refund_clawback(refund=refund)
         order = order_get(store_code=store, external_id=external_id)
         return Response(
             refund_result(order=order, refund=refund, clawback=clawback),

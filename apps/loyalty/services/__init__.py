@@ -8,6 +8,7 @@ from .earning import (
     order_earn,
     order_ingest,
     refund_clawback,
+    refund_ingest,
     settle_debt,
 )
 from .jobs import birthday_bonuses_award, points_expire_due, points_mature_due
@@ -26,6 +27,7 @@ __all__ = [
     "points_mature_due",
     "qualifying_value",
     "refund_clawback",
+    "refund_ingest",
     "settle_debt",
     "tier_evaluate",
     "tier_review_due",

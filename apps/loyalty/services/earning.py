@@ -432,3 +432,15 @@ def _earn_chunk(customer_ids, wanted, programme, rules, rule_tiers) -> int:
             settle_debt(account=account, key=f"settle:{account.pk}:{account.last_hash[:16]}")
         tier_evaluate(account=account)
     return len(planned)
+
+
+@transaction.atomic
+def refund_ingest(
+    *, order: Order, refund_id: str, amount: Decimal, reason: str = ""
+) -> tuple[Refund, bool, PointsTransaction | None]:
+    """Record a refund and claw back its points in one transaction: a refund that exists has
+    reversed its points. The same refund id again returns the first result."""
+    from apps.customers.services import refund_record
+
+    refund, created = refund_record(order=order, refund_id=refund_id, amount=amount, reason=reason)
+    return refund, created, refund_clawback(refund=refund)
