@@ -8,4 +8,10 @@ class LoyaltyConfig(AppConfig):
     verbose_name = _("Loyalty")
 
     def ready(self) -> None:
+        from apps.customers.imports import ORDERS_IMPORTED_HOOKS
+
         from . import demo, selectors  # noqa: F401 - register the timeline provider and demo step
+        from .services.earning import orders_earn_bulk
+
+        if orders_earn_bulk not in ORDERS_IMPORTED_HOOKS:
+            ORDERS_IMPORTED_HOOKS.append(orders_earn_bulk)

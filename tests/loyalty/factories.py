@@ -2,7 +2,7 @@ from decimal import Decimal
 
 import factory
 
-from apps.loyalty.models import EarnRule, Programme, Reward, Tier
+from apps.loyalty.models import Badge, EarnRule, Programme, Reward, Tier
 
 
 class ProgrammeFactory(factory.django.DjangoModelFactory):
@@ -43,3 +43,14 @@ class RewardFactory(factory.django.DjangoModelFactory):
     slug = factory.Sequence(lambda n: f"reward-{n}")
     kind = "physical"
     cost_points = 100
+
+
+class BadgeFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Badge
+        django_get_or_create = ("slug",)
+
+    slug = factory.Sequence(lambda n: f"badge-{n}")
+    name = factory.LazyAttribute(lambda o: o.slug.title())
+    rule = "orders_count"
+    threshold = 1

@@ -296,12 +296,14 @@ def _active_rules() -> tuple[list[EarnRule], dict[int, set[int]]]:
     return rules, rule_tiers
 
 
-def orders_earn_bulk(*, order_ids, chunk: int = 500) -> int:
+def orders_earn_bulk(*, order_ids, chunk: int = 500, run_hooks: bool = True) -> int:
     """Earn points for many orders at once (imports, seeding), chunked by customer: one chunk
     locks its accounts, reads its orders and lines in a few queries, computes points with the
     same rule engine and writes lots and chained ledger rows with bulk inserts. Orders that
     already earned are skipped (same idempotency keys as ``order_earn``). Tier upgrades are
-    applied per account at the end of its chunk. Returns the number of orders that earned."""
+    applied per account at the end of its chunk, and the after-order hooks (referral rewards,
+    badges) run once per customer with their newest order. Returns the number of orders that
+    earned."""
     wanted = set(order_ids)
     if not wanted:
         return 0
@@ -325,13 +327,13 @@ def orders_earn_bulk(*, order_ids, chunk: int = 500) -> int:
     earned = 0
     for start in range(0, len(customer_ids), chunk):
         earned += _earn_chunk(
-            customer_ids[start : start + chunk], wanted, programme, rules, rule_tiers
+            customer_ids[start : start + chunk], wanted, programme, rules, rule_tiers, run_hooks
         )
     return earned
 
 
 @transaction.atomic
-def _earn_chunk(customer_ids, wanted, programme, rules, rule_tiers) -> int:
+def _earn_chunk(customer_ids, wanted, programme, rules, rule_tiers, run_hooks) -> int:
     from django.db.models import Min
 
     from apps.customers.models import OrderLine
@@ -431,6 +433,11 @@ def _earn_chunk(customer_ids, wanted, programme, rules, rule_tiers) -> int:
         if account.debt:
             settle_debt(account=account, key=f"settle:{account.pk}:{account.last_hash[:16]}")
         tier_evaluate(account=account)
+    if run_hooks:
+        newest = {order.customer_id: order for order, _, _, _ in planned}
+        for order in newest.values():
+            for hook in AFTER_ORDER_HOOKS:
+                hook(order=order)
     return len(planned)
 
 
