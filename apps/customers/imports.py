@@ -1076,6 +1076,8 @@ def _orders_write_copy(
     line_table = OrderLine._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute("DROP TABLE IF EXISTS imp_orders; DROP TABLE IF EXISTS imp_lines")
+        # The ORDER BY row_no sorts keep ids in file order; let them sort in memory.
+        cursor.execute("SET LOCAL work_mem = '64MB'")
         cursor.execute(
             "CREATE TEMP TABLE imp_orders (row_no integer, store_id bigint, external_id text, "
             "customer_id bigint, placed_at timestamptz, channel text, total numeric(12, 2), "
