@@ -6,8 +6,9 @@ app_name = "dashboard"
 
 urlpatterns = [
     path("", home.HomeView.as_view(), name="home"),
-    path("", include("apps.dashboard.urls_customers")),
+    # Data first: "customers/export/" must win over "customers/<member_number>/".
     path("", include("apps.dashboard.urls_data")),
+    path("", include("apps.dashboard.urls_customers")),
     path("", include("apps.dashboard.urls_loyalty")),
     path("", include("apps.dashboard.urls_privacy")),
 ]
