@@ -25,7 +25,11 @@ class DateInput(forms.DateInput):
 class CustomerFilterForm(forms.Form):
     """The customer list's search box, filters and sort order (all optional, GET)."""
 
-    PORTAL_CHOICES = [("", _("Any")), ("yes", _("Has portal account")), ("no", _("No account"))]
+    PORTAL_CHOICES = [
+        ("", _("Portal: any")),
+        ("yes", _("Has a portal account")),
+        ("no", _("No portal account")),
+    ]
 
     q = forms.CharField(required=False, max_length=100)
     tag = forms.ChoiceField(required=False)

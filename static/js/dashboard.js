@@ -107,15 +107,25 @@
   // New results: forget the old selection.
   document.addEventListener("htmx:afterSwap", function () { current = -1; });
 
-  // Open the tab named in the URL fragment (e.g. after logging an interaction: #interactions).
+  // Open the tab named in the URL fragment: "#tab-interactions" shows the pane "#interactions".
+  // No element carries the "tab-" id, so the browser does not jump down the page.
   function showTabFromHash() {
-    const id = window.location.hash.slice(1);
-    if (!id || !window.bootstrap) return;
+    const hash = window.location.hash.slice(1);
+    if (!hash || !window.bootstrap) return;
+    const id = hash.indexOf("tab-") === 0 ? hash.slice(4) : hash;
     const trigger = document.querySelector('[data-bs-toggle="tab"][data-bs-target="#' + CSS.escape(id) + '"]');
     if (trigger) window.bootstrap.Tab.getOrCreateInstance(trigger).show();
   }
   document.addEventListener("DOMContentLoaded", showTabFromHash);
   window.addEventListener("hashchange", showTabFromHash);
+
+  // Success messages step aside after a few seconds; errors stay until dismissed.
+  document.addEventListener("DOMContentLoaded", function () {
+    if (!window.bootstrap) return;
+    document.querySelectorAll(".messages .alert-success, .messages .alert-info").forEach(function (el) {
+      window.setTimeout(function () { window.bootstrap.Alert.getOrCreateInstance(el).close(); }, 6000);
+    });
+  });
 
   // Keep the global search box in step with the page's query.
   document.addEventListener("DOMContentLoaded", function () {

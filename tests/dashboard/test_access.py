@@ -2,7 +2,7 @@
 the data migrations, so this also guards the grants themselves."""
 
 import pytest
-from django.urls import reverse
+from django.urls import resolve, reverse
 
 from apps.core.models import AuditEvent
 from apps.customers.models import ConsentRecord, Customer, Interaction
@@ -155,3 +155,11 @@ def test_layout_follows_the_chosen_language(client, agent):
     client.cookies["django_language"] = "zh-hans"
     html = client.get(reverse("dashboard:home")).content.decode()
     assert '<html lang="zh-Hans"' in html
+
+
+def test_customer_routes_leave_sibling_paths_to_other_views(client, manager):
+    """``customers/export/`` is mounted after the customer routes; it must not be taken for a
+    member number."""
+    assert resolve("/staff/customers/1234567890/").url_name == "customer-detail"
+    assert resolve("/staff/customers/new/").url_name == "customer-create"
+    assert resolve("/staff/customers/export/").url_name != "customer-detail"

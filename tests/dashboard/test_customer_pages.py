@@ -428,7 +428,7 @@ def test_interaction_log(client, agent, customer):
         {"kind": "visit", "summary": "Came to collect a parcel", "body": "All fine"},
     )
     assert response.status_code == 302
-    assert response["Location"].endswith("#interactions")
+    assert response["Location"].endswith("#tab-interactions")
     interaction = Interaction.objects.get()
     assert (interaction.customer, interaction.kind, interaction.author) == (
         customer,

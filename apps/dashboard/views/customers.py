@@ -267,7 +267,7 @@ class TagRemoveView(CustomerActionView):
 class InteractionCreateView(CustomerActionView):
     permission_required = "customers.add_interaction"
     form_class = InteractionForm
-    anchor = "interactions"
+    anchor = "tab-interactions"  # opens the Interactions tab (see static/js/dashboard.js)
 
     def perform(self, customer, form) -> str:
         interaction_log(customer=customer, actor=self.request.user, **form.cleaned_data)
