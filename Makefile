@@ -33,7 +33,6 @@ lock:
 run: install
 	@mkdir -p var
 	@$(PY) manage.py migrate --noinput -v 0
-	@$(PY) manage.py createcachetable
 	@test -f var/.seeded || ($(PY) manage.py seed_demo && touch var/.seeded)
 	@PORT=$(PORT) $(PY) scripts/run.py
 
