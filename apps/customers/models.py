@@ -130,6 +130,8 @@ class Customer(TimeStampedModel):
 
     @property
     def initials(self) -> str:
+        if _is_cjk(self.last_name + self.first_name):
+            return (self.last_name or self.first_name)[:1] or "#"  # 吴涛 → 吴
         parts = [p for p in (self.first_name, self.last_name) if p]
         return "".join(p[0] for p in parts).upper()[:2] or "#"
 
