@@ -2,9 +2,13 @@
 manager approves it and the balance changes; a manager reads the liability report."""
 
 import re
+from importlib import import_module
 
 import pytest
 from allauth.account.models import EmailAddress
+from django.contrib.auth.models import Group
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
 from playwright.sync_api import expect
 
 from apps.accounts import roles
@@ -17,12 +21,31 @@ from tests.conftest import make_staff
 from tests.customers.factories import CustomerFactory
 from tests.loyalty.factories import ProgrammeFactory, RewardFactory, TierFactory
 
-pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+# The role data migrations, re-applied when an earlier transactional test flushed the database.
+ROLE_MIGRATIONS = [
+    ("apps.accounts.migrations.0002_roles", "create_roles"),
+    ("apps.customers.migrations.0002_search_index_and_roles", "grant_roles"),
+    ("apps.customers.migrations.0004_portal_inbox", "grant_erasure"),
+    ("apps.loyalty.migrations.0002_ledger_guard_and_roles", "grant_roles"),
+]
+
+
+def _ensure_roles() -> None:
+    if Group.objects.filter(name=roles.MANAGER, permissions__isnull=False).exists():
+        return
+    state_apps = MigrationExecutor(connection).loader.project_state().apps
+    for module, function in ROLE_MIGRATIONS:
+        getattr(import_module(module), function)(state_apps, None)
 
 
 @pytest.fixture
 def staff_world():
     from decimal import Decimal
+
+    _ensure_roles()
 
     ProgrammeFactory(adjustment_limit=500)
     TierFactory(slug="member", name="Member", rank=0, color="#6c757d")
@@ -42,7 +65,7 @@ def _balance(customer) -> int:
     return LoyaltyAccount.objects.get(customer=customer).balance
 
 
-def test_agent_adjustment_above_the_limit_is_approved_by_a_manager(browser, page, staff_world):
+def test_agent_adjustment_above_the_limit_is_approved_by_a_manager(staff_world, browser, page):
     customer = staff_world["customer"]
 
     # The agent asks for 800 points: above the limit of 500, so it waits.
@@ -91,7 +114,7 @@ def test_agent_adjustment_above_the_limit_is_approved_by_a_manager(browser, page
     assert list(ledger_faults()) == []
 
 
-def test_manager_opens_the_liability_report(page, staff_world):
+def test_manager_opens_the_liability_report(staff_world, page):
     login(page, "manager@test.local")
     page.wait_for_url(re.compile(r"/staff/"))
     page.goto(f"{page.base_url}/staff/loyalty/liability/")
