@@ -18,10 +18,10 @@ from apps.customers.models import Customer, Order, Refund, Store
 from apps.customers.services import order_record
 
 from .. import ledger
-from ..enums import LotStatus, TxKind
+from ..enums import EarnRuleKind, LotStatus, TxKind
 from ..locks import lock_account
 from ..models import EarnRule, LoyaltyAccount, PointsLot, PointsTransaction, Programme, Tier
-from ..rules import OrderFacts, compute_earn, spread_discount
+from ..rules import CONDITIONS, OrderFacts, compute_earn, spread_discount
 
 
 @dataclass(frozen=True)
@@ -60,11 +60,19 @@ def settle_debt(*, account: LoyaltyAccount, key: str) -> int:
     return amount
 
 
-def _order_facts(order: Order, account: LoyaltyAccount) -> OrderFacts:
+def _order_facts(
+    order: Order, account: LoyaltyAccount, *, needs_first_purchase: bool = True
+) -> OrderFacts:
     lines = [(ln.sku, ln.category, ln.quantity * ln.unit_price) for ln in order.lines.all()]
-    first = not Order.objects.filter(
-        customer_id=order.customer_id, placed_at__lt=order.placed_at
-    ).exists()
+    # Only first-purchase rules (and registered conditions) read this fact: skip the query
+    # when nothing will look at it.
+    first = (
+        not Order.objects.filter(
+            customer_id=order.customer_id, placed_at__lt=order.placed_at
+        ).exists()
+        if needs_first_purchase
+        else False
+    )
     return OrderFacts(
         total=order.total,
         placed_at=order.placed_at,
@@ -79,29 +87,43 @@ def _order_facts(order: Order, account: LoyaltyAccount) -> OrderFacts:
 
 
 def earn_preview(*, order: Order, account: LoyaltyAccount, programme: Programme):
-    rules = list(EarnRule.objects.filter(is_active=True))
-    rule_tiers: dict[int, set[int]] = {}
-    for rule_id, tier_id in EarnRule.tiers.through.objects.filter(earnrule__in=rules).values_list(
-        "earnrule_id", "tier_id"
-    ):
-        rule_tiers.setdefault(rule_id, set()).add(tier_id)
+    rules, rule_tiers = _active_rules()
+    needs_first = bool(CONDITIONS) or any(r.kind == EarnRuleKind.FIRST_PURCHASE for r in rules)
     return compute_earn(
-        facts=_order_facts(order, account),
+        facts=_order_facts(order, account, needs_first_purchase=needs_first),
         rate=programme.points_per_currency_unit,
         rules=rules,
         rule_tiers=rule_tiers,
     )
 
 
+def _lock_existing_account(customer_id: int) -> LoyaltyAccount:
+    """``lock_account`` in one query when the account exists (the usual case for an order)."""
+    account = (
+        LoyaltyAccount.objects.select_for_update(of=("self",))
+        .select_related("tier")
+        .filter(customer_id=customer_id)
+        .first()
+    )
+    return account if account is not None else lock_account(customer_id=customer_id)
+
+
 @transaction.atomic
 def order_earn(*, order: Order) -> EarnOutcome:
     """Award the order's points once. Points are pending through the return window, then
     mature (``points_mature_due``). Tier upgrades apply at once."""
+    return _order_earn(order=order, new=False)
+
+
+def _order_earn(*, order: Order, new: bool) -> EarnOutcome:
+    """``order_earn`` for a caller already inside a transaction (no savepoint of its own).
+    ``new`` says the caller has just created the order row in this transaction, so no ledger
+    row can be keyed to it yet and the idempotency lookup is skipped."""
     if order.customer_id is None:
         return EarnOutcome(0, 0, 0, None)
-    account = lock_account(customer_id=order.customer_id)
+    account = _lock_existing_account(order.customer_id)
     key = f"order:{order.pk}:earn"
-    if (done := ledger.tx_exists(key)) is not None:
+    if not new and (done := ledger.tx_exists(key)) is not None:
         return _outcome(account, done)
     programme = Programme.get()
     result = earn_preview(order=order, account=account, programme=programme)
@@ -170,7 +192,7 @@ def order_ingest(
         coupon_code=coupon_code,
         lines=lines,
     )
-    outcome = order_earn(order=order)
+    outcome = _order_earn(order=order, new=created)
     if created and order.customer_id:
         for hook in AFTER_ORDER_HOOKS:
             hook(order=order)
@@ -289,6 +311,8 @@ def bonus_award(
 def _active_rules() -> tuple[list[EarnRule], dict[int, set[int]]]:
     rules = list(EarnRule.objects.filter(is_active=True))
     rule_tiers: dict[int, set[int]] = {}
+    if not rules:
+        return rules, rule_tiers
     for rule_id, tier_id in EarnRule.tiers.through.objects.filter(earnrule__in=rules).values_list(
         "earnrule_id", "tier_id"
     ):

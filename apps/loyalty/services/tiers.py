@@ -52,7 +52,13 @@ def _values(account: LoyaltyAccount, tiers: list[Tier], as_of) -> dict[int, Deci
 
 
 def _move(
-    account: LoyaltyAccount, to: Tier | None, *, reason: str, value: Decimal, now, programme
+    account: LoyaltyAccount,
+    to: Tier | None,
+    *,
+    reason: str,
+    value: Decimal,
+    now,
+    programme: Programme | None,
 ) -> None:
     TierHistory.objects.create(
         account=account,
@@ -74,25 +80,35 @@ def _move(
 
 def tier_evaluate(*, account: LoyaltyAccount, as_of: dt.datetime | None = None) -> Tier | None:
     """Upgrade at once to the highest tier the member qualifies for. Never downgrades.
-    The caller holds the account lock."""
+    The caller holds the account lock.
+
+    Only tiers above the current one can change anything, so only their qualifying values are
+    computed, from the highest rank down, stopping at the first tier that qualifies (one
+    aggregate per metric and window at most, none for a member already at the top)."""
     now = as_of or timezone.now()
     tiers = list(Tier.objects.order_by("rank"))
     if not tiers:
         return account.tier
-    values = _values(account, tiers, now)
-    best = tiers[0]
-    for tier in tiers:
-        if values[tier.pk] >= tier.threshold:
-            best = tier
     current_rank = account.tier.rank if account.tier else -1
+    cache: dict[tuple[str, int], Decimal] = {}
+
+    def value_of(tier: Tier) -> Decimal:
+        k = (tier.metric, tier.window_months)
+        if k not in cache:
+            cache[k] = qualifying_value(account=account, tier=tier, as_of=now)
+        return cache[k]
+
+    best = next(
+        (t for t in reversed(tiers) if t.rank > current_rank and value_of(t) >= t.threshold),
+        tiers[0],
+    )
     if best.rank > current_rank:
-        programme = Programme.get()
         reason = (
             (_("Qualified for %(tier)s") % {"tier": best.name})
             if best.rank > 0
             else _("Joined the programme")
         )
-        _move(account, best, reason=reason, value=values[best.pk], now=now, programme=programme)
+        _move(account, best, reason=reason, value=value_of(best), now=now, programme=None)
         if best.entry_gift_points:
             from .earning import bonus_award
 

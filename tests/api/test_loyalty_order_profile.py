@@ -1,0 +1,82 @@
+"""Query budget of ``POST /orders/``: a member with history posting a two-line order, with four
+tiers, a few earn rules and badges configured — the shape of a real programme."""
+
+import datetime as dt
+import time
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from apps.loyalty.services import order_ingest
+from tests.loyalty.factories import BadgeFactory, EarnRuleFactory, ProgrammeFactory, TierFactory
+
+pytestmark = pytest.mark.django_db
+
+ORDERS = reverse("api:order-create")
+# Measured: 61 queries before the API and earning changes of this commit (see the report).
+ORDER_POST_BUDGET = 40
+
+
+@pytest.fixture
+def programme_with_history(customer, store):
+    ProgrammeFactory(pending_days=0)
+    TierFactory(slug="member", rank=0, threshold=0)
+    TierFactory(slug="silver", rank=1, threshold=Decimal(1000), retention_threshold=500)
+    TierFactory(slug="gold", rank=2, threshold=Decimal(5000), retention_threshold=2500)
+    TierFactory(
+        slug="platinum", rank=3, threshold=Decimal(3000), metric="points", window_months=24
+    )
+    EarnRuleFactory(kind="category", category="tea", multiplier=Decimal(2))
+    EarnRuleFactory(kind="store", store=store, multiplier=Decimal("1.5"), stackable=False)
+    BadgeFactory(slug="first", rule="first_purchase")
+    BadgeFactory(slug="ten", rule="orders_count", threshold=10)
+    BadgeFactory(slug="big", rule="spend_total", threshold=100000)
+    start = timezone.now() - dt.timedelta(days=200)
+    for n in range(12):
+        order_ingest(
+            store=store,
+            external_id=f"HIST-{n}",
+            customer=customer,
+            placed_at=start + dt.timedelta(days=n * 10),
+            total=Decimal("80.00"),
+            lines=[{"sku": "T1", "name": "Tea", "category": "tea", "unit_price": Decimal(80)}],
+        )
+    return customer
+
+
+def two_line_order(n: int) -> dict:
+    return {
+        "external_id": f"POS-{n}",
+        "member_number": "1234567897",
+        "store": "sh-01",
+        "placed_at": (timezone.now() - dt.timedelta(hours=1)).isoformat(),
+        "total": "150.00",
+        "lines": [
+            {"sku": "T1", "name": "Tea", "category": "tea", "quantity": 1, "unit_price": "100.00"},
+            {"sku": "C1", "name": "Cup", "category": "ware", "quantity": 2, "unit_price": "25.00"},
+        ],
+    }
+
+
+def test_order_post_query_budget(api, programme_with_history):
+    with CaptureQueriesContext(connection) as ctx:
+        response = api.post(ORDERS, two_line_order(1), format="json", HTTP_IDEMPOTENCY_KEY="k-1")
+    assert response.status_code == 201, response.content
+    print(f"\nPOST /orders/ queries: {len(ctx.captured_queries)}")
+    for q in ctx.captured_queries:
+        print("  ", q["sql"][:160])
+    assert len(ctx.captured_queries) <= ORDER_POST_BUDGET
+
+
+def test_order_post_timing(api, programme_with_history):
+    runs = 30
+    started = time.perf_counter()
+    for n in range(runs):
+        response = api.post(ORDERS, two_line_order(100 + n), format="json")
+        assert response.status_code == 201
+    per_request = (time.perf_counter() - started) / runs * 1000
+    print(f"\nPOST /orders/: {per_request:.1f} ms per request over {runs}")
