@@ -106,3 +106,18 @@ class EnumFieldSchema(OpenApiSerializerFieldExtension):
         )
         auto_schema.registry.register_on_missing(component)
         return component.ref
+
+
+CouponInvalidSerializer = inline_serializer(
+    name="CouponInvalidError",
+    fields={
+        "code": serializers.CharField(help_text=_("`coupon_invalid`.")),
+        "message": serializers.CharField(help_text=_("Human-readable explanation.")),
+        "reason": serializers.CharField(
+            help_text=_(
+                "Stable reason: unknown, inactive, not_yet_valid, expired, used_up, "
+                "per_customer_limit, not_owner, below_min_spend."
+            )
+        ),
+    },
+)

@@ -106,3 +106,259 @@ class CustomerProfileIn(serializers.Serializer):
         if value is not None and value > timezone.localdate():
             raise serializers.ValidationError(_("The birth date is in the future."))
         return value
+
+
+# --- loyalty ---------------------------------------------------------------------------------
+
+
+def redemption_reference(redemption) -> str:
+    """The public id of a redemption: ``RD-`` and 20 base-32 symbols of an HMAC (keyed by the
+    project's secret) of its database id. Stable for the life of the secret key, reveals
+    neither the id nor how many redemptions exist, and cannot be guessed into another one."""
+    import base64
+
+    from django.utils.crypto import salted_hmac
+
+    digest = salted_hmac("apps.api.redemption-reference", str(redemption.pk)).digest()
+    return "RD-" + base64.b32encode(digest).decode()[:20]
+
+
+class TierRefOut(serializers.Serializer):
+    slug = serializers.CharField(help_text=_("Tier code."))
+    name = serializers.CharField()
+
+    class Meta:
+        ref_name = "TierRef"
+
+
+class NextTierOut(TierRefOut):
+    metric = serializers.ChoiceField(
+        choices=["spend", "points"],
+        help_text=_("What qualifies: spend in the programme currency, or points earned."),
+    )
+    threshold = serializers.DecimalField(max_digits=12, decimal_places=2)
+
+    class Meta:
+        ref_name = "NextTier"
+
+
+class ExpiringOut(serializers.Serializer):
+    points = serializers.IntegerField()
+    expires_on = serializers.DateField(help_text=_("Local date on which these points expire."))
+
+    class Meta:
+        ref_name = "ExpiringPoints"
+
+
+class PointsOut(serializers.Serializer):
+    """The member's points (``apps.loyalty.selectors.points_summary``)."""
+
+    balance = serializers.IntegerField(help_text=_("Spendable points."))
+    pending = serializers.IntegerField(help_text=_("Points waiting for the return window."))
+    lifetime_earned = serializers.IntegerField()
+    tier = TierRefOut(allow_null=True, help_text=_("Current tier, or null."))
+    next_tier = NextTierOut(allow_null=True, help_text=_("The next tier up, or null at the top."))
+    points_to_next_tier = serializers.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        allow_null=True,
+        help_text=_(
+            "What is left to qualify for next_tier, in its metric: currency for a spend tier, "
+            "points for a points tier. Null when there is no next tier."
+        ),
+    )
+    expiring = ExpiringOut(many=True, help_text=_("Points expiring in the next 90 days, by day."))
+
+    class Meta:
+        ref_name = "Points"
+
+
+def points_out(summary) -> dict:
+    def tier_ref(tier):
+        return {"slug": tier.slug, "name": tier.name} if tier is not None else None
+
+    nxt = summary.next_tier
+    return PointsOut(
+        {
+            "balance": summary.balance,
+            "pending": summary.pending,
+            "lifetime_earned": summary.lifetime_earned,
+            "tier": tier_ref(summary.tier),
+            "next_tier": (
+                {**tier_ref(nxt), "metric": nxt.metric, "threshold": nxt.threshold}
+                if nxt is not None
+                else None
+            ),
+            "points_to_next_tier": summary.to_next_tier if nxt is not None else None,
+            "expiring": summary.expiring,
+        }
+    ).data
+
+
+class OrderRefOut(serializers.Serializer):
+    store = serializers.CharField(help_text=_("Store code."))
+    external_id = serializers.CharField()
+
+    class Meta:
+        ref_name = "OrderRef"
+
+
+class PointsTransactionOut(serializers.Serializer):
+    kind = serializers.ChoiceField(
+        choices=[
+            "earn",
+            "pending",
+            "mature",
+            "redeem",
+            "expire",
+            "adjust",
+            "reverse",
+            "compensate",
+            "refund",
+        ]
+    )
+    points = serializers.IntegerField(help_text=_("Change of the spendable balance."))
+    pending_points = serializers.IntegerField(help_text=_("Change of the pending points."))
+    balance_after = serializers.IntegerField()
+    reason = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    order = OrderRefOut(allow_null=True)
+    reward = serializers.CharField(allow_null=True, help_text=_("Reward code of a redemption."))
+
+    class Meta:
+        ref_name = "PointsTransaction"
+
+    def to_representation(self, tx):
+        return {
+            "kind": tx.kind,
+            "points": tx.points,
+            "pending_points": tx.pending_points,
+            "balance_after": tx.balance_after,
+            "reason": tx.reason,
+            "created_at": serializers.DateTimeField().to_representation(tx.created_at),
+            "order": (
+                {"store": tx.order.store.code, "external_id": tx.order.external_id}
+                if tx.order_id
+                else None
+            ),
+            "reward": tx.redemption.reward.slug if tx.redemption_id else None,
+        }
+
+
+class RewardOut(serializers.Serializer):
+    reward = serializers.CharField(source="slug", help_text=_("Reward code, used to redeem."))
+    name = serializers.CharField()
+    kind = serializers.ChoiceField(
+        choices=["voucher", "cash_off", "physical", "experience", "donation"]
+    )
+    description = serializers.CharField()
+    cost_points = serializers.IntegerField()
+    stock = serializers.IntegerField(allow_null=True, help_text=_("Null: unlimited."))
+    per_member_limit = serializers.IntegerField(allow_null=True)
+    min_tier = serializers.SerializerMethodField(help_text=_("Tier code, or null."))
+    available_from = serializers.DateTimeField(source="starts_at", allow_null=True)
+    available_until = serializers.DateTimeField(source="ends_at", allow_null=True)
+    image = serializers.SerializerMethodField()
+
+    class Meta:
+        ref_name = "Reward"
+
+    def get_min_tier(self, reward) -> str | None:
+        return reward.min_tier.slug if reward.min_tier_id else None
+
+    def get_image(self, reward) -> str | None:
+        if not reward.image:
+            return None
+        request = self.context.get("request")
+        url = reward.image.url
+        return request.build_absolute_uri(url) if request is not None else url
+
+
+class RewardOfferOut(RewardOut):
+    eligible = serializers.BooleanField(
+        allow_null=True,
+        help_text=_("Whether the member can redeem one now; null without member_number."),
+    )
+    reason = serializers.CharField(
+        allow_null=True, help_text=_("Why not, for the member; empty when eligible.")
+    )
+
+    class Meta:
+        ref_name = "RewardOffer"
+
+
+class RedemptionOut(serializers.Serializer):
+    id = serializers.CharField(
+        help_text=_("Public reference of the redemption (RD-…); not a database id.")
+    )
+    status = serializers.ChoiceField(choices=["requested", "fulfilled", "cancelled"])
+    points_spent = serializers.IntegerField()
+    balance = serializers.IntegerField(help_text=_("Spendable points of the member now."))
+    voucher_code = serializers.CharField(
+        allow_null=True, help_text=_("Coupon code of a voucher reward, else null.")
+    )
+
+    class Meta:
+        ref_name = "Redemption"
+
+
+def redemption_out(redemption, *, balance: int) -> dict:
+    return RedemptionOut(
+        {
+            "id": redemption_reference(redemption),
+            "status": redemption.status,
+            "points_spent": redemption.points,
+            "balance": balance,
+            "voucher_code": redemption.voucher_code or None,
+        }
+    ).data
+
+
+class CouponCheckOut(serializers.Serializer):
+    valid = serializers.BooleanField()
+    discount = serializers.DecimalField(
+        max_digits=12, decimal_places=2, help_text=_("Discount on this order total (0 if invalid).")
+    )
+    reason = serializers.CharField(help_text=_("Why the coupon cannot be used; empty if valid."))
+    reason_code = serializers.ChoiceField(
+        choices=[
+            "",
+            "unknown",
+            "inactive",
+            "not_yet_valid",
+            "expired",
+            "used_up",
+            "per_customer_limit",
+            "not_owner",
+            "below_min_spend",
+        ],
+        help_text=_("Stable machine value of `reason`; empty if valid."),
+    )
+
+    class Meta:
+        ref_name = "CouponCheck"
+
+
+class CouponUseOut(serializers.Serializer):
+    code = serializers.CharField(help_text=_("The coupon's code, normalised."))
+    discount = serializers.DecimalField(max_digits=12, decimal_places=2)
+    order_external_id = serializers.CharField()
+    store = serializers.CharField(help_text=_("Store code."))
+    member_number = serializers.CharField(allow_null=True)
+    at = serializers.DateTimeField()
+
+    class Meta:
+        ref_name = "CouponUse"
+
+
+def coupon_use_out(use, *, code: str, member_number: str | None) -> dict:
+    return CouponUseOut(
+        {
+            "code": code,
+            "discount": use.discount,
+            "order_external_id": use.order_external_id,
+            "store": use.store.code,
+            "member_number": member_number,
+            "at": use.at,
+        }
+    ).data

@@ -2,6 +2,14 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from .views.customers import CustomerDetailApi, CustomerListApi
+from .views.loyalty import (
+    CouponRedeemApi,
+    CouponValidateApi,
+    PointsApi,
+    PointsTransactionListApi,
+    RedemptionCreateApi,
+    RewardListApi,
+)
 from .views.orders import OrderCreateApi, RefundCreateApi
 
 app_name = "api"
@@ -9,12 +17,26 @@ app_name = "api"
 v1_patterns = [
     path("customers/", CustomerListApi.as_view(), name="customer-list"),
     path("customers/<str:member_number>/", CustomerDetailApi.as_view(), name="customer-detail"),
+    path(
+        "customers/<str:member_number>/points/",
+        PointsApi.as_view(),
+        name="customer-points",
+    ),
+    path(
+        "customers/<str:member_number>/points/transactions/",
+        PointsTransactionListApi.as_view(),
+        name="customer-points-transactions",
+    ),
     path("orders/", OrderCreateApi.as_view(), name="order-create"),
     path(
         "orders/<slug:store>/<str:external_id>/refunds/",
         RefundCreateApi.as_view(),
         name="refund-create",
     ),
+    path("rewards/", RewardListApi.as_view(), name="reward-list"),
+    path("redemptions/", RedemptionCreateApi.as_view(), name="redemption-create"),
+    path("coupons/validate/", CouponValidateApi.as_view(), name="coupon-validate"),
+    path("coupons/redeem/", CouponRedeemApi.as_view(), name="coupon-redeem"),
 ]
 
 urlpatterns = [

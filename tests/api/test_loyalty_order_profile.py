@@ -2,7 +2,6 @@
 tiers, a few earn rules and badges configured — the shape of a real programme."""
 
 import datetime as dt
-import time
 from decimal import Decimal
 
 import pytest
@@ -17,8 +16,10 @@ from tests.loyalty.factories import BadgeFactory, EarnRuleFactory, ProgrammeFact
 pytestmark = pytest.mark.django_db
 
 ORDERS = reverse("api:order-create")
-# Measured: 61 queries before the API and earning changes of this commit (see the report).
-ORDER_POST_BUDGET = 40
+# Measured on this fixture: 44 queries before the earning changes (42d18be), 37 after; a
+# repeated order 15 before, 12 after. Savepoints count: they are round trips too.
+ORDER_POST_BUDGET = 37
+REPEAT_BUDGET = 12
 
 
 @pytest.fixture
@@ -27,9 +28,7 @@ def programme_with_history(customer, store):
     TierFactory(slug="member", rank=0, threshold=0)
     TierFactory(slug="silver", rank=1, threshold=Decimal(1000), retention_threshold=500)
     TierFactory(slug="gold", rank=2, threshold=Decimal(5000), retention_threshold=2500)
-    TierFactory(
-        slug="platinum", rank=3, threshold=Decimal(3000), metric="points", window_months=24
-    )
+    TierFactory(slug="platinum", rank=3, threshold=Decimal(3000), metric="points", window_months=24)
     EarnRuleFactory(kind="category", category="tea", multiplier=Decimal(2))
     EarnRuleFactory(kind="store", store=store, multiplier=Decimal("1.5"), stackable=False)
     BadgeFactory(slug="first", rule="first_purchase")
@@ -66,17 +65,14 @@ def test_order_post_query_budget(api, programme_with_history):
     with CaptureQueriesContext(connection) as ctx:
         response = api.post(ORDERS, two_line_order(1), format="json", HTTP_IDEMPOTENCY_KEY="k-1")
     assert response.status_code == 201, response.content
-    print(f"\nPOST /orders/ queries: {len(ctx.captured_queries)}")
-    for q in ctx.captured_queries:
-        print("  ", q["sql"][:160])
-    assert len(ctx.captured_queries) <= ORDER_POST_BUDGET
+    assert len(ctx.captured_queries) <= ORDER_POST_BUDGET, "\n".join(
+        q["sql"][:120] for q in ctx.captured_queries
+    )
 
 
-def test_order_post_timing(api, programme_with_history):
-    runs = 30
-    started = time.perf_counter()
-    for n in range(runs):
-        response = api.post(ORDERS, two_line_order(100 + n), format="json")
-        assert response.status_code == 201
-    per_request = (time.perf_counter() - started) / runs * 1000
-    print(f"\nPOST /orders/: {per_request:.1f} ms per request over {runs}")
+def test_a_repeated_order_is_cheap(api, programme_with_history):
+    api.post(ORDERS, two_line_order(1), format="json")
+    with CaptureQueriesContext(connection) as ctx:
+        response = api.post(ORDERS, two_line_order(1), format="json")
+    assert response.status_code == 200
+    assert len(ctx.captured_queries) <= REPEAT_BUDGET
