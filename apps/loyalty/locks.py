@@ -1,18 +1,23 @@
 """Row locks, always taken in primary-key order so two transactions never deadlock."""
 
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
-from .models import LoyaltyAccount, Reward
+from .models import LoyaltyAccount, Reward, Tier
 
 
 def account_ensure(*, customer_id: int) -> LoyaltyAccount:
-    """The customer's account, created on first use (race-safe through the unique key)."""
+    """The customer's account, created on first use in the entry tier (race-safe through the
+    unique key)."""
     account = LoyaltyAccount.objects.filter(customer_id=customer_id).first()
     if account is not None:
         return account
     try:
         with transaction.atomic():
-            return LoyaltyAccount.objects.create(customer_id=customer_id)
+            entry = Tier.objects.filter(threshold=0).order_by("rank").first()
+            return LoyaltyAccount.objects.create(
+                customer_id=customer_id, tier=entry, tier_since=timezone.now() if entry else None
+            )
     except IntegrityError:
         return LoyaltyAccount.objects.get(customer_id=customer_id)
 
