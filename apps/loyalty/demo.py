@@ -69,7 +69,9 @@ def seed_loyalty(ctx: demo.DemoContext) -> dict[str, int]:
     order_ids = list(
         Order.objects.filter(customer_id__in=ctx.customer_ids).values_list("pk", flat=True)
     )
-    counts["orders earning points"] = orders_earn_bulk(order_ids=order_ids, run_hooks=False)
+    counts["orders earning points"] = orders_earn_bulk(
+        order_ids=order_ids, run_hooks=False, at_order_time=True
+    )
     for refund in (
         Refund.objects.filter(order_id__in=order_ids).select_related("order").order_by("at", "pk")
     ):

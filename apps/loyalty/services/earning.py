@@ -320,14 +320,17 @@ def _active_rules() -> tuple[list[EarnRule], dict[int, set[int]]]:
     return rules, rule_tiers
 
 
-def orders_earn_bulk(*, order_ids, chunk: int = 500, run_hooks: bool = True) -> int:
+def orders_earn_bulk(
+    *, order_ids, chunk: int = 500, run_hooks: bool = True, at_order_time: bool = False
+) -> int:
     """Earn points for many orders at once (imports, seeding), chunked by customer: one chunk
     locks its accounts, reads its orders and lines in a few queries, computes points with the
     same rule engine and writes lots and chained ledger rows with bulk inserts. Orders that
     already earned are skipped (same idempotency keys as ``order_earn``). Tier upgrades are
     applied per account at the end of its chunk, and the after-order hooks (referral rewards,
-    badges) run once per customer with their newest order. Returns the number of orders that
-    earned."""
+    badges) run once per customer with their newest order. ``at_order_time`` dates the ledger
+    rows at each order's time instead of now (back-filling history, e.g. demo data). Returns the
+    number of orders that earned."""
     wanted = set(order_ids)
     if not wanted:
         return 0
@@ -351,13 +354,21 @@ def orders_earn_bulk(*, order_ids, chunk: int = 500, run_hooks: bool = True) -> 
     earned = 0
     for start in range(0, len(customer_ids), chunk):
         earned += _earn_chunk(
-            customer_ids[start : start + chunk], wanted, programme, rules, rule_tiers, run_hooks
+            customer_ids[start : start + chunk],
+            wanted,
+            programme,
+            rules,
+            rule_tiers,
+            run_hooks,
+            at_order_time,
         )
     return earned
 
 
 @transaction.atomic
-def _earn_chunk(customer_ids, wanted, programme, rules, rule_tiers, run_hooks) -> int:
+def _earn_chunk(
+    customer_ids, wanted, programme, rules, rule_tiers, run_hooks, at_order_time
+) -> int:
     from django.db.models import Min
 
     from apps.customers.models import OrderLine
@@ -446,6 +457,7 @@ def _earn_chunk(customer_ids, wanted, programme, rules, rule_tiers, run_hooks) -
                 reason=detail,
                 order=order,
                 lot=lot,
+                at=order.placed_at if at_order_time else None,
             )
         )
     PointsTransaction.objects.bulk_create(txs, batch_size=2000)
