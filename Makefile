@@ -54,7 +54,7 @@ format: install
 	@$(BIN)/ruff format .
 
 messages: install
-	@$(PY) manage.py makemessages -l zh_Hans --ignore=.venv --ignore=static/vendor --ignore=var
+	@$(PY) manage.py makemessages -l zh_Hans --ignore=.venv --ignore=static/vendor --ignore=var --ignore=tests --no-obsolete
 	@$(PY) scripts/compilemessages.py
 
 bench: install

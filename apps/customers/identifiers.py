@@ -48,7 +48,11 @@ def phone_normalize(raw: str, *, region: str | None = None) -> str:
     try:
         parsed = phonenumbers.parse(raw, region or settings.PHONE_DEFAULT_REGION)
     except phonenumbers.NumberParseException as exc:
-        raise ValidationFailed(_("“%(phone)s” is not a phone number.") % {"phone": raw}) from exc
+        raise ValidationFailed(
+            _("“%(phone)s” is not a phone number.") % {"phone": raw}, field="phone"
+        ) from exc
     if not phonenumbers.is_valid_number(parsed):
-        raise ValidationFailed(_("“%(phone)s” is not a valid phone number.") % {"phone": raw})
+        raise ValidationFailed(
+            _("“%(phone)s” is not a valid phone number.") % {"phone": raw}, field="phone"
+        )
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
