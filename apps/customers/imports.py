@@ -57,7 +57,7 @@ from apps.core.services import audit_record
 from .enums import Channel, ConsentPurpose, Gender, OrderChannel, OrderStatus, Source
 from .identifiers import member_number_generate, member_number_is_valid, phone_normalize
 from .models import ConsentRecord, Customer, ImportJob, Order, OrderLine, Store
-from .services import customer_search_text
+from .services import PROFILE_FIELDS, customer_search_text
 
 log = logging.getLogger(__name__)
 
@@ -78,17 +78,7 @@ ORDERS_IMPORTED_HOOKS: list[Callable[..., Any]] = []
 
 CUSTOMER_COLUMNS = [
     "member_number",
-    "first_name",
-    "last_name",
-    "email",
-    "phone",
-    "birth_date",
-    "gender",
-    "city",
-    "region",
-    "preferred_language",
-    "preferred_channel",
-    "store",
+    *PROFILE_FIELDS,
     "joined_at",
     "consent_email_marketing",
     "consent_sms_marketing",

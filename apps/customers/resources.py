@@ -30,7 +30,7 @@ from .imports import (
     order_row_clean,
 )
 from .models import ConsentRecord, Customer, Order, Store
-from .services import customer_search_text
+from .services import PROFILE_FIELDS, customer_search_text
 
 
 def _normalised(row: dict) -> dict[str, str]:
@@ -73,21 +73,7 @@ class CustomerResource(_AuditedImport, _EscapedExport, resources.ModelResource):
     class Meta:
         model = Customer
         import_id_fields = ["member_number"]
-        fields = [
-            "member_number",
-            "first_name",
-            "last_name",
-            "email",
-            "phone",
-            "birth_date",
-            "gender",
-            "city",
-            "region",
-            "preferred_language",
-            "preferred_channel",
-            "store",
-            "joined_at",
-        ]
+        fields = ["member_number", *PROFILE_FIELDS, "joined_at"]
         export_order = fields
         skip_diff = True
 
