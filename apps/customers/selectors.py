@@ -4,6 +4,7 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.conf import settings
 from django.db.models import Count, Max, Q, QuerySet, Sum
 from django.utils.translation import gettext as _
 
@@ -199,7 +200,7 @@ def _orders_timeline(*, customer: Customer, limit: int) -> list[TimelineEvent]:
                 icon="bag",
                 title=_("Order %(id)s at %(store)s")
                 % {"id": order.external_id, "store": order.store.name},
-                detail=f"{order.total} · {order.get_status_display()}",
+                detail=f"{settings.CURRENCY} {order.total} · {order.get_status_display()}",
             )
         )
     return events
