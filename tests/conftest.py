@@ -2,6 +2,8 @@ import pytest
 from django.contrib.auth.models import Group
 from django.core.cache import cache
 from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+from django.db.migrations.operations import RunPython
 
 from apps.accounts import roles
 from tests.accounts.factories import UserFactory
@@ -22,7 +24,29 @@ def _clear_cache():
     yield
 
 
+def roles_restore() -> None:
+    """Re-run the data migrations that create the role groups and grant their permissions.
+
+    A transactional test (browser tests, concurrency tests) ends with a flush, which also empties
+    the tables the data migrations filled; the tests after it would find no roles. The role
+    migrations are the RunPython steps named ``create_roles`` / ``grant_*`` in our apps."""
+    loader = MigrationExecutor(connection).loader
+    state_apps = loader.project_state().apps
+    for key in sorted(loader.disk_migrations):
+        migration = loader.disk_migrations[key]
+        if not migration.__module__.startswith("apps."):
+            continue
+        for operation in migration.operations:
+            name = getattr(getattr(operation, "code", None), "__name__", "")
+            if isinstance(operation, RunPython) and (
+                name == "create_roles" or name.startswith("grant")
+            ):
+                operation.code(state_apps, None)
+
+
 def make_staff(role: str, **kwargs):
+    if not Group.objects.filter(name=role, permissions__isnull=False).exists():
+        roles_restore()
     user = UserFactory(is_staff=True, **kwargs)
     user.groups.add(Group.objects.get(name=role))
     return user

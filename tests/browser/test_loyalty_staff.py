@@ -2,13 +2,9 @@
 manager approves it and the balance changes; a manager reads the liability report."""
 
 import re
-from importlib import import_module
 
 import pytest
 from allauth.account.models import EmailAddress
-from django.contrib.auth.models import Group
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 from playwright.sync_api import expect
 
 from apps.accounts import roles
@@ -24,28 +20,10 @@ from tests.loyalty.factories import ProgrammeFactory, RewardFactory, TierFactory
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-# The role data migrations, re-applied when an earlier transactional test flushed the database.
-ROLE_MIGRATIONS = [
-    ("apps.accounts.migrations.0002_roles", "create_roles"),
-    ("apps.customers.migrations.0002_search_index_and_roles", "grant_roles"),
-    ("apps.customers.migrations.0004_portal_inbox", "grant_erasure"),
-    ("apps.loyalty.migrations.0002_ledger_guard_and_roles", "grant_roles"),
-]
-
-
-def _ensure_roles() -> None:
-    if Group.objects.filter(name=roles.MANAGER, permissions__isnull=False).exists():
-        return
-    state_apps = MigrationExecutor(connection).loader.project_state().apps
-    for module, function in ROLE_MIGRATIONS:
-        getattr(import_module(module), function)(state_apps, None)
-
 
 @pytest.fixture
 def staff_world():
     from decimal import Decimal
-
-    _ensure_roles()
 
     ProgrammeFactory(adjustment_limit=500)
     TierFactory(slug="member", name="Member", rank=0, color="#6c757d")
