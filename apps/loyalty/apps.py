@@ -9,9 +9,12 @@ class LoyaltyConfig(AppConfig):
 
     def ready(self) -> None:
         from apps.customers.imports import ORDERS_IMPORTED_HOOKS
+        from apps.customers.services.profile import CUSTOMER_ENROLLED_HOOKS
 
         from . import demo, selectors  # noqa: F401 - register the timeline provider and demo step
-        from .services.earning import orders_earn_bulk
+        from .services.earning import orders_earn_bulk, signup_bonus_award
 
         if orders_earn_bulk not in ORDERS_IMPORTED_HOOKS:
             ORDERS_IMPORTED_HOOKS.append(orders_earn_bulk)
+        if signup_bonus_award not in CUSTOMER_ENROLLED_HOOKS:
+            CUSTOMER_ENROLLED_HOOKS.append(signup_bonus_award)

@@ -192,9 +192,10 @@ def _points_timeline(*, customer: Customer, limit: int) -> list[TimelineEvent]:
 # Imported here so the section can be appended without touching the module's header.
 from apps.core.exceptions import NotFound  # noqa: E402
 
+from .codes import code_compact  # noqa: E402
 from .enums import RedemptionStatus  # noqa: E402
 from .exceptions import RewardNotFound  # noqa: E402
-from .models import Coupon, CustomerBadge, Redemption, Referral, Reward  # noqa: E402
+from .models import Coupon, CustomerBadge, Redemption, Referral, ReferralCode, Reward  # noqa: E402
 
 
 def reward_get(*, slug: str) -> Reward:
@@ -303,4 +304,17 @@ def badge_list_for(*, customer: Customer) -> QuerySet[CustomerBadge]:
         CustomerBadge.objects.filter(customer=customer)
         .select_related("badge")
         .order_by("-awarded_at")
+    )
+
+
+def referral_code_find(*, code: str) -> ReferralCode | None:
+    """A shared referral code as typed or linked (normalised like registration does), with its
+    member; None when unknown or the member has left."""
+    compact = code_compact(code)
+    if not compact or len(compact) > 20:
+        return None
+    return (
+        ReferralCode.objects.select_related("customer")
+        .filter(code=compact, customer__anonymized_at__isnull=True)
+        .first()
     )

@@ -194,3 +194,32 @@ def test_patch_unknown_member_is_404(api, customer):
     response = api.patch(detail("0000000000"), {"city": "X"}, format="json")
     assert response.status_code == 404
     assert response.json()["code"] == "customer_not_found"
+
+
+def test_enrol_with_a_referral_code_registers_the_referral(api, store, customer):
+    from apps.loyalty.models import Referral
+    from apps.loyalty.services import referral_code_for
+
+    code = referral_code_for(customer=customer).code
+    response = api.post(LIST, {**ENROL, "referral_code": code.lower()}, format="json")
+    assert response.status_code == 201, response.json()
+    referral = Referral.objects.get()
+    assert referral.referrer == customer
+    assert referral.referee.member_number == response.json()["member_number"]
+
+
+def test_enrol_with_an_unusable_referral_code_is_409_and_enrols_nobody(api, store, customer):
+    from apps.loyalty.models import Referral
+    from apps.loyalty.services import referral_code_for
+
+    code = referral_code_for(customer=customer).code
+    # Same e-mail as the referrer: a duplicate-contact referral is refused.
+    body = {**ENROL, "email": customer.email, "referral_code": code}
+    response = api.post(LIST, body, format="json")
+    assert response.status_code == 409
+    assert response.json()["code"] == "not_eligible"
+    assert Customer.objects.count() == 1 and Referral.objects.count() == 0
+
+    response = api.post(LIST, {**ENROL, "referral_code": "NOPE2345"}, format="json")
+    assert (response.status_code, response.json()["code"]) == (409, "not_eligible")
+    assert Customer.objects.count() == 1

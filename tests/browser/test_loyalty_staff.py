@@ -20,7 +20,6 @@ from tests.loyalty.factories import ProgrammeFactory, RewardFactory, TierFactory
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-
 @pytest.fixture
 def staff_world():
     from decimal import Decimal

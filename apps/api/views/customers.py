@@ -1,5 +1,6 @@
 """Customers: look up, list, enrol, read and update members by member number."""
 
+from django.db import transaction
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
@@ -10,6 +11,7 @@ from rest_framework.views import APIView
 from apps.customers.enums import ConsentPurpose, Source
 from apps.customers.selectors import customer_get, customer_list_for_api, store_get
 from apps.customers.services import customer_create, customer_update
+from apps.loyalty.services import referral_register
 
 from ..idempotency import idempotent
 from ..pagination import CustomerCursorPagination
@@ -42,6 +44,15 @@ class CustomerListApi(APIView):
             granted = serializers.BooleanField()
 
         consents = ConsentIn(many=True, required=False)
+        referral_code = serializers.CharField(
+            max_length=20,
+            required=False,
+            allow_blank=True,
+            help_text=_(
+                "A member's referral code: both earn the referral bonus on this member's first "
+                "purchase. A code that cannot be used is 409 `not_eligible` and nobody is enrolled."
+            ),
+        )
 
         class Meta:
             ref_name = "CustomerCreateInput"
@@ -73,7 +84,12 @@ class CustomerListApi(APIView):
             201: CustomerOut,
             **COMMON_ERRORS,
             404: error("`store_not_found`."),
-            **IDEMPOTENT_ERRORS,
+            409: error(
+                "`not_eligible` (the referral code cannot be used for this member); "
+                "`idempotency_conflict` (a request with this Idempotency-Key is still running)."
+            ),
+            415: IDEMPOTENT_ERRORS[415],
+            422: IDEMPOTENT_ERRORS[422],
         },
         tags=["customers"],
     )
@@ -81,14 +97,18 @@ class CustomerListApi(APIView):
     def post(self, request: Request) -> Response:
         data = dict(validated(self.Input, request.data))
         consents = [(c["channel"], c["purpose"], c["granted"]) for c in data.pop("consents", [])]
+        referral_code = data.pop("referral_code", "").strip()
         if "store" in data:
             data["store"] = store_get(code=data["store"])
-        customer = customer_create(
-            source=Source.API,
-            consents=consents,
-            consent_source=f"api:{request.auth.name}"[:40],
-            **data,
-        )
+        with transaction.atomic():  # a refused referral code enrols nobody
+            customer = customer_create(
+                source=Source.API,
+                consents=consents,
+                consent_source=f"api:{request.auth.name}"[:40],
+                **data,
+            )
+            if referral_code:
+                referral_register(referee=customer, code=referral_code)
         return Response(CustomerOut(customer).data, status=status.HTTP_201_CREATED)
 
 

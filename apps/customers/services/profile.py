@@ -7,7 +7,7 @@ refund recording is idempotent through unique keys in the database (invariant 2)
 
 import datetime as dt
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -36,6 +36,12 @@ PROFILE_FIELDS = [
     "store",
 ]
 _MEMBER_NUMBER_ATTEMPTS = 8
+
+# Called as ``hook(customer=...)`` inside the transaction that enrols a member one by one (staff,
+# API, portal, admin), after its consents and audit row. Apps higher up register here in
+# ``ready()`` — the loyalty engine's sign-up bonus — so this layer never imports them. Bulk
+# imports of existing members do not call them: they were welcomed where they came from.
+CUSTOMER_ENROLLED_HOOKS: list[Callable[..., Any]] = []
 
 
 def customer_search_text(
@@ -122,6 +128,8 @@ def customer_create(
                     summary=customer.member_number,
                     after=model_snapshot(customer, PROFILE_FIELDS),
                 )
+                for hook in CUSTOMER_ENROLLED_HOOKS:
+                    hook(customer=customer)
                 return customer
         except IntegrityError:
             if Customer.objects.filter(member_number=customer.member_number).exists():

@@ -10,6 +10,7 @@ from .earning import (
     refund_clawback,
     refund_ingest,
     settle_debt,
+    signup_bonus_award,
 )
 from .jobs import birthday_bonuses_award, points_expire_due, points_mature_due
 from .tiers import qualifying_value, tier_evaluate, tier_review_due
@@ -29,6 +30,7 @@ __all__ = [
     "refund_clawback",
     "refund_ingest",
     "settle_debt",
+    "signup_bonus_award",
     "tier_evaluate",
     "tier_review_due",
 ]

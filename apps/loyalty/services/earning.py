@@ -308,6 +308,19 @@ def bonus_award(
     return tx
 
 
+def signup_bonus_award(*, customer: Customer) -> PointsTransaction | None:
+    """The programme's welcome bonus for a newly enrolled member, once (registered as a
+    ``CUSTOMER_ENROLLED_HOOKS`` hook, so it runs in the enrolment's transaction)."""
+    programme = Programme.get()
+    return bonus_award(
+        customer=customer,
+        points=programme.signup_bonus,
+        key=f"bonus:signup:{customer.pk}",
+        reason=_("Welcome bonus"),
+        source_ref="signup",
+    )
+
+
 def _active_rules() -> tuple[list[EarnRule], dict[int, set[int]]]:
     rules = list(EarnRule.objects.filter(is_active=True))
     rule_tiers: dict[int, set[int]] = {}
