@@ -413,16 +413,44 @@ def _guarded(label: str, fn: Callable[[], list[dict]]) -> list[dict]:
         return [skipped(label, f"failed: {type(exc).__name__}: {exc}"[:300])]
 
 
-def run_all(*, scale: float, runs: int, seed: int) -> list[dict]:
+GROUPS = ("loyalty", "search", "pages", "export", "import", "api", "programme")
+
+
+def run_all(
+    *,
+    scale: float,
+    runs: int,
+    seed: int,
+    only: set[str] | None = None,
+    profile_expiry: bool = False,
+) -> list[dict]:
+    """Every group, or those in ``only``. Loyalty runs first, on the ledger exactly as seeded
+    (the order import and the API earn points too, and would add rows to it); ``programme``
+    runs last (see ``loyalty.run_programme``)."""
+    wanted = set(GROUPS) if not only else set(only)
     results: list[dict] = []
-    results += _guarded("search", lambda: measure_search(runs))
+    if "loyalty" in wanted:
+        from tests.bench import loyalty
+
+        results += loyalty.run_all(scale=scale, profile=profile_expiry)
+    if "search" in wanted:
+        results += _guarded("search", lambda: measure_search(runs))
     with override_settings(ROOT_URLCONF=BENCH_URLCONF):
         client = Client()
         client.force_login(_manager())
-        results += _guarded("pages", lambda: measure_pages(client, runs))
-        results += _guarded("export", lambda: measure_export(client, runs))
-        results += _guarded("import", lambda: measure_import(scale, seed))
-        results += _guarded("api", lambda: measure_api(scale, seed))
+        if "pages" in wanted:
+            results += _guarded("pages", lambda: measure_pages(client, runs))
+        if "export" in wanted:
+            results += _guarded("export", lambda: measure_export(client, runs))
+        if "import" in wanted:
+            results += _guarded("import", lambda: measure_import(scale, seed))
+        if "api" in wanted:
+            results += _guarded("api", lambda: measure_api(scale, seed))
+    if "programme" in wanted:
+        from tests.bench import loyalty
+
+        # Last: it configures tiers and badges, which every later earning would pay for.
+        results += loyalty.run_programme(scale=scale)
     return results
 
 
@@ -452,6 +480,8 @@ def format_table(results: list[dict]) -> str:
             notes.append(f"{r['errors']} errors")
         if "rows_per_second" in r:
             notes.append(f"{r['rows_per_second']:,} rows/s")
+        if r.get("detail"):
+            notes.append(r["detail"])
         rows.append(
             (
                 r["operation"],

@@ -15,7 +15,13 @@ application path is than the reference; for throughput, reference / value):
   logged in as a manager (median latency, query count) vs a bare Django view in the same stack;
 - CSV export of all customers through ``dashboard:customer-export`` vs ``COPY (...) TO STDOUT``;
 - order import through ``orders_import`` vs ``COPY`` of the same file into a bare table;
-- ``POST /api/v1/orders/`` requests/s vs a bare Django JSON endpoint, in-process.
+- ``POST /api/v1/orders/`` requests/s vs a bare Django JSON endpoint, in-process;
+- the points ledger (``tests/bench/loyalty.py``, measured first, on the ledger as seeded):
+  ``verify_ledger``, ``points_mature_due`` and ``points_expire_due`` over ~1M lots, and
+  ``orders_earn_bulk`` over existing orders, each against set-based SQL or ``COPY``.
+
+Options: ``--expired-share`` / ``--pending-share`` shape the seeded ledger, ``--only loyalty,api``
+measures some groups, ``--profile-expiry`` runs the expiry job under cProfile.
 
 Rows whose feature does not exist yet are reported as skipped with the reason. Results go to
 ``var/bench/latest.json`` and a table on stdout.
@@ -73,6 +79,29 @@ def main(argv: list[str] | None = None) -> int:
         "--reuse", action="store_true", help="keep an already seeded bench database"
     )
     parser.add_argument("--output", default="var/bench/latest.json")
+    parser.add_argument(
+        "--expired-share",
+        type=float,
+        default=1.0,
+        help="share of the seeded available points lots already past expiry (0-1)",
+    )
+    parser.add_argument(
+        "--pending-share",
+        type=float,
+        default=0.05,
+        help="pending lots past their return window, as a share of the lots (0-1)",
+    )
+    parser.add_argument(
+        "--only",
+        default="",
+        help="comma-separated groups to measure (default: all): loyalty, search, pages, "
+        "export, import, api, programme",
+    )
+    parser.add_argument(
+        "--profile-expiry",
+        action="store_true",
+        help="run points_expire_due under cProfile (var/bench/points_expire_due.txt)",
+    )
     args = parser.parse_args(argv)
 
     url = os.environ.get("DATABASE_URL", "")
@@ -84,7 +113,8 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
     maintenance, bench_url, bench_name = _bench_database(url)
-    print(f"Benchmark database: {bench_name} (scale {args.scale})")
+    load_at_start = os.getloadavg()
+    print(f"Benchmark database: {bench_name} (scale {args.scale}), load {load_at_start[0]:.2f}")
     fresh = _create_database(maintenance, bench_name, reuse=args.reuse)
 
     os.environ["DATABASE_URL"] = bench_url
@@ -104,7 +134,14 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Migrated in {time.perf_counter() - started:.1f} s")
 
     from apps.customers.models import Customer
-    from tests.bench import dataset, measure
+    from apps.loyalty.models import PointsLot
+    from tests.bench import dataset, loyalty, measure
+
+    only = {g.strip() for g in args.only.split(",") if g.strip()}
+    unknown = only - set(measure.GROUPS)
+    if unknown:
+        print(f"Unknown group(s): {', '.join(sorted(unknown))}", file=sys.stderr)
+        return 2
 
     if fresh or not Customer.objects.exists():
         print("Seeding...")
@@ -114,8 +151,27 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Seeded in {data['seconds']:.1f} s")
     else:
         data = {"customers": Customer.objects.count(), "reused": True}
+    if not PointsLot.objects.exists():
+        print("Seeding the points ledger...")
+        started = time.perf_counter()
+        data["loyalty"] = loyalty.seed_ledger(
+            scale=args.scale,
+            seed=args.seed,
+            expired_share=args.expired_share,
+            pending_share=args.pending_share,
+        )
+        data["loyalty"]["seconds"] = time.perf_counter() - started
+        print(f"Seeded the ledger in {data['loyalty']['seconds']:.1f} s")
 
-    results = measure.run_all(scale=args.scale, runs=args.runs, seed=args.seed)
+    started = time.perf_counter()
+    results = measure.run_all(
+        scale=args.scale,
+        runs=args.runs,
+        seed=args.seed,
+        only=only or None,
+        profile_expiry=args.profile_expiry,
+    )
+    measured = time.perf_counter() - started
 
     from django.db import connection
 
@@ -130,7 +186,9 @@ def main(argv: list[str] | None = None) -> int:
         "postgresql": pg_version,
         "python": platform.python_version(),
         "cpus": os.cpu_count(),
+        "load_average": {"start": load_at_start, "end": os.getloadavg()},
         "dataset": data,
+        "measured_seconds": round(measured, 1),
         "results": results,
     }
     out = Path(args.output)
@@ -138,7 +196,12 @@ def main(argv: list[str] | None = None) -> int:
     out.write_text(json.dumps(report, indent=2, default=str), encoding="utf-8")
     print()
     print(measure.format_table(results))
-    print(f"\nWritten to {out}")
+    load = report["load_average"]
+    print(
+        f"\nMeasured in {measured:.0f} s; load average {load['start'][0]:.2f} at the start, "
+        f"{load['end'][0]:.2f} at the end ({os.cpu_count()} CPUs)"
+    )
+    print(f"Written to {out}")
     return 0
 
 
