@@ -10,6 +10,9 @@ from apps.customers.enums import Channel, ConsentPurpose, Gender
 # password resets, replies to a complaint) need no consent and are not switchable.
 PREFERENCE_PURPOSES = [ConsentPurpose.MARKETING, ConsentPurpose.SURVEYS]
 
+# A friend's referral code from /r/<code>/, kept until the visitor enrols.
+REFERRAL_SESSION_KEY = "referral_code"
+
 
 def consent_field_name(channel: str, purpose: str) -> str:
     return f"{channel}__{purpose}"
@@ -72,11 +75,26 @@ class EnrolForm(forms.Form):
     consent_email_surveys = forms.BooleanField(
         label=_("Invite me to short surveys by e-mail"), required=False
     )
+    # Loose shape check only: referral_register normalises the code and decides.
+    referral_code = forms.CharField(
+        label=_("Referral code"),
+        max_length=20,
+        required=False,
+        widget=forms.TextInput(attrs={"autocapitalize": "characters", "autocomplete": "off"}),
+        help_text=_("Invited by a friend? Their code goes here."),
+    )
 
     def consents(self) -> list[tuple[str, str, bool]]:
         from apps.accounts.forms import SIGNUP_CONSENTS
 
         return [(ch, p, bool(self.cleaned_data.get(name))) for name, ch, p in SIGNUP_CONSENTS]
+
+
+class RedeemForm(forms.Form):
+    """The confirmation of a redemption. ``key`` is minted when the page is shown, so a
+    double-click or a resubmitted form redeems once."""
+
+    key = forms.UUIDField(widget=forms.HiddenInput)
 
 
 class PhoneForm(forms.Form):

@@ -1,14 +1,32 @@
 from django.urls import path
 
-from .views import join, member, privacy, public
+from .views import join, loyalty, member, privacy, public
 
 app_name = "portal"
 
 urlpatterns = [
     path("", public.HomeView.as_view(), name="home"),
-    path("me/", member.OverviewView.as_view(), name="overview"),
+    path("me/", loyalty.LoyaltyOverviewView.as_view(), name="overview"),
     path("me/join/", join.JoinView.as_view(), name="join"),
     path("me/card/", member.CardView.as_view(), name="card"),
+    path("me/points/", loyalty.PointsView.as_view(), name="points"),
+    path("me/rewards/", loyalty.RewardListView.as_view(), name="rewards"),
+    path(
+        "me/rewards/redemptions/<int:pk>/",
+        loyalty.RedemptionDetailView.as_view(),
+        name="redemption-detail",
+    ),
+    path(
+        "me/rewards/redemptions/<int:pk>/cancel/",
+        loyalty.RedemptionCancelView.as_view(),
+        name="redemption-cancel",
+    ),
+    path(
+        "me/rewards/<slug:slug>/redeem/", loyalty.RewardRedeemView.as_view(), name="reward-redeem"
+    ),
+    path("me/coupons/", loyalty.CouponListView.as_view(), name="coupons"),
+    path("me/referrals/", loyalty.ReferralsView.as_view(), name="referrals"),
+    path("r/<str:code>/", loyalty.ReferralLandingView.as_view(), name="referral-landing"),
     path("me/profile/", member.ProfileView.as_view(), name="profile"),
     path("me/messages/", member.MessageListView.as_view(), name="messages"),
     path("me/messages/<int:pk>/", member.MessageDetailView.as_view(), name="message-detail"),

@@ -12,6 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from apps.core.db import bulk_insert, bulk_update_fields
 from apps.customers.models import Customer
 
 from .. import ledger
@@ -76,10 +77,10 @@ def points_mature_due(*, as_of: dt.datetime | None = None, chunk: int = 1000) ->
                 lot_ids.append(lot.pk)
             if account.debt:
                 settle.append(account)
-        PointsTransaction.objects.bulk_create(txs)
+        bulk_insert(PointsTransaction, txs)
         PointsLot.objects.filter(pk__in=lot_ids).update(status=LotStatus.AVAILABLE)
-        LoyaltyAccount.objects.bulk_update(
-            [accounts[a] for a in by_account], ledger.ACCOUNT_COUNTERS
+        bulk_update_fields(
+            LoyaltyAccount, [accounts[a] for a in by_account], ledger.ACCOUNT_COUNTERS
         )
         for account in settle:
             settle_debt(account=account, key=f"settle:{account.pk}:{account.last_hash[:16]}")
@@ -111,10 +112,10 @@ def points_expire_due(*, as_of: dt.datetime | None = None, chunk: int = 1000) ->
                     )
                 )
                 lot_ids.append(lot.pk)
-        PointsTransaction.objects.bulk_create(txs)
+        bulk_insert(PointsTransaction, txs)
         PointsLot.objects.filter(pk__in=lot_ids).update(status=LotStatus.EXPIRED, remaining=0)
-        LoyaltyAccount.objects.bulk_update(
-            [accounts[a] for a in by_account], ledger.ACCOUNT_COUNTERS
+        bulk_update_fields(
+            LoyaltyAccount, [accounts[a] for a in by_account], ledger.ACCOUNT_COUNTERS
         )
         return len(lot_ids)
 

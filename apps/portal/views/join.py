@@ -16,9 +16,10 @@ from apps.customers.services import (
     phone_code_send,
 )
 from apps.customers.services.membership import phone_code_pending
+from apps.loyalty.services import referral_register
 
 from .. import ratelimit
-from ..forms import EnrolForm, PhoneCodeForm, PhoneForm
+from ..forms import REFERRAL_SESSION_KEY, EnrolForm, PhoneCodeForm, PhoneForm
 from .mixins import SignedInMixin
 
 CODE_SENDS_PER_HOUR = 5
@@ -39,6 +40,7 @@ class JoinView(SignedInMixin, TemplateView):
         ticked = {(ch, p) for ch, p, granted in stash.get("consents", []) if granted}
         for name, ch, p in SIGNUP_CONSENTS:
             initial[name] = (ch, p) in ticked
+        initial["referral_code"] = self.request.session.get(REFERRAL_SESSION_KEY, "")
         if not initial["first_name"] and self.request.user.full_name:
             first, _sep, last = self.request.user.full_name.partition(" ")
             initial.update(first_name=first, last_name=last)
@@ -80,6 +82,7 @@ class JoinView(SignedInMixin, TemplateView):
 
     def _joined(self, text: str):
         self.request.session.pop(SIGNUP_SESSION_KEY, None)
+        self.request.session.pop(REFERRAL_SESSION_KEY, None)
         messages.success(self.request, text)
         return redirect("portal:overview")
 
@@ -105,14 +108,32 @@ class JoinView(SignedInMixin, TemplateView):
         form = EnrolForm(self.request.POST)
         if not form.is_valid():
             return self.render_to_response(self.get_context_data(enrol_form=form))
-        membership_enrol(
+        customer = membership_enrol(
             user=self.request.user,
             first_name=form.cleaned_data["first_name"],
             last_name=form.cleaned_data["last_name"],
             consents=form.consents(),
             evidence="portal sign-up form",
         )
-        return self._joined(_("Welcome! Your membership card is ready."))
+        response = self._joined(_("Welcome! Your membership card is ready."))
+        if code := form.cleaned_data["referral_code"]:
+            # The membership stands on its own: a refused referral only earns a warning.
+            try:
+                referral_register(referee=customer, code=code)
+            except ApplicationError as exc:
+                messages.warning(
+                    self.request,
+                    _("The referral code could not be used: %(reason)s") % {"reason": exc.message},
+                )
+            else:
+                messages.info(
+                    self.request,
+                    _(
+                        "Your friend's invitation is noted: you both get bonus points after "
+                        "your first purchase."
+                    ),
+                )
+        return response
 
     def _send_code(self):
         form = PhoneForm(self.request.POST)

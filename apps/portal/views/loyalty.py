@@ -1,0 +1,334 @@
+"""Member loyalty pages: points and tier, the rewards catalogue and redemptions, the coupon
+wallet, referrals, and the public referral landing page. Views read through
+``apps.loyalty.selectors`` and write through ``apps.loyalty.services``; every lookup is scoped
+to the signed-in member, so another member's ids are simply not found (404)."""
+
+import uuid
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import Http404
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.cache import add_never_cache_headers
+from django.utils.formats import number_format
+from django.utils.safestring import mark_safe
+from django.utils.translation import gettext as _
+from django.views.generic import FormView, TemplateView
+
+from apps.core.exceptions import ApplicationError, NotFound
+from apps.customers.selectors import customer_get_for_member
+from apps.loyalty.enums import RedemptionStatus, RewardKind, TierMetric
+from apps.loyalty.exceptions import RewardNotFound
+from apps.loyalty.models import Programme, Redemption
+from apps.loyalty.selectors import (
+    account_for,
+    badge_list_for,
+    coupon_wallet,
+    points_summary,
+    redemption_get_for_member,
+    redemption_list_for_member,
+    referral_code_find,
+    referral_list_for,
+    reward_get,
+    reward_offers_for_member,
+    transaction_list,
+)
+from apps.loyalty.services import (
+    redemption_cancel,
+    referral_code_for,
+    reward_redeem,
+)
+
+from ..forms import REFERRAL_SESSION_KEY, RedeemForm
+from . import member
+from .mixins import MemberMixin
+
+HISTORY_PAGE_SIZE = 25
+EXPIRING_DAYS = 90
+LOW_STOCK = 10  # "only N left" from this many units down
+REDEMPTIONS_SHOWN = 100
+REWARD_ICONS = {
+    RewardKind.VOUCHER: "ticket-perforated",
+    RewardKind.CASH_OFF: "cash-coin",
+    RewardKind.PHYSICAL: "gift",
+    RewardKind.EXPERIENCE: "stars",
+    RewardKind.DONATION: "heart",
+}
+
+
+def qr_svg(value: str) -> str:
+    # qrcode writes only path data for our own codes (coupon and voucher alphabets): no markup
+    # from the value reaches the SVG.
+    return mark_safe(member.member_qr_svg(value))  # noqa: S308
+
+
+def member_may_cancel(redemption: Redemption) -> bool:
+    """Members withdraw only requests that nobody has fulfilled yet (gifts, experiences);
+    vouchers are cancelled by staff."""
+    return redemption.status == RedemptionStatus.REQUESTED
+
+
+class LoyaltyOverviewView(member.OverviewView):
+    """The overview with the member's points and tier on top."""
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["points"] = points_summary(customer=self.customer)
+        return context
+
+
+class PointsView(MemberMixin, TemplateView):
+    template_name = "portal/points.html"
+    nav = "points"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        summary = points_summary(customer=self.customer, expiring_days=EXPIRING_DAYS)
+        current = summary.tier.benefit_list if summary.tier else []
+        upcoming = summary.next_tier.benefit_list if summary.next_tier else []
+        history = Paginator(transaction_list(customer=self.customer), HISTORY_PAGE_SIZE)
+        context.update(
+            summary=summary,
+            expiring_days=EXPIRING_DAYS,
+            programme=Programme.get(),
+            metric_is_spend=bool(summary.next_tier)
+            and summary.next_tier.metric == TierMetric.SPEND,
+            current_benefits=current,
+            next_benefits=[b for b in upcoming if b not in current],
+            badges=list(badge_list_for(customer=self.customer)),
+            page_obj=history.get_page(self.request.GET.get("page")),
+        )
+        return context
+
+
+class RewardListView(MemberMixin, TemplateView):
+    template_name = "portal/rewards.html"
+    nav = "rewards"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        account = account_for(customer=self.customer)
+        offers = [
+            {
+                "offer": offer,
+                "icon": REWARD_ICONS.get(offer.reward.kind, "gift"),
+                "low_stock": offer.reward.stock
+                if offer.reward.stock is not None and 0 < offer.reward.stock <= LOW_STOCK
+                else None,
+            }
+            for offer in reward_offers_for_member(customer=self.customer)
+        ]
+        context.update(
+            balance=account.balance if account else 0,
+            offers=offers,
+            redemptions=list(
+                redemption_list_for_member(customer=self.customer)[:REDEMPTIONS_SHOWN]
+            ),
+        )
+        return context
+
+
+class RewardRedeemView(MemberMixin, FormView):
+    """GET: the confirmation with a fresh one-time key; POST: redeem once per key."""
+
+    template_name = "portal/reward_redeem.html"
+    form_class = RedeemForm
+    nav = "rewards"
+
+    def _load_reward(self):
+        try:
+            self.reward = reward_get(slug=self.kwargs["slug"])
+        except RewardNotFound as exc:
+            raise Http404 from exc
+
+    def get(self, request, *args, **kwargs):
+        self._load_reward()
+        return super().get(request, *args, **kwargs)
+
+    def post(self, request, *args, **kwargs):
+        self._load_reward()
+        return super().post(request, *args, **kwargs)
+
+    def get_initial(self):
+        return {"key": uuid.uuid4()}
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        account = account_for(customer=self.customer)
+        balance = account.balance if account else 0
+        offer = next(
+            (
+                o
+                for o in reward_offers_for_member(customer=self.customer)
+                if o.reward.pk == self.reward.pk
+            ),
+            None,
+        )
+        context.update(
+            reward=self.reward,
+            icon=REWARD_ICONS.get(self.reward.kind, "gift"),
+            balance=balance,
+            balance_after=balance - self.reward.cost_points,
+            can_redeem=offer is not None and offer.can_redeem,
+            reason=(offer.reason if offer else _("This reward is not available.")),
+        )
+        return context
+
+    def form_valid(self, form):
+        try:
+            redemption = reward_redeem(
+                customer=self.customer,
+                reward=self.reward,
+                quantity=1,
+                key=f"portal:{self.customer.pk}:{form.cleaned_data['key']}",
+                channel="portal",
+            )
+        except ApplicationError as exc:
+            form.add_error(None, exc.message)
+            return self.form_invalid(form)
+        if redemption.voucher_code:
+            messages.success(self.request, _("Done! Your voucher is ready to use."))
+        elif redemption.status == RedemptionStatus.REQUESTED:
+            messages.success(
+                self.request, _("Your request is in. We will let you know when it is ready.")
+            )
+        else:
+            messages.success(self.request, _("Thank you! Your points have been redeemed."))
+        return redirect("portal:redemption-detail", pk=redemption.pk)
+
+
+class _RedemptionMixin(MemberMixin):
+    nav = "rewards"
+
+    def _load_redemption(self):
+        try:
+            self.redemption = redemption_get_for_member(
+                customer=self.customer, pk=self.kwargs["pk"]
+            )
+        except NotFound as exc:
+            raise Http404 from exc
+
+
+class RedemptionDetailView(_RedemptionMixin, TemplateView):
+    template_name = "portal/redemption_detail.html"
+
+    def get(self, request, *args, **kwargs):
+        self._load_redemption()
+        return super().get(request, *args, **kwargs)
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        redemption = self.redemption
+        live_voucher = bool(redemption.voucher_code) and (
+            redemption.status != RedemptionStatus.CANCELLED
+        )
+        context.update(
+            redemption=redemption,
+            coupon=getattr(redemption, "coupon", None) if redemption.voucher_code else None,
+            voucher_qr=qr_svg(redemption.voucher_code) if live_voucher else "",
+            can_cancel=member_may_cancel(redemption),
+        )
+        return context
+
+
+class RedemptionCancelView(_RedemptionMixin, TemplateView):
+    """GET: are you sure? POST: cancel and give the points back."""
+
+    template_name = "portal/redemption_cancel.html"
+
+    def _refuse(self, text: str):
+        messages.error(self.request, text)
+        return redirect("portal:redemption-detail", pk=self.redemption.pk)
+
+    def get(self, request, *args, **kwargs):
+        self._load_redemption()
+        if not member_may_cancel(self.redemption):
+            return self._refuse(_("This redemption can no longer be cancelled."))
+        return super().get(request, *args, **kwargs)
+
+    def post(self, request, *args, **kwargs):
+        self._load_redemption()
+        if not member_may_cancel(self.redemption):
+            return self._refuse(_("This redemption can no longer be cancelled."))
+        try:
+            redemption = redemption_cancel(
+                redemption=self.redemption, actor=None, reason=_("Cancelled by the member")
+            )
+        except ApplicationError as exc:
+            return self._refuse(exc.message)
+        messages.success(
+            request,
+            _("Cancelled. %(points)s points are back in your balance.")
+            % {"points": number_format(redemption.points, force_grouping=True)},
+        )
+        return redirect("portal:redemption-detail", pk=redemption.pk)
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["redemption"] = self.redemption
+        return context
+
+
+class CouponListView(MemberMixin, TemplateView):
+    template_name = "portal/coupons.html"
+    nav = "coupons"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        wallet = coupon_wallet(customer=self.customer)
+        context.update(
+            # Only usable coupons get a scannable code.
+            active=[{"coupon": c, "qr": qr_svg(c.code)} for c in wallet.active],
+            used=[{"coupon": c} for c in wallet.used],
+            expired=[{"coupon": c} for c in wallet.expired],
+            now=timezone.now(),
+        )
+        return context
+
+
+class ReferralsView(MemberMixin, TemplateView):
+    template_name = "portal/referrals.html"
+    nav = "referrals"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        code = referral_code_for(customer=self.customer)  # created on first visit
+        context.update(
+            code=code.code,
+            share_url=self.request.build_absolute_uri(
+                reverse("portal:referral-landing", args=[code.code])
+            ),
+            programme=Programme.get(),
+            referrals=list(referral_list_for(customer=self.customer)),
+        )
+        return context
+
+
+class ReferralLandingView(TemplateView):
+    """Public: a friend's invitation. The code waits in the session for the join page."""
+
+    template_name = "portal/referral_landing.html"
+
+    def get(self, request, *args, **kwargs):
+        self.found = referral_code_find(code=kwargs["code"])
+        if self.found is None:
+            raise Http404
+        self.member = customer_get_for_member(user=request.user)
+        if self.member is None:  # members have joined already: nothing to remember
+            request.session[REFERRAL_SESSION_KEY] = self.found.code
+        response = super().get(request, *args, **kwargs)
+        add_never_cache_headers(response)
+        return response
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context.update(
+            referrer_name=self.found.customer.first_name,
+            code=self.found.code,
+            programme=Programme.get(),
+            member=self.member,
+            own_code=self.member is not None and self.member.pk == self.found.customer_id,
+        )
+        return context
