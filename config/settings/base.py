@@ -25,6 +25,7 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI files served locally, never from a CDN
     "django_celery_beat",
     "import_export",
     "allauth",
@@ -221,6 +222,9 @@ SPECTACULAR_SETTINGS = {
         "securitySchemes": {"ApiKey": {"type": "apiKey", "in": "header", "name": "Authorization"}}
     },
     "SECURITY": [{"ApiKey": []}],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 IDEMPOTENCY_KEY_TTL_HOURS = 24
 IDEMPOTENCY_RUNNING_TIMEOUT_SECONDS = 120
