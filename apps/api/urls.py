@@ -2,6 +2,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from .views.customers import CustomerDetailApi, CustomerListApi
+from .views.events import CustomerEventCreateApi
 from .views.loyalty import (
     CouponRedeemApi,
     CouponValidateApi,
@@ -21,6 +22,11 @@ v1_patterns = [
         "customers/<str:member_number>/points/",
         PointsApi.as_view(),
         name="customer-points",
+    ),
+    path(
+        "customers/<str:member_number>/events/",
+        CustomerEventCreateApi.as_view(),
+        name="customer-events",
     ),
     path(
         "customers/<str:member_number>/points/transactions/",

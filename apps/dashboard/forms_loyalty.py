@@ -11,6 +11,7 @@ from apps.loyalty.services.configuration import (
     PROGRAMME_FIELDS,
     REWARD_FIELDS,
     TIER_FIELDS,
+    earn_rule_problems,
 )
 
 DATETIME = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
@@ -38,15 +39,44 @@ class ProgrammeForm(BootstrapMixin, forms.ModelForm):
 
 
 class EarnRuleForm(BootstrapMixin, forms.ModelForm):
+    """The rule's fields; what each kind needs is the loyalty service's check
+    (``earn_rule_problems``), shown here on the field it concerns."""
+
     class Meta:
         model = EarnRule
         fields = [*EARN_RULE_FIELDS, "tiers"]
         widgets = {"starts_at": DATETIME, "ends_at": DATETIME}
+        help_texts = {
+            "kind": _(
+                "Multipliers (category, product, store, channel, promotion) scale the points of "
+                "the spend they match; bonuses (first purchase, spend threshold, event) add "
+                "points."
+            ),
+            "multiplier": _("For multipliers. Bonus rules keep 1."),
+            "bonus_points": _("For bonus rules. Multipliers keep 0."),
+            "store": _("A store multiplier's store; on other order rules, limits them to it."),
+            "channel": _(
+                "A channel multiplier's channel; on other order rules, limits them to it."
+            ),
+            "min_spend": _("For a spend-threshold bonus: the order total that earns it."),
+            "priority": _("Higher first; equal priorities go to the older rule."),
+            "stackable": _(
+                "On: combines with the other rules of its family (multipliers multiply, "
+                "bonuses add). Off: applies alone when it comes first by priority, and stops "
+                "the lower-priority rules of its family."
+            ),
+            "starts_at": _("A promotion needs both a start and an end."),
+        }
 
     def clean(self):
         data = super().clean()
         if data.get("starts_at") and data.get("ends_at") and data["ends_at"] <= data["starts_at"]:
             self.add_error("ends_at", _("The end must come after the start."))
+        if data.get("kind"):
+            draft = EarnRule(**{name: data[name] for name in EARN_RULE_FIELDS if name in data})
+            for name, message in earn_rule_problems(draft):
+                if name in self.fields and name not in self.errors:
+                    self.add_error(name, message)
         return data
 
 

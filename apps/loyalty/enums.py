@@ -41,6 +41,33 @@ class EarnRuleKind(models.TextChoices):
     PROMOTION = "promotion", _("Promotion (date window)")
     FIRST_PURCHASE = "first_purchase", _("First-purchase bonus")
     MIN_SPEND = "min_spend", _("Spend threshold bonus")
+    EVENT = "event", _("Event bonus")
+
+
+# The two families of earn rules (see ``apps.loyalty.rules``): multipliers scale the points of
+# the spend they match; bonuses add a fixed number of points to an order or an event.
+MULTIPLIER_KINDS = frozenset(
+    {
+        EarnRuleKind.CATEGORY,
+        EarnRuleKind.SKU,
+        EarnRuleKind.STORE,
+        EarnRuleKind.CHANNEL,
+        EarnRuleKind.PROMOTION,
+    }
+)
+ORDER_BONUS_KINDS = frozenset({EarnRuleKind.FIRST_PURCHASE, EarnRuleKind.MIN_SPEND})
+BONUS_KINDS = ORDER_BONUS_KINDS | {EarnRuleKind.EVENT}
+
+
+class EarnEvent(models.TextChoices):
+    """Things a member does outside an order that an event-bonus rule can reward. Add a member
+    here (and a migration for the new choice) to let integrations report a new event; the API
+    accepts exactly these codes."""
+
+    PROFILE_COMPLETED = "profile_completed", _("Profile completed")
+    APP_INSTALLED = "app_installed", _("App installed")
+    REVIEW_POSTED = "review_posted", _("Review posted")
+    SURVEY_COMPLETED = "survey_completed", _("Survey completed")
 
 
 class RewardKind(models.TextChoices):

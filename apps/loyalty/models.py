@@ -8,10 +8,12 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from apps.core.models import TimeStampedModel
+from apps.customers.enums import OrderChannel
 
 from .enums import (
     AdjustmentStatus,
     CouponKind,
+    EarnEvent,
     EarnRuleKind,
     ExpiryPolicy,
     LotStatus,
@@ -112,8 +114,10 @@ class Tier(TimeStampedModel):
 
 
 class EarnRule(TimeStampedModel):
-    """A rule adding to the base rate. Multipliers apply to matching spend; bonuses add points.
-    Among non-stackable rules that match the same spend, the highest priority wins."""
+    """A rule adding to the base rate. Multipliers apply to matching spend; bonuses add points
+    to an order or to an event. How priority and stacking combine rules is defined in
+    ``apps.loyalty.rules``; what each kind needs is checked by
+    ``services.configuration.earn_rule_problems``."""
 
     name = models.CharField(_("name"), max_length=100)
     kind = models.CharField(_("kind"), max_length=16, choices=EarnRuleKind.choices)
@@ -130,7 +134,16 @@ class EarnRule(TimeStampedModel):
     store = models.ForeignKey(
         "customers.Store", verbose_name=_("store"), null=True, blank=True, on_delete=models.CASCADE
     )
-    channel = models.CharField(_("channel"), max_length=12, blank=True)
+    channel = models.CharField(
+        _("channel"), max_length=12, blank=True, choices=OrderChannel.choices
+    )
+    event = models.CharField(
+        _("event"),
+        max_length=32,
+        blank=True,
+        choices=EarnEvent.choices,
+        help_text=_("For an event bonus: what the member does to earn it."),
+    )
     min_spend = models.DecimalField(_("minimum spend"), **MONEY, default=Decimal(0))
     tiers = models.ManyToManyField(Tier, verbose_name=_("only for tiers"), blank=True)
     priority = models.PositiveSmallIntegerField(_("priority"), default=100)

@@ -1,15 +1,61 @@
-"""The earn-rule engine: a pure function from an order's facts to points, with a breakdown.
+"""The earn-rule engine: pure functions from an order's (or an event's) facts to points, with a
+breakdown. No queries: callers pass the active rules and their tier limits.
 
-- Base: ``points_per_currency_unit`` × amount paid. With lines, the order discount is spread
-  over the lines in proportion, so line multipliers apply to what was really paid.
-- Multipliers: for each line, the matching rules (category, SKU, store, channel, promotion
-  window) are applied in priority order; stackable rules multiply together; a non-stackable rule
-  applies and stops the lower-priority ones for that spend.
-- The tier's earn multiplier applies on top. Bonuses (first purchase, spend threshold) add points.
-- Rules can be limited to tiers, a store or a channel, and to an active window.
+Base
+    ``points_per_currency_unit`` × amount paid. With lines, the order discount is spread over the
+    lines in proportion, so line multipliers apply to what was really paid.
 
-Extension point: ``CONDITIONS`` maps a condition name to a predicate ``(rule, facts) -> bool``;
-the segments feature registers ``"segment"`` there to limit rules to a customer segment.
+Families
+    *Multipliers* (category, SKU, store, channel, promotion) scale the points of the spend they
+    match, line by line. *Bonuses* add a fixed number of points: first purchase and spend
+    threshold to an order, event bonuses to an event (``compute_event_bonus``; they never apply
+    to orders, and order rules never apply to events). The tier's earn multiplier applies on top
+    of the rule multipliers; bonuses are not multiplied.
+
+Which rule matches (a missing target never means "everything")
+    category: a line of that category (case-insensitive); SKU: a line with that SKU; store:
+    orders at that store; channel: orders through that channel; promotion: orders placed inside
+    its window, which must have both a start and an end; first purchase: the customer's first
+    order; spend threshold: orders of at least ``min_spend`` (> 0); event: that event code.
+    A rule without its target (no store, no channel, blank category, …) matches nothing, and a
+    bonus rule without points is ignored. ``services.configuration`` refuses such rules; the
+    engine ignores them anyway, in case an old row or a direct write slips through.
+
+Limits (for every kind)
+    ``is_active``; the active window [starts_at, ends_at) compared with the order time (now, for
+    an event); tiers (empty = all tiers); a store or a channel set on a rule of another kind
+    narrows it to that store or channel; and every registered condition (below).
+
+Priority and stacking (per family: multipliers per line, bonuses per order or event)
+    1. The rules of the family that match are taken by priority, higher first; equal priorities
+       go by id (the older rule first).
+    2. A stackable rule applies and the walk goes on. Stackable multipliers multiply
+       (×2 and ×1.5 make ×3); stackable bonuses add (50 + 30 make 80).
+    3. A non-stackable rule ends the walk: no lower-priority rule of its family applies. It
+       applies itself only when no higher-priority rule of the family applied; otherwise it
+       stays out, because it does not combine with anything. So a non-stackable rule at the top
+       applies alone, and one below stackable rules cuts the chain where it stands.
+    A non-stackable multiplier never stops a bonus, nor the other way round, and a rule stops
+    others only where it matches (a SKU rule only on its lines; a tier-limited rule only for
+    members of its tiers).
+
+Extension point: ``CONDITIONS`` maps a condition name to a predicate ``(rule, facts) -> bool``.
+Every predicate is asked about every rule, so it must answer True for rules it does not limit.
+For an event, ``facts`` carries the member (``customer_id``, ``tier_id``) and the time, with no
+store, channel or lines.
+
+Segments (the planned segment limit): ``analytics`` sits above ``loyalty`` in the layers, so
+nothing here may import it. The segments work will
+  - add ``segment = models.ForeignKey("analytics.Segment", null=True, blank=True,
+    on_delete=models.PROTECT, related_name="+")`` to ``EarnRule`` (a string reference; the
+    loyalty migration depends on the analytics migration that creates ``Segment``), and
+    ``"segment"`` to ``EARN_RULE_FIELDS`` so the dashboard form offers it;
+  - register ``CONDITIONS["segment"]`` from ``analytics``' ``AppConfig.ready``: True when
+    ``rule.segment_id`` is None, else whether ``facts.customer_id`` is in the segment (compiled
+    once per call, not once per rule);
+  - leave this module unchanged: ``_applies`` already refuses a rule with a ``segment_id`` when
+    no ``"segment"`` condition is registered, so a segment-limited rule never falls back to
+    "all customers".
 """
 
 import datetime as dt
@@ -17,7 +63,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import ROUND_FLOOR, Decimal
 
-from .enums import EarnRuleKind
+from .enums import MULTIPLIER_KINDS, ORDER_BONUS_KINDS, EarnRuleKind
 
 CONDITIONS: dict[str, Callable[[object, "OrderFacts"], bool]] = {}
 
@@ -48,7 +94,8 @@ class EarnResult:
     parts: list[tuple[str, int]] = field(default_factory=list)
 
 
-def _active(rule, facts: OrderFacts, tier_ids: set[int]) -> bool:
+def _applies(rule, facts: OrderFacts, tier_ids: set[int]) -> bool:
+    """The limits every kind shares: active, window, tiers, store and channel, conditions."""
     if not rule.is_active:
         return False
     if rule.starts_at and facts.placed_at < rule.starts_at:
@@ -61,15 +108,56 @@ def _active(rule, facts: OrderFacts, tier_ids: set[int]) -> bool:
         return False
     if rule.channel and rule.channel != facts.channel:
         return False
+    if getattr(rule, "segment_id", None) and "segment" not in CONDITIONS:
+        return False
     return all(check(rule, facts) for check in CONDITIONS.values())
 
 
-def _matches_line(rule, line: LineFacts) -> bool:
-    if rule.kind == EarnRuleKind.CATEGORY:
-        return bool(rule.category) and rule.category.lower() == line.category.lower()
-    if rule.kind == EarnRuleKind.SKU:
+def _matches_line(rule, facts: OrderFacts, line: LineFacts) -> bool:
+    """Whether a multiplier rule's own target covers this line; a missing target never does."""
+    kind = rule.kind
+    if kind == EarnRuleKind.CATEGORY:
+        return bool(rule.category.strip()) and (
+            rule.category.strip().lower() == line.category.strip().lower()
+        )
+    if kind == EarnRuleKind.SKU:
         return bool(rule.sku) and rule.sku == line.sku
-    return rule.kind in (EarnRuleKind.STORE, EarnRuleKind.CHANNEL, EarnRuleKind.PROMOTION)
+    if kind == EarnRuleKind.STORE:
+        return rule.store_id is not None and rule.store_id == facts.store_id
+    if kind == EarnRuleKind.CHANNEL:
+        return bool(rule.channel) and rule.channel == facts.channel
+    if kind == EarnRuleKind.PROMOTION:
+        # The window is the promotion's target (``_applies`` checks the order is inside it).
+        return rule.starts_at is not None and rule.ends_at is not None
+    return False
+
+
+def _matches_order(rule, facts: OrderFacts) -> bool:
+    """Whether an order bonus rule's condition holds for this order."""
+    if rule.bonus_points <= 0:
+        return False
+    if rule.kind == EarnRuleKind.FIRST_PURCHASE:
+        return facts.first_purchase
+    if rule.kind == EarnRuleKind.MIN_SPEND:
+        return rule.min_spend > 0 and facts.total >= rule.min_spend
+    return False
+
+
+def _by_priority(rule) -> tuple[int, int]:
+    return (-rule.priority, rule.pk or 0)
+
+
+def apply_by_priority(matching: Iterable) -> list:
+    """The rules of one family that apply, out of those that match (see the module docstring):
+    by priority; a non-stackable rule ends the walk and applies only if it comes first."""
+    applied = []
+    for rule in sorted(matching, key=_by_priority):
+        if not rule.stackable:
+            if not applied:
+                applied.append(rule)
+            break
+        applied.append(rule)
+    return applied
 
 
 def spread_discount(
@@ -87,21 +175,17 @@ def spread_discount(
 def compute_earn(
     *, facts: OrderFacts, rate: Decimal, rules: Iterable, rule_tiers: dict[int, set[int]]
 ) -> EarnResult:
-    rules = [r for r in rules if _active(r, facts, rule_tiers.get(r.pk, set()))]
-    multiplier_rules = sorted(
-        (r for r in rules if r.kind not in (EarnRuleKind.FIRST_PURCHASE, EarnRuleKind.MIN_SPEND)),
-        key=lambda r: (-r.priority, r.pk),
-    )
+    """Points of an order: base, rule multipliers per line, tier multiplier, then bonuses."""
+    rules = [r for r in rules if _applies(r, facts, rule_tiers.get(r.pk, set()))]
+    multipliers = [r for r in rules if r.kind in MULTIPLIER_KINDS]
+    bonuses = [r for r in rules if r.kind in ORDER_BONUS_KINDS]
     base = Decimal(0)
     boosted = Decimal(0)
     for line in facts.lines:
         line_base = line.amount * rate
         factor = Decimal(1)
-        for rule in multiplier_rules:
-            if _matches_line(rule, line):
-                factor *= rule.multiplier
-                if not rule.stackable:
-                    break
+        for rule in apply_by_priority(r for r in multipliers if _matches_line(r, facts, line)):
+            factor *= rule.multiplier
         base += line_base
         boosted += line_base * factor
     tiered = boosted * facts.tier_multiplier
@@ -115,21 +199,29 @@ def compute_earn(
     tier_extra = total_points - base_points - rule_extra
     if tier_extra:
         result.parts.append(("tier", tier_extra))
-    for rule in rules:
-        if (
-            (rule.kind == EarnRuleKind.FIRST_PURCHASE and facts.first_purchase)
-            or (
-                rule.kind == EarnRuleKind.MIN_SPEND
-                and facts.total >= rule.min_spend
-                and rule.bonus_points
-            )
-            or (
-                rule.bonus_points
-                and rule.kind not in (EarnRuleKind.FIRST_PURCHASE, EarnRuleKind.MIN_SPEND)
-                and any(_matches_line(rule, line) for line in facts.lines)
-            )
-        ):
-            total_points += rule.bonus_points
-            result.parts.append((rule.name, rule.bonus_points))
+    for rule in apply_by_priority(r for r in bonuses if _matches_order(r, facts)):
+        total_points += rule.bonus_points
+        result.parts.append((rule.name, rule.bonus_points))
     result.points = max(total_points, 0)
+    return result
+
+
+def compute_event_bonus(
+    *, event: str, facts: OrderFacts, rules: Iterable, rule_tiers: dict[int, set[int]]
+) -> EarnResult:
+    """Points of an event: the bonuses of the active event rules for ``event``, by priority and
+    stacking like order bonuses. ``facts`` describe the member and the time (no order)."""
+    matching = [
+        r
+        for r in rules
+        if r.kind == EarnRuleKind.EVENT
+        and r.event
+        and r.event == event
+        and r.bonus_points > 0
+        and _applies(r, facts, rule_tiers.get(r.pk, set()))
+    ]
+    result = EarnResult(points=0)
+    for rule in apply_by_priority(matching):
+        result.points += rule.bonus_points
+        result.parts.append((rule.name, rule.bonus_points))
     return result

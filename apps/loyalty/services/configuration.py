@@ -18,6 +18,7 @@ from apps.accounts.models import User
 from apps.core.exceptions import ValidationFailed
 from apps.core.services import audit_record, changed_fields, model_snapshot
 
+from ..enums import BONUS_KINDS, MULTIPLIER_KINDS, EarnRuleKind
 from ..locks import lock_reward
 from ..models import EarnRule, Programme, Reward, Tier
 
@@ -46,6 +47,7 @@ EARN_RULE_FIELDS = [
     "sku",
     "store",
     "channel",
+    "event",
     "min_spend",
     "priority",
     "stackable",
@@ -87,15 +89,20 @@ def _validate(instance) -> None:
     try:
         instance.full_clean()
     except DjangoValidationError as exc:
-        raise ValidationFailed(" ".join(exc.messages)) from exc
+        fields = [f for f in getattr(exc, "error_dict", {}) if f != "__all__"]
+        raise ValidationFailed(
+            " ".join(exc.messages), **({"field": fields[0]} if fields else {})
+        ) from exc
 
 
-def _update(*, instance, fields: list[str], data: dict[str, Any], actor: User, action: str):
+def _update(
+    *, instance, fields: list[str], data: dict[str, Any], actor: User, action: str, check=None
+):
     before = model_snapshot(instance, fields)
     for name in fields:
         if name in data:
             setattr(instance, name, data[name])
-    _validate(instance)
+    (check or _validate)(instance)
     instance.save()
     changed_before, changed_after = changed_fields(before, model_snapshot(instance, fields))
     if changed_after:
@@ -122,11 +129,101 @@ def programme_update(*, actor: User, **data: Any) -> Programme:
     )
 
 
+def earn_rule_problems(rule: EarnRule) -> list[tuple[str, str]]:
+    """What the rule's kind needs and does not have, as (field, message) pairs, in form order.
+
+    Multipliers (category, SKU, store, channel, promotion) need their target and add no bonus
+    points; bonuses (first purchase, spend threshold, event) need their points and multiply
+    nothing. Category, SKU, minimum spend and event belong to their own kind only; a store or a
+    channel on another multiplier or bonus narrows it, but an event happens outside any store or
+    channel. The rule engine never reads a missing target as "everything"
+    (``apps.loyalty.rules``); this refuses such rules before they are saved."""
+    kind = rule.kind
+    problems: list[tuple[str, str]] = []
+
+    def need(ok: bool, name: str, message: str) -> None:
+        if not ok:
+            problems.append((name, message))
+
+    if kind in MULTIPLIER_KINDS:
+        need(
+            not rule.bonus_points,
+            "bonus_points",
+            _(
+                "A multiplier adds no bonus points: use a first-purchase, spend-threshold or "
+                "event rule for a bonus."
+            ),
+        )
+    if kind in BONUS_KINDS:
+        need(
+            rule.multiplier is None or rule.multiplier == 1,
+            "multiplier",
+            _("A bonus rule adds points and multiplies nothing: leave the multiplier at 1."),
+        )
+        need((rule.bonus_points or 0) > 0, "bonus_points", _("Enter the bonus points it awards."))
+    category = (rule.category or "").strip()
+    if kind == EarnRuleKind.CATEGORY:
+        need(bool(category), "category", _("A category multiplier needs its category."))
+    else:
+        need(not category, "category", _("Only a category multiplier uses a category."))
+    if kind == EarnRuleKind.SKU:
+        need(bool(rule.sku), "sku", _("A product multiplier needs its SKU."))
+    else:
+        need(not rule.sku, "sku", _("Only a product multiplier uses a SKU."))
+    if kind == EarnRuleKind.STORE:
+        need(rule.store_id is not None, "store", _("A store multiplier needs its store."))
+    if kind == EarnRuleKind.CHANNEL:
+        need(bool(rule.channel), "channel", _("A channel multiplier needs its channel."))
+    if kind == EarnRuleKind.PROMOTION:
+        need(
+            rule.starts_at is not None,
+            "starts_at",
+            _("A promotion needs the start of its window."),
+        )
+        need(rule.ends_at is not None, "ends_at", _("A promotion needs the end of its window."))
+    if kind == EarnRuleKind.MIN_SPEND:
+        need(
+            (rule.min_spend or 0) > 0,
+            "min_spend",
+            _("A spend-threshold bonus needs the minimum spend."),
+        )
+    else:
+        need(
+            not rule.min_spend,
+            "min_spend",
+            _("Only a spend-threshold bonus uses a minimum spend."),
+        )
+    if kind == EarnRuleKind.EVENT:
+        need(bool(rule.event), "event", _("An event bonus needs its event."))
+        need(
+            rule.store_id is None,
+            "store",
+            _("An event happens outside any store: an event bonus cannot be limited to one."),
+        )
+        need(
+            not rule.channel,
+            "channel",
+            _("An event happens outside any channel: an event bonus cannot be limited to one."),
+        )
+    else:
+        need(not rule.event, "event", _("Only an event bonus uses an event."))
+    return sorted(problems, key=lambda p: EARN_RULE_FIELDS.index(p[0]))
+
+
+def _check_earn_rule(rule: EarnRule) -> None:
+    _check_window(rule.starts_at, rule.ends_at)
+    if problems := earn_rule_problems(rule):
+        name, message = problems[0]
+        raise ValidationFailed(message, field=name)
+    _validate(rule)
+
+
 @transaction.atomic
 def earn_rule_create(*, actor: User, tiers: list[Tier] | None = None, **data: Any) -> EarnRule:
+    """A new earn rule, refused with a field-specific ``ValidationFailed`` when its kind lacks
+    what it needs (``earn_rule_problems``); audited."""
     rule = EarnRule(**{k: v for k, v in data.items() if k in EARN_RULE_FIELDS})
-    _check_window(rule.starts_at, rule.ends_at)
-    _validate(rule)
+    _check_earn_rule(rule)
     rule.save()
     rule.tiers.set(tiers or [])
     audit_record(
@@ -143,11 +240,23 @@ def earn_rule_create(*, actor: User, tiers: list[Tier] | None = None, **data: An
 def earn_rule_update(
     *, rule: EarnRule, actor: User, tiers: list[Tier] | None = None, **data: Any
 ) -> EarnRule:
+    """Change an earn rule; refused like ``earn_rule_create`` when the result would lack what
+    its kind needs, and then nothing changes."""
+    return _earn_rule_update(rule=rule, actor=actor, tiers=tiers, check=_check_earn_rule, **data)
+
+
+def _earn_rule_update(
+    *, rule: EarnRule, actor: User, tiers: list[Tier] | None, check, **data: Any
+) -> EarnRule:
     rule = EarnRule.objects.select_for_update().get(pk=rule.pk)
-    _check_window(data.get("starts_at", rule.starts_at), data.get("ends_at", rule.ends_at))
     before_tiers = sorted(rule.tiers.values_list("pk", flat=True))
     _update(
-        instance=rule, fields=EARN_RULE_FIELDS, data=data, actor=actor, action="earn_rule.update"
+        instance=rule,
+        fields=EARN_RULE_FIELDS,
+        data=data,
+        actor=actor,
+        action="earn_rule.update",
+        check=check,
     )
     if tiers is not None and sorted(t.pk for t in tiers) != before_tiers:
         rule.tiers.set(tiers)
@@ -164,8 +273,9 @@ def earn_rule_update(
 
 @transaction.atomic
 def earn_rule_deactivate(*, rule: EarnRule, actor: User) -> EarnRule:
-    """Switch a rule off (kept for history: past earnings refer to it by name)."""
-    return earn_rule_update(rule=rule, actor=actor, is_active=False)
+    """Switch a rule off (kept for history: past earnings refer to it by name). An old rule
+    that lacks what its kind needs can always be switched off."""
+    return _earn_rule_update(rule=rule, actor=actor, tiers=None, check=_validate, is_active=False)
 
 
 def _check_window(starts_at, ends_at) -> None:

@@ -1,8 +1,10 @@
-"""Earning: orders earn through the rules, refunds claw back in proportion, bonuses.
+"""Earning: orders earn through the rules, refunds claw back in proportion, bonuses (sign-up,
+events, gifts).
 
 Exactly once (invariant 2): every ledger row has a unique idempotency key derived from what
-caused it (``order:<id>:earn``, ``refund:<id>``, ``bonus:signup:<customer>``); the account row
-lock serialises concurrent attempts and the unique key is the backstop.
+caused it (``order:<id>:earn``, ``refund:<id>``, ``bonus:signup:<customer>``,
+``event:<event>:<customer>:<reference>``); the account row lock serialises concurrent attempts
+and the unique key is the backstop.
 """
 
 import datetime as dt
@@ -10,18 +12,27 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import Sum
+from django.db.models import Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from apps.core.exceptions import ValidationFailed
 from apps.customers.models import Customer, Order, Refund, Store
 from apps.customers.services import order_record
 
 from .. import ledger
-from ..enums import EarnRuleKind, LotStatus, TxKind
+from ..enums import EarnEvent, EarnRuleKind, LotStatus, TxKind
 from ..locks import lock_account
-from ..models import EarnRule, LoyaltyAccount, PointsLot, PointsTransaction, Programme, Tier
-from ..rules import CONDITIONS, OrderFacts, compute_earn, spread_discount
+from ..models import (
+    EarnRule,
+    LotAllocation,
+    LoyaltyAccount,
+    PointsLot,
+    PointsTransaction,
+    Programme,
+    Tier,
+)
+from ..rules import CONDITIONS, OrderFacts, compute_earn, compute_event_bonus, spread_discount
 
 
 @dataclass(frozen=True)
@@ -212,12 +223,45 @@ def _earned_for_order(order: Order) -> int:
     return (tx.points + tx.pending_points) if tx else 0
 
 
+def _share(earned: int, refunded: Decimal, total: Decimal) -> int:
+    """The order's points that ``refunded`` (capped at the total) of ``total`` stands for."""
+    refunded = min(refunded, total)
+    return int((Decimal(earned) * refunded / total).to_integral_value())
+
+
+def _refund_share(*, refund: Refund, order: Order, earned: int) -> tuple[int, int]:
+    """(points this refund stands for, points the refunds before it stood for). Refunds are
+    taken in their own order (time, then id), so each one's share is fixed whenever and in
+    whatever order they are processed, and the shares add up to the refunded part of what the
+    order earned, never more."""
+    before = Refund.objects.filter(order=order).filter(
+        Q(at__lt=refund.at) | Q(at=refund.at, pk__lt=refund.pk)
+    ).aggregate(s=Sum("amount"))["s"] or Decimal(0)
+    previous = _share(earned, before, order.total)
+    return _share(earned, before + refund.amount, order.total) - previous, previous
+
+
 @transaction.atomic
 def refund_clawback(*, refund: Refund) -> PointsTransaction | None:
-    """Reverse the refund's share of the order's points, once per refund. Clawback comes from
-    the order's own lot first (pending or available), then from other available points, soonest
-    expiring first; what cannot be taken is recorded as debt and settled from future earnings,
-    so the balance never goes negative."""
+    """Claw back the refund's share of the order's points, once per refund (one REFUND ledger
+    row, key ``refund:<id>``).
+
+    Policy. The refund's share is the refunded part of what the order earned (shares of split
+    refunds add up, see ``_refund_share``). The order's points are now in one of four places,
+    and the share is met from them in this order:
+
+    1. still in the order's own lot (pending or available): taken from that lot;
+    2. EXPIRED from that lot: not clawed again, they are already gone (the ledger row says how
+       many were left out);
+    3. SPENT by the member (redeemed, adjusted away, used to settle a debt): taken from the
+       member's other available lots, soonest-expiring first;
+    4. what those lots cannot cover is recorded as debt (``account.debt``), taken from future
+       earnings by ``settle_debt``, so the balance never goes negative.
+
+    Invariant: over all refunds of an order, taken + owed + left out as expired equals the
+    refunded share of what it earned, so never more than the order earned. What earlier refunds
+    owed counts as clawed: a split refund never charges the same points twice.
+    """
     order = refund.order
     if order.customer_id is None:
         return None
@@ -228,42 +272,57 @@ def refund_clawback(*, refund: Refund) -> PointsTransaction | None:
     earned = _earned_for_order(order)
     if earned <= 0 or order.total <= 0:
         return None
-    refunded_total = Refund.objects.filter(order=order, at__lte=refund.at).aggregate(
-        s=Sum("amount")
-    )["s"]
-    refunded_total = min(refunded_total or Decimal(0), order.total)
-    already = -sum(
-        t.points + t.pending_points
-        for t in PointsTransaction.objects.filter(kind=TxKind.REFUND, refund__order=order)
-    )
-    target = int((Decimal(earned) * refunded_total / order.total).to_integral_value())
-    owed = max(target - already, 0)
-    if owed == 0:
+    share, previous = _refund_share(refund=refund, order=order, earned=earned)
+    if share <= 0:
         return None
     lot = PointsLot.objects.select_for_update().filter(order=order, account=account).first()
-    from_pending = 0
-    if lot is not None and lot.status == LotStatus.PENDING:
-        from_pending = min(owed, lot.remaining)
-    from_available = min(owed - from_pending, account.balance)
-    debt = owed - from_pending - from_available
+    from_lot = 0
+    if lot is not None and lot.status in (LotStatus.PENDING, LotStatus.AVAILABLE):
+        from_lot = min(share, lot.remaining)
+    # Expired points of the order that earlier refunds have not yet left out. Earlier shares
+    # were met from the lot first, then from what had expired, so the part of them beyond what
+    # they took from the lot has used up the expired points first.
+    expired = 0
+    taken_from_lot = 0
+    if lot is not None:
+        expired = -(
+            PointsTransaction.objects.filter(kind=TxKind.EXPIRE, lot=lot).aggregate(
+                s=Sum("points")
+            )["s"]
+            or 0
+        )
+        taken_from_lot = (
+            LotAllocation.objects.filter(
+                lot=lot, transaction__kind=TxKind.REFUND, transaction__refund__order=order
+            ).aggregate(s=Sum("points"))["s"]
+            or 0
+        )
+    expired_left = expired - min(expired, max(previous - taken_from_lot, 0))
+    left_out = min(share - from_lot, expired_left)
+    spent = share - from_lot - left_out
+    pending = lot is not None and lot.status == LotStatus.PENDING
+    from_others = min(spent, account.balance - (0 if pending else from_lot))
+    debt = spent - from_others
+    reason = _("Refund %(id)s") % {"id": refund.refund_id}
+    if left_out:
+        reason += "; " + _("%(n)s points had already expired") % {"n": left_out}
+    if debt:
+        reason += "; " + _("%(n)s points owed") % {"n": debt}
     tx = ledger.build(
         account=account,
         kind=TxKind.REFUND,
         key=key,
-        points=-from_available,
-        pending_points=-from_pending,
-        reason=_("Refund %(id)s") % {"id": refund.refund_id},
+        points=-(from_others + (0 if pending else from_lot)),
+        pending_points=-(from_lot if pending else 0),
+        reason=reason,
         order=order,
         refund=refund,
     )
     tx.save()
-    if from_pending:
-        ledger.spend_lots(account=account, points=from_pending, tx=tx, lots=[lot])
-    if from_available:
-        own = [lot] if lot is not None and lot.status == LotStatus.AVAILABLE else []
-        taken = ledger.spend_lots(account=account, points=from_available, tx=tx, lots=own)
-        if taken < from_available:
-            ledger.spend_lots(account=account, points=from_available - taken, tx=tx)
+    if from_lot:
+        ledger.spend_lots(account=account, points=from_lot, tx=tx, lots=[lot])
+    if from_others:
+        ledger.spend_lots(account=account, points=from_others, tx=tx)
     account.debt += debt
     account.save(update_fields=ledger.ACCOUNT_COUNTERS)
     return tx
@@ -321,6 +380,83 @@ def signup_bonus_award(*, customer: Customer) -> PointsTransaction | None:
     )
 
 
+# Ledger keys hold 120 characters: "event:" + event (≤ 32) + ":" + customer id + ":" + reference.
+EVENT_REFERENCE_MAX_LENGTH = 64
+
+
+@dataclass(frozen=True)
+class EventBonusOutcome:
+    transaction: PointsTransaction | None
+    created: bool
+    balance: int
+
+
+@transaction.atomic
+def event_bonus_record(*, customer: Customer, event: str, reference: str) -> EventBonusOutcome:
+    """``event_bonus_award``, also saying whether this call awarded the points (``created``)
+    or found them awarded before, and the member's balance after it (for the API)."""
+    if event not in EarnEvent.values:
+        raise ValidationFailed(_("Unknown event “%(event)s”.") % {"event": event}, field="event")
+    reference = reference.strip()
+    if not reference or len(reference) > EVENT_REFERENCE_MAX_LENGTH:
+        raise ValidationFailed(
+            _("Give the event's reference, at most %(n)s characters.")
+            % {"n": EVENT_REFERENCE_MAX_LENGTH},
+            field="reference",
+        )
+    account = lock_account(customer_id=customer.pk)
+    key = f"event:{event}:{customer.pk}:{reference}"
+    if (done := ledger.tx_exists(key)) is not None:
+        return EventBonusOutcome(done, False, account.balance)
+    rules, rule_tiers = _active_rules()
+    now = timezone.now()
+    facts = OrderFacts(
+        total=Decimal(0),
+        placed_at=now,
+        store_id=None,
+        channel="",
+        lines=(),
+        tier_id=account.tier_id,
+        tier_multiplier=Decimal(1),
+        first_purchase=False,
+        customer_id=customer.pk,
+    )
+    result = compute_event_bonus(event=event, facts=facts, rules=rules, rule_tiers=rule_tiers)
+    if result.points <= 0:
+        return EventBonusOutcome(None, False, account.balance)
+    lot = ledger.lot_create(
+        account=account,
+        points=result.points,
+        earned_at=now,
+        available_at=now,
+        programme=Programme.get(),
+    )
+    tx = ledger.append(
+        account=account,
+        kind=TxKind.EARN,
+        key=key,
+        points=result.points,
+        reason=", ".join(f"{name} {pts}" for name, pts in result.parts),
+        lot=lot,
+        source_ref=f"{event}:{reference}"[:64],
+        at=now,
+    )
+    settle_debt(account=account, key=f"{key}:settle")
+    return EventBonusOutcome(tx, True, account.balance)
+
+
+def event_bonus_award(
+    *, customer: Customer, event: str, reference: str
+) -> PointsTransaction | None:
+    """Award the bonus of every active event rule for ``event`` (window, tier limits, priority
+    and stacking as in ``apps.loyalty.rules``), once per (customer, event, reference): the
+    ledger key ``event:<event>:<customer>:<reference>`` is unique, so the same reference again
+    returns the first transaction and awards nothing more. Returns None when no rule applies
+    (nothing is written, so a rule switched on later still rewards that reference). Available at
+    once; settles points owed first. Refuses an unknown event or a blank reference."""
+    return event_bonus_record(customer=customer, event=event, reference=reference).transaction
+
+
 def _active_rules() -> tuple[list[EarnRule], dict[int, set[int]]]:
     rules = list(EarnRule.objects.filter(is_active=True))
     rule_tiers: dict[int, set[int]] = {}
@@ -334,16 +470,18 @@ def _active_rules() -> tuple[list[EarnRule], dict[int, set[int]]]:
 
 
 def orders_earn_bulk(
-    *, order_ids, chunk: int = 500, run_hooks: bool = True, at_order_time: bool = False
+    *, order_ids, chunk: int = 500, run_hooks: bool = True, at_order_time: bool = True
 ) -> int:
     """Earn points for many orders at once (imports, seeding), chunked by customer: one chunk
     locks its accounts, reads its orders and lines in a few queries, computes points with the
     same rule engine and writes lots and chained ledger rows with bulk inserts. Orders that
     already earned are skipped (same idempotency keys as ``order_earn``). Tier upgrades are
     applied per account at the end of its chunk, and the after-order hooks (referral rewards,
-    badges) run once per customer with their newest order. ``at_order_time`` dates the ledger
-    rows at each order's time instead of now (back-filling history, e.g. demo data). Returns the
-    number of orders that earned."""
+    badges) run once per customer with their newest order. Accounts it creates start in the
+    entry tier, like ``locks.account_ensure``. ``at_order_time`` (the default: imports and demo
+    data back-fill history) dates the ledger rows at each order's time, so a points-metric tier
+    counts them in the window they belong to; False dates them now. Returns the number of orders
+    that earned."""
     wanted = set(order_ids)
     if not wanted:
         return 0
@@ -389,8 +527,12 @@ def _earn_chunk(
     from ..locks import lock_accounts
     from .tiers import tier_evaluate
 
+    # New accounts start in the entry tier, as ``account_ensure`` creates them.
+    entry = Tier.objects.filter(threshold=0).order_by("rank").first()
+    joined = timezone.now() if entry else None
     LoyaltyAccount.objects.bulk_create(
-        [LoyaltyAccount(customer_id=c) for c in customer_ids], ignore_conflicts=True
+        [LoyaltyAccount(customer_id=c, tier=entry, tier_since=joined) for c in customer_ids],
+        ignore_conflicts=True,
     )
     ids = list(
         LoyaltyAccount.objects.filter(customer_id__in=customer_ids).values_list("pk", flat=True)

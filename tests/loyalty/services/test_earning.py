@@ -35,9 +35,18 @@ def test_recent_order_earns_pending_points_that_mature_after_the_return_window(
     assert list(ledger_faults()) == []
 
 
-def test_the_same_order_earns_once(programme, customer, buy):
-    buy(customer, "100", external_id="X1", days_ago=30)
-    _, created, outcome = buy(customer, "100", external_id="X1", days_ago=30)
+def test_the_same_order_earns_once(programme, customer, store):
+    from apps.loyalty.services import order_ingest
+
+    order = {
+        "store": store,
+        "external_id": "X1",
+        "customer": customer,
+        "placed_at": timezone.now() - dt.timedelta(days=30),
+        "total": Decimal(100),
+    }
+    order_ingest(**order)
+    _, created, outcome = order_ingest(**order)
     assert not created and outcome.points_earned == 100
     assert _account(customer).balance == 100
     assert PointsTransaction.objects.filter(kind=TxKind.EARN).count() == 1
@@ -54,7 +63,14 @@ def test_rules_multiply_matching_lines_and_tier_multiplier_applies(programme, ti
 
 
 def test_non_stackable_rule_stops_lower_priority_rules(programme, customer, buy):
-    EarnRuleFactory(kind="promotion", multiplier=Decimal(3), priority=200, stackable=False)
+    EarnRuleFactory(
+        kind="promotion",
+        multiplier=Decimal(3),
+        priority=200,
+        stackable=False,
+        starts_at=timezone.now() - dt.timedelta(days=60),
+        ends_at=timezone.now(),
+    )
     EarnRuleFactory(kind="category", category="tea", multiplier=Decimal(2), priority=100)
     lines = [{"sku": "T1", "category": "tea", "quantity": Decimal(1), "unit_price": Decimal(100)}]
     _, _, outcome = buy(customer, "100", days_ago=30, lines=lines)
@@ -190,3 +206,155 @@ def test_bulk_earning_matches_one_by_one_earning(programme, tiers, store):
     # One by one, the last order already earns at silver's 1.25×: the bulk path upgrades at the end.
     assert (acc_b.balance, acc_b.pending) == (1150, 112)
     assert list(ledger_faults()) == []
+
+
+def test_non_stackable_promotion_outside_its_window_leaves_the_other_rules(
+    programme, customer, buy
+):
+    EarnRuleFactory(
+        kind="promotion",
+        multiplier=Decimal(3),
+        priority=200,
+        stackable=False,
+        starts_at=timezone.now() - dt.timedelta(days=10),
+        ends_at=timezone.now() + dt.timedelta(days=10),
+    )
+    EarnRuleFactory(kind="category", category="tea", multiplier=Decimal(2), priority=100)
+    lines = [{"sku": "T1", "category": "tea", "quantity": Decimal(1), "unit_price": Decimal(100)}]
+    assert buy(customer, "100", days_ago=30, lines=lines)[2].points_earned == 200
+
+
+# --- event-based bonuses -------------------------------------------------------------------------
+
+
+def _event_rule(event="profile_completed", points=100, **kwargs):
+    return EarnRuleFactory(kind="event", event=event, multiplier=1, bonus_points=points, **kwargs)
+
+
+def test_event_bonus_is_awarded_once_per_reference(programme, customer):
+    from apps.loyalty.services.earning import event_bonus_award
+
+    _event_rule(points=100)
+    tx = event_bonus_award(customer=customer, event="profile_completed", reference="p-1")
+    again = event_bonus_award(customer=customer, event="profile_completed", reference="p-1")
+
+    assert again == tx and (tx.kind, tx.points) == (TxKind.EARN, 100)
+    assert tx.idempotency_key == f"event:profile_completed:{customer.pk}:p-1"
+    assert _account(customer).balance == 100
+    event_bonus_award(customer=customer, event="profile_completed", reference="p-2")
+    assert _account(customer).balance == 200
+    assert list(ledger_faults()) == []
+
+
+def test_event_bonus_rules_stack_by_priority(programme, customer):
+    from apps.loyalty.services.earning import event_bonus_award
+
+    _event_rule(event="review_posted", points=50)
+    _event_rule(event="review_posted", points=20)
+    _event_rule(event="app_installed", points=999)
+    assert event_bonus_award(customer=customer, event="review_posted", reference="r1").points == 70
+
+    _event_rule(event="review_posted", points=200, priority=300, stackable=False)
+    assert event_bonus_award(customer=customer, event="review_posted", reference="r2").points == 200
+
+
+def test_event_bonus_respects_the_window_activity_and_tiers(programme, tiers, customer):
+    from apps.loyalty.services.earning import event_bonus_award
+
+    now = timezone.now()
+    _event_rule(event="survey_completed", ends_at=now - dt.timedelta(days=1))
+    _event_rule(event="survey_completed", is_active=False)
+    _event_rule(event="survey_completed").tiers.set([tiers[1]])  # silver only
+    assert event_bonus_award(customer=customer, event="survey_completed", reference="s1") is None
+    assert not PointsTransaction.objects.exists()
+
+    _event_rule(event="survey_completed", points=30).tiers.set([tiers[0]])  # member
+    assert (
+        event_bonus_award(customer=customer, event="survey_completed", reference="s1").points == 30
+    )
+
+
+def test_event_without_a_rule_awards_nothing(programme, customer):
+    from apps.loyalty.services.earning import event_bonus_award
+
+    assert event_bonus_award(customer=customer, event="app_installed", reference="a1") is None
+    assert not PointsTransaction.objects.exists()
+
+
+def test_unknown_event_or_blank_reference_is_refused(programme, customer):
+    from apps.core.exceptions import ValidationFailed
+    from apps.loyalty.services.earning import event_bonus_award
+
+    _event_rule()
+    with pytest.raises(ValidationFailed) as exc:
+        event_bonus_award(customer=customer, event="moon_landing", reference="m1")
+    assert exc.value.extra["field"] == "event"
+    with pytest.raises(ValidationFailed) as exc:
+        event_bonus_award(customer=customer, event="profile_completed", reference=" ")
+    assert exc.value.extra["field"] == "reference"
+    assert not PointsTransaction.objects.exists()
+
+
+def test_event_bonus_settles_points_owed(programme, customer, buy, manager):
+    from apps.loyalty.services import points_adjust
+    from apps.loyalty.services.earning import event_bonus_award
+
+    order, _, _ = buy(customer, "100", days_ago=30)
+    points_adjust(customer=customer, points=-100, reason="gift", actor=manager)
+    refund, _ = refund_record(order=order, refund_id="R1", amount=Decimal(40))
+    refund_clawback(refund=refund)
+    _event_rule(points=100)
+    event_bonus_award(customer=customer, event="profile_completed", reference="p-1")
+    account = _account(customer)
+    assert (account.balance, account.debt) == (60, 0)
+    assert list(ledger_faults()) == []
+
+
+# --- imports -------------------------------------------------------------------------------------
+
+
+def test_imported_history_is_dated_when_it_happened_and_does_not_count_as_recent(
+    customer, store, tmp_path, django_capture_on_commit_callbacks
+):
+    from apps.customers.imports import orders_import
+    from tests.loyalty.factories import ProgrammeFactory, TierFactory
+
+    ProgrammeFactory(pending_days=0, expiry_policy="never")
+    TierFactory(slug="member", rank=0)
+    TierFactory(slug="star", rank=1, metric="points", threshold=Decimal(1000), window_months=12)
+    old = timezone.localdate() - dt.timedelta(days=500)
+    path = tmp_path / "orders.csv"
+    path.write_text(
+        "member_number,external_id,store,placed_at,total\n"
+        f"{customer.member_number},OLD-1,{store.code},{old.isoformat()},1500.00\n",
+        encoding="utf-8",
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        orders_import(path=path, dry_run=False)
+
+    tx = PointsTransaction.objects.get(kind=TxKind.EARN)
+    assert timezone.localdate(tx.created_at) == old
+    account = _account(customer)
+    assert (account.balance, account.tier.slug) == (1500, "member")
+    assert list(ledger_faults()) == []
+
+
+def test_bulk_earning_creates_accounts_in_the_entry_tier_even_without_points(
+    programme, tiers, store
+):
+    from apps.customers.services import order_record
+    from apps.loyalty.services.earning import orders_earn_bulk
+    from tests.customers.factories import CustomerFactory
+
+    customer = CustomerFactory()
+    order, _ = order_record(
+        store=store,
+        external_id="FREE-1",
+        customer=customer,
+        placed_at=timezone.now() - dt.timedelta(days=3),
+        total=Decimal(0),
+    )
+    assert orders_earn_bulk(order_ids=[order.pk]) == 0
+    account = _account(customer)
+    assert (account.tier.slug, account.balance) == ("member", 0)
+    assert account.tier_since is not None
