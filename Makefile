@@ -33,7 +33,7 @@ lock:
 run: install
 	@mkdir -p var
 	@$(PY) manage.py migrate --noinput -v 0
-	@test -f var/.seeded || ($(PY) manage.py seed_demo && touch var/.seeded)
+	@test -f var/.seeded || ($(PY) manage.py seed_demo --password "$${DEMO_PASSWORD:-clientele-demo}" && touch var/.seeded)
 	@PORT=$(PORT) $(PY) scripts/run.py
 
 test: install

@@ -1,7 +1,9 @@
 from allauth.account.decorators import secure_admin_login
 from django.conf import settings
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
+
+from apps.api.errors import NOT_FOUND_ROUTE, api_not_found
 
 admin.autodiscover()
 admin.site.login = secure_admin_login(admin.site.login)
@@ -14,6 +16,8 @@ urlpatterns = [
     path("api/", include("apps.api.urls")),
     path("admin/", admin.site.urls),
     path("", include("apps.portal.urls")),
+    # Last: any /api/ address no route above matched is a JSON 404 with the API's envelope.
+    re_path(r"^api/", api_not_found, name=NOT_FOUND_ROUTE),
 ]
 
 if settings.DEBUG:

@@ -1,8 +1,17 @@
 """Every API error is ``{"code": ..., "message": ...}`` with a fitting HTTP status."""
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied
-from django.http import Http404
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponsePermanentRedirect,
+    JsonResponse,
+)
+from django.urls import Resolver404, resolve
 from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -50,3 +59,29 @@ def exception_handler(exc, context):
             "message": detail,
         }
     return response
+
+
+NOT_FOUND_ROUTE = "api-not-found"
+
+
+@csrf_exempt
+def api_not_found(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+    """The last route under ``/api/`` (config/urls.py): an address no API route matched is a
+    JSON 404 with the envelope, never the site's HTML page. This route makes every ``/api/``
+    path "valid", so CommonMiddleware would no longer add a missing trailing slash; a GET to
+    a real endpoint without it is redirected here the same way."""
+    path = request.path_info
+    if settings.APPEND_SLASH and not path.endswith("/") and request.method in ("GET", "HEAD"):
+        try:
+            match = resolve(f"{path}/")
+        except Resolver404:
+            match = None
+        if match is not None and match.url_name != NOT_FOUND_ROUTE:
+            return HttpResponsePermanentRedirect(request.get_full_path(force_append_slash=True))
+    return JsonResponse(
+        {
+            "code": "not_found",
+            "message": _("There is no API endpoint at %(path)s.") % {"path": request.path},
+        },
+        status=404,
+    )

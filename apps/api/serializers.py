@@ -11,6 +11,7 @@ from apps.core.exceptions import ValidationFailed
 from apps.customers.enums import Channel, Gender, OrderChannel
 from apps.customers.identifiers import phone_normalize
 from apps.customers.models import Customer
+from apps.loyalty.enums import TierMetric
 
 
 def validated(serializer_class: type[serializers.Serializer], data, **kwargs) -> dict:
@@ -47,6 +48,11 @@ class ChannelField(EnumField):
 class OrderChannelField(EnumField):
     enum = OrderChannel
     schema_name = "OrderChannel"
+
+
+class TierMetricField(EnumField):
+    enum = TierMetric
+    schema_name = "TierMetric"
 
 
 class CustomerOut(serializers.ModelSerializer):
@@ -124,6 +130,9 @@ def redemption_reference(redemption) -> str:
 
 
 class TierRefOut(serializers.Serializer):
+    """A tier wherever the API names one (``tier`` of the points summary and of an order
+    result, ``next_tier``): its stable code and its display name."""
+
     slug = serializers.CharField(help_text=_("Tier code."))
     name = serializers.CharField()
 
@@ -131,9 +140,13 @@ class TierRefOut(serializers.Serializer):
         ref_name = "TierRef"
 
 
+def tier_ref(tier) -> dict | None:
+    """The one representation of a tier in the API (``TierRef``), or None."""
+    return {"slug": tier.slug, "name": tier.name} if tier is not None else None
+
+
 class NextTierOut(TierRefOut):
-    metric = serializers.ChoiceField(
-        choices=["spend", "points"],
+    metric = TierMetricField(
         help_text=_("What qualifies: spend in the programme currency, or points earned."),
     )
     threshold = serializers.DecimalField(max_digits=12, decimal_places=2)
@@ -163,8 +176,16 @@ class PointsOut(serializers.Serializer):
         decimal_places=2,
         allow_null=True,
         help_text=_(
-            "What is left to qualify for next_tier, in its metric: currency for a spend tier, "
-            "points for a points tier. Null when there is no next tier."
+            "What is left to qualify for next_tier, in the unit given by next_tier_metric: "
+            "currency for spend, points earned for points (despite the name). Null when there "
+            "is no next tier."
+        ),
+    )
+    next_tier_metric = TierMetricField(
+        allow_null=True,
+        help_text=_(
+            "Unit of points_to_next_tier: spend (programme currency) or points (earned from "
+            "purchases). Null when there is no next tier."
         ),
     )
     expiring = ExpiringOut(many=True, help_text=_("Points expiring in the next 90 days, by day."))
@@ -174,9 +195,6 @@ class PointsOut(serializers.Serializer):
 
 
 def points_out(summary) -> dict:
-    def tier_ref(tier):
-        return {"slug": tier.slug, "name": tier.name} if tier is not None else None
-
     nxt = summary.next_tier
     return PointsOut(
         {
@@ -190,6 +208,7 @@ def points_out(summary) -> dict:
                 else None
             ),
             "points_to_next_tier": summary.to_next_tier if nxt is not None else None,
+            "next_tier_metric": nxt.metric if nxt is not None else None,
             "expiring": summary.expiring,
         }
     ).data

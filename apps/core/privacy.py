@@ -6,6 +6,10 @@ An exporter returns a list of flat dicts (one per row; values JSON-safe or str-a
 writes each section as ``<name>.json`` and ``<name>.csv``. An eraser removes or anonymises that
 app's personal data for the customer inside the erasure transaction; it must keep the amounts
 that the books need (orders, ledger) and must be safe to run twice.
+
+A section may also name the audit targets it owns for the customer (``audit_targets`` returns
+``[(target_type, [ids]), ...]``, e.g. ``("loyalty.redemption", ["12", "15"])``): the customers
+app's privacy log exports the audit events about them and its eraser scrubs them.
 """
 
 from collections.abc import Callable
@@ -14,6 +18,7 @@ from typing import Any
 
 Exporter = Callable[..., list[dict[str, Any]]]
 Eraser = Callable[..., None]
+AuditTargets = Callable[..., list[tuple[str, list[str]]]]
 
 
 @dataclass(frozen=True)
@@ -22,19 +27,27 @@ class PrivacySection:
     export: Exporter | None
     erase: Eraser | None
     order: int
+    audit_targets: AuditTargets | None = None
 
 
 _sections: dict[str, PrivacySection] = {}
 
 
 def register(
-    name: str, *, export: Exporter | None = None, erase: Eraser | None = None, order: int = 100
+    name: str,
+    *,
+    export: Exporter | None = None,
+    erase: Eraser | None = None,
+    order: int = 100,
+    audit_targets: AuditTargets | None = None,
 ) -> None:
     """Register (or replace, so module reloads stay harmless) a section of personal data.
     Erasers run in ascending ``order``; the customer's own profile should go last."""
     if not name.replace("_", "").isalnum():
         raise ValueError(f"Section names are used as file names: {name!r}")
-    _sections[name] = PrivacySection(name=name, export=export, erase=erase, order=order)
+    _sections[name] = PrivacySection(
+        name=name, export=export, erase=erase, order=order, audit_targets=audit_targets
+    )
 
 
 def sections() -> list[PrivacySection]:
@@ -54,3 +67,12 @@ def erase_sections(*, customer) -> list[str]:
             section.erase(customer=customer)
             done.append(section.name)
     return done
+
+
+def audit_targets(*, customer) -> list[tuple[str, list[str]]]:
+    """Every registered section's audit targets for ``customer`` (types with their ids)."""
+    out = []
+    for section in sections():
+        if section.audit_targets is not None:
+            out.extend((kind, ids) for kind, ids in section.audit_targets(customer=customer) if ids)
+    return out

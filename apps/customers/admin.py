@@ -1,13 +1,18 @@
 """Django admin for the customers app (Administrators).
 
-Customer edits go through the profile services (E.164 phones, search text, audit events);
-orders, lines and refunds are read-only here because points depend on them — they come from the
-API, the till integrations and imports. Import/export buttons use the resources in
-``resources.py`` and the import/export permissions of the roles.
+Customer edits go through the profile services (E.164 phones, search text, audit events), tag
+changes through ``customer_tag_add`` / ``customer_tag_remove``; orders, lines and refunds are
+read-only here because points depend on them — they come from the API, the till integrations
+and imports. Customers and orders are never deleted here: a customer leaves through erasure
+(the customer page's "Erase", which anonymises and keeps the ledger), and orders carry ledger
+links. Import/export buttons use the resources in ``resources.py`` and the import/export
+permissions of the roles; every admin export writes an audit event.
 """
 
 from django import forms
 from django.contrib import admin
+from django.utils import timezone
+from django.utils.translation import gettext as _
 from import_export.admin import ImportExportModelAdmin
 
 from apps.core.exceptions import ValidationFailed
@@ -26,7 +31,13 @@ from .models import (
     Tag,
 )
 from .resources import CustomerResource, OrderResource
-from .services import PROFILE_FIELDS, customer_create, customer_update
+from .services import (
+    PROFILE_FIELDS,
+    customer_create,
+    customer_tag_add,
+    customer_tag_remove,
+    customer_update,
+)
 
 
 class _ReadOnlyInline(admin.TabularInline):
@@ -63,7 +74,9 @@ class OrderLineInline(_ReadOnlyInline):
 class _AuditedExportAdmin(ImportExportModelAdmin):
     import_permission = ""
     export_permission = ""
-    export_action = ""
+    # The audit action of an export. Not ``export_action``: that name is django-import-export's
+    # export view, which a string would replace.
+    audit_export_action = ""
 
     def has_import_permission(self, request):
         return request.user.has_perm(self.import_permission)
@@ -75,9 +88,9 @@ class _AuditedExportAdmin(ImportExportModelAdmin):
         data = super().get_export_data(file_format, request, queryset, **kwargs)
         audit_record(
             actor=request.user,
-            action=self.export_action,
+            action=self.audit_export_action,
             summary="admin export",
-            after={"source": "admin", "rows": queryset.count(), "format": str(file_format)},
+            after={"source": "admin", "rows": queryset.count(), "format": file_format.get_title()},
         )
         return data
 
@@ -93,13 +106,20 @@ class CustomerAdminForm(forms.ModelForm):
         except ValidationFailed as exc:
             raise forms.ValidationError(exc.message) from exc
 
+    def clean_birth_date(self):
+        # The profile services refuse it too, but by then the admin can only answer 500.
+        day = self.cleaned_data.get("birth_date")
+        if day and day > timezone.localdate():
+            raise forms.ValidationError(_("The birth date is in the future."))
+        return day
+
 
 @admin.register(Customer)
 class CustomerAdmin(_AuditedExportAdmin):
     resource_classes = [CustomerResource]
     import_permission = "customers.import_customer"
     export_permission = "customers.export_customer"
-    export_action = "export.customers"
+    audit_export_action = "export.customers"
     form = CustomerAdminForm
     list_display = [
         "member_number",
@@ -129,8 +149,23 @@ class CustomerAdmin(_AuditedExportAdmin):
         obj.refresh_from_db()
 
     def save_related(self, request, form, formsets, change):
-        # Tags are saved by the form's m2m; consent and interactions are read-only inlines.
-        form.save_m2m()
+        # Tags through the audited services instead of form.save_m2m(), the only m2m here. The
+        # consent and interaction inlines are read-only, but their formsets are still saved (a
+        # no-op) so the admin's change message can read them.
+        customer = form.instance
+        wanted = {tag.pk: tag for tag in form.cleaned_data.get("tags", [])}
+        current = {tag.pk: tag for tag in customer.tags.all()}
+        for pk in sorted(set(wanted) - set(current)):
+            customer_tag_add(customer=customer, name=wanted[pk].name, actor=request.user)
+        for pk in sorted(set(current) - set(wanted)):
+            customer_tag_remove(customer=customer, tag=current[pk], actor=request.user)
+        for formset in formsets:
+            self.save_formset(request, form, formset, change=change)
+
+    def has_delete_permission(self, request, obj=None):
+        # Erasure, not deletion: ``delete_customer`` is the erasure right of the dashboard.
+        # Without the delete permission the admin also drops the "delete selected" action.
+        return False
 
 
 @admin.register(Order)
@@ -138,7 +173,7 @@ class OrderAdmin(_AuditedExportAdmin):
     resource_classes = [OrderResource]
     import_permission = "customers.import_order"
     export_permission = "customers.export_order"
-    export_action = "export.orders"
+    audit_export_action = "export.orders"
     list_display = ["external_id", "store", "customer", "placed_at", "total", "status"]
     list_filter = ["status", "channel", "store"]
     search_fields = ["external_id", "customer__member_number", "coupon_code"]

@@ -286,8 +286,10 @@ class Interaction(models.Model):
 
 
 class ImportJob(models.Model):
-    """One uploaded customers/orders file: its dry-run preview, then the real import run by a
-    Celery task. Progress columns are written by the import service as it goes."""
+    """One uploaded customers/orders file, worked on by a Celery task in two passes: the dry
+    run (pending → validating → previewed, or failed when the file has errors), then, once
+    staff confirm (``queued_at``), the real import (validating → running → done or failed).
+    Progress columns and ``heartbeat_at`` are written by the import service as it goes."""
 
     class Kind(models.TextChoices):
         CUSTOMERS = "customers", _("Customers")
@@ -296,6 +298,7 @@ class ImportJob(models.Model):
     class Status(models.TextChoices):
         PENDING = "pending", _("Pending")
         VALIDATING = "validating", _("Validating")
+        PREVIEWED = "previewed", _("Previewed")
         RUNNING = "running", _("Running")
         DONE = "done", _("Done")
         FAILED = "failed", _("Failed")
@@ -325,6 +328,9 @@ class ImportJob(models.Model):
     created_at = models.DateTimeField(_("created"), default=timezone.now, db_index=True)
     queued_at = models.DateTimeField(_("queued"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+    # Last sign of life of the worker on a validating/running job: a job whose worker died
+    # is told apart from a slow one by it (see apps.customers.imports.import_job_run).
+    heartbeat_at = models.DateTimeField(_("last progress"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("import job")

@@ -9,6 +9,7 @@ line columns go through ``manage.py import_orders`` or the dashboard import page
 Exported cells are escaped against spreadsheet formulae like every other export.
 """
 
+import re
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -35,6 +36,25 @@ from .services import PROFILE_FIELDS, customer_search_text
 
 def _normalised(row: dict) -> dict[str, str]:
     return {str(k).strip().lower(): cell_text(v) for k, v in row.items() if k is not None}
+
+
+def _header_normalise(dataset, *, id_columns: list[str]) -> None:
+    """Column names as the fast path reads them (trimmed, lower case, spaces as ``_``), plus any
+    of the import-id columns the file lacks, left empty. import-export refuses a file without
+    its id columns with a traceback; this way a customers file without ``member_number`` gets
+    drawn numbers (as on the dashboard), and an orders file without ``store`` or
+    ``external_id`` gets the row validation's "is required" on every row."""
+    if not dataset.headers:
+        return
+    headers = [re.sub(r"\s+", "_", str(h or "").strip().lower()) for h in dataset.headers]
+    dataset.headers = headers
+    for column in id_columns:
+        if column in headers:
+            continue
+        if dataset.height:
+            dataset.append_col([""] * dataset.height, header=column)
+        else:
+            dataset.headers = [*dataset.headers, column]
 
 
 def _raise(problems: list[tuple[str, str]]) -> None:
@@ -78,6 +98,7 @@ class CustomerResource(_AuditedImport, _EscapedExport, resources.ModelResource):
         skip_diff = True
 
     def before_import(self, dataset, **kwargs):
+        _header_normalise(dataset, id_columns=self.get_import_id_fields())
         self._ctx = ImportContext.load()
         super().before_import(dataset, **kwargs)
 
@@ -173,6 +194,7 @@ class OrderResource(_AuditedImport, _EscapedExport, resources.ModelResource):
         ]
 
     def before_import(self, dataset, **kwargs):
+        _header_normalise(dataset, id_columns=self.get_import_id_fields())
         self._ctx = ImportContext.load()
         super().before_import(dataset, **kwargs)
 

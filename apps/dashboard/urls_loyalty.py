@@ -21,6 +21,7 @@ urlpatterns = [
         name="loyalty-rule-deactivate",
     ),
     path("loyalty/tiers/", config.TierListView.as_view(), name="loyalty-tier-list"),
+    path("loyalty/tiers/new/", config.TierCreateView.as_view(), name="loyalty-tier-create"),
     path("loyalty/tiers/<int:pk>/", config.TierEditView.as_view(), name="loyalty-tier-edit"),
     path("loyalty/rewards/", config.RewardListView.as_view(), name="loyalty-reward-list"),
     path("loyalty/rewards/new/", config.RewardCreateView.as_view(), name="loyalty-reward-create"),

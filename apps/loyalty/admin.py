@@ -3,10 +3,25 @@
 The ledger (accounts, transactions, lots, allocations) is read-only here: balances change only
 through the services, which keep invariant 1 and write the hash chain and audit rows. Redemptions
 and referrals are read-mostly for the same reason (their state changes move points and stock).
+
+Configuration is money too (the point value, bonuses, multipliers, voucher values), so every
+change made here leaves an audit event with the changed fields before and after (invariant 8),
+exactly as the staff dashboard does: the programme, tiers, earn rules and rewards are saved by
+the same services the dashboard calls (``apps.loyalty.services.configuration``, ``tier_create``);
+coupons and badges, which have no edit service, are saved here with ``audit_record`` in the
+admin's own transaction. Deletions are audited with the row's last values. Tier codes and ranks
+are fixed once created (the API, reports and earn rules refer to them).
 """
 
-from django.contrib import admin
+from django import forms
+from django.contrib import admin, messages
+from django.db import transaction
+from django.db.models.fields.files import FieldFile
+from django.http import HttpResponseRedirect
 from django.utils.translation import gettext_lazy as _
+
+from apps.core.exceptions import ApplicationError, ValidationFailed
+from apps.core.services import audit_record, changed_fields, model_snapshot
 
 from .models import (
     Badge,
@@ -28,6 +43,19 @@ from .models import (
     Tier,
     TierHistory,
 )
+from .services.configuration import (
+    EARN_RULE_FIELDS,
+    PROGRAMME_FIELDS,
+    REWARD_FIELDS,
+    TIER_FIELDS,
+    earn_rule_create,
+    earn_rule_update,
+    programme_update,
+    reward_create,
+    reward_update,
+    tier_update,
+)
+from .services.tiers import TIER_CREATE_FIELDS, tier_create, tier_create_check
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -43,8 +71,124 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
+def _form_value(value):
+    # A cleared file input cleans to False; the model field stores "".
+    return "" if value is False else value
+
+
+def _changed(form, fields: list[str]) -> dict:
+    """The cleaned values of ``fields`` the user actually changed on the form."""
+    return {
+        name: _form_value(form.cleaned_data[name])
+        for name in fields
+        if name in form.changed_data and name in form.cleaned_data
+    }
+
+
+def _submitted(form, fields: list[str]) -> dict:
+    return {
+        name: _form_value(form.cleaned_data[name]) for name in fields if name in form.cleaned_data
+    }
+
+
+def _adopt(obj, saved) -> None:
+    """Make the admin's unsaved instance the row the service wrote (the admin logs and redirects
+    with it)."""
+    obj.pk = saved.pk
+    obj.refresh_from_db()
+
+
+def _snapshot(obj, fields: list[str]) -> dict:
+    out = model_snapshot(obj, fields)
+    for name in fields:  # files as their stored name, not the FieldFile object's repr
+        value = getattr(obj, name)
+        if isinstance(value, FieldFile):
+            out[name] = value.name or ""
+    return out
+
+
+class AuditedAdmin(admin.ModelAdmin):
+    """Every save and delete writes an AuditEvent ``<audit_name>.create|update|delete`` with the
+    changed fields before and after, in the admin's transaction. Subclasses whose model has a
+    service override ``save_model`` to call it (the service writes the audit row)."""
+
+    audit_name = ""
+    audit_fields: list[str] = []
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except ApplicationError as exc:
+            # A rule only the service checks refused the save. The admin's transaction rolled
+            # back, so nothing was written: say why instead of answering with a server error.
+            self.message_user(request, exc.message, level=messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
+
+    def save_model(self, request, obj, form, change):
+        fields = self.audit_fields
+        if change:
+            before = _snapshot(type(obj).objects.get(pk=obj.pk), fields)
+            obj.save()
+            obj.refresh_from_db()
+            old, new = changed_fields(before, _snapshot(obj, fields))
+            if new:
+                audit_record(
+                    actor=request.user,
+                    action=f"{self.audit_name}.update",
+                    target=obj,
+                    summary=str(obj)[:300],
+                    before=old,
+                    after=new,
+                )
+            return
+        obj.save()
+        obj.refresh_from_db()
+        audit_record(
+            actor=request.user,
+            action=f"{self.audit_name}.create",
+            target=obj,
+            summary=str(obj)[:300],
+            after=_snapshot(obj, fields),
+        )
+
+    def _audit_delete(self, request, obj) -> None:
+        audit_record(
+            actor=request.user,
+            action=f"{self.audit_name}.delete",
+            target=obj,
+            summary=str(obj)[:300],
+            before=_snapshot(obj, self.audit_fields),
+        )
+
+    def delete_model(self, request, obj):
+        with transaction.atomic():
+            self._audit_delete(request, obj)
+            super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        # The changelist's "delete selected" action: one event per row, all or nothing.
+        with transaction.atomic():
+            for obj in queryset.order_by("pk"):
+                self._audit_delete(request, obj)
+            super().delete_queryset(request, queryset)
+
+
+class WindowCheckForm(forms.ModelForm):
+    """The services refuse an availability window that ends before it starts; say so on the
+    form instead of failing on save."""
+
+    def clean(self):
+        data = super().clean()
+        starts, ends = data.get("starts_at"), data.get("ends_at")
+        if starts and ends and ends <= starts:
+            self.add_error("ends_at", _("The end must come after the start."))
+        return data
+
+
 @admin.register(Programme)
-class ProgrammeAdmin(admin.ModelAdmin):
+class ProgrammeAdmin(AuditedAdmin):
+    audit_name = "programme"
+    audit_fields = PROGRAMME_FIELDS
     list_display = ["name", "points_per_currency_unit", "point_value", "expiry_policy"]
     fieldsets = [
         (None, {"fields": ["name", "points_per_currency_unit", "point_value"]}),
@@ -69,9 +213,42 @@ class ProgrammeAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
 
+    def save_model(self, request, obj, form, change):
+        if change:
+            programme_update(actor=request.user, **_changed(form, PROGRAMME_FIELDS))
+        else:
+            # The first row (Programme.get() would otherwise create it with the defaults).
+            super().save_model(request, obj, form, change)
+
+
+class TierAdminForm(forms.ModelForm):
+    """A new tier must fit the ladder (``tier_create_check``); shown on the form, not as a
+    server error from the service."""
+
+    def clean(self):
+        data = super().clean()
+        if self.instance.pk is not None or self.errors:
+            return data
+        try:
+            tier_create_check(
+                slug=data["slug"],
+                rank=data["rank"],
+                metric=data["metric"],
+                threshold=data["threshold"],
+                retention_threshold=data["retention_threshold"],
+            )
+        except ValidationFailed as exc:
+            field = exc.extra.get("field")
+            if field not in ("slug", "rank"):  # the form's unique check reports those itself
+                self.add_error(field if field in self.fields else None, exc.message)
+        return data
+
 
 @admin.register(Tier)
-class TierAdmin(admin.ModelAdmin):
+class TierAdmin(AuditedAdmin):
+    audit_name = "tier"
+    audit_fields = TIER_CREATE_FIELDS
+    form = TierAdminForm
     list_display = [
         "rank",
         "name",
@@ -84,11 +261,25 @@ class TierAdmin(admin.ModelAdmin):
     ]
     list_display_links = ["name"]
     ordering = ["rank"]
-    prepopulated_fields = {"slug": ["name"]}
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["slug", "rank"] if obj is not None else []
+
+    def get_prepopulated_fields(self, request, obj=None):
+        return {"slug": ["name"]} if obj is None else {}
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            tier_update(tier=obj, actor=request.user, **_changed(form, TIER_FIELDS))
+        else:
+            _adopt(obj, tier_create(actor=request.user, **_submitted(form, TIER_CREATE_FIELDS)))
 
 
 @admin.register(EarnRule)
-class EarnRuleAdmin(admin.ModelAdmin):
+class EarnRuleAdmin(AuditedAdmin):
+    audit_name = "earn_rule"
+    audit_fields = EARN_RULE_FIELDS
+    form = WindowCheckForm
     list_display = ["name", "kind", "multiplier", "bonus_points", "priority", "stackable"]
     list_display += ["starts_at", "ends_at", "is_active"]
     list_filter = ["kind", "is_active", "stackable"]
@@ -96,9 +287,25 @@ class EarnRuleAdmin(admin.ModelAdmin):
     filter_horizontal = ["tiers"]
     raw_id_fields = ["store"]
 
+    def save_model(self, request, obj, form, change):
+        tiers = list(form.cleaned_data.get("tiers") or [])
+        if change:
+            data = _changed(form, EARN_RULE_FIELDS)
+            earn_rule_update(rule=obj, actor=request.user, tiers=tiers, **data)
+        else:
+            data = _submitted(form, EARN_RULE_FIELDS)
+            _adopt(obj, earn_rule_create(actor=request.user, tiers=tiers, **data))
+
+    def save_related(self, request, form, formsets, change):
+        # The service has set the tiers (and audited a change of them); no inlines.
+        pass
+
 
 @admin.register(Reward)
-class RewardAdmin(admin.ModelAdmin):
+class RewardAdmin(AuditedAdmin):
+    audit_name = "reward"
+    audit_fields = [*REWARD_FIELDS, "stock"]
+    form = WindowCheckForm
     list_display = ["name", "kind", "cost_points", "stock", "per_member_limit", "min_tier"]
     list_display += ["is_active"]
     list_filter = ["kind", "is_active", "min_tier"]
@@ -108,6 +315,13 @@ class RewardAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         # Stock of an existing reward changes only through redemption and restock (row locks).
         return ["stock"] if obj is not None else []
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            reward_update(reward=obj, actor=request.user, **_changed(form, REWARD_FIELDS))
+        else:
+            data = _submitted(form, REWARD_FIELDS)
+            _adopt(obj, reward_create(actor=request.user, stock=obj.stock, **data))
 
 
 @admin.register(Redemption)
@@ -130,7 +344,18 @@ class CouponBatchAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Coupon)
-class CouponAdmin(admin.ModelAdmin):
+class CouponAdmin(AuditedAdmin):
+    audit_name = "coupon"
+    audit_fields = [
+        "kind",
+        "value",
+        "min_spend",
+        "valid_from",
+        "valid_until",
+        "max_uses",
+        "max_uses_per_customer",
+        "is_active",
+    ]
     list_display = ["code", "kind", "value", "uses", "max_uses", "owner", "valid_until"]
     list_display += ["is_active"]
     list_filter = ["kind", "is_active"]
@@ -168,7 +393,18 @@ class ReferralCodeAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Badge)
-class BadgeAdmin(admin.ModelAdmin):
+class BadgeAdmin(AuditedAdmin):
+    audit_name = "badge"
+    audit_fields = [
+        "slug",
+        "name",
+        "description",
+        "rule",
+        "threshold",
+        "bonus_points",
+        "icon",
+        "is_active",
+    ]
     list_display = ["name", "slug", "rule", "threshold", "bonus_points", "is_active"]
     list_filter = ["rule", "is_active"]
     prepopulated_fields = {"slug": ["name"]}

@@ -11,7 +11,7 @@ class LoyaltyConfig(AppConfig):
         from apps.customers.imports import ORDERS_IMPORTED_HOOKS
         from apps.customers.services.profile import CUSTOMER_ENROLLED_HOOKS
 
-        from . import demo, selectors  # noqa: F401 - register the timeline provider and demo step
+        from . import demo, privacy, selectors  # noqa: F401 - timeline, demo step, privacy sections
         from .services.earning import orders_earn_bulk, signup_bonus_award
 
         if orders_earn_bulk not in ORDERS_IMPORTED_HOOKS:

@@ -3,12 +3,14 @@
 Reference data (programme, four tiers, earn rules, 16 rewards, badges) comes from
 ``fixtures/loyalty_demo.json``. Points are not invented: every seeded order earns through the
 real rule engine (``orders_earn_bulk``), refunds claw back through ``refund_clawback``, pending
-points mature and old lots expire through the nightly jobs, and redemptions go through
-``reward_redeem`` — so ``verify_ledger`` is clean after seeding.
+points mature and old lots expire through the nightly jobs, redemptions go through
+``reward_redeem``, and coupons are used on orders through ``coupon_redeem`` — so
+``verify_ledger`` is clean after seeding.
 """
 
 import datetime as dt
 import json
+import random
 from decimal import Decimal
 from pathlib import Path
 
@@ -17,15 +19,31 @@ from django.utils import timezone
 
 from apps.core.exceptions import ApplicationError
 from apps.customers import demo
-from apps.customers.models import Customer, Order, Refund
+from apps.customers.enums import OrderChannel, StoreKind
+from apps.customers.models import Customer, Order, Refund, Store
 
-from .enums import RedemptionStatus, ReferralStatus, RewardKind
-from .models import Badge, EarnRule, LoyaltyAccount, Programme, Referral, Reward, Tier
+from .enums import CouponKind, RedemptionStatus, ReferralStatus, RewardKind
+from .models import (
+    Badge,
+    CouponBatch,
+    EarnRule,
+    LoyaltyAccount,
+    Programme,
+    Redemption,
+    Referral,
+    Reward,
+    Tier,
+)
 from .services.badges import badges_evaluate
-from .services.coupons import coupon_batch_create
-from .services.earning import bonus_award, orders_earn_bulk, refund_clawback
+from .services.coupons import coupon_batch_create, coupon_find, coupon_redeem, coupon_validate
+from .services.earning import bonus_award, order_ingest, orders_earn_bulk, refund_clawback
 from .services.jobs import points_expire_due, points_mature_due
-from .services.redemption import redemption_cancel, redemption_fulfil, reward_redeem
+from .services.redemption import (
+    VOUCHER_KINDS,
+    redemption_cancel,
+    redemption_fulfil,
+    reward_redeem,
+)
 from .services.referrals import referral_code_for
 
 FIXTURE = Path(settings.BASE_DIR) / "fixtures" / "loyalty_demo.json"
@@ -58,6 +76,143 @@ def _reference(anchor: dt.datetime) -> dict[str, int]:
     for row in data["badges"]:
         Badge.objects.update_or_create(slug=row["slug"], defaults=row)
     return {"tiers": len(tiers), "rewards": len(data["rewards"]), "badges": len(data["badges"])}
+
+
+def _shop_with_coupon(
+    *,
+    customer: Customer,
+    code: str,
+    store: Store,
+    external_id: str,
+    placed_at: dt.datetime,
+    products: list[dict],
+    rng: random.Random,
+) -> bool:
+    """One visit to the till with a coupon, the way a till integration does it: validate the
+    code for the basket, record the order with its discount (it earns through the rule engine),
+    then redeem the code on that order. False when the code cannot be used."""
+    coupon = coupon_find(code=code)
+    if coupon is None:
+        return False
+    basket: dict[str, dict] = {}
+    gross = Decimal(0)
+    while gross < max(coupon.min_spend, Decimal(30)):
+        product = rng.choice(products)
+        line = basket.setdefault(
+            product["sku"],
+            {
+                "sku": product["sku"],
+                "name": product["name"],
+                "category": product["category"],
+                "quantity": Decimal(0),
+                "unit_price": Decimal(product["price"]),
+            },
+        )
+        line["quantity"] += 1
+        gross += line["unit_price"]
+    check = coupon_validate(code=code, customer=customer, order_total=gross)
+    if not check.valid:
+        return False
+    channel = {
+        StoreKind.OFFLINE: OrderChannel.STORE,
+        StoreKind.ONLINE: OrderChannel.WEB,
+    }.get(store.kind, OrderChannel.MARKETPLACE)
+    order_ingest(
+        store=store,
+        external_id=external_id,
+        customer=customer,
+        placed_at=placed_at,
+        total=gross - check.discount,
+        channel=channel,
+        discount=check.discount,
+        coupon_code=check.code,
+        lines=list(basket.values()),
+    )
+    coupon_redeem(
+        code=code,
+        customer=customer,
+        store=store,
+        order_external_id=external_id,
+        order_total=gross,
+    )
+    return True
+
+
+def _coupon_uses(ctx: demo.DemoContext, rng: random.Random, *, batch: CouponBatch) -> int:
+    """Coupons in use, so the wallet's "used" section, the batch report and the coupon uses
+    have data: about half of the redeemed vouchers (always one of the first demo member's, who
+    redeems one if they have none) came back with a purchase on the last evening, and 30 codes
+    of the welcome-back batch with one during its ten days of validity. Every generated order
+    lies before the anchor, like the rest of the demo; the vouchers themselves can only be
+    issued at seeding time (``reward_redeem`` runs now). Everything goes through the coupon and
+    order services, so the limits hold and ``verify_ledger`` stays clean."""
+    products = [
+        p for p in demo.reference_data()["catalogue"] if not p["sku"].startswith("SNK-MOON")
+    ]
+    stores = list(Store.objects.filter(is_active=True).order_by("code"))
+    online = next((s for s in stores if s.kind == StoreKind.ONLINE), stores[0])
+    member_one = Customer.objects.filter(
+        pk=ctx.member_customer_ids.get(demo.MEMBER_LOGINS[0])
+    ).first()
+    vouchers = Redemption.objects.filter(
+        account__customer_id__in=ctx.customer_ids,
+        reward__kind__in=VOUCHER_KINDS,
+        status=RedemptionStatus.FULFILLED,
+    )
+    if member_one is not None and not vouchers.filter(account__customer=member_one).exists():
+        account = LoyaltyAccount.objects.filter(customer=member_one).first()
+        balance = account.balance if account is not None else 0
+        cheapest = (
+            Reward.objects.filter(kind__in=VOUCHER_KINDS, is_active=True, min_tier__isnull=True)
+            .exclude(coupon_kind=CouponKind.FREE_SHIPPING)
+            .filter(cost_points__lte=balance)
+            .order_by("cost_points", "pk")
+            .first()
+        )
+        if cheapest is not None:
+            reward_redeem(
+                customer=member_one,
+                reward=cheapest,
+                key=f"demo:{account.pk}:voucher",
+                channel="portal",
+            )
+    evening = ctx.anchor - dt.timedelta(hours=8)
+    visits: list[tuple[Customer, str, Store, dt.datetime]] = []
+    for redemption in vouchers.select_related("account__customer__store", "coupon").order_by("pk"):
+        customer = redemption.account.customer
+        if customer != member_one and rng.random() >= 0.5:
+            continue
+        coupon = redemption.coupon
+        store = online if coupon.kind == CouponKind.FREE_SHIPPING else (customer.store or online)
+        when = evening + dt.timedelta(minutes=rng.randint(0, 7 * 60))
+        visits.append((customer, coupon.code, store, when))
+    valid_from = ctx.anchor - dt.timedelta(days=9)
+    shoppers = list(
+        Customer.objects.filter(
+            pk__in=ctx.customer_ids, anonymized_at__isnull=True, joined_at__lt=valid_from
+        )
+        .exclude(pk=getattr(member_one, "pk", None))
+        .select_related("store")
+        .order_by("pk")
+    )
+    codes = list(batch.coupons.order_by("pk").values_list("code", flat=True)[:30])
+    k = min(len(codes), len(shoppers))
+    for customer, code in zip(rng.sample(shoppers, k=k), codes[:k], strict=True):
+        # Within the batch's validity (from ten days before the anchor), after joining.
+        when = valid_from + dt.timedelta(minutes=rng.randint(0, 9 * 24 * 60 - 60))
+        visits.append((customer, code, customer.store or online, when))
+    used = 0
+    for n, (customer, code, store, when) in enumerate(visits, start=1):
+        used += _shop_with_coupon(
+            customer=customer,
+            code=code,
+            store=store,
+            external_id=f"{store.code.upper()}-C{n:06d}",
+            placed_at=when,
+            products=products,
+            rng=rng,
+        )
+    return used
 
 
 @demo.register("loyalty", order=10)
@@ -160,6 +315,7 @@ def seed_loyalty(ctx: demo.DemoContext) -> dict[str, int]:
         actor=manager,
     )
     counts["coupon codes"] = batch.size
+    counts["coupon uses"] = _coupon_uses(ctx, rng, batch=batch)
 
     # Badges through the real rules, for a sample of members (each award is a ledger write).
     badges = 0

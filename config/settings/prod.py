@@ -1,4 +1,5 @@
-"""Production: refuses to start without a secret key; passes ``check --deploy`` cleanly."""
+"""Production: refuses to start without a secret key or a real mail server; passes
+``check --deploy`` cleanly."""
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -8,6 +9,21 @@ DEBUG = False
 SECRET_KEY = env("DJANGO_SECRET_KEY", default="")
 if len(SECRET_KEY) < 50 or SECRET_KEY.startswith("dev-only"):
     raise ImproperlyConfigured("DJANGO_SECRET_KEY must be set to a random value of 50+ characters.")
+
+# The console backend writes every e-mail (addresses, sign-in codes, reset links) to the log;
+# dummy, locmem and file backends lose or hoard them. Production must name a real server.
+_NON_DELIVERING_EMAIL_BACKENDS = {
+    "django.core.mail.backends.console.EmailBackend",
+    "django.core.mail.backends.dummy.EmailBackend",
+    "django.core.mail.backends.locmem.EmailBackend",
+    "django.core.mail.backends.filebased.EmailBackend",
+}
+if not env("EMAIL_URL", default="") or EMAIL_BACKEND in _NON_DELIVERING_EMAIL_BACKENDS:
+    raise ImproperlyConfigured(
+        "EMAIL_URL must name a real mail server in production, "
+        "e.g. smtp+tls://user:pass@smtp.example.com:587 (console, dummy, memory and file "
+        "backends are refused)."
+    )
 
 STAFF_MFA_REQUIRED = env.bool("STAFF_MFA_REQUIRED", default=True)
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)

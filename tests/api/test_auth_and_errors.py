@@ -123,3 +123,69 @@ def test_validation_error_names_the_field(api, store):
     assert body["code"] == "validation_error"
     assert body["message"] == "email: Enter a valid email address."
     assert Customer.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/v1/nothing-here/", "/api/v1/customers/1234567897/nope/", "/api/v2/", "/api/"]
+)
+@pytest.mark.parametrize("method", ["get", "post", "delete"])
+def test_unknown_api_path_is_a_json_404_with_the_envelope(api, path, method):
+    response = getattr(api, method)(path)
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == {
+        "code": "not_found",
+        "message": f"There is no API endpoint at {path}.",
+    }
+
+
+def test_unknown_api_path_is_a_json_404_without_a_key_too():
+    response = APIClient().get("/api/v1/nothing-here/")
+    assert response.status_code == 404
+    assert response.json()["code"] == "not_found"
+
+
+def test_api_path_without_its_trailing_slash_still_redirects(api, customer):
+    response = api.get("/api/v1/customers/1234567897")
+    assert response.status_code == 301
+    assert response["Location"] == "/api/v1/customers/1234567897/"
+
+
+def test_unknown_pages_outside_the_api_stay_html(client, db):
+    response = client.get("/no-such-page/")
+    assert response.status_code == 404
+    assert not response["Content-Type"].startswith("application/json")
+
+
+def test_a_refused_request_logs_one_line_without_a_traceback(tmp_path):
+    """With the real (non-test) LOGGING: a 403 from PermissionDenied, in a view or the API, is
+    one warning line on the console — not a traceback, and not twice (Django's own console
+    handler on "django" plus the root handler)."""
+    import os
+    import subprocess
+    import sys
+
+    script = (
+        "import django, sys\n"
+        "django.setup()\n"
+        "from django.core.exceptions import PermissionDenied\n"
+        "from django.core.handlers.exception import response_for_exception\n"
+        "from django.test import RequestFactory\n"
+        "try:\n"
+        "    raise PermissionDenied\n"
+        "except PermissionDenied as exc:\n"
+        "    response = response_for_exception(RequestFactory().get('/staff/x/'), exc)\n"
+        "assert response.status_code == 403\n"
+    )
+    env = os.environ | {
+        "DJANGO_SETTINGS_MODULE": "config.settings.dev",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'unused.sqlite3'}",
+        "LOG_LEVEL": "INFO",
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    lines = [line for line in (done.stdout + done.stderr).splitlines() if line.strip()]
+    assert len(lines) == 1, lines
+    assert lines[0].endswith("WARNING django.request Forbidden (Permission denied): /staff/x/")

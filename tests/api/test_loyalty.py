@@ -113,6 +113,7 @@ def test_points_summary_has_exact_values(api, member_with_points):
             "threshold": "1000.00",
         },
         "points_to_next_tier": "600.00",
+        "next_tier_metric": "spend",
         "expiring": [{"points": 300, "expires_on": expires_on.isoformat()}],
     }
 
@@ -127,6 +128,7 @@ def test_points_of_a_member_without_account(api, customer, programme, tiers):
         "tier": None,
         "next_tier": None,  # the entry tier needs nothing: there is nothing to work towards
         "points_to_next_tier": None,
+        "next_tier_metric": None,
         "expiring": [],
     }
 
@@ -135,7 +137,36 @@ def test_points_at_the_top_tier_has_no_next_tier(api, customer, store, programme
     buy(customer, store, "BIG", "1500.00", days_ago=30)
     body = api.get(POINTS).json()
     assert body["tier"] == {"slug": "silver", "name": "Silver"}
-    assert (body["next_tier"], body["points_to_next_tier"]) == (None, None)
+    assert (body["next_tier"], body["points_to_next_tier"], body["next_tier_metric"]) == (
+        None,
+        None,
+        None,
+    )
+
+
+def test_points_to_a_points_tier_are_counted_in_points(api, customer, store, programme):
+    TierFactory(slug="member", name="Member", rank=0)
+    TierFactory(slug="club", name="Club", rank=1, metric="points", threshold=Decimal(1000))
+    buy(customer, store, "P-1", "250.00", days_ago=30)
+    body = api.get(POINTS).json()
+    assert body["tier"] == {"slug": "member", "name": "Member"}
+    assert body["next_tier"] == {
+        "slug": "club",
+        "name": "Club",
+        "metric": "points",
+        "threshold": "1000.00",
+    }
+    assert (body["points_to_next_tier"], body["next_tier_metric"]) == ("750.00", "points")
+
+
+def test_schema_documents_next_tier_metric():
+    from drf_spectacular.generators import SchemaGenerator
+
+    points = SchemaGenerator().get_schema(request=None, public=True)["components"]["schemas"][
+        "Points"
+    ]
+    assert "next_tier_metric" in points["required"]
+    assert points["properties"]["next_tier_metric"]["nullable"] is True
 
 
 def test_points_unknown_member_is_404(api, db):
@@ -387,6 +418,38 @@ def test_key_also_dedupes_after_the_replay_window(api, member_with_points, catal
     assert again.status_code == 201
     assert again.json() == first
     assert Redemption.objects.count() == 1 and account(member_with_points).balance == 200
+
+
+def test_key_reused_for_another_member_after_the_window_is_409_and_reveals_nothing(
+    api, member_with_points, catalogue, store
+):
+    """After the replay window the stored response is gone, but the redemption still holds the
+    key: reusing it for another member must not hand over the first member's voucher."""
+    first = redeem(api, "coffee", key="till-7-0009").json()
+    IdempotencyKey.objects.all().delete()
+    other = CustomerFactory()
+    bonus_award(customer=other, points=500, key="test:other", reason="test")
+    before = snapshot(other)
+
+    response = redeem(api, "coffee", key="till-7-0009", member=other.member_number)
+
+    assert response.status_code == 409
+    assert response.json() == {
+        "code": "idempotency_conflict",
+        "message": "This idempotency key was already used for another redemption.",
+    }
+    assert first["voucher_code"] not in response.content.decode()
+    assert snapshot(other) == before
+    assert Redemption.objects.count() == 1 and account(other).balance == 500
+
+
+def test_key_reused_for_another_reward_after_the_window_is_409(api, member_with_points, catalogue):
+    redeem(api, "coffee", key="till-7-0010")
+    IdempotencyKey.objects.all().delete()
+    before = snapshot(member_with_points)
+    response = redeem(api, "mug", key="till-7-0010")
+    assert (response.status_code, response.json()["code"]) == (409, "idempotency_conflict")
+    assert snapshot(member_with_points) == before
 
 
 def test_same_key_with_another_body_is_422(api, member_with_points, catalogue):

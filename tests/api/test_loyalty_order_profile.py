@@ -22,7 +22,9 @@ ORDERS = reverse("api:order-create")
 # priority, older): fewer points, so the tier check no longer stops at the points tier and needs
 # the spend aggregate too. The earning path itself reads nothing more.
 ORDER_POST_BUDGET = 38
-REPEAT_BUDGET = 12
+# 13 since a repeat is compared with the recorded order, its lines included (another order
+# under the same id is 409 order_conflict): one more read.
+REPEAT_BUDGET = 13
 
 
 @pytest.fixture
@@ -74,8 +76,9 @@ def test_order_post_query_budget(api, programme_with_history):
 
 
 def test_a_repeated_order_is_cheap(api, programme_with_history):
-    api.post(ORDERS, two_line_order(1), format="json")
+    body = two_line_order(1)  # the same order again: the same placed_at too
+    api.post(ORDERS, body, format="json")
     with CaptureQueriesContext(connection) as ctx:
-        response = api.post(ORDERS, two_line_order(1), format="json")
+        response = api.post(ORDERS, body, format="json")
     assert response.status_code == 200
     assert len(ctx.captured_queries) <= REPEAT_BUDGET

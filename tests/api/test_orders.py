@@ -35,7 +35,7 @@ def order_body(**over):
 
 
 def test_order_returns_201_with_points(api, customer, programme):
-    TierFactory(slug="member", rank=0)
+    TierFactory(slug="member", name="Member", rank=0)
     response = api.post(ORDERS, order_body(), format="json")
     assert response.status_code == 201
     assert response.json() == {
@@ -43,10 +43,28 @@ def test_order_returns_201_with_points(api, customer, programme):
         "points_earned": 250,
         "points_pending": 0,
         "balance": 250,
-        "tier": "member",
+        "tier": {"slug": "member", "name": "Member"},
     }
     order = Order.objects.get()
     assert (order.store.code, order.customer, order.total) == ("sh-01", customer, Decimal(250))
+
+
+def test_order_and_points_name_the_tier_the_same_way(api, customer, programme):
+    """One representation of a tier across the API (TierRef), here after an upgrade."""
+    TierFactory(slug="member", name="Member", rank=0)
+    TierFactory(slug="silver", name="Silver", rank=1, threshold=Decimal(200))
+    order = api.post(ORDERS, order_body(), format="json").json()
+    points = api.get(reverse("api:customer-points", args=["1234567897"])).json()
+    assert order["tier"] == points["tier"] == {"slug": "silver", "name": "Silver"}
+
+
+def test_schema_documents_the_order_tier_as_a_tier_ref():
+    from drf_spectacular.generators import SchemaGenerator
+
+    schemas = SchemaGenerator().get_schema(request=None, public=True)["components"]["schemas"]
+    tier = schemas["OrderResult"]["properties"]["tier"]
+    assert tier["allOf"] == [{"$ref": "#/components/schemas/TierRef"}] and tier["nullable"]
+    assert schemas["Points"]["properties"]["tier"]["allOf"] == tier["allOf"]
 
 
 def test_recent_order_points_are_pending(api, customer, programme):
@@ -146,8 +164,9 @@ def test_unknown_store_is_404_and_changes_nothing(api, customer, programme):
 def test_the_same_order_again_is_200_with_the_first_result_and_earns_nothing(
     api, customer, programme
 ):
-    first = api.post(ORDERS, order_body(), format="json")
-    again = api.post(ORDERS, order_body(total="999.00"), format="json")
+    body = order_body()
+    first = api.post(ORDERS, body, format="json")
+    again = api.post(ORDERS, body, format="json")
     assert first.status_code == 201 and again.status_code == 200
     assert again.json() == first.json()
     assert "Idempotent-Replayed" not in again
@@ -241,3 +260,29 @@ def test_invalid_refund_is_400_and_changes_nothing(api, paid_order, body, messag
     assert response.status_code == 400
     assert response.json()["message"].startswith(message)
     assert Refund.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [({"total": "999.00"}, "total"), ({"member_number": "9876543217"}, "customer")],
+)
+def test_the_same_external_id_with_other_data_is_409_order_conflict_and_changes_nothing(
+    api, customer, programme, change, field
+):
+    from tests.customers.factories import CustomerFactory
+
+    CustomerFactory(member_number="9876543217")
+    body = order_body()
+    first = api.post(ORDERS, body, format="json")
+
+    response = api.post(ORDERS, body | change, format="json")
+
+    assert first.status_code == 201 and response.status_code == 409
+    assert response.json() == {
+        "code": "order_conflict",
+        "message": f"Order “POS-1” is already recorded at this store with a different {field}. "
+        "A recorded order is never changed: post a refund, or use a new external id.",
+    }
+    assert list(Order.objects.values_list("total", "customer")) == [(Decimal(250), customer.pk)]
+    assert LoyaltyAccount.objects.get(customer=customer).balance == 250
+    assert PointsTransaction.objects.count() == 1

@@ -1,21 +1,30 @@
-"""Preference centre, unsubscribe tokens, export completeness and erasure without a trace."""
+"""Preference centre, unsubscribe tokens, export completeness and erasure without a trace.
+
+The export and erasure tests do not list models by hand: they walk every model with a foreign
+key path (direct, or one hop) to Customer or User, so a new model that stores something about a
+member fails them until the privacy registry covers it."""
 
 import datetime as dt
 import io
 import json
 import zipfile
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from allauth.account.models import EmailAddress
+from allauth.mfa.models import Authenticator
 from allauth.usersessions.models import UserSession
 from django.apps import apps as django_apps
+from django.conf import settings as django_settings
 from django.contrib.sessions.models import Session
-from django.db import models
+from django.db import DatabaseError, models, transaction
+from django.utils import timezone
 
+from apps.accounts.models import User
 from apps.core.models import AuditEvent
 from apps.customers.inbox import portal_message_send
-from apps.customers.models import ConsentRecord, Customer, Order
+from apps.customers.models import ConsentRecord, Customer, ImportJob, Order
 from apps.customers.services import (
     consent_preferences_save,
     customer_erase,
@@ -23,31 +32,62 @@ from apps.customers.services import (
     customer_update,
     interaction_log,
     membership_enrol,
-    order_record,
     refund_record,
     unsubscribe_apply,
     unsubscribe_token_make,
     unsubscribe_token_read,
 )
 from apps.customers.services.privacy import UnsubscribeTokenInvalid
+from apps.loyalty.models import (
+    LoyaltyAccount,
+    PointsTransaction,
+    Redemption,
+    Referral,
+    TierHistory,
+)
+from apps.loyalty.services import (
+    coupon_deactivate,
+    coupon_issue,
+    coupon_redeem,
+    order_ingest,
+    points_adjust,
+    redemption_cancel,
+    redemption_fulfil,
+    referral_code_for,
+    referral_register,
+    reward_redeem,
+)
+from apps.loyalty.verification import ledger_faults
 from tests.accounts.factories import UserFactory
-from tests.customers.factories import StoreFactory
+from tests.customers.factories import CustomerFactory, StoreFactory
+from tests.loyalty.factories import BadgeFactory, ProgrammeFactory, RewardFactory, TierFactory
 
 pytestmark = pytest.mark.django_db
 
 NAME, SURNAME = "Zebulon", "Quackenbush"
 EMAIL = "zebulon.quackenbush@example.org"
 PHONE = "+8613712345678"
+FRIEND = ("Ottoline", "Featherstonehaugh")  # referred the person
+REFERRED = ("Perpetua", "Wigglesworth")  # referred by the person
 
 
 @pytest.fixture
-def person(client):
-    """A member with something in every table the customers app owns, and a live session."""
+def person(client, manager, settings, tmp_path):
+    """A member with a row in every table that stores something about a member (customers,
+    accounts, allauth, loyalty, audit), free text naming them wherever staff can type, an
+    import that mentions them, and a live session."""
+    settings.PRIVATE_MEDIA_ROOT = tmp_path / "private"
+    ProgrammeFactory(signup_bonus=100, referee_bonus=200, referrer_bonus=300)
+    member_tier, silver = TierFactory(slug="member", rank=0), TierFactory(slug="silver", rank=1)
+    BadgeFactory(slug="first-order", name="First order", rule="orders_count", bonus_points=10)
+    friend = CustomerFactory(first_name=FRIEND[0], last_name=FRIEND[1])
     user = UserFactory(email=EMAIL, full_name=f"{NAME} {SURNAME}")
     EmailAddress.objects.create(user=user, email=EMAIL, verified=True, primary=True)
+    Authenticator.objects.create(user=user, type=Authenticator.Type.TOTP, data={"secret": "s"})
     customer = membership_enrol(
         user=user, first_name=NAME, last_name=SURNAME, consents=[("email", "marketing", True)]
     )
+    referral_register(referee=customer, code=referral_code_for(customer=friend).code)
     customer = customer_update(
         customer=customer,
         actor=user,
@@ -63,8 +103,9 @@ def person(client):
         actor=user,
         evidence=f"ticked by {EMAIL}",
     )
-    order, _ = order_record(
-        store=StoreFactory(code="hz1"),
+    store = StoreFactory(code="hz1")
+    order, _created, _outcome = order_ingest(  # earns points, rewards the referral, a badge
+        store=store,
         external_id="HZ-1",
         customer=customer,
         placed_at=dt.datetime(2026, 3, 1, 10, tzinfo=dt.UTC),
@@ -82,6 +123,42 @@ def person(client):
         actor=None,
     )
     portal_message_send(customer=customer, subject=f"Hi {NAME}", body=f"Dear {NAME} {SURNAME}")
+    # Loyalty: staff free text naming the person wherever it can be typed.
+    points_adjust(
+        customer=customer,
+        points=30,
+        reason=f"Goodwill: {NAME} {SURNAME} called from {PHONE}",
+        actor=manager,
+    )
+    account = LoyaltyAccount.objects.get(customer=customer)
+    TierHistory.objects.create(
+        account=account,
+        from_tier=member_tier,
+        to_tier=silver,
+        reason=f"Upgraded as {EMAIL} asked",
+        qualifying_value=Decimal("88.00"),
+    )
+    voucher = RewardFactory(
+        slug="tea-voucher", kind="voucher", cost_points=50, coupon_kind="fixed", coupon_value=10
+    )
+    gift = RewardFactory(slug="tea-cup", name="Tea cup", kind="physical", cost_points=40)
+    bought = reward_redeem(customer=customer, reward=voucher, key="r-voucher", actor=user)
+    coupon_redeem(
+        code=bought.voucher_code, customer=customer, store=store, order_external_id="HZ-2"
+    )
+    handed = reward_redeem(customer=customer, reward=gift, key="r-gift", actor=user)
+    redemption_fulfil(
+        redemption=handed, actor=manager, notes=f"Handed to {NAME} {SURNAME}, {PHONE}"
+    )
+    cancelled = reward_redeem(customer=customer, reward=gift, key="r-gift-2", actor=user)
+    redemption_cancel(redemption=cancelled, actor=manager, reason=f"{NAME} asked by {EMAIL}")
+    spare = coupon_issue(owner=customer, kind="fixed", value=Decimal(5), source_ref="goodwill")
+    coupon_deactivate(coupon=spare, actor=manager, reason=f"Lost by {NAME} {SURNAME}")
+    referred = CustomerFactory(first_name=REFERRED[0], last_name=REFERRED[1])
+    made = referral_register(referee=referred, code=referral_code_for(customer=customer).code)
+    Referral.objects.filter(pk=made.pk).update(
+        status="refused", refusal_reason=f"Same household as {NAME} {SURNAME}"
+    )
     client.force_login(user)
     client.get("/me/")  # a tracked session (allauth.usersessions)
     return customer
@@ -150,52 +227,126 @@ def test_a_token_signed_for_another_purpose_cannot_be_reused():
         unsubscribe_token_read(token=forged)
 
 
+# --- export: every model that can hold something about a member ----------------------------
+
+# Models the walk reaches only through a staff member's foreign key (author, uploader, creator):
+# a member account never fills it (staff cannot hold a membership), so no row is the member's.
+# The test asserts they really hold none for the person.
+NOT_THE_MEMBERS = {
+    "admin.LogEntry": "admin actions by staff; members have no admin access",
+    "account.EmailConfirmation": "one-time secret keys (HMAC confirmations keep it empty)",
+    "accounts.ApiKey": "keys created by staff",
+    "customers.ImportJob": "uploads by staff; erasure scrubs rows naming the person",
+    "loyalty.CouponBatch": "batches created by staff; the member's coupons are exported",
+}
+# Columns that are not personal data and are deliberately left out of the export.
+TECHNICAL = {"search_text", "key", "idempotency_key", "hash", "prev_hash", "last_hash"}
+TECHNICAL |= {"password", "session_key", "actor_label"}
+
+
+def _person_paths() -> dict[type[models.Model], list[tuple[str, type[models.Model]]]]:
+    """Every concrete model with a foreign key to Customer or User, directly or one hop away
+    (e.g. OrderLine → Order → Customer), with the lookups that reach them."""
+    targets = (Customer, User)
+
+    def links(model):
+        return [f for f in model._meta.concrete_fields if f.is_relation and f.related_model]
+
+    paths: dict[type[models.Model], list[tuple[str, type[models.Model]]]] = {}
+    for model in django_apps.get_models():
+        if model in targets:
+            continue
+        for field in links(model):
+            if field.related_model in targets:
+                paths.setdefault(model, []).append((field.name, field.related_model))
+            elif field.related_model is not model:
+                for hop in links(field.related_model):
+                    if hop.related_model in targets:
+                        lookup = f"{field.name}__{hop.name}"
+                        paths.setdefault(model, []).append((lookup, hop.related_model))
+    return paths
+
+
+def _rows_of(model, paths, customer: Customer, user: User) -> list[models.Model]:
+    condition = models.Q(pk__in=[])
+    for lookup, target in paths:
+        condition |= models.Q(**{lookup: customer if target is Customer else user})
+    return list(model._default_manager.filter(condition).distinct())
+
+
 def _personal_values(instance: models.Model) -> dict[str, str]:
     out = {}
     for field in instance._meta.concrete_fields:
+        if field.name in TECHNICAL or field.is_relation:
+            continue
         if isinstance(field, (models.CharField, models.TextField, models.DateField)):
             value = getattr(instance, field.attname)
             if value not in (None, ""):
+                if isinstance(value, dt.datetime):
+                    value = value.isoformat()
                 out[field.name] = str(value)
     return out
 
 
-def test_export_contains_every_personal_field_of_every_model(person):
+def _export(person) -> tuple[dict, dict, zipfile.ZipFile]:
     filename, payload = customer_export(customer=person, actor=person.user)
     assert filename.startswith(f"clientele-{person.member_number}-") and filename.endswith(".zip")
     archive = zipfile.ZipFile(io.BytesIO(payload))
-    names = set(archive.namelist())
     sections = json.loads(archive.read("manifest.json"))["sections"]
     for section in sections:
-        assert {f"{section}.json", f"{section}.csv"} <= names
-    data = {s: json.loads(archive.read(f"{s}.json")) for s in sections}
-    blob = json.dumps(data, ensure_ascii=False)
+        assert {f"{section}.json", f"{section}.csv"} <= set(archive.namelist())
+    return sections, {s: json.loads(archive.read(f"{s}.json")) for s in sections}, archive
+
+
+def test_export_contains_every_personal_field_of_every_model(person):
     person.refresh_from_db()
-    objects = [
-        person,
-        *person.consents.all(),
-        *person.orders.all(),
-        *[line for o in person.orders.all() for line in o.lines.all()],
-        *[r for o in person.orders.all() for r in o.refunds.all()],
-        *person.interactions.all(),
-        *person.portal_messages.all(),
-    ]
-    for obj in objects:
-        for name, value in _personal_values(obj).items():
-            if name in ("search_text", "key"):
-                continue
-            value = (
-                value.replace(" ", "T") if isinstance(getattr(obj, name), dt.datetime) else value
-            )
-            assert value.split("+")[0] in blob, f"{obj._meta.label}.{name} missing from export"
+    user = person.user
+    walked = _person_paths()
+    rows_by_model = {model: _rows_of(model, paths, person, user) for model, paths in walked.items()}
+    sections, data, archive = _export(person)  # (its own audit event comes after the data)
+    blob = json.dumps(data, ensure_ascii=False)
+    assert {m._meta.label for m in walked} >= {
+        "customers.OrderLine",
+        "loyalty.PointsTransaction",
+        "loyalty.LotAllocation",
+        "loyalty.Referral",
+        "usersessions.UserSession",
+    }
+    missing, checked = [], set()
+    for model, rows in rows_by_model.items():
+        if model._meta.label in NOT_THE_MEMBERS:
+            assert rows == [], f"{model._meta.label} holds member rows: export and erase them"
+            continue
+        assert rows, f"the fixture must give the person a {model._meta.label} row"
+        for row in [user, *rows] if model is Customer else rows:
+            for name, value in _personal_values(row).items():
+                checked.add(f"{row._meta.label}.{name}")
+                if value not in blob:
+                    missing.append(f"{row._meta.label}.{name} = {value!r}")
+    assert missing == []
+    assert {"loyalty.PointsTransaction.reason", "loyalty.Redemption.fulfilment_notes"} <= checked
     assert data["account"][0]["email"] == EMAIL and data["account"][1]["verified"] is True
     assert any(r["record"] == "session" for r in data["account"])
-    assert sections["orders"] == 1 and sections["order_lines"] == 1 and sections["refunds"] == 1
+    assert (sections["orders"], sections["order_lines"], sections["refunds"]) == (1, 1, 1)
+    assert (sections["redemptions"], sections["coupons"], sections["coupon_uses"]) == (3, 2, 1)
+    assert sections["loyalty_account"] == 1 and sections["badges"] == 1
+    # Referrals both ways; the other member only by member number, never by name.
+    friend = Customer.objects.get(first_name=FRIEND[0])
+    referred = Customer.objects.get(first_name=REFERRED[0])
+    assert sorted((r["role"], r["other_member_number"]) for r in data["referrals"]) == sorted(
+        [("referred", friend.member_number), ("referrer", referred.member_number)]
+    )
+    for name in (*FRIEND, *REFERRED):
+        assert name not in blob
+    assert any(e["action"] == "redemption.fulfil" for e in data["privacy_log"])
     csv_text = archive.read("profile.csv").decode("utf-8-sig")
     assert NAME in csv_text and PHONE in csv_text
     assert (
         AuditEvent.objects.filter(action="customer.export", target_id=str(person.pk)).count() == 1
     )
+
+
+# --- erasure -------------------------------------------------------------------------------
 
 
 def _needles():
@@ -224,12 +375,82 @@ def _traces() -> list[str]:
     return found
 
 
-def test_erasure_leaves_no_trace_and_keeps_totals(person, client):
+def _imports_naming(person) -> tuple[ImportJob, ImportJob, Path]:
+    """A finished import whose preview and errors name the person (and someone else), and a
+    previewed one not started yet whose file holds them."""
+    other = {"row": "3", "first_name": "Ada", "last_name": "Lovelace", "email": "ada@example.org"}
+    done = ImportJob.objects.create(
+        kind="customers",
+        file_name="april.csv",
+        stored_path="",
+        status="done",
+        finished_at=timezone.now(),
+        preview=[
+            {"row": "2", "first_name": NAME, "last_name": SURNAME, "email": EMAIL, "phone": PHONE},
+            other,
+        ],
+        errors=[f"row 4, column phone: {PHONE} is a duplicate", "row 9, column gender: bad"],
+    )
+    folder = Path(django_settings.PRIVATE_MEDIA_ROOT) / "imports"
+    folder.mkdir(parents=True, exist_ok=True)
+    upload = folder / "pending.csv"
+    upload.write_text(
+        f"first_name,last_name,email,phone\nAda,Lovelace,ada@example.org,\nZeb,Q,{EMAIL.upper()},\n"
+    )
+    pending = ImportJob.objects.create(
+        kind="customers", file_name="may.csv", stored_path=str(upload), status="pending"
+    )
+    return done, pending, upload
+
+
+def test_erasure_leaves_no_trace_and_keeps_totals(
+    person, client, django_capture_on_commit_callbacks
+):
+    done, pending, upload = _imports_naming(person)
     assert _traces(), "the fixture must leave traces to erase"
     user = person.user
+    account = LoyaltyAccount.objects.get(customer=person)
+    ledger_before = list(
+        PointsTransaction.objects.order_by("id").values_list(
+            "id", "account_id", "points", "pending_points", "balance_after", "hash"
+        )
+    )
+    balances = list(LoyaltyAccount.objects.order_by("id").values_list("balance", "pending"))
     assert UserSession.objects.filter(user=user).exists() and Session.objects.exists()
-    customer_erase(customer=person, actor=user)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        customer_erase(customer=person, actor=user)
+
     assert _traces() == []
+    # The ledger keeps every amount and its chain; only the free text went.
+    assert (
+        list(
+            PointsTransaction.objects.order_by("id").values_list(
+                "id", "account_id", "points", "pending_points", "balance_after", "hash"
+            )
+        )
+        == ledger_before
+    )
+    assert list(LoyaltyAccount.objects.order_by("id").values_list("balance", "pending")) == (
+        balances
+    )
+    assert list(ledger_faults()) == []
+    reasons = set(account.transactions.values_list("reason", flat=True))
+    assert reasons <= {"(erased)", ""} and "(erased)" in reasons
+    assert set(Redemption.objects.values_list("fulfilment_notes", flat=True)) <= {"", "(erased)"}
+    assert set(
+        AuditEvent.objects.filter(target_type="loyalty.redemption").values_list(
+            "summary", flat=True
+        )
+    ) == {"(erased)"}
+    # Imports: only the person's preview row and error are gone; the pending file is closed.
+    done.refresh_from_db()
+    pending.refresh_from_db()
+    assert done.preview[0] == dict.fromkeys(done.preview[0], "(erased)")
+    assert done.preview[1]["first_name"] == "Ada"
+    assert done.errors == ["(erased)", "row 9, column gender: bad"]
+    assert (pending.status, pending.stored_path, upload.exists()) == ("failed", "", False)
+    # The person and their account.
     person.refresh_from_db()
     user.refresh_from_db()
     assert person.anonymized_at is not None and person.user is None
@@ -247,6 +468,17 @@ def test_erasure_leaves_no_trace_and_keeps_totals(person, client):
     assert order.lines.get().unit_price == Decimal("88.00")
     erase = AuditEvent.objects.get(action="customer.erase")
     assert erase.target_id == str(person.pk) and erase.summary == "self-service"
+
+
+@pytest.mark.postgres
+def test_the_ledger_is_append_only_again_after_an_erasure(person, manager):
+    customer_erase(customer=person, actor=manager)
+    row = PointsTransaction.objects.filter(account__customer=person).first()
+    for change in ({"reason": "rewritten"}, {"points": row.points + 1}):
+        with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+            PointsTransaction.objects.filter(pk=row.pk).update(**change)
+    row.refresh_from_db()
+    assert row.reason == "(erased)"
 
 
 def test_erasure_twice_changes_nothing_more(person, manager):

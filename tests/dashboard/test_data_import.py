@@ -1,9 +1,11 @@
-"""The dashboard import page: upload → dry-run preview → Celery import (eager in tests)."""
+"""The dashboard import page: upload → the worker's dry run → preview → the worker's import
+(Celery is eager in tests: a task queued on commit runs when the captured callbacks run)."""
 
 from pathlib import Path
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import TestCase
 from django.urls import reverse
 
 from apps.core.models import AuditEvent
@@ -30,10 +32,12 @@ def shop(db):
 
 
 def upload(client, kind: str, name: str, content: bytes):
-    return client.post(
-        reverse("dashboard:data-import"),
-        {"kind": kind, "file": SimpleUploadedFile(name, content, content_type="text/csv")},
-    )
+    """Upload a file; its dry run (queued on commit) runs before this returns."""
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        return client.post(
+            reverse("dashboard:data-import"),
+            {"kind": kind, "file": SimpleUploadedFile(name, content, content_type="text/csv")},
+        )
 
 
 def test_agent_cannot_open_the_import_page(client, agent):
@@ -58,7 +62,7 @@ def test_dry_run_preview_then_import_to_done(
     assert response.status_code == 302
     assert response["Location"] == reverse("dashboard:data-import-job", kwargs={"pk": job.pk})
     assert (job.status, job.total_rows, job.error_count, job.created_by) == (
-        "pending",
+        "previewed",
         4,
         0,
         manager,
@@ -119,7 +123,7 @@ def test_preview_shows_row_errors_and_import_is_refused(
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         client.post(reverse("dashboard:data-import-job-start", kwargs={"pk": job.pk}))
     job.refresh_from_db()
-    assert callbacks == [] and job.status == "pending" and job.queued_at is None
+    assert callbacks == [] and job.status == "failed" and job.queued_at is None
     assert Customer.objects.count() == 2  # the two members of the fixture only
 
 

@@ -358,6 +358,96 @@ def test_tier_keep_threshold_above_reach_threshold_is_refused(client, manager, l
     assert _state() == before and Tier.objects.get(pk=tier.pk).retention_threshold == 0
 
 
+def _new_tier(**over) -> dict:
+    return {
+        "name": "Gold",
+        "slug": "gold",
+        "rank": 2,
+        "metric": "spend",
+        "threshold": "5000",
+        "retention_threshold": "4000",
+        "window_months": 12,
+        "earn_multiplier": "1.50",
+        "benefits": "Free shipping\nTasting invitations",
+        "entry_gift_points": 500,
+        "color": "#c9a227",
+        **over,
+    }
+
+
+def test_manager_creates_a_tier_audited(client, manager, loyalty_world):
+    client.force_login(manager)
+    page = client.get(reverse("dashboard:loyalty-tier-create"))
+    assert page.context["form"].initial["rank"] == 2  # next after Silver
+    response = client.post(reverse("dashboard:loyalty-tier-create"), _new_tier())
+    assert response.status_code == 302 and response["Location"] == reverse(
+        "dashboard:loyalty-tier-list"
+    )
+    tier = Tier.objects.get(slug="gold")
+    assert (tier.name, tier.rank, tier.threshold, tier.retention_threshold) == (
+        "Gold",
+        2,
+        Decimal(5000),
+        Decimal(4000),
+    )
+    assert (tier.earn_multiplier, tier.entry_gift_points, tier.benefit_list) == (
+        Decimal("1.50"),
+        500,
+        ["Free shipping", "Tasting invitations"],
+    )
+    event = AuditEvent.objects.get(action="tier.create")
+    assert (event.actor, event.target_id, event.before) == (manager, str(tier.pk), None)
+    assert event.after == {
+        "name": "Gold",
+        "slug": "gold",
+        "rank": 2,
+        "metric": "spend",
+        "threshold": "5000.00",
+        "retention_threshold": "4000.00",
+        "window_months": 12,
+        "earn_multiplier": "1.50",
+        "benefits": "Free shipping\nTasting invitations",
+        "entry_gift_points": 500,
+        "color": "#c9a227",
+    }
+    listing = client.get(reverse("dashboard:loyalty-tier-list")).content.decode()
+    assert reverse("dashboard:loyalty-tier-create") in listing and "Gold" in listing
+
+
+def test_agent_cannot_create_a_tier(client, agent, loyalty_world):
+    client.force_login(agent)
+    before = (_state(), Tier.objects.count())
+    assert client.get(reverse("dashboard:loyalty-tier-create")).status_code == 403
+    assert client.post(reverse("dashboard:loyalty-tier-create"), _new_tier()).status_code == 403
+    assert (_state(), Tier.objects.count()) == before
+    listing = client.get(reverse("dashboard:loyalty-tier-list")).content.decode()
+    assert reverse("dashboard:loyalty-tier-create") not in listing
+
+
+@pytest.mark.parametrize(
+    ("over", "field", "message"),
+    [
+        (
+            {"threshold": "800", "retention_threshold": "500"},
+            "threshold",
+            "The threshold must be at least that of Silver (1000.00).",
+        ),
+        ({"rank": 1}, "rank", "Tier with this Rank already exists."),
+        ({"slug": "silver"}, "slug", "Tier with this Code already exists."),
+    ],
+)
+def test_a_tier_that_does_not_fit_the_ladder_is_refused(
+    client, manager, loyalty_world, over, field, message
+):
+    client.force_login(manager)
+    before = (_state(), Tier.objects.count())
+    response = client.post(reverse("dashboard:loyalty-tier-create"), _new_tier(**over))
+    assert response.status_code == 400
+    assert response.context["form"].errors[field] == [message]
+    assert message in response.content.decode().replace("&#x27;", "'")
+    assert (_state(), Tier.objects.count()) == before
+
+
 def test_manager_edits_programme_settings_audited(client, manager, loyalty_world):
     from django.forms.models import model_to_dict
 

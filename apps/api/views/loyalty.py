@@ -2,14 +2,20 @@
 redemptions, and coupon validation and redemption (DESIGN §6).
 
 Decisions:
-- ``tier`` and ``next_tier`` are objects (``{slug, name}``; the next tier also carries its
-  ``metric`` and ``threshold``), so a till can show the name without a second call.
-  ``points_to_next_tier`` is what is left in the next tier's metric (currency or points).
+- ``tier`` and ``next_tier`` are objects (``TierRef``: ``{slug, name}``; the next tier also
+  carries its ``metric`` and ``threshold``), so a till can show the name without a second call.
+  ``POST /orders/`` answers ``tier`` in the same ``TierRef`` shape (one representation of a
+  tier across the API). ``points_to_next_tier`` keeps its DESIGN name but is what is left in
+  the next tier's metric, spelled out by ``next_tier_metric``: ``spend`` (currency) or
+  ``points`` (points earned from purchases).
 - A redemption's ``id`` is a public reference (``RD-…``, see ``redemption_reference``), never
   the database id.
 - ``POST /redemptions/``: the Idempotency-Key header, scoped to the calling API key, is also the
   redemption's own key, so a retry after the 24-hour replay window still returns the first
-  redemption instead of spending twice. Without the header every request is a new redemption.
+  redemption instead of spending twice. Reusing that key after the window for another member,
+  reward or quantity is 409 ``idempotency_conflict`` and reveals nothing of the first
+  redemption (within the window the stored response answers: 422 for another body). Without
+  the header every request is a new redemption.
 - ``GET /rewards/`` returns the whole active catalogue as a plain list (it is small and read
   as a whole by tills); with ``member_number`` every item says whether that member can redeem
   it now and, if not, why.
@@ -180,7 +186,9 @@ class RedemptionCreateApi(APIView):
             404: error("`customer_not_found` or `reward_not_found`."),
             409: error(
                 "`insufficient_points`, `out_of_stock`, `limit_reached`, `not_eligible`; "
-                "`idempotency_conflict` (a request with this Idempotency-Key is still running)."
+                "`idempotency_conflict` (a request with this Idempotency-Key is still running, "
+                "or the key was used after the replay window for another member, reward or "
+                "quantity)."
             ),
             415: IDEMPOTENT_ERRORS[415],
             422: IDEMPOTENT_ERRORS[422],

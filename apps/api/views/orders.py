@@ -18,7 +18,7 @@ from apps.loyalty.services import EarnOutcome, order_ingest, refund_ingest
 
 from ..idempotency import idempotent
 from ..schema import COMMON_ERRORS, IDEMPOTENT_ERRORS, error
-from ..serializers import OrderChannelField, validated
+from ..serializers import OrderChannelField, TierRefOut, tier_ref, validated
 
 # Lines and total may differ by rounding at the till, never by more than a cent.
 LINES_TOLERANCE = Decimal("0.01")
@@ -34,7 +34,10 @@ OrderResultOut = inline_serializer(
             help_text=_("Points waiting for the return window to pass.")
         ),
         "balance": serializers.IntegerField(help_text=_("Spendable points of the member now.")),
-        "tier": serializers.CharField(allow_null=True, help_text=_("Tier code, or null.")),
+        "tier": TierRefOut(
+            allow_null=True,
+            help_text=_("The member's tier after this order, as in the points summary, or null."),
+        ),
     },
 )
 
@@ -59,7 +62,7 @@ def order_result(*, order: Order, outcome: EarnOutcome) -> dict:
         "points_earned": outcome.points_earned,
         "points_pending": outcome.points_pending,
         "balance": outcome.balance,
-        "tier": outcome.tier.slug if outcome.tier is not None else None,
+        "tier": tier_ref(outcome.tier),
     }
 
 
@@ -83,8 +86,9 @@ class OrderCreateApi(APIView):
 
     The order is identified by (store, external_id): posting it again, with or without an
     Idempotency-Key, records nothing more, earns nothing more and answers 200 with the first
-    result. The body comes from ``order_result`` (points as decided by the loyalty engine,
-    ``apps.loyalty.services.order_ingest``).
+    result. The same id with other data (member, time, amounts, coupon, channel, lines) is 409
+    ``order_conflict`` and changes nothing. The body comes from ``order_result`` (points as
+    decided by the loyalty engine, ``apps.loyalty.services.order_ingest``).
 
     Lines are optional. When given, Σ quantity × unit_price − discount must equal ``total``
     within 0.01, otherwise 400 ``validation_error`` on ``lines``: earn rules per category or
@@ -153,6 +157,11 @@ class OrderCreateApi(APIView):
             **COMMON_ERRORS,
             404: error("`customer_not_found` or `store_not_found`."),
             **IDEMPOTENT_ERRORS,
+            409: error(
+                "`order_conflict`: this external id is already recorded at this store with "
+                "other data; or `idempotency_conflict`: a request with this Idempotency-Key is "
+                "still running."
+            ),
         },
         tags=["orders"],
     )

@@ -25,7 +25,6 @@ member ticked, all with their audit events, and links it to the user in the same
 import hashlib
 import hmac
 import secrets
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -203,7 +202,8 @@ def phone_code_send(*, user: User, phone: str) -> bool:
     code = f"{secrets.randbelow(10**6):06d}"
     cache.set(
         _code_key(user),
-        {"phone": phone, "digest": _code_digest(code, phone), "attempts": 0, "t": time.time()},
+        # "n" names this code's attempt slots: a new code starts with all of them free.
+        {"phone": phone, "digest": _code_digest(code, phone), "n": secrets.token_hex(8)},
         PHONE_CODE_TTL_SECONDS,
     )
     body = _("Your Clientele membership code is %(code)s. It expires in 10 minutes.") % {
@@ -213,16 +213,28 @@ def phone_code_send(*, user: User, phone: str) -> bool:
     return True
 
 
+def _attempt_take(*, user: User, nonce: str) -> bool:
+    """Take one of the code's ``PHONE_CODE_MAX_ATTEMPTS`` attempt slots; False when all are
+    gone. Each slot is a ``cache.add``, which is atomic on every cache we run (Redis SET NX,
+    the database cache's primary key, locmem's lock) -- unlike ``cache.incr``, which the
+    database cache does as get-then-set -- so parallel guesses cannot get more tries."""
+    base = f"{_code_key(user)}:{nonce}:try"
+    return any(
+        cache.add(f"{base}:{slot}", 1, PHONE_CODE_TTL_SECONDS)
+        for slot in range(PHONE_CODE_MAX_ATTEMPTS)
+    )
+
+
 def _phone_code_check(*, user: User, phone: str, code: str) -> None:
+    """Every check spends an attempt before comparing, right or wrong, so at most
+    ``PHONE_CODE_MAX_ATTEMPTS`` guesses are ever compared per code; a right one is used up."""
     state = cache.get(_code_key(user))
     if not state or state["phone"] != phone:
         raise PhoneCodeInvalid()
-    if state["attempts"] >= PHONE_CODE_MAX_ATTEMPTS:
+    if not _attempt_take(user=user, nonce=str(state.get("n", ""))):
         cache.delete(_code_key(user))
         raise PhoneCodeInvalid()
     if not hmac.compare_digest(state["digest"], _code_digest(code.strip(), phone)):
-        state["attempts"] += 1
-        cache.set(_code_key(user), state, PHONE_CODE_TTL_SECONDS)
         raise PhoneCodeInvalid()
     cache.delete(_code_key(user))  # single use
 
@@ -233,7 +245,6 @@ def phone_code_pending(*, user: User) -> str:
     return state["phone"] if state else ""
 
 
-@transaction.atomic
 def membership_claim_by_phone(
     *,
     user: User,
@@ -243,10 +254,19 @@ def membership_claim_by_phone(
     consents: Iterable[tuple[str, str, bool]] = (),
 ) -> Customer:
     """Claim by a phone number proved with the SMS code (rules 1-3). When several memberships
-    share the number the member number is required and must be one of them."""
+    share the number the member number is required and must be one of them. The code is
+    checked before the claim's transaction opens: with the database cache a refused guess
+    would otherwise be rolled back with it and never count."""
     _check_can_join(user)
     phone = phone_normalize(phone)
     _phone_code_check(user=user, phone=phone, code=code)
+    return _claim_by_phone(user=user, phone=phone, member_number=member_number, consents=consents)
+
+
+@transaction.atomic
+def _claim_by_phone(
+    *, user: User, phone: str, member_number: str, consents: Iterable[tuple[str, str, bool]]
+) -> Customer:
     candidates = list(_candidates().filter(phone=phone).order_by("id"))
     member_number = (member_number or "").strip()
     if member_number:

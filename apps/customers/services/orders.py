@@ -9,7 +9,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from apps.core.exceptions import ValidationFailed
+from apps.core.exceptions import Conflict, ValidationFailed
 
 from ..enums import OrderStatus
 from ..exceptions import IdempotencyConflict, RefundExceedsOrder
@@ -28,10 +28,14 @@ def order_record(
     coupon_code: str = "",
     lines: Iterable[dict] = (),
 ) -> tuple[Order, bool]:
-    """Record an order once per (store, external_id). Returns (order, created); a repeat returns
-    the first order untouched, also when two requests race (the unique key decides)."""
+    """Record an order once per (store, external_id). Returns (order, created); the same order
+    again returns the first one untouched, also when two requests race (the unique key decides).
+    The same id with different data (customer, time, amounts, coupon, channel or lines) is a
+    409 ``order_conflict`` and writes nothing: a recorded order is never rewritten, its points
+    depend on it."""
     if total < 0 or discount < 0:
         raise ValidationFailed(_("Amounts cannot be negative."))
+    lines = list(lines)
     try:
         with transaction.atomic():
             order = Order.objects.create(
@@ -60,7 +64,68 @@ def order_record(
         existing = Order.objects.filter(store=store, external_id=external_id).first()
         if existing is None:
             raise
-        return existing, False
+    differs = _order_differences(
+        existing,
+        customer=customer,
+        placed_at=placed_at,
+        total=total,
+        channel=channel,
+        discount=discount,
+        coupon_code=coupon_code,
+        lines=lines,
+    )
+    if differs:
+        raise Conflict(
+            _(
+                "Order “%(id)s” is already recorded at this store with a different %(fields)s. "
+                "A recorded order is never changed: post a refund, or use a new external id."
+            )
+            % {"id": external_id, "fields": ", ".join(differs)},
+            code="order_conflict",
+        )
+    return existing, False
+
+
+def _order_differences(
+    order: Order,
+    *,
+    customer: Customer | None,
+    placed_at: dt.datetime,
+    total: Decimal,
+    channel: str,
+    discount: Decimal,
+    coupon_code: str,
+    lines: Iterable[dict],
+) -> list[str]:
+    """The fields in which a posted order differs from the recorded ``order`` (empty: the same
+    order again). An empty ``channel`` means the default, as when the order was created."""
+    channel = channel or Order._meta.get_field("channel").default
+    differs = [
+        name
+        for name, same in (
+            ("customer", order.customer_id == (customer.pk if customer is not None else None)),
+            ("placed_at", order.placed_at == placed_at),
+            ("total", order.total == total),
+            ("discount", order.discount == discount),
+            ("coupon_code", order.coupon_code == coupon_code),
+            ("channel", order.channel == channel),
+        )
+        if not same
+    ]
+    posted = sorted(
+        (
+            line["sku"],
+            line.get("name", ""),
+            line.get("category", ""),
+            Decimal(line.get("quantity", 1)),
+            Decimal(line["unit_price"]),
+        )
+        for line in lines
+    )
+    recorded = sorted(order.lines.values_list("sku", "name", "category", "quantity", "unit_price"))
+    if posted != recorded:
+        differs.append("lines")
+    return differs
 
 
 def refund_record(

@@ -5,10 +5,13 @@
   purpose, never expire (an old e-mail's link must still work) and cannot be forged or altered.
 * The export and the erasure go through ``apps.core.privacy``: this module registers the
   customers app's sections (profile, account, consents, orders, order lines, refunds,
-  interactions, portal messages, privacy log); apps above register theirs in ``ready()``.
+  interactions, portal messages, privacy log, import data); apps above register theirs in
+  ``ready()``, with the audit targets they own.
 * Erasure anonymises the person and keeps the amounts: orders, lines and refunds keep totals,
   the loyalty ledger keeps its rows; names, contacts, birth date, places, free text, consent
-  evidence, search text and the portal account's identity are removed; sessions end.
+  evidence, search text, the portal account's identity, the summaries and personal snapshot
+  values of the audit events about them and import previews naming them are removed;
+  sessions end.
 """
 
 import csv
@@ -49,6 +52,12 @@ PERSONAL_KEYS = {
     "city",
     "region",
     "full_name",
+    # free text that may describe the person
+    "reason",
+    "notes",
+    "fulfilment_notes",
+    "refusal_reason",
+    "evidence",
 }
 
 
@@ -268,19 +277,30 @@ def _export_messages(*, customer: Customer) -> list[dict]:
     ]
 
 
+def _person_events(customer: Customer) -> "models.QuerySet[AuditEvent]":
+    """Audit events about the customer, their portal account or anything a registered section
+    owns for them (loyalty account, redemptions...), and events their account performed."""
+    about = models.Q(target_type=Customer._meta.label_lower, target_id=str(customer.pk))
+    if customer.user_id:
+        about |= models.Q(target_type=User._meta.label_lower, target_id=str(customer.user_id))
+        about |= models.Q(actor_id=customer.user_id)
+    for kind, ids in privacy.audit_targets(customer=customer):
+        about |= models.Q(target_type=kind, target_id__in=[str(i) for i in ids])
+    return AuditEvent.objects.filter(about)
+
+
 def _export_privacy_log(*, customer: Customer) -> list[dict]:
-    events = AuditEvent.objects.filter(
-        target_type=Customer._meta.label_lower, target_id=str(customer.pk)
-    ).order_by("at", "id")
     return [
         {
             "at": _plain(e.at),
             "action": e.action,
+            "target_type": e.target_type,
+            "target_id": e.target_id,
             "summary": e.summary,
             "before": e.before,
             "after": e.after,
         }
-        for e in events
+        for e in _person_events(customer).order_by("at", "id")
     ]
 
 
@@ -364,19 +384,20 @@ def _scrub(snapshot: Any) -> Any:
 
 
 def _erase_audit(*, customer: Customer) -> None:
-    """Audit rows stay (who did what, when) but lose the personal values they captured."""
-    events = AuditEvent.objects.filter(
-        target_type=Customer._meta.label_lower, target_id=str(customer.pk)
-    )
-    if customer.user_id:
-        events = events | AuditEvent.objects.filter(
-            target_type=User._meta.label_lower, target_id=str(customer.user_id)
-        )
-    for event in events:
+    """Audit rows stay (who did what, when) but lose their free-text summaries and the
+    personal values their snapshots captured; the member's own actions lose their name."""
+    for event in _person_events(customer).iterator():
         event.before, event.after = _scrub(event.before), _scrub(event.after)
-        event.save(update_fields=["before", "after"])
+        event.summary = ERASED_TEXT if event.summary else ""
+        event.save(update_fields=["before", "after", "summary"])
     if customer.user_id:
         AuditEvent.objects.filter(actor_id=customer.user_id).update(actor_label="erased member")
+
+
+def _erase_imports(*, customer: Customer) -> None:
+    from ..imports import import_jobs_scrub  # imports.py imports this package
+
+    import_jobs_scrub(customer=customer)
 
 
 def _erase_account(*, customer: Customer) -> None:
@@ -457,3 +478,4 @@ privacy.register("refunds", export=_export_refunds)
 privacy.register("interactions", export=_export_interactions, erase=_erase_interactions)
 privacy.register("messages", export=_export_messages, erase=_erase_messages)
 privacy.register("privacy_log", export=_export_privacy_log, erase=_erase_audit, order=950)
+privacy.register("imports", erase=_erase_imports)

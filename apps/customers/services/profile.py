@@ -266,3 +266,23 @@ def interaction_log(
     )
     audit_record(actor=actor, action="interaction.create", target=customer, summary=kind)
     return interaction
+
+
+@transaction.atomic
+def customer_email_sync(*, user: User) -> Customer | None:
+    """Copy the portal account's verified primary e-mail to its membership, through
+    ``customer_update`` (audited, the member as actor). Called when allauth reports a changed
+    primary or a confirmed address. An unverified or non-primary address never reaches the
+    customer; staff accounts and anonymised memberships have nothing to sync. Returns the
+    updated customer, or None when nothing changed."""
+    from allauth.account.models import EmailAddress
+
+    address = (
+        EmailAddress.objects.filter(user=user, primary=True, verified=True)
+        .values_list("email", flat=True)
+        .first()
+    )
+    customer = Customer.objects.filter(user=user, anonymized_at__isnull=True).first()
+    if not address or customer is None or customer.email == address.strip().lower():
+        return None
+    return customer_update(customer=customer, actor=user, email=address)

@@ -18,11 +18,10 @@ from apps.customers.enums import Channel, ConsentPurpose, Source
 from apps.customers.exceptions import CustomerNotFound
 from apps.customers.models import Customer
 from apps.customers.selectors import (
-    consent_current,
-    consent_history,
     customer_get,
     customer_list_for_staff,
     customer_orders,
+    customer_privacy_summary,
     customer_stats,
     customer_tags,
     interaction_list,
@@ -53,6 +52,7 @@ from .mixins import StaffRequiredMixin
 
 ORDERS_ON_PAGE = 20
 TIMELINE_ON_PAGE = 50
+CONSENT_LOG_ON_PAGE = 50
 SORTABLE = ("member", "name", "joined")
 
 
@@ -117,6 +117,10 @@ class CustomerDetailView(StaffRequiredMixin, TemplateView):
         context = super().get_context_data(**kwargs)
         customer = customer_or_404(self.kwargs["member_number"])
         user = self.request.user
+        # The portal and privacy panel (account, verified e-mails, consent history, privacy
+        # audit trail; Export / Erase by permission). Its consent reads serve the consent
+        # panel too, so the page does not run them twice.
+        privacy = customer_privacy_summary(customer=customer, history_limit=CONSENT_LOG_ON_PAGE)
         context.update(
             customer=customer,
             tags=customer_tags(customer=customer),
@@ -125,14 +129,15 @@ class CustomerDetailView(StaffRequiredMixin, TemplateView):
             tag_form=TagAddForm(),
             interaction_form=InteractionForm(),
             consent_form=ConsentForm(),
+            privacy=privacy,
         )
         if user.has_perm("customers.view_order"):
             context["orders"] = customer_orders(customer=customer, limit=ORDERS_ON_PAGE)
         if user.has_perm("customers.view_interaction"):
             context["interactions"] = interaction_list(customer=customer)
         if user.has_perm("customers.view_consentrecord"):
-            context["consent_grid"] = _consent_grid(consent_current(customer=customer))
-            context["consent_log"] = list(consent_history(customer=customer)[:50])
+            context["consent_grid"] = _consent_grid(privacy.consents)
+            context["consent_log"] = privacy.consent_history
         if user.has_perm("loyalty.view_loyaltyaccount"):
             context.update(loyalty_panel_context(customer))
         return context

@@ -1,5 +1,6 @@
-"""Data in and out: the import page (upload → dry-run preview → Celery import with progress)
-and the audited CSV / Excel exports of customers and orders."""
+"""Data in and out: the import page (upload → the worker checks the whole file → preview →
+confirmed import by the worker, both passes with an htmx progress page) and the audited CSV /
+Excel exports of customers and orders."""
 
 from django import forms
 from django.conf import settings
@@ -106,7 +107,8 @@ class ImportJobView(_JobMixin, DetailView):
 
 
 class ImportJobProgressView(_JobMixin, DetailView):
-    """The progress partial the job page polls (htmx, every second until the job finishes)."""
+    """The job's state partial the job page polls (htmx, every second while the file is being
+    checked or imported); it turns into the preview, the errors or the result."""
 
     template_name = "dashboard/data/_import_progress.html"
 

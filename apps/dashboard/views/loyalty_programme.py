@@ -20,7 +20,12 @@ from apps.core.services import audit_record
 from apps.loyalty.enums import RedemptionStatus, RewardKind
 from apps.loyalty.models import CouponBatch, EarnRule, Programme, Reward, Tier
 from apps.loyalty.rules import LineFacts, OrderFacts, compute_earn
-from apps.loyalty.services import coupon_batch_create, redemption_cancel, redemption_fulfil
+from apps.loyalty.services import (
+    coupon_batch_create,
+    redemption_cancel,
+    redemption_fulfil,
+    tier_create,
+)
 from apps.loyalty.services.configuration import (
     earn_rule_create,
     earn_rule_deactivate,
@@ -250,6 +255,42 @@ class TierListView(StaffRequiredMixin, TemplateView):
 
     def get_context_data(self, **kwargs):
         return super().get_context_data(tiers=list(tier_list_with_members()), **kwargs)
+
+
+class TierCreateForm(TierForm):
+    """The edit form plus the two values fixed at creation: the code (the API and reports name
+    the tier by it) and the rank (its place on the ladder)."""
+
+    class Meta(TierForm.Meta):
+        fields = ["name", "slug", "rank", *[f for f in TierForm.Meta.fields if f != "name"]]
+
+
+class TierCreateView(FormPageView):
+    permission_required = "loyalty.add_tier"
+    form_class = TierCreateForm
+    title = gettext_lazy("New tier")
+    submit_label = gettext_lazy("Create tier")
+    success_message = gettext_lazy("Tier created.")
+
+    def get_form_kwargs(self):
+        top = Tier.objects.order_by("-rank").first()
+        if top is None:
+            return {"initial": {"rank": 0}}
+        return {
+            "initial": {
+                "rank": top.rank + 1,
+                "metric": top.metric,
+                "threshold": top.threshold,
+                "retention_threshold": top.retention_threshold,
+                "window_months": top.window_months,
+            }
+        }
+
+    def save(self, form):
+        tier_create(actor=self.request.user, **form.cleaned_data)
+
+    def get_success_url(self):
+        return reverse("dashboard:loyalty-tier-list")
 
 
 class TierEditView(FormPageView):

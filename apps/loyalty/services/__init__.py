@@ -13,7 +13,7 @@ from .earning import (
     signup_bonus_award,
 )
 from .jobs import birthday_bonuses_award, points_expire_due, points_mature_due
-from .tiers import qualifying_value, tier_evaluate, tier_review_due
+from .tiers import qualifying_value, tier_create, tier_evaluate, tier_review_due
 
 __all__ = [
     "AFTER_ORDER_HOOKS",
@@ -31,6 +31,7 @@ __all__ = [
     "refund_ingest",
     "settle_debt",
     "signup_bonus_award",
+    "tier_create",
     "tier_evaluate",
     "tier_review_due",
 ]

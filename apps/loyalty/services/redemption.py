@@ -9,7 +9,11 @@ Invariants kept here:
   LotAllocation rows remember which lots paid, so a cancellation gives the points back to the
   same lots with their original expiry.
 - 2: a redemption is made once per idempotency key (unique ``Redemption.idempotency_key``);
-  its ledger rows are keyed ``redemption:<id>`` and ``redemption:<id>:cancel``.
+  its ledger rows are keyed ``redemption:<id>`` and ``redemption:<id>:cancel``. A key answers
+  only the request that made it: the same member, reward and quantity get the first redemption
+  back; anything else is ``idempotency_conflict`` and learns nothing about the first (callers
+  scope their keys — ``portal:<customer>:…``, ``api:<api key>:…`` — so keys of different
+  callers never meet).
 
 Decisions: voucher and cash-off rewards issue their coupon at once (status fulfilled, the code
 in ``voucher_code``); with quantity > 1 it is one coupon usable ``quantity`` times. Donations
@@ -19,7 +23,7 @@ expiry job then expires them; if the lot was already closed by that job, the poi
 new lot with the same earning and expiry dates (a lot expires once, under its own key).
 """
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -83,6 +87,28 @@ def _check_eligible(*, account: LoyaltyAccount, reward: Reward, quantity: int) -
         )
 
 
+def _replay(*, key: str, customer: Customer, reward: Reward, quantity: int) -> Redemption | None:
+    """The redemption already made under ``key``, if it is the same request; None if the key is
+    new. A key reused for another member, reward or quantity is a conflict, never a replay."""
+    done = Redemption.objects.select_related("account").filter(idempotency_key=key).first()
+    if done is None:
+        return None
+    if (done.account.customer_id, done.reward_id, done.quantity) != (
+        customer.pk,
+        reward.pk,
+        quantity,
+    ):
+        raise _key_conflict()
+    return done
+
+
+def _key_conflict() -> Conflict:
+    return Conflict(
+        _("This idempotency key was already used for another redemption."),
+        code="idempotency_conflict",
+    )
+
+
 @transaction.atomic
 def reward_redeem(
     *,
@@ -94,34 +120,42 @@ def reward_redeem(
     channel: str = "portal",
 ) -> Redemption:
     """Spend points (soonest-expiring first) and stock for ``quantity`` of ``reward``, once per
-    ``key``: the same key again returns the first redemption. Refusals (NotEligible,
-    LimitReached, OutOfStock, InsufficientPoints) change nothing."""
+    ``key``: the same key again, for the same member, reward and quantity, returns the first
+    redemption. The same key for another member, reward or quantity raises Conflict
+    ``idempotency_conflict`` and reveals nothing of the first one (its voucher code is the
+    member's money). Refusals (NotEligible, LimitReached, OutOfStock, InsufficientPoints,
+    Conflict) change nothing."""
     if not 1 <= quantity <= 100:
         raise ValidationFailed(_("Quantity must be between 1 and 100."))
     if not key:
         raise ValidationFailed(_("A redemption needs an idempotency key."))
-    if (done := Redemption.objects.filter(idempotency_key=key).first()) is not None:
+    if (done := _replay(key=key, customer=customer, reward=reward, quantity=quantity)) is not None:
         return done
     account = lock_account(customer_id=customer.pk)
     # A concurrent request with the same key may have committed while we waited for the lock.
-    if (done := Redemption.objects.filter(idempotency_key=key).first()) is not None:
+    if (done := _replay(key=key, customer=customer, reward=reward, quantity=quantity)) is not None:
         return done
     reward = lock_reward(reward_id=reward.pk)
     _check_eligible(account=account, reward=reward, quantity=quantity)
     cost = reward.cost_points * quantity
     now = timezone.now()
     immediate = reward.kind in IMMEDIATE_KINDS
-    redemption = Redemption.objects.create(
-        account=account,
-        reward=reward,
-        quantity=quantity,
-        points=cost,
-        status=RedemptionStatus.FULFILLED if immediate else RedemptionStatus.REQUESTED,
-        fulfilled_at=now if immediate else None,
-        channel=channel[:10],
-        idempotency_key=key,
-        actor=actor if getattr(actor, "pk", None) else None,
-    )
+    try:
+        with transaction.atomic():
+            redemption = Redemption.objects.create(
+                account=account,
+                reward=reward,
+                quantity=quantity,
+                points=cost,
+                status=RedemptionStatus.FULFILLED if immediate else RedemptionStatus.REQUESTED,
+                fulfilled_at=now if immediate else None,
+                channel=channel[:10],
+                idempotency_key=key,
+                actor=actor if getattr(actor, "pk", None) else None,
+            )
+    except IntegrityError:
+        # The same key committed meanwhile for another member (their account lock is not ours).
+        raise _key_conflict() from None
     tx = ledger.append(
         account=account,
         kind=TxKind.REDEEM,

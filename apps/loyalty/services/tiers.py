@@ -4,12 +4,15 @@ date, after the grace period, and only below the tier's retention threshold (inv
 import datetime as dt
 from decimal import Decimal
 
-from django.db import transaction
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError, transaction
 from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from apps.core.services import audit_record
+from apps.accounts.models import User
+from apps.core.exceptions import ValidationFailed
+from apps.core.services import audit_record, model_snapshot
 from apps.customers.models import Order
 
 from ..enums import TierMetric, TxKind
@@ -181,3 +184,126 @@ def _review_one(account: LoyaltyAccount, tiers: list[Tier], programme: Programme
         target=account,
         summary=f"{current.slug}->{target.slug}",
     )
+
+
+# --- staff: a new tier -------------------------------------------------------------------------
+
+TIER_CREATE_FIELDS = [
+    "name",
+    "slug",
+    "rank",
+    "metric",
+    "threshold",
+    "retention_threshold",
+    "window_months",
+    "earn_multiplier",
+    "benefits",
+    "entry_gift_points",
+    "color",
+]
+
+
+def tier_create_check(
+    *,
+    slug: str,
+    rank: int,
+    metric: str,
+    threshold: Decimal,
+    retention_threshold: Decimal,
+    tiers: list[Tier] | None = None,
+) -> None:
+    """Raise ValidationFailed (with ``field``) unless a tier with these values fits the ladder:
+    a free code and rank, a keep-threshold not above the reach-threshold, and a threshold not
+    below the tier ranked just under it nor above the one just over it when they qualify by the
+    same metric (spend and points thresholds are not comparable, so they are not compared)."""
+    tiers = list(Tier.objects.order_by("rank")) if tiers is None else tiers
+    if any(t.slug == slug for t in tiers):
+        raise ValidationFailed(_("A tier with this code already exists."), field="slug")
+    if any(t.rank == rank for t in tiers):
+        raise ValidationFailed(_("Another tier already has this rank."), field="rank")
+    if retention_threshold > threshold:
+        raise ValidationFailed(
+            _("The threshold to keep a tier cannot exceed the one to reach it."),
+            field="retention_threshold",
+        )
+    below = [t for t in tiers if t.rank < rank]
+    above = [t for t in tiers if t.rank > rank]
+    previous = below[-1] if below else None
+    following = above[0] if above else None
+    if previous is not None and previous.metric == metric and threshold < previous.threshold:
+        raise ValidationFailed(
+            _("The threshold must be at least that of %(tier)s (%(threshold)s).")
+            % {"tier": previous.name, "threshold": previous.threshold},
+            field="threshold",
+        )
+    if following is not None and following.metric == metric and threshold > following.threshold:
+        raise ValidationFailed(
+            _("The threshold cannot exceed that of %(tier)s (%(threshold)s).")
+            % {"tier": following.name, "threshold": following.threshold},
+            field="threshold",
+        )
+
+
+@transaction.atomic
+def tier_create(
+    *,
+    actor: User,
+    name: str,
+    slug: str,
+    rank: int,
+    metric: str = TierMetric.SPEND,
+    threshold: Decimal = Decimal(0),
+    retention_threshold: Decimal = Decimal(0),
+    window_months: int = 12,
+    earn_multiplier: Decimal = Decimal(1),
+    benefits: str = "",
+    entry_gift_points: int = 0,
+    color: str = "#6c757d",
+) -> Tier:
+    """Add a tier to the ladder (see ``tier_create_check``); audited with every value.
+
+    The tier rows are locked (a handful, in pk order) so two staff adding tiers at once cannot
+    both take the same rank or slip past each other's threshold; the unique code and rank are
+    the database backstop. Members move up into the new tier at their next evaluation (their
+    next order); nobody moves down before their review date (invariant 5)."""
+    tiers = list(Tier.objects.select_for_update().order_by("pk"))
+    tiers.sort(key=lambda t: t.rank)
+    tier_create_check(
+        slug=slug,
+        rank=rank,
+        metric=metric,
+        threshold=threshold,
+        retention_threshold=retention_threshold,
+        tiers=tiers,
+    )
+    tier = Tier(
+        name=name,
+        slug=slug,
+        rank=rank,
+        metric=metric,
+        threshold=threshold,
+        retention_threshold=retention_threshold,
+        window_months=window_months,
+        earn_multiplier=earn_multiplier,
+        benefits=benefits,
+        entry_gift_points=entry_gift_points,
+        color=color,
+    )
+    try:
+        tier.full_clean()
+    except DjangoValidationError as exc:
+        raise ValidationFailed(" ".join(exc.messages)) from exc
+    try:
+        with transaction.atomic():
+            tier.save()
+    except IntegrityError:  # a concurrent insert took the code or rank first
+        raise ValidationFailed(_("Another tier already has this code or rank.")) from None
+    tier.refresh_from_db()  # the audit row records the stored values (5000.00, not 5000)
+    audit_record(
+        actor=actor,
+        action="tier.create",
+        target=tier,
+        summary=tier.name,
+        after=model_snapshot(tier, TIER_CREATE_FIELDS),
+    )
+    return tier

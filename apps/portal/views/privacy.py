@@ -27,6 +27,8 @@ from .. import ratelimit
 from ..forms import PREFERENCE_PURPOSES, ConsentForm, EraseForm, consent_field_name
 from .mixins import MemberMixin
 
+INVALID_TOKENS_PER_MINUTE = 60  # per IP; valid tokens are never limited
+
 
 class PrivacyView(MemberMixin, FormView):
     template_name = "portal/privacy.html"
@@ -120,16 +122,21 @@ class UnsubscribeView(View):
         return self._render(request, self._describe(channel, purpose) | {"token": token})
 
     def post(self, request, token):
-        if not ratelimit.hit(
-            scope="unsubscribe", key=ratelimit.client_ip(request), limit=60, window_seconds=60
-        ):
-            return self._render(request, {"limited": True}, status=429)
+        # Only bad tokens count against the limit: a shared mail server relays many members'
+        # genuine RFC 8058 one-click requests from one IP, and those must never be dropped.
         one_click = request.POST.get("List-Unsubscribe") == "One-Click"
         try:
             _customer, channel, purpose, _changed = unsubscribe_apply(
                 token=token, one_click=one_click
             )
         except NotFound:
+            if not ratelimit.hit(
+                scope="unsubscribe-invalid",
+                key=ratelimit.client_ip(request),
+                limit=INVALID_TOKENS_PER_MINUTE,
+                window_seconds=60,
+            ):
+                return self._render(request, {"limited": True}, status=429)
             return self._invalid(request)
         if one_click:
             return HttpResponse(status=200)

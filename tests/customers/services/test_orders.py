@@ -1,11 +1,11 @@
+import datetime as dt
 import threading
 from decimal import Decimal
 
 import pytest
 from django.db import connection
-from django.utils import timezone
 
-from apps.core.exceptions import ValidationFailed
+from apps.core.exceptions import Conflict, ValidationFailed
 from apps.customers.enums import OrderStatus
 from apps.customers.exceptions import IdempotencyConflict, RefundExceedsOrder
 from apps.customers.models import Order, OrderLine, Refund
@@ -14,27 +14,69 @@ from tests.customers.factories import CustomerFactory, OrderFactory, StoreFactor
 
 pytestmark = pytest.mark.django_db
 
+PLACED = dt.datetime(2025, 3, 1, 10, 30, tzinfo=dt.UTC)
+TEA = [{"sku": "T1", "name": "Green tea", "quantity": Decimal(2), "unit_price": Decimal("49.50")}]
 
-def _record(store, customer, external_id="A-1", total="99.00", lines=()):
+
+def _record(store, customer, external_id="A-1", total="99.00", lines=(), **over):
     return order_record(
         store=store,
         external_id=external_id,
         customer=customer,
-        placed_at=timezone.now(),
+        placed_at=over.pop("placed_at", PLACED),
         total=Decimal(total),
         lines=lines,
+        **over,
     )
 
 
 def test_order_is_recorded_once_per_store_and_external_id():
     store, customer = StoreFactory(), CustomerFactory()
-    first, created = _record(store, customer, lines=[{"sku": "T1", "unit_price": Decimal("99.00")}])
-    again, created_again = _record(store, customer, total="1.00")
+    first, created = _record(store, customer, lines=TEA)
+    # The same order again, as a till retry sends it (the quantity written another way).
+    again, created_again = _record(store, customer, lines=[TEA[0] | {"quantity": Decimal("2.000")}])
     assert created and not created_again and first.pk == again.pk
     assert again.total == Decimal("99.00")
     assert Order.objects.count() == 1 and OrderLine.objects.count() == 1
     other_store_order, created_elsewhere = _record(StoreFactory(), customer)
     assert created_elsewhere and other_store_order.pk != first.pk
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"total": "1.00"}, "total"),
+        ({"customer": "other"}, "customer"),
+        ({"customer": None}, "customer"),
+        ({"placed_at": PLACED + dt.timedelta(seconds=1)}, "placed_at"),
+        ({"discount": Decimal("5.00")}, "discount"),
+        ({"coupon_code": "SPRING"}, "coupon_code"),
+        ({"channel": "web"}, "channel"),
+        ({"lines": [TEA[0] | {"unit_price": Decimal("49.49")}]}, "lines"),
+        ({"lines": []}, "lines"),
+    ],
+)
+def test_the_same_id_with_different_data_is_a_conflict_and_writes_nothing(change, field):
+    store, customer = StoreFactory(), CustomerFactory()
+    first, _created = _record(store, customer, lines=TEA)
+    if change.get("customer") == "other":
+        change["customer"] = CustomerFactory()
+    args = {"customer": customer, "lines": TEA} | change
+
+    with pytest.raises(Conflict) as refused:
+        _record(store, **args)
+
+    assert refused.value.code == "order_conflict" and refused.value.status == 409
+    assert refused.value.message == (
+        f"Order “A-1” is already recorded at this store with a different {field}. "
+        "A recorded order is never changed: post a refund, or use a new external id."
+    )
+    assert list(Order.objects.values_list("pk", "total", "customer", "placed_at", "channel")) == [
+        (first.pk, Decimal("99.00"), customer.pk, PLACED, "store")
+    ]
+    assert list(OrderLine.objects.values_list("sku", "quantity", "unit_price")) == [
+        ("T1", Decimal(2), Decimal("49.50"))
+    ]
 
 
 def test_negative_total_is_refused_and_nothing_written():

@@ -26,6 +26,7 @@ from apps.loyalty.services import (
     reward_redeem,
 )
 from apps.loyalty.verification import ledger_faults
+from tests.customers.factories import CustomerFactory
 from tests.loyalty.factories import RewardFactory, TierFactory
 
 pytestmark = pytest.mark.django_db
@@ -164,6 +165,40 @@ def test_the_same_key_returns_the_first_redemption_and_spends_once(customer, giv
     assert _account(customer).balance == 400
     assert Reward.objects.get(pk=reward.pk).stock == 9
     assert PointsTransaction.objects.filter(kind=TxKind.REDEEM).count() == 1
+
+
+def test_the_same_key_for_another_member_is_a_conflict_that_reveals_nothing(customer, give):
+    voucher = RewardFactory(kind="voucher", cost_points=100, coupon_kind="fixed", coupon_value=5)
+    give(customer, 500)
+    first = reward_redeem(customer=customer, reward=voucher, key="shared-key")
+    other = CustomerFactory()
+    give(other, 500)
+    before = _state(other, voucher)
+
+    with pytest.raises(Conflict) as refused:
+        reward_redeem(customer=other, reward=voucher, key="shared-key")
+
+    assert refused.value.code == "idempotency_conflict"
+    assert first.voucher_code not in str(refused.value) and not refused.value.extra
+    assert _state(other, voucher) == before
+    assert Coupon.objects.filter(owner=other).count() == 0
+
+
+@pytest.mark.parametrize("change", ["reward", "quantity"])
+def test_the_same_key_for_another_reward_or_quantity_is_a_conflict(customer, give, change):
+    give(customer, 1000)
+    reward = RewardFactory(cost_points=100, stock=10)
+    reward_redeem(customer=customer, reward=reward, key="k-same")
+    before = _state(customer, reward)
+    other_reward, quantity = (
+        (RewardFactory(cost_points=100), 1) if change == "reward" else (reward, 2)
+    )
+
+    with pytest.raises(Conflict) as refused:
+        reward_redeem(customer=customer, reward=other_reward, quantity=quantity, key="k-same")
+
+    assert refused.value.code == "idempotency_conflict"
+    assert _state(customer, reward) == before
 
 
 def test_quantity_outside_1_to_100_is_refused(customer, give):

@@ -1,0 +1,39 @@
+"""config.settings.prod refuses to start without a real mail server (the console backend would
+write every e-mail -- addresses, sign-in codes, reset links -- to the production log)."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SECRET = "x" * 60
+
+
+def _import_prod(**env: str) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if k not in {"EMAIL_URL", "DJANGO_SECRET_KEY"}}
+    return subprocess.run(
+        [sys.executable, "-c", "import config.settings.prod"],
+        cwd=ROOT,
+        env=clean | {"DJANGO_SECRET_KEY": SECRET} | env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.mark.parametrize(
+    "email_url",
+    [None, "consolemail://", "dummymail://", "memorymail://", "filemail:///tmp/mail"],
+)
+def test_production_refuses_a_missing_or_non_delivering_mail_backend(email_url):
+    result = _import_prod(**({} if email_url is None else {"EMAIL_URL": email_url}))
+    assert result.returncode != 0
+    assert "ImproperlyConfigured: EMAIL_URL must name a real mail server" in result.stderr
+
+
+def test_production_starts_with_an_smtp_server():
+    result = _import_prod(EMAIL_URL="smtp+tls://user:pass@smtp.example.com:587")
+    assert (result.returncode, result.stderr) == (0, "")

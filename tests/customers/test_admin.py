@@ -1,0 +1,351 @@
+"""The Django admin for customers and orders, driven through the admin client: audited exports
+behind the export permission, add/change through the audited services, no deletion (erasure is
+the way), and the import-export import of files without a member_number column."""
+
+import io
+
+import pytest
+from django.contrib import admin
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+from openpyxl import load_workbook
+
+from apps.core.models import AuditEvent
+from apps.customers.identifiers import member_number_is_valid
+from apps.customers.models import ConsentRecord, Customer, Order
+from apps.customers.services import consent_record, interaction_log
+from tests.customers.factories import CustomerFactory, OrderFactory, StoreFactory, TagFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def format_index(model, title: str) -> int:
+    formats = admin.site._registry[model].get_export_formats()
+    return next(i for i, f in enumerate(formats) if f().get_title() == title)
+
+
+def import_format_index(model, title: str) -> int:
+    formats = admin.site._registry[model].get_import_formats()
+    return next(i for i, f in enumerate(formats) if f().get_title() == title)
+
+
+# --- export ------------------------------------------------------------------------------------
+
+
+def _export(client, model, title: str):
+    """The admin export as a browser does it: open the form, post it back with every column."""
+    url = reverse(f"admin:customers_{model._meta.model_name}_export")
+    form = client.get(url).context["form"]
+    columns = {name: "on" for name, field in form.fields.items() if field.initial is True}
+    return client.post(url, {"format": format_index(model, title), "resource": 0, **columns})
+
+
+def test_manager_opens_the_customer_export_form(client, manager):
+    client.force_login(manager)
+
+    response = client.get(reverse("admin:customers_customer_export"))
+
+    assert response.status_code == 200
+    assert AuditEvent.objects.filter(action__startswith="export.").count() == 0  # a form only
+
+
+def test_manager_exports_customers_as_csv_and_it_is_audited(client, manager):
+    CustomerFactory(member_number="1234567897", first_name="Wei", last_name="Zhang")
+    client.force_login(manager)
+
+    response = _export(client, Customer, "csv")
+
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/csv")
+    lines = response.content.decode().splitlines()
+    assert lines[0].split(",")[:3] == ["member_number", "first_name", "last_name"]
+    assert lines[1].split(",")[:3] == ["1234567897", "Wei", "Zhang"]
+    event = AuditEvent.objects.get()
+    assert (event.action, event.actor, event.after) == (
+        "export.customers",
+        manager,
+        {"source": "admin", "rows": 1, "format": "csv"},
+    )
+
+
+def test_manager_exports_orders_as_xlsx_and_it_is_audited(client, manager):
+    OrderFactory(external_id="TEA-1", store=StoreFactory(code="sh-01"))
+    OrderFactory(external_id="TEA-2", store=StoreFactory(code="sh-01"))
+    client.force_login(manager)
+
+    response = _export(client, Order, "xlsx")
+
+    assert response.status_code == 200
+    sheet = load_workbook(io.BytesIO(response.content)).active
+    rows = list(sheet.iter_rows(values_only=True))
+    assert rows[0][:3] == ("member_number", "external_id", "store")
+    assert sorted(r[1] for r in rows[1:]) == ["TEA-1", "TEA-2"]
+    event = AuditEvent.objects.get()
+    assert (event.action, event.actor, event.after["rows"], event.after["format"]) == (
+        "export.orders",
+        manager,
+        2,
+        "xlsx",
+    )
+
+
+@pytest.mark.parametrize("url", ["admin:customers_customer_export", "admin:customers_order_export"])
+def test_staff_without_the_export_permission_cannot_export(client, agent, url):
+    CustomerFactory()
+    client.force_login(agent)
+
+    assert client.get(reverse(url)).status_code == 403
+    assert client.post(reverse(url), {"format": 0, "resource": 0}).status_code == 403
+    assert AuditEvent.objects.count() == 0
+
+
+# --- add and change ----------------------------------------------------------------------------
+
+
+def _inline_management(response) -> dict[str, str]:
+    """The management-form fields of the page's inlines, as a browser would post them back."""
+    data: dict[str, str] = {}
+    for inline in response.context["inline_admin_formsets"]:
+        form = inline.formset.management_form
+        for name, field in form.fields.items():
+            data[f"{form.prefix}-{name}"] = str(form[name].value() or field.initial or 0)
+    return data
+
+
+def test_manager_adds_a_customer_through_the_services(client, manager):
+    store = StoreFactory(code="sh-01")
+    vip = TagFactory(name="vip")
+    client.force_login(manager)
+    url = reverse("admin:customers_customer_add")
+    page = client.get(url)
+
+    response = client.post(
+        url,
+        {
+            "first_name": "Wei",
+            "last_name": "Zhang",
+            "email": "Wei@Example.com",
+            "phone": "138 0013 8000",
+            "gender": "",
+            "city": "Shanghai",
+            "region": "",
+            "preferred_language": "zh-hans",
+            "preferred_channel": "email",
+            "store": store.pk,
+            "tags": [vip.pk],
+            **_inline_management(page),
+        },
+    )
+
+    assert response.status_code == 302, response.context and response.context["errors"]
+    wei = Customer.objects.get()
+    assert member_number_is_valid(wei.member_number)
+    assert (wei.email, wei.phone, wei.source) == ("wei@example.com", "+8613800138000", "staff")
+    assert list(wei.tags.values_list("name", flat=True)) == ["vip"]
+    events = AuditEvent.objects.filter(target_id=str(wei.pk)).order_by("pk")
+    assert [(e.action, e.actor, e.summary) for e in events] == [
+        ("customer.create", manager, wei.member_number),
+        ("customer.tag_add", manager, "vip"),
+    ]
+
+
+def test_manager_changes_a_customer_and_its_tags_with_audit_events(client, manager):
+    customer = CustomerFactory(
+        first_name="Wei", last_name="Zhang", email="wei@example.com", phone="+8613800138000"
+    )
+    customer.tags.add(TagFactory(name="vip"), TagFactory(name="tea"))
+    consent_record(
+        customer=customer, channel="sms", purpose="marketing", granted=True, source="staff"
+    )
+    interaction_log(customer=customer, kind="note", summary="Called about tea", actor=None)
+    before = AuditEvent.objects.count()
+    coffee = TagFactory(name="coffee")
+    client.force_login(manager)
+    url = reverse("admin:customers_customer_change", args=[customer.pk])
+    page = client.get(url)
+    assert page.status_code == 200
+    form = page.context["adminform"].form
+    data = {name: form[name].value() or "" for name in form.fields if name != "tags"}
+
+    response = client.post(
+        url,
+        {
+            **data,
+            "city": "Hangzhou",
+            "tags": [TagFactory(name="tea").pk, coffee.pk],
+            **_inline_management(page),
+        },
+    )
+
+    assert response.status_code == 302, response.context and response.context["errors"]
+    customer.refresh_from_db()
+    assert customer.city == "Hangzhou"
+    assert sorted(customer.tags.values_list("name", flat=True)) == ["coffee", "tea"]
+    events = AuditEvent.objects.order_by("pk")[before:]
+    assert [(e.action, e.summary) for e in events] == [
+        ("customer.update", "city"),
+        ("customer.tag_add", "coffee"),
+        ("customer.tag_remove", "vip"),
+    ]
+    assert {e.actor for e in events} == {manager}
+    # The read-only inlines are left as they were.
+    assert list(customer.consents.values_list("channel", "granted")) == [("sms", True)]
+    assert list(customer.interactions.values_list("summary", flat=True)) == ["Called about tea"]
+
+
+def test_an_invalid_phone_in_the_admin_is_a_form_error(client, manager):
+    client.force_login(manager)
+    url = reverse("admin:customers_customer_add")
+    page = client.get(url)
+
+    response = client.post(
+        url,
+        {
+            "first_name": "Wei",
+            "phone": "12345",
+            "preferred_language": "zh-hans",
+            "preferred_channel": "email",
+            **_inline_management(page),
+        },
+    )
+
+    assert response.status_code == 200
+    assert "“12345” is not a valid phone number." in response.content.decode()
+    assert Customer.objects.count() == 0 and AuditEvent.objects.count() == 0
+
+
+def test_a_birth_date_in_the_future_in_the_admin_is_a_form_error(client, manager):
+    customer = CustomerFactory(first_name="Wei")
+    client.force_login(manager)
+    url = reverse("admin:customers_customer_change", args=[customer.pk])
+    page = client.get(url)
+    form = page.context["adminform"].form
+    data = {name: form[name].value() or "" for name in form.fields if name != "tags"}
+
+    response = client.post(url, {**data, "birth_date": "2999-01-01", **_inline_management(page)})
+
+    assert response.status_code == 200
+    assert "The birth date is in the future." in response.content.decode()
+    customer.refresh_from_db()
+    assert customer.birth_date is None and AuditEvent.objects.count() == 0
+
+
+# --- no deletion -------------------------------------------------------------------------------
+
+
+@pytest.fixture(params=["manager", "administrator"])
+def staff(request):
+    return request.getfixturevalue(request.param)
+
+
+def test_customers_cannot_be_deleted_in_the_admin(client, staff):
+    customer = CustomerFactory()
+    client.force_login(staff)
+    url = reverse("admin:customers_customer_delete", args=[customer.pk])
+
+    assert client.get(url).status_code == 403
+    assert client.post(url, {"post": "yes"}).status_code == 403
+    client.post(
+        reverse("admin:customers_customer_changelist"),
+        {"action": "delete_selected", "_selected_action": [customer.pk], "post": "yes"},
+    )
+
+    assert Customer.objects.filter(pk=customer.pk).exists()
+    assert AuditEvent.objects.count() == 0
+
+
+def test_the_customer_changelist_offers_no_delete_action(client, staff):
+    CustomerFactory()
+    client.force_login(staff)
+
+    response = client.get(reverse("admin:customers_customer_changelist"))
+
+    assert response.status_code == 200
+    assert "delete_selected" not in response.content.decode()
+
+
+def test_orders_cannot_be_deleted_in_the_admin(client, staff):
+    order = OrderFactory()
+    client.force_login(staff)
+    url = reverse("admin:customers_order_delete", args=[order.pk])
+
+    assert client.get(url).status_code == 403
+    assert client.post(url, {"post": "yes"}).status_code == 403
+    client.post(
+        reverse("admin:customers_order_changelist"),
+        {"action": "delete_selected", "_selected_action": [order.pk], "post": "yes"},
+    )
+
+    assert Order.objects.filter(pk=order.pk).exists()
+    assert (
+        "delete_selected"
+        not in client.get(reverse("admin:customers_order_changelist")).content.decode()
+    )
+
+
+# --- import ------------------------------------------------------------------------------------
+
+
+def _admin_import(client, model, name: str, content: bytes):
+    """Step 1 of the admin import: upload, dry run, confirm page."""
+    info = model._meta.app_label, model._meta.model_name
+    return client.post(
+        reverse("admin:{}_{}_import".format(*info)),
+        {
+            "resource": 0,
+            "format": import_format_index(model, "csv"),
+            "import_file": SimpleUploadedFile(name, content, content_type="text/csv"),
+        },
+    )
+
+
+def test_admin_import_of_customers_without_a_member_number_column(client, manager):
+    StoreFactory(code="sh-01")
+    client.force_login(manager)
+    content = (
+        b"First_Name,last_name,email,phone,store,consent_email_marketing\n"
+        b"Wei,Zhang,wei@example.com,13800138000,sh-01,yes\n"
+        b"Li,Na,li.na@example.com,,,\n"
+    )
+
+    preview = _admin_import(client, Customer, "people.csv", content)
+
+    assert preview.status_code == 200
+    assert "Traceback" not in preview.content.decode()
+    result = preview.context["result"]
+    assert not result.has_errors() and not result.has_validation_errors()
+    assert Customer.objects.count() == 0  # the dry run wrote nothing
+    confirm = preview.context["confirm_form"]
+
+    done = client.post(
+        reverse("admin:customers_customer_process_import"),
+        {name: confirm[name].value() for name in confirm.fields},
+    )
+
+    assert done.status_code == 302
+    people = Customer.objects.order_by("email")
+    assert [(c.email, c.phone, c.source) for c in people] == [
+        ("li.na@example.com", "", "import"),
+        ("wei@example.com", "+8613800138000", "import"),
+    ]
+    assert all(member_number_is_valid(c.member_number) for c in people)
+    assert list(ConsentRecord.objects.values_list("customer__email", "channel", "granted")) == [
+        ("wei@example.com", "email", True)
+    ]
+    assert AuditEvent.objects.filter(action="import.customers", actor=manager).count() == 1
+
+
+def test_admin_import_of_orders_without_a_store_column_gives_row_errors(client, manager):
+    CustomerFactory(member_number="1234567897")
+    client.force_login(manager)
+    content = b"member_number,external_id,placed_at,total\n1234567897,TEA-1,2024-05-01 10:00,88\n"
+
+    response = _admin_import(client, Order, "orders.csv", content)
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "Traceback" not in page
+    result = response.context["result"]
+    assert not result.has_errors() and result.has_validation_errors()
+    assert [list(row.error_dict) for row in result.invalid_rows] == [["store"]]
+    assert Order.objects.count() == 0

@@ -1,0 +1,106 @@
+"""The staff 360° page shows the portal and privacy panel; Export / Erase follow permissions."""
+
+import pytest
+from allauth.account.models import EmailAddress
+from allauth.usersessions.models import UserSession
+from django.urls import reverse
+
+from apps.core.models import AuditEvent
+from apps.customers.models import ConsentRecord
+from apps.customers.services import consent_preferences_save, membership_enrol
+from tests.accounts.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def portal_member(db):
+    user = UserFactory(email="mei.lin@example.org")
+    EmailAddress.objects.create(user=user, email="mei.lin@example.org", verified=True, primary=True)
+    EmailAddress.objects.create(user=user, email="mei@work.example", verified=False)
+    customer = membership_enrol(user=user, first_name="Mei", last_name="Lin")
+    consent_preferences_save(
+        customer=customer, choices={("sms", "marketing"): True}, actor=user, evidence="portal"
+    )
+    return customer
+
+
+def _panel(client, customer) -> str:
+    response = client.get(reverse("dashboard:customer-detail", args=[customer.member_number]))
+    assert response.status_code == 200
+    page = response.content.decode()
+    start = page.index('id="privacy-panel"')
+    return page[start : page.index("</section>", start)]
+
+
+def test_manager_sees_the_panel_with_export_and_erase(client, manager, portal_member):
+    client.force_login(manager)
+    panel = _panel(client, portal_member)
+    export = reverse("dashboard:customer-privacy-export", args=[portal_member.member_number])
+    erase = reverse("dashboard:customer-erase", args=[portal_member.member_number])
+    assert f'href="{export}"' in panel and f'href="{erase}"' in panel
+    assert "Active" in panel
+    assert "mei.lin@example.org" in panel and "mei@work.example (unverified)" in panel
+    assert "SMS · Marketing" in panel  # consent history
+    assert "consent.grant" in panel and "membership.claim" in panel  # privacy audit trail
+
+
+def test_agent_sees_the_panel_without_export_or_erase(client, agent, portal_member):
+    client.force_login(agent)
+    panel = _panel(client, portal_member)
+    assert "mei.lin@example.org" in panel and "consent.grant" in panel
+    assert "privacy/export" not in panel and "privacy/erase" not in panel
+
+
+def test_an_erased_customer_shows_no_erase_button(client, manager, portal_member):
+    from apps.customers.services import customer_erase
+
+    customer_erase(customer=portal_member, actor=manager)
+    client.force_login(manager)
+    panel = _panel(client, portal_member)
+    assert "Personal data erased on" in panel and "privacy/erase" not in panel
+    assert "None" in panel  # the portal account was unlinked
+
+
+def test_the_panel_costs_the_same_queries_whatever_the_history(
+    client, manager, portal_member, count_queries
+):
+    user = portal_member.user
+    client.force_login(manager)
+    url = reverse("dashboard:customer-detail", args=[portal_member.member_number])
+
+    def grow(n: int, start: int) -> None:
+        ConsentRecord.objects.bulk_create(
+            ConsentRecord(
+                customer=portal_member,
+                channel="email",
+                purpose="marketing",
+                granted=bool(i % 2),
+                source="portal",
+                actor=user,
+            )
+            for i in range(n)
+        )
+        AuditEvent.objects.bulk_create(
+            AuditEvent(
+                action="consent.grant",
+                target_type="customers.customer",
+                target_id=str(portal_member.pk),
+                actor=user,
+                summary="email/marketing",
+            )
+            for _ in range(n)
+        )
+        UserSession.objects.bulk_create(
+            UserSession(user=user, ip="203.0.113.9", session_key=f"s{start + i}", user_agent="x")
+            for i in range(n)
+        )
+        EmailAddress.objects.bulk_create(
+            EmailAddress(user=user, email=f"old{start + i}@example.org", verified=True)
+            for i in range(n)
+        )
+
+    grow(3, 0)
+    small = count_queries(client, url)
+    grow(120, 3)
+    assert count_queries(client, url) == small
