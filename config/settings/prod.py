@@ -7,8 +7,12 @@ from .base import *
 
 DEBUG = False
 SECRET_KEY = env("DJANGO_SECRET_KEY", default="")
-if len(SECRET_KEY) < 50 or SECRET_KEY.startswith("dev-only"):
-    raise ImproperlyConfigured("DJANGO_SECRET_KEY must be set to a random value of 50+ characters.")
+# The same bar as Django's security.W009: 50+ characters, 5+ distinct ones, not the dev key.
+if len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5 or SECRET_KEY.startswith("dev-only"):
+    raise ImproperlyConfigured(
+        "DJANGO_SECRET_KEY must be set to a random value of 50+ characters "
+        "(at least 5 different ones)."
+    )
 
 # The console backend writes every e-mail (addresses, sign-in codes, reset links) to the log;
 # dummy, locmem and file backends lose or hoard them. Production must name a real server.

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-SECRET = "x" * 60
+SECRET = "k3y-Q" * 12  # 60 characters, 5 distinct
 
 
 def _import_prod(**env: str) -> subprocess.CompletedProcess:
@@ -37,3 +37,34 @@ def test_production_refuses_a_missing_or_non_delivering_mail_backend(email_url):
 def test_production_starts_with_an_smtp_server():
     result = _import_prod(EMAIL_URL="smtp+tls://user:pass@smtp.example.com:587")
     assert (result.returncode, result.stderr) == (0, "")
+
+
+@pytest.mark.parametrize(
+    "secret", ["", "short-but-random-9f8e7d", "x" * 60, "dev-only-" + "a1b2c3" * 9]
+)
+def test_production_refuses_a_weak_secret_key(secret):
+    result = _import_prod(
+        DJANGO_SECRET_KEY=secret, EMAIL_URL="smtp+tls://user:pass@smtp.example.com:587"
+    )
+    assert result.returncode != 0
+    assert "ImproperlyConfigured: DJANGO_SECRET_KEY must be set" in result.stderr
+
+
+def test_production_check_deploy_is_clean():
+    clean = {k: v for k, v in os.environ.items() if k not in {"EMAIL_URL", "DJANGO_SECRET_KEY"}}
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env=clean
+        | {
+            "DJANGO_SETTINGS_MODULE": "config.settings.prod",
+            "DJANGO_SECRET_KEY": "".join(chr(33 + (i * 7) % 90) for i in range(64)),
+            "EMAIL_URL": "smtp+tls://user:pass@smtp.example.com:587",
+            "ALLOWED_HOSTS": "crm.example.com",
+        },
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "System check identified no issues" in result.stdout
