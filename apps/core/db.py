@@ -46,10 +46,12 @@ def bulk_insert(model, objs: list, *, set_pks: bool = False) -> None:
     aliases = ", ".join(f"c{i}" for i in range(len(fields)))
     unnest = ", ".join(f"%s::{_pg_array_type(f, conn)}" for f in fields)
     pk = model._meta.pk
+    # Identifiers come from model metadata (quoted); every value is a bound array parameter.
+    returning = f" RETURNING {qn(pk.column)}" if set_pks else ""
     sql = (
-        f"INSERT INTO {qn(model._meta.db_table)} ({names}) "
+        f"INSERT INTO {qn(model._meta.db_table)} ({names}) "  # noqa: S608
         f"SELECT {aliases} FROM unnest({unnest}) WITH ORDINALITY AS t({aliases}, ord) "
-        f"ORDER BY ord" + (f" RETURNING {qn(pk.column)}" if set_pks else "")
+        f"ORDER BY ord{returning}"
     )
     with conn.cursor() as cursor:
         cursor.execute(sql, arrays)
@@ -90,8 +92,9 @@ def bulk_update_fields(model, objs: list, fields: list[str]) -> None:
     aliases = [f"c{i}" for i in range(len(columns))]
     sets = ", ".join(f"{qn(f.column)} = v.{a}" for f, a in zip(targets, aliases[1:], strict=True))
     unnest = ", ".join(f"%s::{_pg_array_type(f, conn)}" for f in columns)
+    # Identifiers come from model metadata (quoted); every value is a bound array parameter.
     sql = (
-        f"UPDATE {qn(meta.db_table)} AS m SET {sets} "
+        f"UPDATE {qn(meta.db_table)} AS m SET {sets} "  # noqa: S608
         f"FROM unnest({unnest}) AS v({', '.join(aliases)}) "
         f"WHERE m.{qn(pk.column)} = v.c0"
     )

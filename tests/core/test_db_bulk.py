@@ -22,7 +22,7 @@ def _events(n: int, actor=None) -> list[AuditEvent]:
             actor=actor if i % 2 else None,
             action=f"test.{i}",
             at=at - dt.timedelta(minutes=i),
-            summary=f"row {i} ‘quoted’ , {{braces}} \"x\"" if i % 3 else "",
+            summary=f'row {i} ‘quoted’ , {{braces}} "x"' if i % 3 else "",
             before={"n": i, "tags": ["a", "b"]} if i % 2 else None,
             after={"text": "中文"},
         )

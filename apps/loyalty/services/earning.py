@@ -16,6 +16,7 @@ from django.db.models import Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from apps.core.db import bulk_insert, bulk_update_fields
 from apps.core.exceptions import ValidationFailed
 from apps.customers.models import Customer, Order, Refund, Store
 from apps.customers.services import order_record
@@ -598,7 +599,7 @@ def _earn_chunk(
             order=order,
         )
         planned.append((order, account, lot, ", ".join(f"{n} {p}" for n, p in result.parts)))
-    PointsLot.objects.bulk_create([p[2] for p in planned])
+    bulk_insert(PointsLot, [p[2] for p in planned], set_pks=True)
     txs = []
     for order, account, lot, detail in planned:
         pending = lot.status == LotStatus.PENDING
@@ -615,11 +616,9 @@ def _earn_chunk(
                 at=order.placed_at if at_order_time else None,
             )
         )
-    PointsTransaction.objects.bulk_create(txs, batch_size=2000)
+    bulk_insert(PointsTransaction, txs)
     touched = {a.pk: a for _, a, _, _ in planned}
-    LoyaltyAccount.objects.bulk_update(
-        list(touched.values()), ledger.ACCOUNT_COUNTERS, batch_size=1000
-    )
+    bulk_update_fields(LoyaltyAccount, list(touched.values()), ledger.ACCOUNT_COUNTERS)
     for account in touched.values():
         if account.debt:
             settle_debt(account=account, key=f"settle:{account.pk}:{account.last_hash[:16]}")
