@@ -114,32 +114,47 @@ def _award(*, customer: Customer, badge: Badge) -> CustomerBadge | None:
     return held
 
 
+def _candidates(customer_id: int) -> list[Badge]:
+    """Active badges the member does not hold yet (one query)."""
+    return list(
+        Badge.objects.filter(is_active=True)
+        .exclude(holders__customer_id=customer_id)
+        .order_by("pk")
+    )
+
+
 @transaction.atomic
-def badges_evaluate(*, customer: Customer, today: dt.date | None = None) -> list[CustomerBadge]:
+def badges_evaluate(
+    *, customer: Customer, today: dt.date | None = None, candidates: list[Badge] | None = None
+) -> list[CustomerBadge]:
     """Award every active badge the member has reached and does not hold yet. Returns the new
-    ones (empty when nothing changed)."""
+    ones (empty when nothing changed). Reads first and locks the account only when there is
+    something to award, so the after-order hook costs one query for most orders; the unique
+    (customer, badge) key keeps an award single under concurrency."""
     today = today or timezone.localdate()
-    lock_account(customer_id=customer.pk)
-    held = set(CustomerBadge.objects.filter(customer=customer).values_list("badge_id", flat=True))
+    if candidates is None:
+        candidates = _candidates(customer.pk)
     facts: dict[str, Decimal] = {}
-    awarded = []
-    for badge in Badge.objects.filter(is_active=True).exclude(pk__in=held).order_by("pk"):
+    reached = []
+    for badge in candidates:
         fact = BADGE_FACTS.get(badge.rule)
         if fact is None:
             continue
         if badge.rule not in facts:
             facts[badge.rule] = fact(customer, today)
-        threshold = FIXED_THRESHOLDS.get(badge.rule, badge.threshold)
-        if facts[badge.rule] >= threshold and (new := _award(customer=customer, badge=badge)):
-            awarded.append(new)
-    return awarded
+        if facts[badge.rule] >= FIXED_THRESHOLDS.get(badge.rule, badge.threshold):
+            reached.append(badge)
+    if not reached:
+        return []
+    lock_account(customer_id=customer.pk)
+    return [new for badge in reached if (new := _award(customer=customer, badge=badge))]
 
 
 def badges_on_order(*, order: Order) -> list[CustomerBadge]:
     """After-order hook."""
-    if order.customer_id is None:
+    if order.customer_id is None or not (candidates := _candidates(order.customer_id)):
         return []
-    return badges_evaluate(customer=order.customer)
+    return badges_evaluate(customer=order.customer, candidates=candidates)
 
 
 AFTER_ORDER_HOOKS.append(badges_on_order)
