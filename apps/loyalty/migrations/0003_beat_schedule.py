@@ -3,12 +3,9 @@
 Re-runnable: rows are matched by task name, so running it again (or after an operator changed the
 time in the admin and wants the defaults back) updates instead of duplicating."""
 
-import json
-import zoneinfo
-
-from django.conf import settings
 from django.db import migrations
-from django.utils import timezone
+
+from apps.core.beat import periodic_task_upsert, periodic_tasks_remove
 
 # (periodic task name, Celery task, minute, hour)
 SCHEDULE = [
@@ -22,40 +19,19 @@ SCHEDULE = [
 
 
 def schedule(apps, schema_editor):
-    CrontabSchedule = apps.get_model("django_celery_beat", "CrontabSchedule")
-    PeriodicTask = apps.get_model("django_celery_beat", "PeriodicTask")
-    PeriodicTasks = apps.get_model("django_celery_beat", "PeriodicTasks")
-    tz = zoneinfo.ZoneInfo(settings.TIME_ZONE)
     for name, task, minute, hour in SCHEDULE:
-        crontab, _ = CrontabSchedule.objects.get_or_create(
+        periodic_task_upsert(
+            apps,
+            name=name,
+            task=task,
             minute=minute,
             hour=hour,
-            day_of_week="*",
-            day_of_month="*",
-            month_of_year="*",
-            timezone=tz,
+            description="Nightly loyalty job; see apps/loyalty/tasks.py.",
         )
-        PeriodicTask.objects.update_or_create(
-            name=name,
-            defaults={
-                "task": task,
-                "crontab": crontab,
-                "interval": None,
-                "solar": None,
-                "clocked": None,
-                "kwargs": json.dumps({}),
-                "enabled": True,
-                "one_off": False,
-                "description": "Nightly loyalty job; see apps/loyalty/tasks.py.",
-            },
-        )
-    # Tell a running DatabaseScheduler to reload.
-    PeriodicTasks.objects.update_or_create(ident=1, defaults={"last_update": timezone.now()})
 
 
 def unschedule(apps, schema_editor):
-    PeriodicTask = apps.get_model("django_celery_beat", "PeriodicTask")
-    PeriodicTask.objects.filter(name__in=[row[0] for row in SCHEDULE]).delete()
+    periodic_tasks_remove(apps, names=[row[0] for row in SCHEDULE])
 
 
 class Migration(migrations.Migration):
