@@ -10,6 +10,7 @@ pytestmark = pytest.mark.django_db
 
 
 def test_every_scheduled_task_is_registered_and_has_one_schedule():
+    celery_app.loader.import_default_modules()  # what a worker does at start: autodiscovery
     rows = list(PeriodicTask.objects.select_related("crontab", "interval"))
     assert {r.name for r in rows} >= {
         "api: purge expired idempotency keys",
