@@ -7,6 +7,7 @@ from decimal import Decimal
 from django.db.models import Count, F, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
+from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 
 from apps.core import timeline
@@ -252,7 +253,9 @@ def reward_offers_for_member(*, customer: Customer) -> list[RewardOffer]:
         elif reward.stock is not None and reward.stock <= 0:
             reason = _("Out of stock.")
         elif balance < reward.cost_points:
-            reason = _("You need %(n)s more points.") % {"n": reward.cost_points - balance}
+            reason = _("You need %(n)s more points.") % {
+                "n": number_format(reward.cost_points - balance, force_grouping=True)
+            }
         offers.append(RewardOffer(reward, not reason, reason, taken))
     return offers
 

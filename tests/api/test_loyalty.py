@@ -277,7 +277,7 @@ def test_rewards_catalogue_for_a_member_says_why_not(api, member_with_points, ca
     assert rows["lounge"]["eligible"] is False
     assert rows["lounge"]["reason"] == "For Silver members and above."
     assert rows["bike"]["eligible"] is False
-    assert rows["bike"]["reason"] == "You need 4700 more points."
+    assert rows["bike"]["reason"] == "You need 4,700 more points."
 
 
 def test_rewards_for_an_unknown_member_is_404(api, catalogue):
