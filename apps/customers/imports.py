@@ -977,8 +977,12 @@ def orders_import(
             summary=result.file_name,
             after={"file": result.file_name, **result.summary()},
         )
-        if order_ids and ORDERS_IMPORTED_HOOKS:
-            transaction.on_commit(lambda: _run_hooks(order_ids))
+        # Orders skipped as already recorded go to the hooks too: a run that wrote its orders
+        # but died before they earned (the hooks run after the commit) is finished by the
+        # next run of the same file. The hooks are idempotent (earning skips earned orders).
+        hooked = [*order_ids, *skip.values()]
+        if hooked and ORDERS_IMPORTED_HOOKS:
+            transaction.on_commit(lambda: _run_hooks(hooked))
     return _finish(result, errors)
 
 
@@ -987,20 +991,21 @@ def _run_hooks(order_ids: list[int]) -> None:
         hook(order_ids=order_ids)
 
 
-def _existing_orders(orders: list[dict[str, Any]], errors: _Errors) -> set[tuple[int, str]]:
+def _existing_orders(orders: list[dict[str, Any]], errors: _Errors) -> dict[tuple[int, str], int]:
+    """{(store id, external id): order id} of the file's orders already recorded identically."""
     by_store: dict[int, dict[str, dict[str, Any]]] = {}
     for order in orders:
         by_store.setdefault(order["store_id"], {})[order["external_id"]] = order
-    skip: set[tuple[int, str]] = set()
+    skip: dict[tuple[int, str], int] = {}
     for store_id, wanted in by_store.items():
-        for external_id, customer_id, placed_at, total in _orders_found(store_id, list(wanted)):
+        for external_id, customer_id, placed_at, total, pk in _orders_found(store_id, list(wanted)):
             order = wanted[external_id]
             if (
                 order["customer_id"] == customer_id
                 and order["placed_at"] == placed_at
                 and order["total"] == total
             ):
-                skip.add((store_id, external_id))
+                skip[(store_id, external_id)] = pk
             else:
                 errors.add(
                     order["row_no"],
@@ -1015,12 +1020,15 @@ def _existing_orders(orders: list[dict[str, Any]], errors: _Errors) -> set[tuple
 
 
 def _orders_found(store_id: int, external_ids: list[str]) -> Iterator[tuple]:
-    """(external_id, customer_id, placed_at, total) of the store's orders among ``external_ids``.
+    """(external_id, customer_id, placed_at, total, id) of the store's orders among
+    ``external_ids``.
     On PostgreSQL one ``= ANY(array)`` query: no statement with thousands of parameters."""
     if is_postgres():
+        table = Order._meta.db_table
         with connection.cursor() as cursor:
             cursor.execute(
-                f"SELECT external_id, customer_id, placed_at, total FROM {Order._meta.db_table} "  # noqa: S608 (table name from model meta)
+                # Table name from model meta; the values are bound parameters.
+                f"SELECT external_id, customer_id, placed_at, total, id FROM {table} "  # noqa: S608
                 "WHERE store_id = %s AND external_id = ANY(%s)",
                 [store_id, external_ids],
             )
@@ -1028,7 +1036,7 @@ def _orders_found(store_id: int, external_ids: list[str]) -> Iterator[tuple]:
         return
     for chunk in _chunks(external_ids):
         yield from Order.objects.filter(store_id=store_id, external_id__in=chunk).values_list(
-            "external_id", "customer_id", "placed_at", "total"
+            "external_id", "customer_id", "placed_at", "total", "id"
         )
 
 
@@ -1250,8 +1258,10 @@ def _job_claim(job_id: Any, now: dt.datetime) -> bool:
     (pending; one confirmed already, as jobs queued before the dry run moved to the worker,
     goes straight to its import), a confirmed job waiting for its import, or an orphaned one
     (validating/running with a dead worker: nobody holds its lock on PostgreSQL, no progress
-    for JOB_STALE_AFTER elsewhere). Its crashed run wrote nothing: the write is one
-    transaction, rolled back."""
+    for JOB_STALE_AFTER elsewhere). A run that crashed before its write committed wrote
+    nothing (one transaction, rolled back); one that crashed after it, while its orders were
+    earning, is finished by the re-run: the orders are found recorded identically and go to
+    the after-import hooks again, which earn what has not earned yet."""
     orphaned = Q(status__in=_IN_PROGRESS)
     if not is_postgres():
         orphaned &= Q(heartbeat_at__isnull=True) | Q(heartbeat_at__lt=now - JOB_STALE_AFTER)

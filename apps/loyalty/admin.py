@@ -15,6 +15,7 @@ are fixed once created (the API, reports and earn rules refer to them).
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models.fields.files import FieldFile
 from django.http import HttpResponseRedirect
@@ -127,8 +128,17 @@ class AuditedAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         fields = self.audit_fields
         if change:
-            before = _snapshot(type(obj).objects.get(pk=obj.pk), fields)
-            obj.save()
+            # Lock the row and write only what the form changed: counters that services move
+            # meanwhile (a coupon's ``uses``) must not be overwritten with what the form read.
+            model = type(obj)
+            before = _snapshot(model.objects.select_for_update().get(pk=obj.pk), fields)
+            concrete = {f.name for f in model._meta.concrete_fields if not f.primary_key}
+            changed = [name for name in form.changed_data if name in concrete]
+            if changed:
+                auto_now = [
+                    f.name for f in model._meta.concrete_fields if getattr(f, "auto_now", False)
+                ]
+                obj.save(update_fields=changed + auto_now)
             obj.refresh_from_db()
             old, new = changed_fields(before, _snapshot(obj, fields))
             if new:
@@ -369,6 +379,21 @@ class CouponAdmin(AuditedAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+
+        class CouponForm(form):
+            def clean_max_uses(self):
+                value = self.cleaned_data["max_uses"]
+                if self.instance.pk and value is not None and value < self.instance.uses:
+                    raise ValidationError(
+                        _("It has been used %(n)s times already; the maximum cannot be lower.")
+                        % {"n": self.instance.uses}
+                    )
+                return value
+
+        return CouponForm
 
 
 @admin.register(CouponUse)

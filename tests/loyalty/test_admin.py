@@ -396,3 +396,49 @@ def test_a_refusal_by_the_service_is_shown_and_writes_nothing(client, superuser,
     shown = [str(m) for m in client.get(url).context["messages"]]
     assert shown == ["A product multiplier needs its SKU."]
     assert not EarnRule.objects.exists() and not AuditEvent.objects.exists()
+
+
+def test_coupon_change_keeps_uses_made_while_the_form_was_saved(
+    client, superuser, programme, monkeypatch
+):
+    """A redemption that commits between the admin reading the coupon and saving it must not
+    be undone: the admin writes only the fields its form changed."""
+    from django.db.models import F
+
+    from apps.loyalty.admin import CouponAdmin
+
+    coupon = coupon_issue(owner=None, kind="fixed", value=Decimal(20), max_uses=5)
+    Coupon.objects.filter(pk=coupon.pk).update(
+        valid_from=coupon.valid_from.replace(microsecond=0),
+        valid_until=coupon.valid_until.replace(microsecond=0),
+    )
+    client.force_login(superuser)
+    url = reverse("admin:loyalty_coupon_change", args=[coupon.pk])
+    data = _form_data(client.get(url)) | {"value": "25.00"}
+    read = CouponAdmin.get_object
+
+    def read_then_a_use_commits(self, request, object_id, from_field=None):
+        obj = read(self, request, object_id, from_field)
+        if request.method == "POST":
+            Coupon.objects.filter(pk=obj.pk).update(uses=F("uses") + 1)
+        return obj
+
+    monkeypatch.setattr(CouponAdmin, "get_object", read_then_a_use_commits)
+    assert client.post(url, data).status_code == 302
+    coupon.refresh_from_db()
+    assert (coupon.value, coupon.uses) == (Decimal("25.00"), 1)
+
+
+def test_coupon_maximum_cannot_go_below_its_uses(client, superuser, programme):
+    coupon = coupon_issue(owner=None, kind="fixed", value=Decimal(20), max_uses=5)
+    Coupon.objects.filter(pk=coupon.pk).update(
+        uses=3,
+        valid_from=coupon.valid_from.replace(microsecond=0),
+        valid_until=coupon.valid_until.replace(microsecond=0),
+    )
+    client.force_login(superuser)
+    response = _change(client, "coupon", coupon, max_uses="2")
+    assert response.status_code == 200
+    assert "used 3 times already" in response.content.decode()
+    coupon.refresh_from_db()
+    assert coupon.max_uses == 5 and not _events("coupon.update")

@@ -1,6 +1,5 @@
 """Customers: look up, list, enrol, read and update members by member number."""
 
-from django.db import transaction
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
@@ -10,8 +9,8 @@ from rest_framework.views import APIView
 
 from apps.customers.enums import ConsentPurpose, Source
 from apps.customers.selectors import customer_get, customer_list_for_api, store_get
-from apps.customers.services import customer_create, customer_update
-from apps.loyalty.services import referral_register
+from apps.customers.services import customer_update
+from apps.loyalty.services import customer_enrol_referred
 
 from ..idempotency import idempotent
 from ..pagination import CustomerCursorPagination
@@ -100,15 +99,13 @@ class CustomerListApi(APIView):
         referral_code = data.pop("referral_code", "").strip()
         if "store" in data:
             data["store"] = store_get(code=data["store"])
-        with transaction.atomic():  # a refused referral code enrols nobody
-            customer = customer_create(
-                source=Source.API,
-                consents=consents,
-                consent_source=f"api:{request.auth.name}"[:40],
-                **data,
-            )
-            if referral_code:
-                referral_register(referee=customer, code=referral_code)
+        customer = customer_enrol_referred(
+            referral_code=referral_code,
+            source=Source.API,
+            consents=consents,
+            consent_source=f"api:{request.auth.name}"[:40],
+            **data,
+        )
         return Response(CustomerOut(customer).data, status=status.HTTP_201_CREATED)
 
 

@@ -50,7 +50,7 @@ class CustomerEventCreateApi(APIView):
         reference = serializers.CharField(
             max_length=EVENT_REFERENCE_MAX_LENGTH,
             help_text=_(
-                "Your id of this occurrence (review id, survey response id, device id…): "
+                "Your id of this occurrence (review id, survey response id…): "
                 "points are awarded once per member, event and reference."
             ),
         )

@@ -57,6 +57,7 @@ from .coupons import (
 )
 from .redemption import redemption_cancel, redemption_fulfil, reward_redeem
 from .referrals import (
+    customer_enrol_referred,
     referral_code_for,
     referral_register,
     referral_reward_on_first_purchase,
@@ -76,6 +77,7 @@ __all__ += [
     "coupon_issue",
     "coupon_redeem",
     "coupon_validate",
+    "customer_enrol_referred",
     "redemption_cancel",
     "redemption_fulfil",
     "referral_code_for",

@@ -8,6 +8,7 @@ and the unique key is the backstop.
 """
 
 import datetime as dt
+import hashlib
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -406,7 +407,10 @@ def event_bonus_record(*, customer: Customer, event: str, reference: str) -> Eve
             field="reference",
         )
     account = lock_account(customer_id=customer.pk)
-    key = f"event:{event}:{customer.pk}:{reference}"
+    # The ledger keeps a digest, not the caller's reference: the ledger is append-only and
+    # erasure cannot remove what a reference might carry (an account name, a device id).
+    digest = hashlib.sha256(reference.encode()).hexdigest()[:32]
+    key = f"event:{event}:{customer.pk}:{digest}"
     if (done := ledger.tx_exists(key)) is not None:
         return EventBonusOutcome(done, False, account.balance)
     rules, rule_tiers = _active_rules()
@@ -439,7 +443,7 @@ def event_bonus_record(*, customer: Customer, event: str, reference: str) -> Eve
         points=result.points,
         reason=", ".join(f"{name} {pts}" for name, pts in result.parts),
         lot=lot,
-        source_ref=f"{event}:{reference}"[:64],
+        source_ref=f"{event}:{digest}"[:64],
         at=now,
     )
     settle_debt(account=account, key=f"{key}:settle")
@@ -451,10 +455,11 @@ def event_bonus_award(
 ) -> PointsTransaction | None:
     """Award the bonus of every active event rule for ``event`` (window, tier limits, priority
     and stacking as in ``apps.loyalty.rules``), once per (customer, event, reference): the
-    ledger key ``event:<event>:<customer>:<reference>`` is unique, so the same reference again
-    returns the first transaction and awards nothing more. Returns None when no rule applies
-    (nothing is written, so a rule switched on later still rewards that reference). Available at
-    once; settles points owed first. Refuses an unknown event or a blank reference."""
+    ledger key ``event:<event>:<customer>:<digest of the reference>`` is unique, so the same
+    reference again returns the first transaction and awards nothing more. Returns None when no
+    rule applies (nothing is written, so a rule switched on later still rewards that
+    reference). Available at once; settles points owed first. Refuses an unknown event or a
+    blank reference."""
     return event_bonus_record(customer=customer, event=event, reference=reference).transaction
 
 

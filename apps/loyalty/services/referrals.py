@@ -13,11 +13,14 @@ referee's account lock, and then locks the referrer's account. Circular referral
 refused at registration, so no two first orders can wait on each other's accounts.
 """
 
+from typing import Any
+
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from apps.customers.models import Customer, Order
+from apps.customers.services import customer_create
 
 from ..codes import code_compact, referral_code_generate
 from ..enums import ReferralStatus
@@ -90,6 +93,16 @@ def referral_register(*, referee: Customer, code: str) -> Referral:
             return Referral.objects.create(referrer=referrer, referee=referee, code=found.code)
     except IntegrityError as exc:  # a concurrent registration of the same referee won
         raise NotEligible(_("This member was already referred by someone.")) from exc
+
+
+@transaction.atomic
+def customer_enrol_referred(*, referral_code: str, **enrol: Any) -> Customer:
+    """Enrol a member (``customer_create`` arguments) who names a referral code, in one
+    transaction: a code that cannot be used (NotEligible) enrols nobody."""
+    customer = customer_create(**enrol)
+    if referral_code.strip():
+        referral_register(referee=customer, code=referral_code)
+    return customer
 
 
 @transaction.atomic

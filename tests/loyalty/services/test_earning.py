@@ -1,4 +1,5 @@
 import datetime as dt
+import hashlib
 from decimal import Decimal
 
 import pytest
@@ -239,7 +240,9 @@ def test_event_bonus_is_awarded_once_per_reference(programme, customer):
     again = event_bonus_award(customer=customer, event="profile_completed", reference="p-1")
 
     assert again == tx and (tx.kind, tx.points) == (TxKind.EARN, 100)
-    assert tx.idempotency_key == f"event:profile_completed:{customer.pk}:p-1"
+    digest = hashlib.sha256(b"p-1").hexdigest()[:32]
+    assert tx.idempotency_key == f"event:profile_completed:{customer.pk}:{digest}"
+    assert "p-1" not in tx.source_ref  # the raw reference never enters the ledger
     assert _account(customer).balance == 100
     event_bonus_award(customer=customer, event="profile_completed", reference="p-2")
     assert _account(customer).balance == 200
