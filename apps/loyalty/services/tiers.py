@@ -19,6 +19,7 @@ from ..enums import TierMetric, TxKind
 from ..ledger import _add_months
 from ..locks import lock_accounts
 from ..models import LoyaltyAccount, PointsTransaction, Programme, Tier, TierHistory
+from .configuration import TIER_FIELDS
 
 
 def qualifying_value(
@@ -188,19 +189,8 @@ def _review_one(account: LoyaltyAccount, tiers: list[Tier], programme: Programme
 
 # --- staff: a new tier -------------------------------------------------------------------------
 
-TIER_CREATE_FIELDS = [
-    "name",
-    "slug",
-    "rank",
-    "metric",
-    "threshold",
-    "retention_threshold",
-    "window_months",
-    "earn_multiplier",
-    "benefits",
-    "entry_gift_points",
-    "color",
-]
+# A new tier sets its code and rank once; everything else is what tier_update may change.
+TIER_CREATE_FIELDS = ["name", "slug", "rank", *(f for f in TIER_FIELDS if f != "name")]
 
 
 def tier_create_check(
