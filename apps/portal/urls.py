@@ -6,7 +6,7 @@ app_name = "portal"
 
 urlpatterns = [
     path("", public.HomeView.as_view(), name="home"),
-    path("me/", loyalty.LoyaltyOverviewView.as_view(), name="overview"),
+    path("me/", member.OverviewView.as_view(), name="overview"),
     path("me/join/", join.JoinView.as_view(), name="join"),
     path("me/card/", member.CardView.as_view(), name="card"),
     path("me/points/", loyalty.PointsView.as_view(), name="points"),

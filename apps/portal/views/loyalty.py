@@ -70,15 +70,6 @@ def member_may_cancel(redemption: Redemption) -> bool:
     return redemption.status == RedemptionStatus.REQUESTED
 
 
-class LoyaltyOverviewView(member.OverviewView):
-    """The overview with the member's points and tier on top."""
-
-    def get_context_data(self, **kwargs):
-        context = super().get_context_data(**kwargs)
-        context["points"] = points_summary(customer=self.customer)
-        return context
-
-
 class PointsView(MemberMixin, TemplateView):
     template_name = "portal/points.html"
     nav = "points"

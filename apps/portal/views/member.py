@@ -1,4 +1,4 @@
-"""Member pages: overview, member card, profile, inbox."""
+"""Member pages: overview (with points and tier), member card, profile, inbox."""
 
 import qrcode
 import qrcode.image.svg
@@ -19,6 +19,7 @@ from apps.customers.selectors import (
     portal_message_list_for_member,
 )
 from apps.customers.services import customer_update
+from apps.loyalty.selectors import points_summary
 
 from ..forms import ProfileForm
 from .mixins import MemberMixin
@@ -45,6 +46,7 @@ class OverviewView(MemberMixin, TemplateView):
             stats=customer_stats(customer=self.customer),
             recent_messages=list(portal_message_list_for_member(customer=self.customer)[:3]),
             granted_count=sum(1 for r in consents.values() if r is not None and r.granted),
+            points=points_summary(customer=self.customer),
         )
         return context
 
