@@ -1,9 +1,13 @@
-"""Member numbers and phone numbers.
+"""Member numbers, phone numbers and contact digests.
 
 Member numbers are 10 digits: 9 random digits and a Luhn check digit, so a mistyped digit at the
 till is caught before any lookup, and numbers cannot be enumerated from each other.
 """
 
+import contextlib
+import hashlib
+import hmac
+import re
 import secrets
 
 import phonenumbers
@@ -13,6 +17,8 @@ from django.utils.translation import gettext as _
 from apps.core.exceptions import ValidationFailed
 
 MEMBER_NUMBER_LENGTH = 10
+CONTACT_KINDS = ("email", "phone")
+_E164_RE = re.compile(r"^\+[1-9]\d{6,14}$")
 
 
 def luhn_check_digit(digits: str) -> str:
@@ -56,3 +62,24 @@ def phone_normalize(raw: str, *, region: str | None = None) -> str:
             _("“%(phone)s” is not a valid phone number.") % {"phone": raw}, field="phone"
         )
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def contact_digest(kind: str, value: str) -> str:
+    """Keyed digest (HMAC-SHA-256 with ``ERASURE_DIGEST_KEY``) of one normalised contact point,
+    prefixed by its kind: ``email:`` and the stripped, lower-cased address, or ``phone:`` and the
+    E.164 number (a number that does not parse is taken stripped, as written). "" for a blank
+    value. The suppression list of erased people (``ErasedContact``) holds these digests, never
+    the addresses; keyed, because phone numbers are few enough to recover from a plain hash by
+    trying them all. Changing the key empties the list in effect, so it has its own setting."""
+    if kind not in CONTACT_KINDS:
+        raise ValueError(f"unknown contact kind {kind!r}")
+    value = (value or "").strip()
+    if not value:
+        return ""
+    if kind == "email":
+        value = value.lower()
+    elif not _E164_RE.match(value):  # E.164 already (stored, or cleaned by an import): as is
+        with contextlib.suppress(ValidationFailed):
+            value = phone_normalize(value)
+    key = settings.ERASURE_DIGEST_KEY.encode()
+    return hmac.new(key, f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()

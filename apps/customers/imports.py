@@ -22,6 +22,10 @@ Re-running a file is safe:
 - **Customers**: imports create customers, they never update them. A row whose member number
   already exists is skipped; a row without a member number whose e-mail or phone already
   belongs to a customer is skipped too. Inside one file, member numbers must be unique.
+- **Erased customers**: a row whose e-mail or phone is on the suppression list of erased
+  people (``ErasedContact``, digests only) is an error: an old file must not bring a person
+  back who asked to be forgotten (they may join again themselves). The list is checked while
+  validating and again in the write transaction, under a lock the erasure takes too.
 
 Consent columns become ConsentRecord rows with source ``import`` and the file and row as
 evidence; the import's single AuditEvent covers them (one audit row per file, not per cell).
@@ -35,7 +39,7 @@ import logging
 import re
 import uuid
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -56,9 +60,16 @@ from apps.core.exceptions import ValidationFailed
 from apps.core.services import audit_record
 
 from .enums import Channel, ConsentPurpose, Gender, OrderChannel, OrderStatus, Source
-from .identifiers import member_number_generate, member_number_is_valid, phone_normalize
+from .identifiers import (
+    CONTACT_KINDS,
+    contact_digest,
+    member_number_generate,
+    member_number_is_valid,
+    phone_normalize,
+)
 from .models import ConsentRecord, Customer, ImportJob, Order, OrderLine, Store
 from .services import PROFILE_FIELDS, customer_search_text
+from .services.privacy import erased_contacts_lock, erased_digests_among
 
 log = logging.getLogger(__name__)
 
@@ -415,6 +426,26 @@ def customer_row_clean(
     return out, problems
 
 
+def erased_digests_of(rows: Iterable[Mapping[str, Any]]) -> set[str]:
+    """The digests of the rows' e-mails and phones that are on the suppression list of erased
+    people, in one query per chunk (not per row). Rows may be raw or cleaned."""
+    return erased_digests_among(
+        contact_digest(kind, row.get(kind) or "") for row in rows for kind in CONTACT_KINDS
+    )
+
+
+def customer_row_erased(clean: Mapping[str, Any], erased: set[str]) -> list[tuple[str, str]]:
+    """[(column, reason)] for the row's e-mail and phone found in ``erased`` (from
+    ``erased_digests_of``)."""
+    if not erased:
+        return []
+    return [
+        (kind, _("this person asked to be forgotten; they can re-join themselves"))
+        for kind in CONTACT_KINDS
+        if contact_digest(kind, clean.get(kind) or "") in erased
+    ]
+
+
 def order_row_clean(
     values: dict[str, str], ctx: ImportContext
 ) -> tuple[dict[str, Any], dict[str, Any] | None, list[tuple[str, str]]]:
@@ -608,26 +639,30 @@ def customers_import(
     records: list[tuple[int, dict[str, Any]]] = []
     by_member: dict[str, int] = {}
     done = 0
-    for done, (row_no, values) in enumerate(_data_rows(path, header), start=1):
-        clean, problems = customer_row_clean(values, ctx)
-        for column, reason in problems:
-            errors.add(row_no, column, reason)
-        number = clean.get("member_number")
-        if number:
-            if number in by_member:
-                errors.add(row_no, "member_number", _dup(by_member[number]))
-            else:
-                by_member[number] = row_no
-        if not problems:
-            records.append((row_no, clean))
-            if len(result.preview) < PREVIEW_ROWS:
-                result.preview.append(
-                    {"row": str(row_no)}
-                    | {k: _preview_value(v) for k, v in clean.items() if k != "store"}
-                    | {"store": values.get("store", "")}
-                )
-        if done % PROGRESS_EVERY == 0:
-            progress(ImportJob.Status.VALIDATING, done, max(total, done))
+    # In batches: each batch looks its e-mails and phones up on the suppression list at once.
+    for batch in _batches(_data_rows(path, header)):
+        cleaned = [(row_no, values, *customer_row_clean(values, ctx)) for row_no, values in batch]
+        erased = erased_digests_of(clean for _n, _v, clean, _p in cleaned)
+        for row_no, values, clean, problems in cleaned:
+            problems.extend(customer_row_erased(clean, erased))
+            for column, reason in problems:
+                errors.add(row_no, column, reason)
+            number = clean.get("member_number")
+            if number:
+                if number in by_member:
+                    errors.add(row_no, "member_number", _dup(by_member[number]))
+                else:
+                    by_member[number] = row_no
+            if not problems:
+                records.append((row_no, clean))
+                if len(result.preview) < PREVIEW_ROWS:
+                    result.preview.append(
+                        {"row": str(row_no)}
+                        | {k: _preview_value(v) for k, v in clean.items() if k != "store"}
+                        | {"store": values.get("store", "")}
+                    )
+        done += len(batch)
+        progress(ImportJob.Status.VALIDATING, done, max(total, done))
     total = result.rows = done
     progress(ImportJob.Status.VALIDATING, total, total)
     if errors.count:
@@ -657,6 +692,15 @@ def customers_import(
     progress(ImportJob.Status.RUNNING, total, total)
     _assign_member_numbers(new, taken=set(by_member))
     with transaction.atomic():
+        # An erasure may have committed since the check above (a job running for minutes):
+        # check again in the write transaction, after any erasure still running has committed.
+        erased_contacts_lock(shared=True)
+        erased = erased_digests_of(r for _n, r in new)
+        for row_no, record in new if erased else ():
+            for column, reason in customer_row_erased(record, erased):
+                errors.add(row_no, column, reason)
+        if errors.count:
+            return _finish(result, errors)
         if is_postgres():
             _customers_write_copy(new, actor=actor, file_name=result.file_name)
         else:

@@ -384,3 +384,20 @@ class PortalMessage(models.Model):
     @property
     def is_read(self) -> bool:
         return self.read_at is not None
+
+
+class ErasedContact(models.Model):
+    """Suppression list: an e-mail address or phone number of an erased customer, kept only as
+    ``apps.customers.identifiers.contact_digest`` (SHA-256 of ``email:``/``phone:`` and the
+    normalised value), never in plain text. Imports refuse rows carrying one, so a stale file
+    cannot bring the person back; the person may still join again themselves."""
+
+    digest = models.CharField(_("digest"), max_length=64, unique=True, db_index=True)
+    erased_at = models.DateTimeField(_("erased"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("erased contact")
+        verbose_name_plural = _("erased contacts")
+
+    def __str__(self) -> str:
+        return self.digest

@@ -4,7 +4,9 @@ Imports through these resources go through the same row validation as the fast p
 (``apps.customers.imports.customer_row_clean`` / ``order_row_clean``): phones become E.164,
 member numbers are checked (or drawn when absent), ``search_text`` is written, and the same
 re-run rules apply — existing customers and identical existing orders are skipped, an order
-that differs from the recorded one is an error. Orders imported here carry no lines; files with
+that differs from the recorded one is an error, a customer whose e-mail or phone is on the
+suppression list of erased people is an error (checked in the import's transaction, under the
+list's lock). Orders imported here carry no lines; files with
 line columns go through ``manage.py import_orders`` or the dashboard import page.
 Exported cells are escaped against spreadsheet formulae like every other export.
 """
@@ -28,10 +30,13 @@ from .imports import (
     cell_text,
     customer_ids_by_number,
     customer_row_clean,
+    customer_row_erased,
+    erased_digests_of,
     order_row_clean,
 )
 from .models import ConsentRecord, Customer, Order, Store
 from .services import PROFILE_FIELDS, customer_search_text
+from .services.privacy import erased_contacts_lock
 
 
 def _normalised(row: dict) -> dict[str, str]:
@@ -100,11 +105,17 @@ class CustomerResource(_AuditedImport, _EscapedExport, resources.ModelResource):
     def before_import(self, dataset, **kwargs):
         _header_normalise(dataset, id_columns=self.get_import_id_fields())
         self._ctx = ImportContext.load()
+        # Inside the import's transaction (IMPORT_EXPORT_USE_TRANSACTIONS): no erasure can
+        # commit between this look-up and the rows' inserts.
+        erased_contacts_lock(shared=True)
+        rows = dataset.dict if dataset.headers else []
+        self._erased = erased_digests_of(_normalised(row) for row in rows)
         super().before_import(dataset, **kwargs)
 
     def before_import_row(self, row, **kwargs):
         values = _normalised(row)
         clean, problems = customer_row_clean(values, self._ctx)
+        problems.extend(customer_row_erased(clean, self._erased))
         if problems:
             _raise(problems)
         row.clear()

@@ -13,6 +13,9 @@ VAR_DIR.mkdir(exist_ok=True)
 env = environ.Env()
 
 SECRET_KEY = env("DJANGO_SECRET_KEY", default="dev-only-insecure-key-change-me")
+# Keys the digests of erased people's contact points (apps.customers.identifiers.contact_digest).
+# Its own setting so that rotating DJANGO_SECRET_KEY does not silently empty the suppression list.
+ERASURE_DIGEST_KEY = env("ERASURE_DIGEST_KEY", default=SECRET_KEY)
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
 

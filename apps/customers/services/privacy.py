@@ -11,7 +11,8 @@
   the loyalty ledger keeps its rows; names, contacts, birth date, places, free text, consent
   evidence, search text, the portal account's identity, the summaries and personal snapshot
   values of the audit events about them and import previews naming them are removed;
-  sessions end.
+  sessions end. The digests of their e-mail and phone go on the suppression list
+  (``ErasedContact``), which customer imports check so a stale file cannot bring them back.
 """
 
 import csv
@@ -19,24 +20,36 @@ import datetime as dt
 import io
 import json
 import zipfile
+from collections.abc import Iterable
 from decimal import Decimal
 from importlib import import_module
 from typing import Any
 
 from django.conf import settings
 from django.core import signing
-from django.db import models, transaction
+from django.db import connection, models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy
 
 from apps.accounts.models import User
 from apps.core import privacy
+from apps.core.db import is_postgres
 from apps.core.exceptions import NotFound
 from apps.core.models import AuditEvent
 from apps.core.services import audit_record
 
 from ..enums import Channel, ConsentPurpose
-from ..models import ConsentRecord, Customer, Interaction, Order, OrderLine, PortalMessage, Refund
+from ..identifiers import CONTACT_KINDS, contact_digest
+from ..models import (
+    ConsentRecord,
+    Customer,
+    ErasedContact,
+    Interaction,
+    Order,
+    OrderLine,
+    PortalMessage,
+    Refund,
+)
 from .profile import _consent_write
 
 UNSUBSCRIBE_SALT = "clientele.customers.unsubscribe"
@@ -357,6 +370,49 @@ def customer_export(*, customer: Customer, actor: User | None) -> tuple[str, byt
     return filename, buf.getvalue()
 
 
+# --- suppression list of erased contacts ---------------------------------------------------
+
+# PostgreSQL advisory lock serialising the list's writers (erasures, exclusive) with the
+# imports that check it right before they insert (shared). Without it an import's check under
+# READ COMMITTED could miss an erasure that commits between the check and the import's commit.
+ERASED_CONTACTS_LOCK = 0x636C_6965_5F65_7261  # "clie_era"
+ERASED_LOOKUP_CHUNK = 5000
+
+
+def erased_contacts_lock(*, shared: bool) -> None:
+    """Take the suppression list's lock until the end of the current transaction (PostgreSQL
+    only; SQLite serialises writers by itself)."""
+    if not is_postgres():
+        return
+    function = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {function}(%s)", [ERASED_CONTACTS_LOCK])
+
+
+def erased_digests_among(digests: Iterable[str]) -> set[str]:
+    """The ``digests`` on the suppression list: one query per ERASED_LOOKUP_CHUNK digests."""
+    wanted = sorted({d for d in digests if d})
+    found: set[str] = set()
+    for start in range(0, len(wanted), ERASED_LOOKUP_CHUNK):
+        chunk = wanted[start : start + ERASED_LOOKUP_CHUNK]
+        found.update(
+            ErasedContact.objects.filter(digest__in=chunk).values_list("digest", flat=True)
+        )
+    return found
+
+
+def _contacts_suppress(*, customer: Customer) -> int:
+    """Put the digests of the customer's e-mail and phone on the suppression list (before the
+    profile is blanked). Returns how many digests the customer had."""
+    erased_contacts_lock(shared=False)
+    digests = [d for kind in CONTACT_KINDS if (d := contact_digest(kind, getattr(customer, kind)))]
+    now = timezone.now()
+    ErasedContact.objects.bulk_create(
+        [ErasedContact(digest=d, erased_at=now) for d in digests], ignore_conflicts=True
+    )
+    return len(digests)
+
+
 # --- erasure -----------------------------------------------------------------------------
 
 
@@ -455,6 +511,7 @@ def customer_erase(*, customer: Customer, actor: User | None) -> Customer:
     if customer.anonymized_at is not None:
         return customer
     self_service = actor is not None and actor.pk is not None and actor.pk == customer.user_id
+    _contacts_suppress(customer=customer)
     sections = privacy.erase_sections(customer=customer)
     if self_service:
         actor = User.objects.get(pk=actor.pk)  # now carries the anonymous placeholder
