@@ -6,22 +6,16 @@
 Desktop pages as the demo manager, phone pages (390 px) as member1. Needs Debian's chromium."""
 
 import argparse
+import sys
 from pathlib import Path
 
 from PIL import Image
 from playwright.sync_api import sync_playwright
 
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-dev-shm-usage",
-]
+sys.path.insert(0, str(ROOT))
+from tests.browser.chromium import CHROMIUM, chromium_launch  # noqa: E402 - after the path
+
 STAFF = [("staff-customers", "/staff/customers/"), ("staff-liability", "/staff/loyalty/liability/")]
 MEMBER = [
     ("portal-overview-phone", "/me/"),
@@ -51,14 +45,12 @@ def main() -> None:
     parser.add_argument("--base", default="http://127.0.0.1:8000")
     parser.add_argument("--password", default="clientele-demo")
     parser.add_argument("--out", default=str(ROOT / "docs" / "screenshots"))
-    parser.add_argument("--chromium", default="/usr/bin/chromium")
+    parser.add_argument("--chromium", default=CHROMIUM)
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=args.chromium, headless=True, args=CHROMIUM_ARGS
-        )
+        browser = chromium_launch(pw, executable_path=args.chromium)
         desktop = browser.new_context(viewport={"width": 1440, "height": 900}, locale="en-US")
         page = desktop.new_page()
         _login(page, args.base, "manager@example.com", args.password)

@@ -7,22 +7,21 @@ and referrals are read-mostly for the same reason (their state changes move poin
 Configuration is money too (the point value, bonuses, multipliers, voucher values), so every
 change made here leaves an audit event with the changed fields before and after (invariant 8),
 exactly as the staff dashboard does: the programme, tiers, earn rules and rewards are saved by
-the same services the dashboard calls (``apps.loyalty.services.configuration``, ``tier_create``);
-coupons and badges, which have no edit service, are saved here with ``audit_record`` in the
-admin's own transaction. Deletions are audited with the row's last values. Tier codes and ranks
+the same services the dashboard calls (``apps.loyalty.services.configuration``, ``tier_create``),
+coupons and badges by ``coupon_update`` and ``badge_create`` / ``badge_update``. Deletions are
+audited with the row's last values. Tier codes and ranks
 are fixed once created (the API, reports and earn rules refer to them).
 """
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models.fields.files import FieldFile
 from django.http import HttpResponseRedirect
 from django.utils.translation import gettext_lazy as _
 
 from apps.core.exceptions import ApplicationError, ValidationFailed
-from apps.core.services import audit_record, changed_fields, model_snapshot
+from apps.core.services import audit_record, model_snapshot
 
 from .models import (
     Badge,
@@ -44,6 +43,7 @@ from .models import (
     Tier,
     TierHistory,
 )
+from .services.badges import BADGE_FIELDS, badge_create, badge_update
 from .services.configuration import (
     EARN_RULE_FIELDS,
     PROGRAMME_FIELDS,
@@ -56,6 +56,7 @@ from .services.configuration import (
     reward_update,
     tier_update,
 )
+from .services.coupons import COUPON_FIELDS, coupon_update
 from .services.tiers import TIER_CREATE_FIELDS, tier_create, tier_create_check
 
 
@@ -109,9 +110,9 @@ def _snapshot(obj, fields: list[str]) -> dict:
 
 
 class AuditedAdmin(admin.ModelAdmin):
-    """Every save and delete writes an AuditEvent ``<audit_name>.create|update|delete`` with the
-    changed fields before and after, in the admin's transaction. Subclasses whose model has a
-    service override ``save_model`` to call it (the service writes the audit row)."""
+    """Saves go through the model's service (each subclass's ``save_model``), which validates,
+    locks and writes the audit row; a refusal is shown as a message and nothing is written.
+    Deletions write an AuditEvent ``<audit_name>.delete`` with the row's last values."""
 
     audit_name = ""
     audit_fields: list[str] = []
@@ -124,42 +125,6 @@ class AuditedAdmin(admin.ModelAdmin):
             # back, so nothing was written: say why instead of answering with a server error.
             self.message_user(request, exc.message, level=messages.ERROR)
             return HttpResponseRedirect(request.get_full_path())
-
-    def save_model(self, request, obj, form, change):
-        fields = self.audit_fields
-        if change:
-            # Lock the row and write only what the form changed: counters that services move
-            # meanwhile (a coupon's ``uses``) must not be overwritten with what the form read.
-            model = type(obj)
-            before = _snapshot(model.objects.select_for_update().get(pk=obj.pk), fields)
-            concrete = {f.name for f in model._meta.concrete_fields if not f.primary_key}
-            changed = [name for name in form.changed_data if name in concrete]
-            if changed:
-                auto_now = [
-                    f.name for f in model._meta.concrete_fields if getattr(f, "auto_now", False)
-                ]
-                obj.save(update_fields=changed + auto_now)
-            obj.refresh_from_db()
-            old, new = changed_fields(before, _snapshot(obj, fields))
-            if new:
-                audit_record(
-                    actor=request.user,
-                    action=f"{self.audit_name}.update",
-                    target=obj,
-                    summary=str(obj)[:300],
-                    before=old,
-                    after=new,
-                )
-            return
-        obj.save()
-        obj.refresh_from_db()
-        audit_record(
-            actor=request.user,
-            action=f"{self.audit_name}.create",
-            target=obj,
-            summary=str(obj)[:300],
-            after=_snapshot(obj, fields),
-        )
 
     def _audit_delete(self, request, obj) -> None:
         audit_record(
@@ -319,6 +284,7 @@ class RewardAdmin(AuditedAdmin):
     list_display = ["name", "kind", "cost_points", "stock", "per_member_limit", "min_tier"]
     list_display += ["is_active"]
     list_filter = ["kind", "is_active", "min_tier"]
+    list_select_related = ["min_tier"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
 
@@ -356,16 +322,7 @@ class CouponBatchAdmin(ReadOnlyAdmin):
 @admin.register(Coupon)
 class CouponAdmin(AuditedAdmin):
     audit_name = "coupon"
-    audit_fields = [
-        "kind",
-        "value",
-        "min_spend",
-        "valid_from",
-        "valid_until",
-        "max_uses",
-        "max_uses_per_customer",
-        "is_active",
-    ]
+    audit_fields = COUPON_FIELDS
     list_display = ["code", "kind", "value", "uses", "max_uses", "owner", "valid_until"]
     list_display += ["is_active"]
     list_filter = ["kind", "is_active"]
@@ -380,20 +337,9 @@ class CouponAdmin(AuditedAdmin):
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
 
-    def get_form(self, request, obj=None, **kwargs):
-        form = super().get_form(request, obj, **kwargs)
-
-        class CouponForm(form):
-            def clean_max_uses(self):
-                value = self.cleaned_data["max_uses"]
-                if self.instance.pk and value is not None and value < self.instance.uses:
-                    raise ValidationError(
-                        _("It has been used %(n)s times already; the maximum cannot be lower.")
-                        % {"n": self.instance.uses}
-                    )
-                return value
-
-        return CouponForm
+    def save_model(self, request, obj, form, change):
+        coupon_update(coupon=obj, actor=request.user, **_changed(form, COUPON_FIELDS))
+        obj.refresh_from_db()
 
 
 @admin.register(CouponUse)
@@ -420,19 +366,16 @@ class ReferralCodeAdmin(ReadOnlyAdmin):
 @admin.register(Badge)
 class BadgeAdmin(AuditedAdmin):
     audit_name = "badge"
-    audit_fields = [
-        "slug",
-        "name",
-        "description",
-        "rule",
-        "threshold",
-        "bonus_points",
-        "icon",
-        "is_active",
-    ]
+    audit_fields = BADGE_FIELDS
     list_display = ["name", "slug", "rule", "threshold", "bonus_points", "is_active"]
     list_filter = ["rule", "is_active"]
     prepopulated_fields = {"slug": ["name"]}
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            badge_update(badge=obj, actor=request.user, **_changed(form, BADGE_FIELDS))
+        else:
+            _adopt(obj, badge_create(actor=request.user, **_submitted(form, BADGE_FIELDS)))
 
 
 @admin.register(CustomerBadge)

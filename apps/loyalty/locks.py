@@ -6,6 +6,11 @@ from django.utils import timezone
 from .models import LoyaltyAccount, Reward, Tier
 
 
+def entry_tier() -> Tier | None:
+    """The tier a new account starts in: the lowest one that needs nothing to qualify."""
+    return Tier.objects.filter(threshold=0).order_by("rank").first()
+
+
 def account_ensure(*, customer_id: int) -> LoyaltyAccount:
     """The customer's account, created on first use in the entry tier (race-safe through the
     unique key)."""
@@ -14,7 +19,7 @@ def account_ensure(*, customer_id: int) -> LoyaltyAccount:
         return account
     try:
         with transaction.atomic():
-            entry = Tier.objects.filter(threshold=0).order_by("rank").first()
+            entry = entry_tier()
             return LoyaltyAccount.objects.create(
                 customer_id=customer_id, tier=entry, tier_since=timezone.now() if entry else None
             )

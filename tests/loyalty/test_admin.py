@@ -2,10 +2,13 @@ from decimal import Decimal
 
 import pytest
 from django.contrib import admin
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from apps.core.models import AuditEvent
 from apps.loyalty.models import (
+    Badge,
     Coupon,
     CouponBatch,
     EarnRule,
@@ -337,12 +340,16 @@ def test_coupon_change_in_the_admin_is_audited(client, superuser, programme):
     client.force_login(superuser)
     response = _change(client, "coupon", coupon, value="25.00", is_active="")
     assert response.status_code == 302
+    # The new value is an update; switching it off goes through coupon_deactivate.
+    assert _events("coupon.deactivate") == [
+        ("root@test.local", str(coupon.pk), {"is_active": True}, {"is_active": False})
+    ]
     assert _events("coupon.update") == [
         (
             "root@test.local",
             str(coupon.pk),
-            {"value": "20.00", "is_active": True},
-            {"value": "25.00", "is_active": False},
+            {"value": "20.00"},
+            {"value": "25.00"},
         )
     ]
 
@@ -438,7 +445,83 @@ def test_coupon_maximum_cannot_go_below_its_uses(client, superuser, programme):
     )
     client.force_login(superuser)
     response = _change(client, "coupon", coupon, max_uses="2")
-    assert response.status_code == 200
-    assert "used 3 times already" in response.content.decode()
+    assert response.status_code == 302
+    assert "used 3 times already" in client.get(response.url).content.decode()
     coupon.refresh_from_db()
-    assert coupon.max_uses == 5 and not _events("coupon.update")
+    assert (coupon.max_uses, coupon.uses) == (5, 3) and not _events("coupon.update")
+
+
+@pytest.mark.parametrize(("kind", "value"), [("percent", "150"), ("fixed", "-5"), ("percent", "0")])
+def test_coupon_terms_are_checked_as_for_new_coupons(client, superuser, programme, kind, value):
+    coupon = coupon_issue(owner=None, kind="fixed", value=Decimal(20))
+    Coupon.objects.filter(pk=coupon.pk).update(
+        valid_from=coupon.valid_from.replace(microsecond=0),
+        valid_until=coupon.valid_until.replace(microsecond=0),
+    )
+    client.force_login(superuser)
+    response = _change(client, "coupon", coupon, kind=kind, value=value)
+    assert response.status_code == 302
+    coupon.refresh_from_db()
+    assert (coupon.kind, coupon.value) == ("fixed", Decimal("20.00"))
+    assert not _events("coupon.update")
+
+
+def test_reward_window_ending_before_it_starts_is_refused(client, superuser, programme):
+    client.force_login(superuser)
+    response = _add(
+        client,
+        "reward",
+        name="Late",
+        slug="late",
+        kind="physical",
+        cost_points="100",
+        coupon_value="0",
+        coupon_valid_days="90",
+        coupon_min_spend="0",
+        starts_at_0="2026-12-10",
+        starts_at_1="10:00:00",
+        ends_at_0="2026-12-01",
+        ends_at_1="10:00:00",
+        is_active="on",
+    )
+    assert response.status_code == 200
+    assert not Reward.objects.filter(slug="late").exists() and not _events("reward.create")
+
+
+def test_badge_add_and_change_go_through_the_audited_services(client, superuser, programme):
+    client.force_login(superuser)
+    response = _add(
+        client,
+        "badge",
+        slug="tenth",
+        name="Tenth order",
+        rule="orders_count",
+        threshold="10",
+        bonus_points="50",
+        icon="award",
+        is_active="on",
+    )
+    assert response.status_code == 302
+    badge = Badge.objects.get(slug="tenth")
+    [(_actor, target, _before, after)] = _events("badge.create")
+    assert (target, after["threshold"], after["bonus_points"]) == (str(badge.pk), 10, 50)
+    assert _change(client, "badge", badge, bonus_points="80").status_code == 302
+    assert _events("badge.update") == [
+        ("root@test.local", str(badge.pk), {"bonus_points": 50}, {"bonus_points": 80})
+    ]
+
+
+def test_reward_changelist_reads_tiers_in_the_same_query(
+    client, superuser, programme, django_assert_max_num_queries
+):
+    tiers = [TierFactory(slug=f"t{i}", rank=i) for i in range(3)]
+    for i in range(12):
+        RewardFactory(slug=f"r{i}", min_tier=tiers[i % 3])
+    client.force_login(superuser)
+    url = reverse("admin:loyalty_reward_changelist")
+    with CaptureQueriesContext(connection) as few:
+        client.get(url)
+    for i in range(12, 40):
+        RewardFactory(slug=f"r{i}", min_tier=tiers[i % 3])
+    with django_assert_max_num_queries(len(few)):
+        assert client.get(url).status_code == 200

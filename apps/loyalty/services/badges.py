@@ -19,6 +19,7 @@ checking, the (customer, badge) pair is unique in the database, and the bonus ke
 import datetime as dt
 from collections.abc import Callable
 from decimal import Decimal
+from typing import Any
 
 from django.db import IntegrityError, models, transaction
 from django.db.models import Sum
@@ -26,12 +27,16 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from apps.accounts.models import User
+from apps.core.exceptions import ValidationFailed
+from apps.core.services import audit_record, model_snapshot
 from apps.customers.enums import OrderStatus
 from apps.customers.models import Customer, Order
 
 from ..enums import ReferralStatus
 from ..locks import lock_account
 from ..models import Badge, CustomerBadge, Referral
+from .configuration import audited_update, validate
 from .earning import AFTER_ORDER_HOOKS, bonus_award
 
 
@@ -193,3 +198,44 @@ def badges_anniversary_award(*, today: dt.date | None = None, chunk: int = 500) 
                     if _award(customer=customer, badge=badge) is not None:
                         awarded += 1
     return awarded
+
+
+BADGE_FIELDS = ["slug", "name", "description", "rule", "threshold", "bonus_points", "icon"]
+BADGE_FIELDS += ["is_active"]
+
+
+def _check_badge(badge: Badge) -> None:
+    if badge.rule not in BADGE_FACTS:
+        raise ValidationFailed(_("Unknown badge rule."), field="rule")
+    validate(badge)
+
+
+@transaction.atomic
+def badge_create(*, actor: User, **data: Any) -> Badge:
+    """A new badge, validated and audited as ``badge.create``."""
+    badge = Badge(**{k: v for k, v in data.items() if k in BADGE_FIELDS})
+    _check_badge(badge)
+    badge.save()
+    audit_record(
+        actor=actor,
+        action="badge.create",
+        target=badge,
+        summary=badge.name[:300],
+        after=model_snapshot(badge, BADGE_FIELDS),
+    )
+    return badge
+
+
+@transaction.atomic
+def badge_update(*, badge: Badge, actor: User, **data: Any) -> Badge:
+    """Change a badge (locked, validated), audited as ``badge.update`` with what changed.
+    Members who hold it keep it."""
+    badge = Badge.objects.select_for_update().get(pk=badge.pk)
+    return audited_update(
+        instance=badge,
+        fields=BADGE_FIELDS,
+        data=data,
+        actor=actor,
+        action="badge.update",
+        check=_check_badge,
+    )

@@ -85,7 +85,7 @@ REWARD_FIELDS = [
 ]
 
 
-def _validate(instance) -> None:
+def validate(instance) -> None:
     try:
         instance.full_clean()
     except DjangoValidationError as exc:
@@ -95,15 +95,18 @@ def _validate(instance) -> None:
         ) from exc
 
 
-def _update(
+def audited_update(
     *, instance, fields: list[str], data: dict[str, Any], actor: User, action: str, check=None
 ):
+    """Set ``fields`` from ``data`` on a locked ``instance``, validate (``check``, else
+    ``full_clean``), save, and audit the fields that changed as ``action``."""
     before = model_snapshot(instance, fields)
     for name in fields:
         if name in data:
             setattr(instance, name, data[name])
-    (check or _validate)(instance)
+    (check or validate)(instance)
     instance.save()
+    instance.refresh_from_db(fields=fields)  # as stored: a time in another zone is no change
     changed_before, changed_after = changed_fields(before, model_snapshot(instance, fields))
     if changed_after:
         audit_record(
@@ -120,7 +123,7 @@ def _update(
 @transaction.atomic
 def programme_update(*, actor: User, **data: Any) -> Programme:
     programme = Programme.objects.select_for_update().get(pk=Programme.get().pk)
-    return _update(
+    return audited_update(
         instance=programme,
         fields=PROGRAMME_FIELDS,
         data=data,
@@ -215,7 +218,7 @@ def _check_earn_rule(rule: EarnRule) -> None:
     if problems := earn_rule_problems(rule):
         name, message = problems[0]
         raise ValidationFailed(message, field=name)
-    _validate(rule)
+    validate(rule)
 
 
 @transaction.atomic
@@ -250,7 +253,7 @@ def _earn_rule_update(
 ) -> EarnRule:
     rule = EarnRule.objects.select_for_update().get(pk=rule.pk)
     before_tiers = sorted(rule.tiers.values_list("pk", flat=True))
-    _update(
+    audited_update(
         instance=rule,
         fields=EARN_RULE_FIELDS,
         data=data,
@@ -275,7 +278,7 @@ def _earn_rule_update(
 def earn_rule_deactivate(*, rule: EarnRule, actor: User) -> EarnRule:
     """Switch a rule off (kept for history: past earnings refer to it by name). An old rule
     that lacks what its kind needs can always be switched off."""
-    return _earn_rule_update(rule=rule, actor=actor, tiers=None, check=_validate, is_active=False)
+    return _earn_rule_update(rule=rule, actor=actor, tiers=None, check=validate, is_active=False)
 
 
 def _check_window(starts_at, ends_at) -> None:
@@ -289,14 +292,16 @@ def tier_update(*, tier: Tier, actor: User, **data: Any) -> Tier:
     threshold = data.get("threshold", tier.threshold)
     if data.get("retention_threshold", tier.retention_threshold) > threshold:
         raise ValidationFailed(_("The threshold to keep a tier cannot exceed the one to reach it."))
-    return _update(instance=tier, fields=TIER_FIELDS, data=data, actor=actor, action="tier.update")
+    return audited_update(
+        instance=tier, fields=TIER_FIELDS, data=data, actor=actor, action="tier.update"
+    )
 
 
 @transaction.atomic
 def reward_create(*, actor: User, stock: int | None = None, **data: Any) -> Reward:
     reward = Reward(stock=stock, **{k: v for k, v in data.items() if k in REWARD_FIELDS})
     _check_window(reward.starts_at, reward.ends_at)
-    _validate(reward)
+    validate(reward)
     reward.save()
     audit_record(
         actor=actor,
@@ -313,7 +318,7 @@ def reward_update(*, reward: Reward, actor: User, **data: Any) -> Reward:
     """Everything but stock (see ``reward_restock``)."""
     reward = Reward.objects.select_for_update().get(pk=reward.pk)
     _check_window(data.get("starts_at", reward.starts_at), data.get("ends_at", reward.ends_at))
-    return _update(
+    return audited_update(
         instance=reward, fields=REWARD_FIELDS, data=data, actor=actor, action="reward.update"
     )
 

@@ -15,6 +15,7 @@ cents half-up and never exceed the order total; free shipping has no discount on
 import datetime as dt
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
 from django.db import connection, transaction
 from django.db.models import F
@@ -31,6 +32,7 @@ from ..codes import code_compact, code_normalize, coupon_code_generate
 from ..enums import CouponKind
 from ..exceptions import CouponInvalid
 from ..models import Coupon, CouponBatch, CouponUse, Redemption
+from .configuration import audited_update
 
 MAX_BATCH_SIZE = 100_000
 CENT = Decimal("0.01")
@@ -338,4 +340,57 @@ def coupon_deactivate(*, coupon: Coupon, actor: User | None, reason: str = "") -
             before={"is_active": True},
             after={"is_active": False},
         )
+    return coupon
+
+
+COUPON_FIELDS = [
+    "kind",
+    "value",
+    "min_spend",
+    "valid_from",
+    "valid_until",
+    "max_uses",
+    "max_uses_per_customer",
+    "is_active",
+]
+
+
+@transaction.atomic
+def coupon_update(*, coupon: Coupon, actor: User, **data: Any) -> Coupon:
+    """Change a coupon's terms, audited as ``coupon.update``. The row is locked and ``uses`` is
+    whatever redemptions made it: never written from what a form read. The terms are checked as
+    for new coupons, the maximum cannot go below the uses made, and switching a coupon off goes
+    through ``coupon_deactivate``."""
+    unknown = set(data) - set(COUPON_FIELDS)
+    if unknown:
+        raise TypeError(f"Unknown coupon fields: {sorted(unknown)}")
+    coupon = Coupon.objects.select_for_update().get(pk=coupon.pk)
+    wanted = data.pop("is_active", None)
+    switch_off = coupon.is_active and wanted is not None and not wanted
+    if wanted and not coupon.is_active:
+        data["is_active"] = True  # switching back on is an ordinary, audited change
+
+    def check(instance: Coupon) -> None:
+        _check_terms(kind=instance.kind, value=instance.value, min_spend=instance.min_spend)
+        if instance.max_uses < instance.uses:
+            raise ValidationFailed(
+                _("It has been used %(n)s times already; the maximum cannot be lower.")
+                % {"n": instance.uses},
+                field="max_uses",
+            )
+        if instance.valid_until and instance.valid_until < instance.valid_from:
+            raise ValidationFailed(
+                _("The end of the window is before its start."), field="valid_until"
+            )
+
+    coupon = audited_update(
+        instance=coupon,
+        fields=COUPON_FIELDS,
+        data=data,
+        actor=actor,
+        action="coupon.update",
+        check=check,
+    )
+    if switch_off:
+        coupon = coupon_deactivate(coupon=coupon, actor=actor, reason=_("Switched off by staff"))
     return coupon

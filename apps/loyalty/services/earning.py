@@ -24,7 +24,7 @@ from apps.customers.services import order_record
 
 from .. import ledger
 from ..enums import EarnEvent, EarnRuleKind, LotStatus, TxKind
-from ..locks import lock_account
+from ..locks import entry_tier, lock_account
 from ..models import (
     EarnRule,
     LotAllocation,
@@ -429,24 +429,15 @@ def event_bonus_record(*, customer: Customer, event: str, reference: str) -> Eve
     result = compute_event_bonus(event=event, facts=facts, rules=rules, rule_tiers=rule_tiers)
     if result.points <= 0:
         return EventBonusOutcome(None, False, account.balance)
-    lot = ledger.lot_create(
-        account=account,
+    tx = bonus_award(
+        customer=customer,
         points=result.points,
-        earned_at=now,
-        available_at=now,
-        programme=Programme.get(),
-    )
-    tx = ledger.append(
-        account=account,
-        kind=TxKind.EARN,
         key=key,
-        points=result.points,
         reason=", ".join(f"{name} {pts}" for name, pts in result.parts),
-        lot=lot,
-        source_ref=f"{event}:{digest}"[:64],
         at=now,
+        source_ref=f"{event}:{digest}"[:64],
     )
-    settle_debt(account=account, key=f"{key}:settle")
+    account.refresh_from_db(fields=["balance"])
     return EventBonusOutcome(tx, True, account.balance)
 
 
@@ -534,7 +525,7 @@ def _earn_chunk(
     from .tiers import tier_evaluate
 
     # New accounts start in the entry tier, as ``account_ensure`` creates them.
-    entry = Tier.objects.filter(threshold=0).order_by("rank").first()
+    entry = entry_tier()
     joined = timezone.now() if entry else None
     LoyaltyAccount.objects.bulk_create(
         [LoyaltyAccount(customer_id=c, tier=entry, tier_since=joined) for c in customer_ids],
