@@ -38,6 +38,21 @@ def tier_list_with_members() -> QuerySet[Tier]:
     return Tier.objects.annotate(members=Count("loyaltyaccount")).order_by("rank")
 
 
+def tier_new_defaults() -> dict:
+    """What the "new tier" form starts from: the next rank above the top tier, with its metric,
+    thresholds and window (the new tier must ask at least as much)."""
+    top = Tier.objects.order_by("-rank").first()
+    if top is None:
+        return {"rank": 0}
+    return {
+        "rank": top.rank + 1,
+        "metric": top.metric,
+        "threshold": top.threshold,
+        "retention_threshold": top.retention_threshold,
+        "window_months": top.window_months,
+    }
+
+
 def earn_rule_list(*, active: str = "") -> QuerySet[EarnRule]:
     qs = EarnRule.objects.select_related("store").prefetch_related("tiers")
     if active == "yes":

@@ -473,12 +473,16 @@ def test_join_with_a_refused_referral_code_keeps_the_membership(client, tiers):
 
 
 def test_referral_code_longer_than_20_characters_is_a_form_error(client, tiers):
-    client.force_login(verified_user("new@test.local"))
+    user = verified_user("new@test.local")
+    client.force_login(user)
     response = client.post(
         reverse("portal:join"), {"action": "enrol", "first_name": "Nia", "referral_code": "X" * 21}
     )
     assert response.status_code == 200
     assert response.context["enrol_form"].errors["referral_code"]
+    # Neither a membership nor a referral was written.
+    assert not Customer.objects.filter(user=user).exists()
+    assert Referral.objects.count() == 0
 
 
 def test_unknown_referral_code_is_not_found(client, tiers):

@@ -43,6 +43,7 @@ from apps.loyalty.staff_selectors import (
     fulfilment_queue,
     reward_list_for_staff,
     tier_list_with_members,
+    tier_new_defaults,
 )
 
 from ..forms_loyalty import (
@@ -273,18 +274,7 @@ class TierCreateView(FormPageView):
     success_message = gettext_lazy("Tier created.")
 
     def get_form_kwargs(self):
-        top = Tier.objects.order_by("-rank").first()
-        if top is None:
-            return {"initial": {"rank": 0}}
-        return {
-            "initial": {
-                "rank": top.rank + 1,
-                "metric": top.metric,
-                "threshold": top.threshold,
-                "retention_threshold": top.retention_threshold,
-                "window_months": top.window_months,
-            }
-        }
+        return {"initial": tier_new_defaults()}
 
     def save(self, form):
         tier_create(actor=self.request.user, **form.cleaned_data)

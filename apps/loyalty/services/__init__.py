@@ -55,9 +55,17 @@ from .coupons import (
     coupon_redeem,
     coupon_validate,
 )
-from .redemption import redemption_cancel, redemption_fulfil, reward_redeem
+from .redemption import (
+    member_may_cancel,
+    redemption_cancel,
+    redemption_cancel_by_member,
+    redemption_fulfil,
+    reward_redeem,
+)
 from .referrals import (
+    ReferredEnrolment,
     customer_enrol_referred,
+    membership_enrol_referred,
     referral_code_for,
     referral_register,
     referral_reward_on_first_purchase,
@@ -67,6 +75,7 @@ __all__ += [
     "BADGE_FACTS",
     "BadgeRule",
     "CouponCheck",
+    "ReferredEnrolment",
     "badge_fact_register",
     "badges_anniversary_award",
     "badges_evaluate",
@@ -78,7 +87,10 @@ __all__ += [
     "coupon_redeem",
     "coupon_validate",
     "customer_enrol_referred",
+    "member_may_cancel",
+    "membership_enrol_referred",
     "redemption_cancel",
+    "redemption_cancel_by_member",
     "redemption_fulfil",
     "referral_code_for",
     "referral_register",

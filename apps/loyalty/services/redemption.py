@@ -29,7 +29,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from apps.accounts.models import User
-from apps.core.exceptions import Conflict, ValidationFailed
+from apps.core.exceptions import Conflict, NotFound, ValidationFailed
 from apps.core.services import audit_record
 from apps.customers.models import Customer
 
@@ -320,3 +320,24 @@ def redemption_fulfil(*, redemption: Redemption, actor: User, notes: str = "") -
         after={"status": redemption.status},
     )
     return redemption
+
+
+def member_may_cancel(redemption: Redemption) -> bool:
+    """Members withdraw only requests nobody has fulfilled yet (gifts, experiences); vouchers
+    and fulfilled rewards are cancelled by staff."""
+    return redemption.status == RedemptionStatus.REQUESTED
+
+
+@transaction.atomic
+def redemption_cancel_by_member(*, customer: Customer, redemption: Redemption) -> Redemption:
+    """The member's own withdrawal of a request, checked under the row locks (a fulfilment that
+    commits first wins): the points go back as in ``redemption_cancel``. Another member's
+    redemption is not found; a refused cancel changes nothing."""
+    account, locked = _lock_redemption(redemption)
+    if account.customer_id != customer.pk:
+        raise NotFound()
+    if not member_may_cancel(locked):
+        raise Conflict(
+            _("This redemption can no longer be cancelled."), code="redemption_not_cancellable"
+        )
+    return redemption_cancel(redemption=locked, actor=None, reason=_("Cancelled by the member"))

@@ -13,14 +13,16 @@ referee's account lock, and then locks the referrer's account. Circular referral
 refused at registration, so no two first orders can wait on each other's accounts.
 """
 
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from apps.accounts.models import User
 from apps.customers.models import Customer, Order
-from apps.customers.services import customer_create
+from apps.customers.services import customer_create, membership_enrol
 
 from ..codes import code_compact, referral_code_generate
 from ..enums import ReferralStatus
@@ -103,6 +105,29 @@ def customer_enrol_referred(*, referral_code: str, **enrol: Any) -> Customer:
     if referral_code.strip():
         referral_register(referee=customer, code=referral_code)
     return customer
+
+
+@dataclass(frozen=True)
+class ReferredEnrolment:
+    customer: Customer
+    referral: Referral | None
+    refused: str  # why the code did not count ("" when it did, or when none was given)
+
+
+@transaction.atomic
+def membership_enrol_referred(*, user: User, referral_code: str, **enrol: Any) -> ReferredEnrolment:
+    """Portal enrolment (``membership_enrol``) naming a referral code. The membership stands on
+    its own: a code that cannot be used is refused with its reason, nothing of the referral is
+    written, and the new member keeps their card."""
+    customer = membership_enrol(user=user, **enrol)
+    if not referral_code.strip():
+        return ReferredEnrolment(customer, None, "")
+    try:
+        with transaction.atomic():
+            referral = referral_register(referee=customer, code=referral_code)
+    except NotEligible as exc:
+        return ReferredEnrolment(customer, None, exc.message)
+    return ReferredEnrolment(customer, referral, "")
 
 
 @transaction.atomic

@@ -11,12 +11,11 @@ from apps.core.exceptions import ApplicationError
 from apps.customers.services import (
     membership_claim_by_email,
     membership_claim_by_phone,
-    membership_enrol,
     membership_options,
     phone_code_send,
 )
 from apps.customers.services.membership import phone_code_pending
-from apps.loyalty.services import referral_register
+from apps.loyalty.services import membership_enrol_referred
 
 from .. import ratelimit
 from ..forms import REFERRAL_SESSION_KEY, EnrolForm, PhoneCodeForm, PhoneForm
@@ -108,31 +107,28 @@ class JoinView(SignedInMixin, TemplateView):
         form = EnrolForm(self.request.POST)
         if not form.is_valid():
             return self.render_to_response(self.get_context_data(enrol_form=form))
-        customer = membership_enrol(
+        outcome = membership_enrol_referred(
             user=self.request.user,
+            referral_code=form.cleaned_data["referral_code"],
             first_name=form.cleaned_data["first_name"],
             last_name=form.cleaned_data["last_name"],
             consents=form.consents(),
             evidence="portal sign-up form",
         )
         response = self._joined(_("Welcome! Your membership card is ready."))
-        if code := form.cleaned_data["referral_code"]:
-            # The membership stands on its own: a refused referral only earns a warning.
-            try:
-                referral_register(referee=customer, code=code)
-            except ApplicationError as exc:
-                messages.warning(
-                    self.request,
-                    _("The referral code could not be used: %(reason)s") % {"reason": exc.message},
-                )
-            else:
-                messages.info(
-                    self.request,
-                    _(
-                        "Your friend's invitation is noted: you both get bonus points after "
-                        "your first purchase."
-                    ),
-                )
+        if outcome.refused:
+            messages.warning(
+                self.request,
+                _("The referral code could not be used: %(reason)s") % {"reason": outcome.refused},
+            )
+        elif outcome.referral is not None:
+            messages.info(
+                self.request,
+                _(
+                    "Your friend's invitation is noted: you both get bonus points after "
+                    "your first purchase."
+                ),
+            )
         return response
 
     def _send_code(self):

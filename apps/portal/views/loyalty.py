@@ -21,7 +21,7 @@ from apps.core.exceptions import ApplicationError, NotFound
 from apps.customers.selectors import customer_get_for_member
 from apps.loyalty.enums import RedemptionStatus, RewardKind, TierMetric
 from apps.loyalty.exceptions import RewardNotFound
-from apps.loyalty.models import Programme, Redemption
+from apps.loyalty.models import Programme
 from apps.loyalty.selectors import (
     account_for,
     badge_list_for,
@@ -36,7 +36,8 @@ from apps.loyalty.selectors import (
     transaction_list,
 )
 from apps.loyalty.services import (
-    redemption_cancel,
+    member_may_cancel,
+    redemption_cancel_by_member,
     referral_code_for,
     reward_redeem,
 )
@@ -62,12 +63,6 @@ def qr_svg(value: str) -> str:
     # qrcode writes only path data for our own codes (coupon and voucher alphabets): no markup
     # from the value reaches the SVG.
     return mark_safe(member.member_qr_svg(value))  # noqa: S308
-
-
-def member_may_cancel(redemption: Redemption) -> bool:
-    """Members withdraw only requests that nobody has fulfilled yet (gifts, experiences);
-    vouchers are cancelled by staff."""
-    return redemption.status == RedemptionStatus.REQUESTED
 
 
 class PointsView(MemberMixin, TemplateView):
@@ -241,11 +236,9 @@ class RedemptionCancelView(_RedemptionMixin, TemplateView):
 
     def post(self, request, *args, **kwargs):
         self._load_redemption()
-        if not member_may_cancel(self.redemption):
-            return self._refuse(_("This redemption can no longer be cancelled."))
         try:
-            redemption = redemption_cancel(
-                redemption=self.redemption, actor=None, reason=_("Cancelled by the member")
+            redemption = redemption_cancel_by_member(
+                customer=self.customer, redemption=self.redemption
             )
         except ApplicationError as exc:
             return self._refuse(exc.message)

@@ -22,6 +22,7 @@ from apps.loyalty.services import (
     coupon_redeem,
     points_expire_due,
     redemption_cancel,
+    redemption_cancel_by_member,
     redemption_fulfil,
     reward_redeem,
 )
@@ -386,3 +387,35 @@ def test_member_catalogue_says_why_a_reward_cannot_be_redeemed(
     assert "Gold" in offers[tiered.pk].reason
     assert offers[empty.pk].reason == "Out of stock."
     assert not offers[limited.pk].can_redeem and offers[limited.pk].redeemed == 1
+
+
+def test_a_member_cancels_their_own_request_and_gets_the_points_back(customer, give):
+    give(customer, 300)
+    reward = RewardFactory(kind="physical", cost_points=200, stock=3)
+    redemption = reward_redeem(customer=customer, reward=reward, key="m1")
+    redemption_cancel_by_member(customer=customer, redemption=redemption)
+    redemption.refresh_from_db()
+    assert redemption.status == RedemptionStatus.CANCELLED
+    assert _account(customer).balance == 300 and Reward.objects.get(pk=reward.pk).stock == 3
+    assert list(ledger_faults()) == []
+
+
+@pytest.mark.parametrize("case", ["fulfilled", "voucher", "another member"])
+def test_a_member_cannot_cancel_what_is_not_theirs_to_cancel(customer, give, agent, case):
+    from apps.core.exceptions import NotFound
+
+    give(customer, 300)
+    kind = "voucher" if case == "voucher" else "physical"
+    reward = RewardFactory(kind=kind, cost_points=200, stock=3, coupon_value=Decimal(20))
+    redemption = reward_redeem(customer=customer, reward=reward, key="m2")
+    if case == "fulfilled":
+        redemption_fulfil(redemption=redemption, actor=agent)
+    who = CustomerFactory() if case == "another member" else customer
+    before = _state(customer, reward)
+    status = Redemption.objects.get(pk=redemption.pk).status
+
+    with pytest.raises(NotFound if case == "another member" else Conflict):
+        redemption_cancel_by_member(customer=who, redemption=redemption)
+
+    assert _state(customer, reward) == before
+    assert Redemption.objects.get(pk=redemption.pk).status == status
