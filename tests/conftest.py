@@ -75,3 +75,21 @@ def administrator(db):
 @pytest.fixture
 def member_user(db):
     return UserFactory(email="member@test.local")
+
+
+@pytest.fixture
+def private_media(settings, tmp_path):
+    """Uploaded files (imports) go to a temporary private media root."""
+    settings.PRIVATE_MEDIA_ROOT = tmp_path / "private"
+    return settings.PRIVATE_MEDIA_ROOT
+
+
+@pytest.fixture
+def import_shop(db):
+    """What the import fixture files refer to: stores sh-01 and bj-01, two members."""
+    from tests.customers.factories import CustomerFactory, StoreFactory
+
+    StoreFactory(code="sh-01")
+    StoreFactory(code="bj-01")
+    CustomerFactory(member_number="1234567897")
+    CustomerFactory(member_number="9876543217")

@@ -1,18 +1,16 @@
 """Django admin for the customers app (Administrators).
 
 Customer edits go through the profile services (E.164 phones, search text, audit events), tag
-changes through ``customer_tag_add`` / ``customer_tag_remove``; orders, lines and refunds are
-read-only here because points depend on them — they come from the API, the till integrations
-and imports. Customers and orders are never deleted here: a customer leaves through erasure
-(the customer page's "Erase", which anonymises and keeps the ledger), and orders carry ledger
-links. Import/export buttons use the resources in ``resources.py`` and the import/export
-permissions of the roles; every admin export writes an audit event.
+changes through ``customer_tags_set``; orders, lines and refunds are read-only here because
+points depend on them — they come from the API, the till integrations and imports. Customers
+and orders are never deleted here: a customer leaves through erasure (the customer page's
+"Erase", which anonymises and keeps the ledger), and orders carry ledger links. Import/export
+buttons use the resources in ``resources.py`` and the import/export permissions of the roles;
+every admin export writes an audit event.
 """
 
 from django import forms
 from django.contrib import admin
-from django.utils import timezone
-from django.utils.translation import gettext as _
 from import_export.admin import ImportExportModelAdmin
 
 from apps.core.exceptions import ValidationFailed
@@ -34,8 +32,8 @@ from .resources import CustomerResource, OrderResource
 from .services import (
     PROFILE_FIELDS,
     customer_create,
-    customer_tag_add,
-    customer_tag_remove,
+    customer_profile_clean,
+    customer_tags_set,
     customer_update,
 )
 
@@ -106,12 +104,16 @@ class CustomerAdminForm(forms.ModelForm):
         except ValidationFailed as exc:
             raise forms.ValidationError(exc.message) from exc
 
-    def clean_birth_date(self):
-        # The profile services refuse it too, but by then the admin can only answer 500.
-        day = self.cleaned_data.get("birth_date")
-        if day and day > timezone.localdate():
-            raise forms.ValidationError(_("The birth date is in the future."))
-        return day
+    def clean(self):
+        # The profile services' own checks, run here so a refusal is a form error, not a 500.
+        data = super().clean()
+        profile = {f: data[f] for f in PROFILE_FIELDS if f in data}
+        try:
+            customer_profile_clean(profile)
+        except ValidationFailed as exc:
+            field = exc.extra.get("field")
+            self.add_error(field if field in self.fields else None, exc.message)
+        return data
 
 
 @admin.register(Customer)
@@ -152,13 +154,11 @@ class CustomerAdmin(_AuditedExportAdmin):
         # Tags through the audited services instead of form.save_m2m(), the only m2m here. The
         # consent and interaction inlines are read-only, but their formsets are still saved (a
         # no-op) so the admin's change message can read them.
-        customer = form.instance
-        wanted = {tag.pk: tag for tag in form.cleaned_data.get("tags", [])}
-        current = {tag.pk: tag for tag in customer.tags.all()}
-        for pk in sorted(set(wanted) - set(current)):
-            customer_tag_add(customer=customer, name=wanted[pk].name, actor=request.user)
-        for pk in sorted(set(current) - set(wanted)):
-            customer_tag_remove(customer=customer, tag=current[pk], actor=request.user)
+        customer_tags_set(
+            customer=form.instance,
+            names=[tag.name for tag in form.cleaned_data.get("tags", [])],
+            actor=request.user,
+        )
         for formset in formsets:
             self.save_formset(request, form, formset, change=change)
 

@@ -69,12 +69,11 @@ from .identifiers import (
 )
 from .models import ConsentRecord, Customer, ImportJob, Order, OrderLine, Store
 from .services import PROFILE_FIELDS, customer_search_text
-from .services.privacy import erased_contacts_lock, erased_digests_among
+from .services.privacy import ERASED_TEXT, erased_contacts_lock, erased_digests_among
 
 log = logging.getLogger(__name__)
 
 MAX_ERRORS = 1000
-ERASED_TEXT = "(erased)"  # the same marker as apps.customers.services.privacy
 PREVIEW_ROWS = 20
 PROGRESS_EVERY = 5000
 LOOKUP_CHUNK = 5000

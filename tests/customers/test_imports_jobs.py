@@ -12,6 +12,7 @@ from django.db import OperationalError, connection, connections
 from django.test import TestCase
 from django.utils import timezone
 
+from apps.core.exceptions import ValidationFailed
 from apps.core.models import AuditEvent
 from apps.customers.imports import (
     JOB_STALE_AFTER,
@@ -21,7 +22,6 @@ from apps.customers.imports import (
 )
 from apps.customers.models import Customer, ImportJob, Order, OrderLine
 from apps.customers.tasks import IMPORT_DB_RETRIES, import_job_run_task
-from tests.customers.factories import CustomerFactory, StoreFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -29,17 +29,8 @@ FIXTURES = Path(__file__).parent / "fixtures"
 
 
 @pytest.fixture(autouse=True)
-def private_media(settings, tmp_path):
-    settings.PRIVATE_MEDIA_ROOT = tmp_path / "private"
-    return settings.PRIVATE_MEDIA_ROOT
-
-
-@pytest.fixture
-def shop(db):
-    StoreFactory(code="sh-01")
-    StoreFactory(code="bj-01")
-    CustomerFactory(member_number="1234567897")
-    CustomerFactory(member_number="9876543217")
+def _private_media(private_media):
+    return private_media
 
 
 def uploaded(kind: str = "orders", name: str = "orders.csv", content: bytes | None = None):
@@ -86,7 +77,7 @@ def state(job: ImportJob) -> tuple:
 # --- the dry run is the worker's ------------------------------------------------------------
 
 
-def test_the_upload_request_only_stores_the_file_and_queues_the_dry_run(shop):
+def test_the_upload_request_only_stores_the_file_and_queues_the_dry_run(import_shop):
     job = uploaded()
 
     assert (job.status, job.total_rows, job.error_count, job.preview, job.summary) == (
@@ -100,7 +91,7 @@ def test_the_upload_request_only_stores_the_file_and_queues_the_dry_run(shop):
     assert Order.objects.count() == 0
 
 
-def test_the_dry_run_task_previews_and_writes_nothing(shop):
+def test_the_dry_run_task_previews_and_writes_nothing(import_shop):
     job = uploaded()
 
     assert import_job_run_task(str(job.pk)) == "previewed"
@@ -118,7 +109,7 @@ def test_the_dry_run_task_previews_and_writes_nothing(shop):
     assert (Order.objects.count(), AuditEvent.objects.count()) == (0, 0)
 
 
-def test_a_dry_run_with_errors_fails_the_job_and_deletes_the_file(shop):
+def test_a_dry_run_with_errors_fails_the_job_and_deletes_the_file(import_shop):
     job = uploaded(
         kind="customers",
         name="people.csv",
@@ -138,7 +129,7 @@ def test_a_dry_run_with_errors_fails_the_job_and_deletes_the_file(shop):
     assert Customer.objects.count() == 2  # the shop's two members only
 
 
-def test_a_job_cannot_be_started_before_its_dry_run(shop):
+def test_a_job_cannot_be_started_before_its_dry_run(import_shop):
     job = uploaded()
 
     with pytest.raises(Exception, match="still being checked"):
@@ -148,10 +139,53 @@ def test_a_job_cannot_be_started_before_its_dry_run(shop):
     assert (job.status, job.queued_at) == ("pending", None)
 
 
+def _failed_dry_run() -> ImportJob:
+    job = uploaded(
+        kind="customers",
+        name="people.csv",
+        content=b"first_name,last_name,email,phone,store\nAnn,Lee,ann@example.com,12345,sh-01\n",
+    )
+    assert import_job_run_task(str(job.pk)) == "failed"
+    return ImportJob.objects.get(pk=job.pk)
+
+
+@pytest.mark.parametrize(
+    ("make_job", "status", "message"),
+    [
+        (started, "previewed", "This import has already been started."),
+        (_failed_dry_run, "failed", "Fix the errors in the file and upload it again."),
+    ],
+    ids=["started-twice", "dry-run-failed"],
+)
+def test_a_job_that_cannot_be_started_is_refused_and_nothing_changes(
+    import_shop, make_job, status, message
+):
+    # Given a job already started, or one whose dry run found errors
+    job = make_job()
+    queued_at = job.queued_at
+    counts = (Customer.objects.count(), Order.objects.count(), OrderLine.objects.count())
+
+    # When staff start it (again)
+    with (
+        TestCase.captureOnCommitCallbacks(execute=False) as queued,
+        pytest.raises(ValidationFailed) as refused,
+    ):
+        import_job_start(job=job, actor=None)
+
+    # Then it is refused with the reason, nothing is queued and nothing is written
+    assert (refused.value.code, refused.value.message) == ("validation_error", message)
+    assert queued == []
+    job.refresh_from_db()
+    assert (job.status, job.queued_at) == (status, queued_at)
+    assert (queued_at is None) == (status == "failed")
+    assert (Customer.objects.count(), Order.objects.count(), OrderLine.objects.count()) == counts
+    assert counts == (2, 0, 0)  # the shop's two members only
+
+
 # --- the import, and deliveries that come twice ---------------------------------------------
 
 
-def test_the_confirmed_import_runs_once_whatever_the_deliveries(shop):
+def test_the_confirmed_import_runs_once_whatever_the_deliveries(import_shop):
     job = started()
 
     assert import_job_run_task(str(job.pk)) == "done"
@@ -163,7 +197,7 @@ def test_the_confirmed_import_runs_once_whatever_the_deliveries(shop):
     assert job.stored_path == ""
 
 
-def test_a_redelivered_dry_run_of_a_previewed_job_does_nothing(shop):
+def test_a_redelivered_dry_run_of_a_previewed_job_does_nothing(import_shop):
     job = previewed()
 
     assert import_job_run_task(str(job.pk)) is None
@@ -184,7 +218,7 @@ def _orphan(job: ImportJob, status: str) -> None:
     )
 
 
-def test_a_dry_run_stuck_in_validating_is_run_again_by_the_redelivered_task(shop):
+def test_a_dry_run_stuck_in_validating_is_run_again_by_the_redelivered_task(import_shop):
     job = uploaded()
     _orphan(job, "validating")
 
@@ -194,7 +228,7 @@ def test_a_dry_run_stuck_in_validating_is_run_again_by_the_redelivered_task(shop
     assert job.summary["created"] == 3 and Order.objects.count() == 0
 
 
-def test_an_import_stuck_in_running_is_run_again_and_writes_everything_once(shop):
+def test_an_import_stuck_in_running_is_run_again_and_writes_everything_once(import_shop):
     job = started()
     _orphan(job, "running")
 
@@ -205,7 +239,7 @@ def test_an_import_stuck_in_running_is_run_again_and_writes_everything_once(shop
     assert AuditEvent.objects.filter(action="import.orders").count() == 1
 
 
-def test_a_job_a_live_worker_holds_is_left_to_it(shop):
+def test_a_job_a_live_worker_holds_is_left_to_it(import_shop):
     """A duplicate delivery while the first worker is alive neither runs the job again nor
     drops it: it retries later. PostgreSQL knows the worker lives by its advisory lock on the
     job; elsewhere by its recent progress."""
@@ -228,7 +262,7 @@ def test_a_job_a_live_worker_holds_is_left_to_it(shop):
     assert Order.objects.count() == 0
 
 
-def test_an_unexpected_error_fails_the_job_at_once(shop):
+def test_an_unexpected_error_fails_the_job_at_once(import_shop):
     job = started()
     Path(job.stored_path).unlink()  # the file is gone: no retry can help
 
@@ -265,7 +299,7 @@ def orders_locked():
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_a_database_error_hands_the_job_back_and_the_retry_imports(shop, orders_locked):
+def test_a_database_error_hands_the_job_back_and_the_retry_imports(import_shop, orders_locked):
     job = started_committed()
 
     with pytest.raises(OperationalError):
@@ -285,7 +319,7 @@ def test_a_database_error_hands_the_job_back_and_the_retry_imports(shop, orders_
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_the_last_database_error_fails_the_job(shop, orders_locked):
+def test_the_last_database_error_fails_the_job(import_shop, orders_locked):
     job = started_committed()
     path = Path(job.stored_path)
 

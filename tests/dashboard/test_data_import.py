@@ -10,7 +10,6 @@ from django.urls import reverse
 
 from apps.core.models import AuditEvent
 from apps.customers.models import Customer, ImportJob, Order, OrderLine
-from tests.customers.factories import CustomerFactory, StoreFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -18,17 +17,8 @@ FIXTURES = Path(__file__).parent.parent / "customers" / "fixtures"
 
 
 @pytest.fixture(autouse=True)
-def private_media(settings, tmp_path):
-    settings.PRIVATE_MEDIA_ROOT = tmp_path / "private"
-    return settings.PRIVATE_MEDIA_ROOT
-
-
-@pytest.fixture
-def shop(db):
-    StoreFactory(code="sh-01")
-    StoreFactory(code="bj-01")
-    CustomerFactory(member_number="1234567897")
-    CustomerFactory(member_number="9876543217")
+def _private_media(private_media):
+    return private_media
 
 
 def upload(client, kind: str, name: str, content: bytes):
@@ -53,7 +43,7 @@ def test_manager_sees_the_form(client, manager):
 
 
 def test_dry_run_preview_then_import_to_done(
-    client, manager, shop, private_media, django_capture_on_commit_callbacks
+    client, manager, import_shop, private_media, django_capture_on_commit_callbacks
 ):
     client.force_login(manager)
     response = upload(client, "orders", "orders.csv", (FIXTURES / "orders_good.csv").read_bytes())
@@ -88,7 +78,9 @@ def test_dry_run_preview_then_import_to_done(
     assert "hx-trigger" not in progress.content.decode()  # polling stops when finished
 
 
-def test_a_second_start_changes_nothing(client, manager, shop, django_capture_on_commit_callbacks):
+def test_a_second_start_changes_nothing(
+    client, manager, import_shop, django_capture_on_commit_callbacks
+):
     client.force_login(manager)
     upload(client, "orders", "orders.csv", (FIXTURES / "orders_good.csv").read_bytes())
     job = ImportJob.objects.get()
@@ -104,7 +96,7 @@ def test_a_second_start_changes_nothing(client, manager, shop, django_capture_on
 
 
 def test_preview_shows_row_errors_and_import_is_refused(
-    client, manager, shop, django_capture_on_commit_callbacks
+    client, manager, import_shop, django_capture_on_commit_callbacks
 ):
     client.force_login(manager)
     bad = (
@@ -128,7 +120,7 @@ def test_preview_shows_row_errors_and_import_is_refused(
 
 
 def test_customers_import_through_the_page(
-    client, manager, shop, django_capture_on_commit_callbacks
+    client, manager, import_shop, django_capture_on_commit_callbacks
 ):
     client.force_login(manager)
     upload(client, "customers", "c.csv", (FIXTURES / "customers_good.csv").read_bytes())
@@ -158,7 +150,7 @@ def test_too_large_upload_is_refused(client, manager, settings):
     assert response.status_code == 200 and ImportJob.objects.count() == 0
 
 
-def test_staff_without_import_rights_get_403_on_a_job(client, manager, marketer, shop):
+def test_staff_without_import_rights_get_403_on_a_job(client, manager, marketer, import_shop):
     client.force_login(manager)
     upload(client, "orders", "orders.csv", (FIXTURES / "orders_good.csv").read_bytes())
     job = ImportJob.objects.get()

@@ -10,7 +10,6 @@ from django.urls import reverse
 
 from apps.customers.models import ImportJob, Order
 from apps.customers.tasks import import_job_run_task
-from tests.customers.factories import CustomerFactory, StoreFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -19,20 +18,12 @@ POLLS = 'hx-trigger="every 1s"'
 
 
 @pytest.fixture(autouse=True)
-def private_media(settings, tmp_path):
-    settings.PRIVATE_MEDIA_ROOT = tmp_path / "private"
+def _private_media(private_media):
+    return private_media
 
 
 @pytest.fixture
-def shop(db):
-    StoreFactory(code="sh-01")
-    StoreFactory(code="bj-01")
-    CustomerFactory(member_number="1234567897")
-    CustomerFactory(member_number="9876543217")
-
-
-@pytest.fixture
-def job(client, manager, shop):
+def job(client, manager, import_shop):
     """An orders file just uploaded: the response came back before any worker looked at it."""
     client.force_login(manager)
     with TestCase.captureOnCommitCallbacks(execute=False) as queued:
@@ -85,7 +76,7 @@ def test_after_the_check_the_partial_becomes_the_preview_and_stops_polling(clien
     assert POLLS not in html
 
 
-def test_a_file_with_errors_shows_them_and_stops_polling(client, manager, shop):
+def test_a_file_with_errors_shows_them_and_stops_polling(client, manager, import_shop):
     client.force_login(manager)
     with TestCase.captureOnCommitCallbacks(execute=True):
         client.post(

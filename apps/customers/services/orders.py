@@ -80,10 +80,17 @@ def order_record(
                 "Order “%(id)s” is already recorded at this store with a different %(fields)s. "
                 "A recorded order is never changed: post a refund, or use a new external id."
             )
-            % {"id": external_id, "fields": ", ".join(differs)},
+            % {"id": external_id, "fields": ", ".join(_difference_label(n) for n in differs)},
             code="order_conflict",
         )
     return existing, False
+
+
+def _difference_label(name: str) -> str:
+    """What an order conflict calls a differing field: its translated label."""
+    if name == "lines":
+        return _("order lines")
+    return str(Order._meta.get_field(name).verbose_name)
 
 
 def _order_differences(

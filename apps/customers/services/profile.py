@@ -71,7 +71,9 @@ def _refresh_search_text(customer: Customer) -> None:
     )
 
 
-def _clean_profile(data: dict[str, Any]) -> dict[str, Any]:
+def customer_profile_clean(data: dict[str, Any]) -> dict[str, Any]:
+    """Normalise profile values (E.164 phone, lower-case email, trimmed names) in place and
+    refuse the invalid ones; forms call it to show the services' refusals as form errors."""
     if "phone" in data:
         data["phone"] = phone_normalize(data["phone"] or "")
     if "email" in data:
@@ -98,7 +100,7 @@ def customer_create(
     unknown = set(profile) - set(PROFILE_FIELDS)
     if unknown:
         raise TypeError(f"Unknown profile fields: {sorted(unknown)}")
-    profile = _clean_profile(dict(profile))
+    profile = customer_profile_clean(dict(profile))
     for _attempt in range(_MEMBER_NUMBER_ATTEMPTS):
         try:
             with transaction.atomic():
@@ -145,7 +147,7 @@ def customer_update(*, customer: Customer, actor: User | None, **changes: Any) -
         raise TypeError(f"Unknown profile fields: {sorted(unknown)}")
     customer = Customer.objects.select_for_update().get(pk=customer.pk)
     before = model_snapshot(customer, PROFILE_FIELDS)
-    for key, value in _clean_profile(dict(changes)).items():
+    for key, value in customer_profile_clean(dict(changes)).items():
         setattr(customer, key, value)
     _refresh_search_text(customer)
     customer.save()
@@ -184,6 +186,19 @@ def customer_tag_remove(*, customer: Customer, tag: Tag, actor: User | None) -> 
     if customer.tags.filter(pk=tag.pk).exists():
         customer.tags.remove(tag)
         audit_record(actor=actor, action="customer.tag_remove", target=customer, summary=tag.name)
+
+
+@transaction.atomic
+def customer_tags_set(*, customer: Customer, names: list[str], actor: User | None) -> None:
+    """Make the customer's tags exactly ``names`` (case-insensitive): add the missing and remove
+    the extra through ``customer_tag_add`` / ``customer_tag_remove``, one audit event each."""
+    cleaned = (name.strip()[:50] for name in names)  # Tag.name holds 50 characters
+    wanted = {name.lower(): name for name in cleaned if name}
+    current = {tag.name.lower(): tag for tag in customer.tags.order_by("pk")}
+    for key in sorted(wanted.keys() - current.keys()):
+        customer_tag_add(customer=customer, name=wanted[key], actor=actor)
+    for key in sorted(current.keys() - wanted.keys()):
+        customer_tag_remove(customer=customer, tag=current[key], actor=actor)
 
 
 def _consent_write(

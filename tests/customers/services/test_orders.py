@@ -4,6 +4,7 @@ from decimal import Decimal
 
 import pytest
 from django.db import connection
+from django.utils import translation
 
 from apps.core.exceptions import Conflict, ValidationFailed
 from apps.customers.enums import OrderStatus
@@ -48,12 +49,16 @@ def test_order_is_recorded_once_per_store_and_external_id():
         ({"total": "1.00"}, "total"),
         ({"customer": "other"}, "customer"),
         ({"customer": None}, "customer"),
-        ({"placed_at": PLACED + dt.timedelta(seconds=1)}, "placed_at"),
+        ({"placed_at": PLACED + dt.timedelta(seconds=1)}, "placed at"),
         ({"discount": Decimal("5.00")}, "discount"),
-        ({"coupon_code": "SPRING"}, "coupon_code"),
+        ({"coupon_code": "SPRING"}, "coupon code"),
         ({"channel": "web"}, "channel"),
-        ({"lines": [TEA[0] | {"unit_price": Decimal("49.49")}]}, "lines"),
-        ({"lines": []}, "lines"),
+        ({"lines": [TEA[0] | {"unit_price": Decimal("49.49")}]}, "order lines"),
+        ({"lines": []}, "order lines"),
+        (
+            {"total": "1.00", "coupon_code": "SPRING", "lines": []},
+            "total, coupon code, order lines",
+        ),
     ],
 )
 def test_the_same_id_with_different_data_is_a_conflict_and_writes_nothing(change, field):
@@ -161,3 +166,15 @@ def test_concurrent_refunds_never_exceed_the_total():
     order.refresh_from_db()
     assert outcomes.count("ok") == 3 and outcomes.count("refused") == 5
     assert order.refunded_amount == Decimal("90.00")
+
+
+def test_an_order_conflict_names_the_fields_in_the_language_of_the_request():
+    store, customer = StoreFactory(), CustomerFactory()
+    _record(store, customer, lines=TEA)
+
+    with translation.override("zh-hans"), pytest.raises(Conflict) as refused:
+        _record(store, customer, lines=TEA, placed_at=PLACED + dt.timedelta(seconds=1))
+
+    assert "下单时间" in refused.value.message
+    assert "placed" not in refused.value.message
+    assert Order.objects.get().placed_at == PLACED
