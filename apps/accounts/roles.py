@@ -1,6 +1,7 @@
 """Staff roles are Groups with explicit permissions. Each app's data migration grants its own
 permissions with :func:`grant`, so a role's rights live next to the models they concern."""
 
+from django.contrib.auth.management import create_permissions
 from django.utils.translation import gettext_lazy as _
 
 SUPPORT_AGENT = "Support agent"
@@ -19,8 +20,6 @@ ROLE_LABELS = {
 
 def ensure_permissions(apps, app_label: str) -> None:
     """Permissions are normally created after ``migrate``; data migrations need them now."""
-    from django.contrib.auth.management import create_permissions
-
     app_config = apps.get_app_config(app_label)
     app_config.models_module = True
     create_permissions(app_config, apps=apps, verbosity=0)

@@ -11,6 +11,7 @@ from apps.core.exceptions import ValidationFailed
 from apps.customers.enums import Channel, Gender, OrderChannel
 from apps.customers.identifiers import phone_normalize
 from apps.customers.models import Customer
+from apps.loyalty.codes import redemption_reference
 from apps.loyalty.enums import TierMetric
 
 
@@ -115,18 +116,6 @@ class CustomerProfileIn(serializers.Serializer):
 
 
 # --- loyalty ---------------------------------------------------------------------------------
-
-
-def redemption_reference(redemption) -> str:
-    """The public id of a redemption: ``RD-`` and 20 base-32 symbols of an HMAC (keyed by the
-    project's secret) of its database id. Stable for the life of the secret key, reveals
-    neither the id nor how many redemptions exist, and cannot be guessed into another one."""
-    import base64
-
-    from django.utils.crypto import salted_hmac
-
-    digest = salted_hmac("apps.api.redemption-reference", str(redemption.pk)).digest()
-    return "RD-" + base64.b32encode(digest).decode()[:20]
 
 
 class TierRefOut(serializers.Serializer):

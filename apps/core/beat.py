@@ -21,14 +21,17 @@ def periodic_task_upsert(
     minute: str = "0",
     hour: str = "*",
     every_hours: int | None = None,
+    every_minutes: int | None = None,
 ) -> None:
-    """Schedule ``task`` daily at ``hour:minute`` local time, or every ``every_hours`` hours."""
+    """Schedule ``task`` daily at ``hour:minute`` local time, or every ``every_hours`` hours, or
+    every ``every_minutes`` minutes."""
     PeriodicTask = apps.get_model("django_celery_beat", "PeriodicTask")
     schedule: dict = {"interval": None, "crontab": None, "solar": None, "clocked": None}
-    if every_hours is not None:
+    if every_hours is not None or every_minutes is not None:
         IntervalSchedule = apps.get_model("django_celery_beat", "IntervalSchedule")
         schedule["interval"], _ = IntervalSchedule.objects.get_or_create(
-            every=every_hours, period="hours"
+            every=every_hours or every_minutes,
+            period="hours" if every_hours is not None else "minutes",
         )
     else:
         CrontabSchedule = apps.get_model("django_celery_beat", "CrontabSchedule")

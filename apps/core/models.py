@@ -66,3 +66,32 @@ class IdempotencyKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.scope}:{self.key}"
+
+
+class OutboxEvent(models.Model):
+    """A domain event with after-commit subscribers, written in the publisher's transaction
+    and delivered after commit (``apps.core.events``). ``done`` lists the subscribers that
+    have had it; ``delivered_at`` is set once all have."""
+
+    id = models.UUIDField(primary_key=True)
+    name = models.CharField(_("event"), max_length=80)
+    payload = models.JSONField(_("payload"), default=dict)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    delivered_at = models.DateTimeField(_("delivered"), null=True, blank=True)
+    done = models.JSONField(_("delivered to"), default=list)
+    attempts = models.PositiveIntegerField(_("failed attempts"), default=0)
+    last_error = models.TextField(_("last error"), blank=True)
+
+    class Meta:
+        verbose_name = _("outbox event")
+        verbose_name_plural = _("outbox events")
+        indexes = [
+            models.Index(
+                fields=["created_at"],
+                name="core_outbox_undelivered_idx",
+                condition=models.Q(delivered_at__isnull=True),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.pk}"

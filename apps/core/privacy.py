@@ -16,6 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from .events import wiring_only
+
 Exporter = Callable[..., list[dict[str, Any]]]
 Eraser = Callable[..., None]
 AuditTargets = Callable[..., list[tuple[str, list[str]]]]
@@ -43,6 +45,7 @@ def register(
 ) -> None:
     """Register (or replace, so module reloads stay harmless) a section of personal data.
     Erasers run in ascending ``order``; the customer's own profile should go last."""
+    wiring_only(f"the privacy section {name!r}")
     if not name.replace("_", "").isalnum():
         raise ValueError(f"Section names are used as file names: {name!r}")
     _sections[name] = PrivacySection(

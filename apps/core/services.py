@@ -1,8 +1,8 @@
-"""Writes of the shared kernel: audit events."""
+"""Writes of the shared kernel: audit events, and the one way an export is audited."""
 
 from typing import Any
 
-from django.db import models
+from django.db import models, transaction
 
 from .models import AuditEvent
 
@@ -50,3 +50,29 @@ def changed_fields(before: dict, after: dict) -> tuple[dict, dict]:
     """Only the keys whose values differ, as (before, after)."""
     keys = [k for k in after if before.get(k) != after.get(k)]
     return {k: before.get(k) for k in keys}, {k: after[k] for k in keys}
+
+
+@transaction.atomic
+def export_record(
+    *,
+    actor: Any | None,
+    what: str,
+    fmt: str,
+    rows: int | None = None,
+    target: models.Model | None = None,
+    summary: str = "",
+    details: dict | None = None,
+) -> AuditEvent:
+    """Audit an export (invariant 8) as ``export.<what>``: who took which data in which format,
+    how many rows, with which filters. Every export service calls this, and only this, before
+    it hands out the rows."""
+    after = {"format": fmt, **(details or {})}
+    if rows is not None:
+        after["rows"] = rows
+    return audit_record(
+        actor=actor,
+        action=f"export.{what}",
+        target=target,
+        summary=summary or (f"{fmt} {rows} rows" if rows is not None else fmt),
+        after=after,
+    )

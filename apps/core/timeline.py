@@ -6,6 +6,8 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from .events import wiring_only
+
 Provider = Callable[..., list["TimelineEvent"]]
 _providers: list[Provider] = []
 
@@ -21,10 +23,11 @@ class TimelineEvent:
     extra: dict = field(default_factory=dict)
 
 
-def register(provider: Provider) -> Provider:
+def register(provider: Provider) -> None:
+    """Add a provider (in ``AppConfig.ready()`` only; registering it twice is a no-op)."""
+    wiring_only(f"the timeline provider {provider.__qualname__}")
     if provider not in _providers:
         _providers.append(provider)
-    return provider
 
 
 def timeline_for(customer, *, limit: int = 50) -> list[TimelineEvent]:

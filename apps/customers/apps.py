@@ -2,30 +2,49 @@ from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
 
-def _on_email_changed(sender, *, user, **kwargs) -> None:
-    from .services.profile import customer_email_sync
-
-    customer_email_sync(user=user)
-
-
-def _on_email_confirmed(sender, *, email_address, **kwargs) -> None:
-    from .services.profile import customer_email_sync
-
-    if email_address.primary:  # a confirmed secondary address stays the account's own
-        customer_email_sync(user=email_address.user)
-
-
 class CustomersConfig(AppConfig):
     name = "apps.customers"
     label = "customers"
     verbose_name = _("Customers")
 
     def ready(self) -> None:
+        """The app's wiring, in one visible place (see ``manage.py events``)."""
         from allauth.account.signals import email_changed, email_confirmed
 
-        from . import selectors  # noqa: F401 - registers this app's timeline providers
-        from .services import privacy  # noqa: F401 - registers export and erasure handlers
+        from apps.core import privacy, timeline
 
-        # A member who changes their e-mail at /accounts/email/ changes it on the membership.
-        email_changed.connect(_on_email_changed, dispatch_uid="customers.email_changed")
-        email_confirmed.connect(_on_email_confirmed, dispatch_uid="customers.email_confirmed")
+        from . import selectors, tasks  # noqa: F401 - tasks: Celery registers them on import
+        from .importing import retention
+        from .services import erasure, export, profile
+
+        email_changed.connect(profile.on_email_changed, dispatch_uid="customers.email_changed")
+        email_confirmed.connect(
+            profile.on_email_confirmed, dispatch_uid="customers.email_confirmed"
+        )
+
+        for provider in (
+            selectors.orders_timeline,
+            selectors.interactions_timeline,
+            selectors.consent_timeline,
+        ):
+            timeline.register(provider)
+
+        # Erasers run in ascending order; the customer's own profile goes last.
+        privacy.register(
+            "profile", export=export.export_profile, erase=erasure.erase_profile, order=1000
+        )
+        privacy.register(
+            "account", export=export.export_account, erase=erasure.erase_account, order=900
+        )
+        privacy.register("consents", export=export.export_consents, erase=erasure.erase_consents)
+        privacy.register("orders", export=export.export_orders, erase=erasure.erase_orders)
+        privacy.register("order_lines", export=export.export_order_lines)
+        privacy.register("refunds", export=export.export_refunds)
+        privacy.register(
+            "interactions", export=export.export_interactions, erase=erasure.erase_interactions
+        )
+        privacy.register("messages", export=export.export_messages, erase=erasure.erase_messages)
+        privacy.register(
+            "privacy_log", export=export.export_privacy_log, erase=erasure.erase_audit, order=950
+        )
+        privacy.register("imports", erase=retention.erase_imports)

@@ -27,3 +27,8 @@ class RefundExceedsOrder(ApplicationError):
 class IdempotencyConflict(Conflict):
     code = "idempotency_conflict"
     default_message = _("This id was already used with different data.")
+
+
+class UnsubscribeTokenInvalid(NotFound):
+    code = "unsubscribe_token_invalid"
+    default_message = _("This unsubscribe link is not valid.")

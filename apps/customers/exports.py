@@ -9,11 +9,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import transaction
 from django.db.models import QuerySet
 
 from apps.accounts.models import User
-from apps.core.services import audit_record
+from apps.core.services import export_record
 
 from .selectors import customer_list, order_list
 
@@ -66,24 +65,19 @@ def _export(
     spec: list[tuple[str, str]],
     fmt: str,
     actor: User | None,
-    action: str,
+    what: str,
     filters: dict[str, Any],
 ) -> ExportRows:
     count = qs.count()
     limit = XLSX_MAX_ROWS if fmt == "xlsx" else None
     truncated = limit is not None and count > limit
-    with transaction.atomic():
-        audit_record(
-            actor=actor,
-            action=action,
-            summary=f"{fmt} {count} rows",
-            after={
-                "format": fmt,
-                "filters": {k: v for k, v in filters.items() if v},
-                "rows": min(count, limit) if limit else count,
-                "truncated": truncated,
-            },
-        )
+    export_record(
+        actor=actor,
+        what=what,
+        fmt=fmt,
+        rows=min(count, limit) if limit else count,
+        details={"filters": {k: v for k, v in filters.items() if v}, "truncated": truncated},
+    )
     values = qs.values_list(*(path for path, _column in spec))
     if limit is not None:
         values = values[:limit]
@@ -124,7 +118,7 @@ def customers_export_rows(
         spec=CUSTOMER_EXPORT_FIELDS,
         fmt=fmt,
         actor=actor,
-        action="export.customers",
+        what="customers",
         filters=filters,
     )
 
@@ -139,6 +133,6 @@ def orders_export_rows(
         spec=ORDER_EXPORT_FIELDS,
         fmt=fmt,
         actor=actor,
-        action="export.orders",
+        what="orders",
         filters={"q": query, "store": store},
     )

@@ -24,10 +24,10 @@ from apps.core.services import audit_record
 
 from .enums import Source
 from .identifiers import member_number_generate
-from .imports import (
+from .importing.files import cell_text
+from .importing.rows import (
     CONSENT_COLUMNS,
     ImportContext,
-    cell_text,
     customer_ids_by_number,
     customer_row_clean,
     customer_row_erased,
@@ -36,7 +36,7 @@ from .imports import (
 )
 from .models import ConsentRecord, Customer, Order, Store
 from .services import PROFILE_FIELDS, customer_search_text
-from .services.privacy import erased_contacts_lock
+from .suppression import erased_contacts_lock
 
 
 def _normalised(row: dict) -> dict[str, str]:

@@ -1,19 +1,25 @@
 """Reads for customers. Views call these; they never build querysets themselves."""
 
+import datetime as dt
 import re
 from dataclasses import dataclass
 from decimal import Decimal
 
+from allauth.account.models import EmailAddress
+from allauth.mfa.models import Authenticator
+from allauth.usersessions.models import UserSession
 from django.conf import settings
-from django.db.models import Count, Max, Q, QuerySet, Sum
+from django.db.models import Count, F, Max, Q, QuerySet, Sum
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from apps.core import timeline
+from apps.core.exceptions import NotFound
+from apps.core.models import AuditEvent
 from apps.core.timeline import TimelineEvent
 
 from .enums import Channel, ConsentPurpose
 from .exceptions import CustomerNotFound, OrderNotFound, StoreNotFound
-from .models import ConsentRecord, Customer, Interaction, Order, Store
+from .models import ConsentRecord, Customer, Interaction, Order, PortalMessage, Store, Tag
 
 CUSTOMER_ORDERINGS = {
     "joined": ("joined_at", "id"),
@@ -185,8 +191,7 @@ def interaction_list(*, customer: Customer, limit: int = 50) -> list[Interaction
 # --- timeline providers ---------------------------------------------------------------------
 
 
-@timeline.register
-def _orders_timeline(*, customer: Customer, limit: int) -> list[TimelineEvent]:
+def orders_timeline(*, customer: Customer, limit: int) -> list[TimelineEvent]:
     events = []
     for order in (
         Order.objects.filter(customer=customer)
@@ -206,8 +211,7 @@ def _orders_timeline(*, customer: Customer, limit: int) -> list[TimelineEvent]:
     return events
 
 
-@timeline.register
-def _interactions_timeline(*, customer: Customer, limit: int) -> list[TimelineEvent]:
+def interactions_timeline(*, customer: Customer, limit: int) -> list[TimelineEvent]:
     return [
         TimelineEvent(
             at=i.at,
@@ -220,8 +224,7 @@ def _interactions_timeline(*, customer: Customer, limit: int) -> list[TimelineEv
     ]
 
 
-@timeline.register
-def _consent_timeline(*, customer: Customer, limit: int) -> list[TimelineEvent]:
+def consent_timeline(*, customer: Customer, limit: int) -> list[TimelineEvent]:
     return [
         TimelineEvent(
             at=c.at,
@@ -252,17 +255,11 @@ def customer_get_for_member(*, user) -> Customer | None:
 
 
 def portal_message_list_for_member(*, customer: Customer) -> QuerySet:
-    from .models import PortalMessage
-
     return PortalMessage.objects.filter(customer=customer).order_by("-sent_at", "-id")
 
 
 def portal_message_get_for_member(*, customer: Customer, message_id: int):
     """One of the member's own messages; another member's id is simply not found (404)."""
-    from apps.core.exceptions import NotFound
-
-    from .models import PortalMessage
-
     message = PortalMessage.objects.filter(customer=customer, pk=message_id).first()
     if message is None:
         raise NotFound()
@@ -270,8 +267,6 @@ def portal_message_get_for_member(*, customer: Customer, message_id: int):
 
 
 def portal_unread_count(*, customer: Customer) -> int:
-    from .models import PortalMessage
-
     return PortalMessage.objects.filter(customer=customer, read_at__isnull=True).count()
 
 
@@ -307,12 +302,6 @@ def customer_privacy_summary(*, customer: Customer, history_limit: int = 20) -> 
     """What the staff 360 page shows about the portal account and privacy: account status,
     verified contacts, current consents, consent history and the privacy audit trail.
     A fixed number of queries whatever the history length."""
-    from allauth.account.models import EmailAddress
-    from allauth.mfa.models import Authenticator
-    from allauth.usersessions.models import UserSession
-
-    from apps.core.models import AuditEvent
-
     user = customer.user if customer.user_id else None
     addresses = list(EmailAddress.objects.filter(user=user)) if user else []
     return PrivacySummary(
@@ -342,13 +331,6 @@ def customer_privacy_summary(*, customer: Customer, history_limit: int = 20) -> 
 
 
 # --- staff dashboard reads ------------------------------------------------------------------
-
-import datetime as dt  # noqa: E402
-
-from django.db.models import F  # noqa: E402
-from django.utils import timezone  # noqa: E402
-
-from .models import Tag  # noqa: E402
 
 
 def customer_list_for_staff(**filters: str) -> QuerySet[Customer]:

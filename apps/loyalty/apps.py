@@ -8,13 +8,40 @@ class LoyaltyConfig(AppConfig):
     verbose_name = _("Loyalty")
 
     def ready(self) -> None:
-        from apps.customers.imports import ORDERS_IMPORTED_HOOKS
-        from apps.customers.services.profile import CUSTOMER_ENROLLED_HOOKS
+        """The app's wiring, in one visible place (see ``manage.py events``)."""
+        from apps.core import events, privacy, timeline
+        from apps.customers import demo
 
-        from . import demo, privacy, selectors  # noqa: F401 - timeline, demo step, privacy sections
-        from .services.earning import orders_earn_bulk, signup_bonus_award
+        from . import privacy as sections
+        from . import selectors, tasks  # noqa: F401 - tasks: Celery registers them on import
+        from .demo import seed_loyalty
+        from .services import badges, bonuses, earning, referrals, reminders
 
-        if orders_earn_bulk not in ORDERS_IMPORTED_HOOKS:
-            ORDERS_IMPORTED_HOOKS.append(orders_earn_bulk)
-        if signup_bonus_award not in CUSTOMER_ENROLLED_HOOKS:
-            CUSTOMER_ENROLLED_HOOKS.append(signup_bonus_award)
+        events.subscribe("customer.enrolled", bonuses.on_customer_enrolled, when="in_transaction")
+        events.subscribe("orders.imported", earning.on_orders_imported, when="in_transaction")
+        events.subscribe("order.earned", referrals.on_order_earned, when="in_transaction")
+        events.subscribe("order.earned", badges.on_order_earned, when="in_transaction")
+        events.subscribe("points.expiring", reminders.on_points_expiring, when="after_commit")
+
+        timeline.register(selectors.points_timeline)
+        demo.register("loyalty", seed_loyalty, order=10)
+
+        privacy.register(
+            "loyalty_account",
+            export=sections.export_account,
+            erase=sections.erase,
+            audit_targets=sections.audit_targets,
+        )
+        for name, exporter in (
+            ("points_transactions", sections.export_transactions),
+            ("points_lots", sections.export_lots),
+            ("tier_history", sections.export_tier_history),
+            ("points_adjustments", sections.export_adjustments),
+            ("redemptions", sections.export_redemptions),
+            ("coupons", sections.export_coupons),
+            ("coupon_uses", sections.export_coupon_uses),
+            ("referrals", sections.export_referrals),
+            ("referral_code", sections.export_referral_code),
+            ("badges", sections.export_badges),
+        ):
+            privacy.register(name, export=exporter)

@@ -11,8 +11,11 @@ Referral codes are not secrets (they are meant to be shared); they are short (8 
 same alphabet) and unique through a database constraint.
 """
 
+import base64
 import secrets
 import unicodedata
+
+from django.utils.crypto import salted_hmac
 
 ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 COUPON_CODE_LENGTH = 28
@@ -53,3 +56,11 @@ def coupon_code_generate() -> str:
 
 def referral_code_generate() -> str:
     return _random_symbols(REFERRAL_CODE_LENGTH)
+
+
+def redemption_reference(redemption) -> str:
+    """The public id of a redemption: ``RD-`` and 20 base-32 symbols of an HMAC (keyed by the
+    project's secret) of its database id. Stable for the life of the secret key, reveals
+    neither the id nor how many redemptions exist, and cannot be guessed into another one."""
+    digest = salted_hmac("apps.api.redemption-reference", str(redemption.pk)).digest()
+    return "RD-" + base64.b32encode(digest).decode()[:20]

@@ -35,8 +35,10 @@ from .models import (
     Tier,
 )
 from .services.badges import badges_evaluate
+from .services.bonuses import bonus_award
+from .services.clawback import refund_clawback
 from .services.coupons import coupon_batch_create, coupon_find, coupon_redeem, coupon_validate
-from .services.earning import bonus_award, order_ingest, orders_earn_bulk, refund_clawback
+from .services.earning import order_ingest, orders_earn_bulk
 from .services.jobs import points_expire_due, points_mature_due
 from .services.redemption import (
     VOUCHER_KINDS,
@@ -215,7 +217,6 @@ def _coupon_uses(ctx: demo.DemoContext, rng: random.Random, *, batch: CouponBatc
     return used
 
 
-@demo.register("loyalty", order=10)
 def seed_loyalty(ctx: demo.DemoContext) -> dict[str, int]:
     rng = ctx.rng("loyalty")
     counts = _reference(ctx.anchor)
@@ -225,7 +226,7 @@ def seed_loyalty(ctx: demo.DemoContext) -> dict[str, int]:
         Order.objects.filter(customer_id__in=ctx.customer_ids).values_list("pk", flat=True)
     )
     counts["orders earning points"] = orders_earn_bulk(
-        order_ids=order_ids, run_hooks=False, at_order_time=True
+        order_ids=order_ids, publish_earned=False, at_order_time=True
     )
     for refund in (
         Refund.objects.filter(order_id__in=order_ids).select_related("order").order_by("at", "pk")

@@ -18,10 +18,10 @@ Registered from ``LoyaltyConfig.ready()``.
 from django.db import connection
 from django.db.models import Q, QuerySet
 
-from apps.core import privacy
 from apps.core.db import is_postgres
 from apps.customers.models import Customer
-from apps.customers.services.privacy import ERASED_TEXT, row_of
+from apps.customers.services.export import row_of
+from apps.customers.suppression import ERASED_TEXT
 
 from .models import (
     Coupon,
@@ -45,7 +45,7 @@ def _account(customer: Customer) -> LoyaltyAccount | None:
     return LoyaltyAccount.objects.select_related("tier").filter(customer=customer).first()
 
 
-def _export_account(*, customer: Customer) -> list[dict]:
+def export_account(*, customer: Customer) -> list[dict]:
     account = _account(customer)
     if account is None:
         return []
@@ -54,17 +54,17 @@ def _export_account(*, customer: Customer) -> list[dict]:
     return [row]
 
 
-def _export_transactions(*, customer: Customer) -> list[dict]:
+def export_transactions(*, customer: Customer) -> list[dict]:
     rows = PointsTransaction.objects.filter(account__customer=customer).order_by("id")
     return [row_of(tx, exclude=_TX_INTERNAL) for tx in rows.iterator()]
 
 
-def _export_lots(*, customer: Customer) -> list[dict]:
+def export_lots(*, customer: Customer) -> list[dict]:
     rows = PointsLot.objects.filter(account__customer=customer).order_by("id")
     return [row_of(lot, exclude=("account",)) for lot in rows.iterator()]
 
 
-def _export_tier_history(*, customer: Customer) -> list[dict]:
+def export_tier_history(*, customer: Customer) -> list[dict]:
     rows = (
         TierHistory.objects.filter(account__customer=customer)
         .select_related("from_tier", "to_tier")
@@ -80,12 +80,12 @@ def _export_tier_history(*, customer: Customer) -> list[dict]:
     ]
 
 
-def _export_adjustments(*, customer: Customer) -> list[dict]:
+def export_adjustments(*, customer: Customer) -> list[dict]:
     rows = PointsAdjustment.objects.filter(account__customer=customer).order_by("requested_at")
     return [row_of(a, exclude=("account", "requested_by", "decided_by")) for a in rows]
 
 
-def _export_redemptions(*, customer: Customer) -> list[dict]:
+def export_redemptions(*, customer: Customer) -> list[dict]:
     rows = (
         Redemption.objects.filter(account__customer=customer)
         .select_related("reward")
@@ -97,12 +97,12 @@ def _export_redemptions(*, customer: Customer) -> list[dict]:
     ]
 
 
-def _export_coupons(*, customer: Customer) -> list[dict]:
+def export_coupons(*, customer: Customer) -> list[dict]:
     rows = Coupon.objects.filter(owner=customer).order_by("created_at", "id")
     return [row_of(c, exclude=("owner",)) for c in rows]
 
 
-def _export_coupon_uses(*, customer: Customer) -> list[dict]:
+def export_coupon_uses(*, customer: Customer) -> list[dict]:
     rows = (
         CouponUse.objects.filter(customer=customer)
         .select_related("coupon", "store")
@@ -115,7 +115,7 @@ def _export_coupon_uses(*, customer: Customer) -> list[dict]:
     ]
 
 
-def _export_referrals(*, customer: Customer) -> list[dict]:
+def export_referrals(*, customer: Customer) -> list[dict]:
     """Referrals both ways; the other member appears only by member number (their name, contacts
     and profile are theirs, not this member's)."""
     rows = (
@@ -134,13 +134,13 @@ def _export_referrals(*, customer: Customer) -> list[dict]:
     return out
 
 
-def _export_referral_code(*, customer: Customer) -> list[dict]:
+def export_referral_code(*, customer: Customer) -> list[dict]:
     return [
         row_of(c, exclude=("customer",)) for c in ReferralCode.objects.filter(customer=customer)
     ]
 
 
-def _export_badges(*, customer: Customer) -> list[dict]:
+def export_badges(*, customer: Customer) -> list[dict]:
     rows = (
         CustomerBadge.objects.filter(customer=customer)
         .select_related("badge")
@@ -168,7 +168,7 @@ def _ledger_reasons_erase(rows: QuerySet[PointsTransaction]) -> int:
     return count
 
 
-def _erase(*, customer: Customer) -> None:
+def erase(*, customer: Customer) -> None:
     account = _account(customer)
     referrals = Referral.objects.filter(Q(referrer=customer) | Q(referee=customer))
     received = referrals.filter(referee=customer).values_list("pk", flat=True)
@@ -190,7 +190,7 @@ def _erase(*, customer: Customer) -> None:
     referrals.exclude(refusal_reason__in=("", ERASED_TEXT)).update(refusal_reason=ERASED_TEXT)
 
 
-def _audit_targets(*, customer: Customer) -> list[tuple[str, list[str]]]:
+def audit_targets(*, customer: Customer) -> list[tuple[str, list[str]]]:
     """What audit events about this member's loyalty data target: account, redemptions,
     adjustments, coupons they own and referrals either way."""
 
@@ -211,18 +211,3 @@ def _audit_targets(*, customer: Customer) -> list[tuple[str, list[str]]]:
             ids(Referral.objects.filter(Q(referrer=customer) | Q(referee=customer))),
         ),
     ]
-
-
-privacy.register(
-    "loyalty_account", export=_export_account, erase=_erase, audit_targets=_audit_targets
-)
-privacy.register("points_transactions", export=_export_transactions)
-privacy.register("points_lots", export=_export_lots)
-privacy.register("tier_history", export=_export_tier_history)
-privacy.register("points_adjustments", export=_export_adjustments)
-privacy.register("redemptions", export=_export_redemptions)
-privacy.register("coupons", export=_export_coupons)
-privacy.register("coupon_uses", export=_export_coupon_uses)
-privacy.register("referrals", export=_export_referrals)
-privacy.register("referral_code", export=_export_referral_code)
-privacy.register("badges", export=_export_badges)

@@ -10,20 +10,65 @@ from django.utils import timezone
 from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 
-from apps.core import timeline
+from apps.core.exceptions import NotFound
 from apps.core.timeline import TimelineEvent
-from apps.customers.models import Customer
+from apps.customers.models import Customer, Order
 
-from .enums import LotStatus, TxKind
+from .codes import code_compact
+from .enums import LotStatus, RedemptionStatus, TierMetric, TxKind
+from .exceptions import RewardNotFound
+from .ledger import _add_months
 from .models import (
+    Coupon,
+    CustomerBadge,
+    EarnRule,
     LoyaltyAccount,
     PointsAdjustment,
     PointsLot,
     PointsTransaction,
     Programme,
+    Redemption,
+    Referral,
+    ReferralCode,
+    Reward,
     Tier,
     TierHistory,
 )
+
+
+def qualifying_value(
+    *, account: LoyaltyAccount, tier: Tier, as_of: dt.datetime | None = None
+) -> Decimal:
+    """Spend (net of refunds) or points earned over the tier's rolling window."""
+    as_of = as_of or timezone.now()
+    since = _add_months(as_of, -tier.window_months)
+    if tier.metric == TierMetric.SPEND:
+        agg = Order.objects.filter(
+            customer_id=account.customer_id, placed_at__gt=since, placed_at__lte=as_of
+        ).aggregate(total=Sum("total"), refunded=Sum("refunded_amount"))
+        return (agg["total"] or Decimal(0)) - (agg["refunded"] or Decimal(0))
+    # Points earned from purchases (net of clawbacks); bonuses and gifts do not qualify.
+    points = PointsTransaction.objects.filter(
+        kind__in=[TxKind.EARN, TxKind.PENDING, TxKind.REFUND],
+        order__isnull=False,
+        created_at__gt=since,
+        created_at__lte=as_of,
+        account=account,
+    ).aggregate(p=Sum("points"), q=Sum("pending_points"))
+    return Decimal((points["p"] or 0) + (points["q"] or 0))
+
+
+def earn_rules_active() -> tuple[list[EarnRule], dict[int, set[int]]]:
+    """The active earn rules, and for each tier-limited one the ids of its tiers."""
+    rules = list(EarnRule.objects.filter(is_active=True))
+    rule_tiers: dict[int, set[int]] = {}
+    if not rules:
+        return rules, rule_tiers
+    for rule_id, tier_id in EarnRule.tiers.through.objects.filter(earnrule__in=rules).values_list(
+        "earnrule_id", "tier_id"
+    ):
+        rule_tiers.setdefault(rule_id, set()).add(tier_id)
+    return rules, rule_tiers
 
 
 def account_for(*, customer: Customer) -> LoyaltyAccount | None:
@@ -48,8 +93,6 @@ class PointsSummary:
 def points_summary(*, customer: Customer, expiring_days: int = 90) -> PointsSummary:
     """Balance, pending, tier and what is left to the next tier, and points expiring soon
     grouped by day."""
-    from .services.tiers import qualifying_value  # read-only helper shared with the tier service
-
     account = account_for(customer=customer)
     if account is None:
         first = Tier.objects.order_by("rank").first()
@@ -172,8 +215,7 @@ def liability_report(*, since: dt.datetime | None = None) -> Liability:
 # --- timeline --------------------------------------------------------------------------------
 
 
-@timeline.register
-def _points_timeline(*, customer: Customer, limit: int) -> list[TimelineEvent]:
+def points_timeline(*, customer: Customer, limit: int) -> list[TimelineEvent]:
     rows = PointsTransaction.objects.filter(account__customer=customer).order_by("-id")[:limit]
     return [
         TimelineEvent(
@@ -189,14 +231,6 @@ def _points_timeline(*, customer: Customer, limit: int) -> list[TimelineEvent]:
 
 
 # --- rewards, redemptions, coupons, referrals, badges (member-facing reads) -------------------
-
-# Imported here so the section can be appended without touching the module's header.
-from apps.core.exceptions import NotFound  # noqa: E402
-
-from .codes import code_compact  # noqa: E402
-from .enums import RedemptionStatus  # noqa: E402
-from .exceptions import RewardNotFound  # noqa: E402
-from .models import Coupon, CustomerBadge, Redemption, Referral, ReferralCode, Reward  # noqa: E402
 
 
 def reward_get(*, slug: str) -> Reward:

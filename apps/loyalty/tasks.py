@@ -11,7 +11,6 @@ import datetime as dt
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
-from smtplib import SMTPException
 
 from celery import shared_task
 from django.core.cache import cache
@@ -103,15 +102,3 @@ def badge_anniversaries(today: str | None = None) -> int | None:
 def points_expiring_remind(as_of: str | None = None) -> int | None:
     """Members with points entering the reminder window; each lot once."""
     return _locked("reminders", lambda: reminders.points_expiring_remind(as_of=_moment(as_of)))
-
-
-@shared_task(
-    name="loyalty.points_expiring_email",
-    acks_late=True,
-    autoretry_for=(OperationalError, SMTPException, ConnectionError),
-    retry_backoff=True,
-    max_retries=5,
-)
-def points_expiring_email(customer_id: int, items: list[dict]) -> bool:
-    """Queued on commit by the reminder run; one e-mail to one member."""
-    return reminders.points_expiring_email_send(customer_id=customer_id, items=items)

@@ -4,6 +4,7 @@ from django import forms
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
+from apps.accounts.forms import SIGNUP_CONSENTS
 from apps.customers.enums import Channel, ConsentPurpose, Gender
 
 # The preference centre offers these purposes on every channel. "Service" messages (receipts,
@@ -85,8 +86,6 @@ class EnrolForm(forms.Form):
     )
 
     def consents(self) -> list[tuple[str, str, bool]]:
-        from apps.accounts.forms import SIGNUP_CONSENTS
-
         return [(ch, p, bool(self.cleaned_data.get(name))) for name, ch, p in SIGNUP_CONSENTS]
 
 

@@ -8,10 +8,10 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from apps.api.serializers import redemption_reference
 from apps.core.models import IdempotencyKey
 from apps.customers.models import Order
 from apps.loyalty import ledger
+from apps.loyalty.codes import redemption_reference
 from apps.loyalty.models import (
     Coupon,
     CouponUse,

@@ -16,6 +16,7 @@ def test_every_scheduled_task_is_registered_and_has_one_schedule():
         "api: purge expired idempotency keys",
         "customers: purge old import data",
         "loyalty: expire points",
+        "core: deliver pending domain events",
     }
     for row in rows:
         assert row.task in celery_app.tasks, row.task
@@ -24,3 +25,5 @@ def test_every_scheduled_task_is_registered_and_has_one_schedule():
     assert (purge.crontab.hour, purge.crontab.minute) == ("3", "30")
     keys = next(r for r in rows if r.name == "api: purge expired idempotency keys")
     assert (keys.interval.every, keys.interval.period) == (1, "hours")
+    sweep = next(r for r in rows if r.name == "core: deliver pending domain events")
+    assert (sweep.interval.every, sweep.interval.period) == (2, "minutes")

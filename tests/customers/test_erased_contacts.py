@@ -17,7 +17,8 @@ from rest_framework.test import APIClient
 from apps.accounts.services import api_key_create
 from apps.core.models import AuditEvent
 from apps.customers.identifiers import contact_digest
-from apps.customers.imports import customers_import, import_job_run
+from apps.customers.importing.customers import customers_import
+from apps.customers.importing.runner import import_job_run
 from apps.customers.models import ConsentRecord, Customer, ErasedContact, ImportJob
 from apps.customers.resources import CustomerResource
 from apps.customers.services import customer_erase

@@ -9,12 +9,9 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
-from apps.customers.imports import (
-    IMPORT_RETENTION_DAYS,
-    import_job_create,
-    import_job_run,
-    import_jobs_purge,
-)
+from apps.customers.importing.jobs import import_job_create
+from apps.customers.importing.retention import IMPORT_RETENTION_DAYS, import_jobs_purge
+from apps.customers.importing.runner import import_job_run
 from apps.customers.models import Customer, ImportJob
 from apps.customers.tasks import import_jobs_purge_task
 from tests.customers.factories import StoreFactory
@@ -64,7 +61,8 @@ def test_the_uploaded_file_is_deleted_when_the_job_crashes(manager):
     stored = Path(job.stored_path)
     with (
         mock.patch.dict(
-            "apps.customers.imports.IMPORTERS", {"customers": mock.Mock(side_effect=KeyError)}
+            "apps.customers.importing.runner.IMPORTERS",
+            {"customers": mock.Mock(side_effect=KeyError)},
         ),
         pytest.raises(KeyError),
     ):

@@ -10,15 +10,13 @@ from zoneinfo import ZoneInfo
 import pytest
 from openpyxl import Workbook
 
+from apps.core import events
 from apps.core.models import AuditEvent
 from apps.customers.identifiers import member_number_is_valid
-from apps.customers.imports import (
-    MAX_ERRORS,
-    ORDERS_IMPORTED_HOOKS,
-    ImportFileError,
-    customers_import,
-    orders_import,
-)
+from apps.customers.importing.customers import customers_import
+from apps.customers.importing.files import ImportFileError
+from apps.customers.importing.orders import orders_import
+from apps.customers.importing.results import MAX_ERRORS
 from apps.customers.models import ConsentRecord, Customer, Order, OrderLine
 from tests.customers.factories import CustomerFactory, OrderFactory, StoreFactory
 
@@ -223,11 +221,13 @@ def test_customers_file_not_utf8_is_refused(tmp_path, stores):
 
 def test_orders_good_file_imports_exactly(stores, members, manager):
     seen: list[list[int]] = []
-    ORDERS_IMPORTED_HOOKS.append(lambda *, order_ids: seen.append(order_ids))
-    try:
+    with events.late_wiring():
+        events.subscribe(
+            "orders.imported",
+            lambda event: seen.append(event.payload["order_ids"]),
+            when="in_transaction",
+        )
         result = orders_import(path=FIXTURES / "orders_good.csv", dry_run=False, actor=manager)
-    finally:
-        ORDERS_IMPORTED_HOOKS.pop()
 
     assert result.ok, result.errors
     assert (result.rows, result.created, result.lines, result.skipped) == (4, 3, 3, 0)
@@ -253,8 +253,8 @@ def test_orders_good_file_imports_exactly(stores, members, manager):
     assert a3.placed_at == dt.datetime(2024, 3, 3, tzinfo=SHANGHAI)
     event = AuditEvent.objects.get(action="import.orders")
     assert event.actor == manager and event.after["created"] == 3 and event.after["lines"] == 3
-    # Hooks run on commit; the test transaction never commits, so nothing ran yet.
-    assert seen == []
+    # orders.imported is published in the import's transaction, with the new orders' ids.
+    assert seen == [[a1.pk, a2.pk, a3.pk]]
 
 
 def test_orders_rerun_does_not_duplicate(stores, members):

@@ -14,12 +14,8 @@ from django.utils import timezone
 
 from apps.core.exceptions import ValidationFailed
 from apps.core.models import AuditEvent
-from apps.customers.imports import (
-    JOB_STALE_AFTER,
-    _job_lock_key,
-    import_job_create,
-    import_job_start,
-)
+from apps.customers.importing.jobs import import_job_create, import_job_start
+from apps.customers.importing.runner import JOB_STALE_AFTER, _job_lock_key
 from apps.customers.models import Customer, ImportJob, Order, OrderLine
 from apps.customers.tasks import IMPORT_DB_RETRIES, import_job_run_task
 

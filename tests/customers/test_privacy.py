@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from apps.accounts.models import User
 from apps.core.models import AuditEvent
+from apps.customers.exceptions import UnsubscribeTokenInvalid
 from apps.customers.inbox import portal_message_send
 from apps.customers.models import ConsentRecord, Customer, ImportJob, Order
 from apps.customers.services import (
@@ -37,7 +38,6 @@ from apps.customers.services import (
     unsubscribe_token_make,
     unsubscribe_token_read,
 )
-from apps.customers.services.privacy import UnsubscribeTokenInvalid
 from apps.loyalty.models import (
     LoyaltyAccount,
     PointsTransaction,

@@ -12,6 +12,7 @@ from django.db.models import Sum
 
 from apps.accounts import roles
 from apps.accounts.models import User
+from apps.core import events
 from apps.customers import demo
 from apps.customers.enums import Channel, ConsentPurpose, OrderStatus
 from apps.customers.identifiers import member_number_is_valid, phone_normalize
@@ -273,12 +274,10 @@ def test_registered_steps_run_in_order_with_their_own_rng(dev_settings, monkeypa
     monkeypatch.setattr(demo, "_steps", [])
     calls = []
 
-    @demo.register("second", order=20)
     def _second(ctx):
         calls.append(("second", ctx.rng("second").random()))
         return {"widgets": 3}
 
-    @demo.register("first", order=10)
     def _first(ctx):
         assert len(ctx.customer_ids) == 10
         assert (
@@ -287,6 +286,9 @@ def test_registered_steps_run_in_order_with_their_own_rng(dev_settings, monkeypa
         )
         calls.append(("first", ctx.rng("first").random()))
 
+    with events.late_wiring():
+        demo.register("second", _second, order=20)
+        demo.register("first", _first, order=10)
     out = seed(customers=10, seed=5)
     assert [name for name, _value in calls] == ["first", "second"]
     assert (

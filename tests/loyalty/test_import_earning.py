@@ -1,9 +1,13 @@
 import datetime as dt
+from unittest import mock
 
 import pytest
+from django.db import OperationalError
 from django.utils import timezone
 
-from apps.customers.imports import orders_import
+from apps.core.models import AuditEvent
+from apps.customers.importing.orders import orders_import
+from apps.customers.models import Order
 from apps.loyalty.models import CustomerBadge, LoyaltyAccount
 from apps.loyalty.verification import ledger_faults
 from tests.loyalty.factories import BadgeFactory
@@ -11,8 +15,8 @@ from tests.loyalty.factories import BadgeFactory
 pytestmark = pytest.mark.django_db
 
 
-def test_imported_orders_earn_points_and_run_the_after_order_hooks(
-    programme, tiers, store, customer, tmp_path, django_capture_on_commit_callbacks
+def test_imported_orders_earn_points_and_win_badges_in_the_import_transaction(
+    programme, tiers, store, customer, tmp_path
 ):
     BadgeFactory(slug="first", rule="first_purchase", threshold=1)
     day = (timezone.localdate() - dt.timedelta(days=60)).isoformat()
@@ -23,8 +27,7 @@ def test_imported_orders_earn_points_and_run_the_after_order_hooks(
         f"{customer.member_number},IMP-2,{store.code},{day},1200.00\n",
         encoding="utf-8",
     )
-    with django_capture_on_commit_callbacks(execute=True):
-        result = orders_import(path=path, dry_run=False)
+    result = orders_import(path=path, dry_run=False)
     assert result.created == 2
     account = LoyaltyAccount.objects.get(customer=customer)
     assert (account.balance, account.tier.slug) == (1500, "silver")
@@ -32,17 +35,12 @@ def test_imported_orders_earn_points_and_run_the_after_order_hooks(
     assert list(ledger_faults()) == []
 
 
-def test_a_rerun_earns_orders_whose_first_run_died_before_they_earned(
-    programme, store, customer, tmp_path, django_capture_on_commit_callbacks
+def test_an_import_whose_earning_fails_writes_nothing_and_a_rerun_earns_once(
+    programme, store, customer, tmp_path
 ):
-    """The orders commit first and earn in an on-commit hook: when the hook fails (a lost
-    database connection, a killed worker), running the same file again records nothing more
-    and earns what did not earn yet — once."""
-    from django.db import OperationalError
-
-    from apps.customers.imports import ORDERS_IMPORTED_HOOKS
-    from apps.customers.models import Order
-
+    """The orders earn inside the import's transaction (``orders.imported`` is an in-transaction
+    event): when earning fails (a lost database connection), nothing of the import is written,
+    and running the same file again records and earns the orders — once."""
     day = (timezone.localdate() - dt.timedelta(days=60)).isoformat()
     path = tmp_path / "orders.csv"
     path.write_text(
@@ -51,24 +49,19 @@ def test_a_rerun_earns_orders_whose_first_run_died_before_they_earned(
         f"{customer.member_number},IMP-2,{store.code},{day},200.00\n",
         encoding="utf-8",
     )
-    real = list(ORDERS_IMPORTED_HOOKS)
-
-    def dies(*, order_ids):
-        raise OperationalError("server closed the connection unexpectedly")
-
-    ORDERS_IMPORTED_HOOKS[:] = [dies]
-    try:
-        with pytest.raises(OperationalError), django_capture_on_commit_callbacks(execute=True):
-            orders_import(path=path, dry_run=False)
-    finally:
-        ORDERS_IMPORTED_HOOKS[:] = real
-    assert Order.objects.count() == 2
+    dies = OperationalError("server closed the connection unexpectedly")
+    with (
+        mock.patch("apps.loyalty.services.earning.orders_earn_bulk", side_effect=dies),
+        pytest.raises(OperationalError),
+    ):
+        orders_import(path=path, dry_run=False)
+    assert Order.objects.count() == 0
+    assert not AuditEvent.objects.filter(action="import.orders").exists()
     assert not LoyaltyAccount.objects.filter(customer=customer, lifetime_earned__gt=0).exists()
 
-    for _run in range(2):
-        with django_capture_on_commit_callbacks(execute=True):
-            result = orders_import(path=path, dry_run=False)
-        assert (result.created, result.skipped) == (0, 2)
+    first = orders_import(path=path, dry_run=False)
+    again = orders_import(path=path, dry_run=False)
+    assert (first.created, first.skipped, again.created, again.skipped) == (2, 0, 0, 2)
     account = LoyaltyAccount.objects.get(customer=customer)
     assert (account.balance, account.lifetime_earned) == (500, 500)
     assert list(ledger_faults()) == []

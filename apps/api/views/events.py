@@ -11,7 +11,7 @@ from rest_framework.views import APIView
 
 from apps.customers.selectors import customer_get
 from apps.loyalty.enums import EarnEvent
-from apps.loyalty.services.earning import EVENT_REFERENCE_MAX_LENGTH, event_bonus_record
+from apps.loyalty.services.bonuses import EVENT_REFERENCE_MAX_LENGTH, event_bonus_record
 
 from ..idempotency import idempotent
 from ..schema import COMMON_ERRORS, IDEMPOTENT_ERRORS, error

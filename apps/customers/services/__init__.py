@@ -30,21 +30,20 @@ __all__ = [
 ]
 
 # Portal membership (claim / enrol) and privacy (consent centre, unsubscribe, export, erasure).
-# Importing .privacy also registers the customers app's sections in apps.core.privacy.
+from .consent import (
+    consent_preferences_save,
+    unsubscribe_apply,
+    unsubscribe_token_make,
+    unsubscribe_token_read,
+)
+from .erasure import customer_erase
+from .export import customer_export
 from .membership import (
     membership_claim_by_email,
     membership_claim_by_phone,
     membership_enrol,
     membership_options,
     phone_code_send,
-)
-from .privacy import (
-    consent_preferences_save,
-    customer_erase,
-    customer_export,
-    unsubscribe_apply,
-    unsubscribe_token_make,
-    unsubscribe_token_read,
 )
 
 __all__ += [

@@ -28,6 +28,7 @@ import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from allauth.account.models import EmailAddress
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
@@ -42,6 +43,7 @@ from apps.core.sms import get_sms_backend
 from ..enums import Source
 from ..identifiers import phone_normalize
 from ..models import Customer
+from .consent import consent_preferences_save
 from .profile import customer_create, customer_tag_add
 
 REVIEW_TAG = "portal-review"
@@ -91,8 +93,6 @@ def _candidates() -> "models.QuerySet[Customer]":  # noqa: F821 - typing only
 
 def verified_email_of(*, user: User) -> str:
     """The user's verified e-mail address (lower case), or "" if none is verified yet."""
-    from allauth.account.models import EmailAddress
-
     address = (
         EmailAddress.objects.filter(user=user, verified=True)
         .order_by("-primary", "id")
@@ -150,8 +150,6 @@ def _carry_over_grants(
 ) -> None:
     """Permissions ticked at sign-up apply to the claimed membership too. Only grants are carried
     over: an unticked box does not silently withdraw what the member agreed to in store."""
-    from .privacy import consent_preferences_save
-
     grants = {(channel, purpose): True for channel, purpose, granted in consents if granted}
     if grants:
         consent_preferences_save(

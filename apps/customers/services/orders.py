@@ -9,6 +9,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from apps.core import events
 from apps.core.exceptions import Conflict, ValidationFailed
 
 from ..enums import OrderStatus
@@ -58,6 +59,12 @@ def order_record(
                     unit_price=line["unit_price"],
                 )
                 for line in lines
+            )
+            events.publish(
+                "order.recorded",
+                order_id=order.pk,
+                customer_id=order.customer_id,
+                store_id=order.store_id,
             )
             return order, True
     except IntegrityError:
@@ -171,6 +178,7 @@ def refund_record(
             Order.objects.filter(pk=locked.pk).update(
                 refunded_amount=F("refunded_amount") + amount, status=status
             )
+            events.publish("refund.recorded", refund_id=refund.pk, order_id=locked.pk)
             return refund, True
     except IntegrityError:
         existing = Refund.objects.filter(order=order, refund_id=refund_id).first()

@@ -7,14 +7,16 @@ refund recording is idempotent through unique keys in the database (invariant 2)
 
 import datetime as dt
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
+from allauth.account.models import EmailAddress
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from apps.accounts.models import User
+from apps.core import events
 from apps.core.exceptions import ValidationFailed
 from apps.core.services import audit_record, changed_fields, model_snapshot
 
@@ -36,12 +38,6 @@ PROFILE_FIELDS = [
     "store",
 ]
 _MEMBER_NUMBER_ATTEMPTS = 8
-
-# Called as ``hook(customer=...)`` inside the transaction that enrols a member one by one (staff,
-# API, portal, admin), after its consents and audit row. Apps higher up register here in
-# ``ready()`` — the loyalty engine's sign-up bonus — so this layer never imports them. Bulk
-# imports of existing members do not call them: they were welcomed where they came from.
-CUSTOMER_ENROLLED_HOOKS: list[Callable[..., Any]] = []
 
 
 def customer_search_text(
@@ -130,8 +126,7 @@ def customer_create(
                     summary=customer.member_number,
                     after=model_snapshot(customer, PROFILE_FIELDS),
                 )
-                for hook in CUSTOMER_ENROLLED_HOOKS:
-                    hook(customer=customer)
+                events.publish("customer.enrolled", customer_id=customer.pk)
                 return customer
         except IntegrityError:
             if Customer.objects.filter(member_number=customer.member_number).exists():
@@ -290,8 +285,6 @@ def customer_email_sync(*, user: User) -> Customer | None:
     primary or a confirmed address. An unverified or non-primary address never reaches the
     customer; staff accounts and anonymised memberships have nothing to sync. Returns the
     updated customer, or None when nothing changed."""
-    from allauth.account.models import EmailAddress
-
     address = (
         EmailAddress.objects.filter(user=user, primary=True, verified=True)
         .values_list("email", flat=True)
@@ -301,3 +294,15 @@ def customer_email_sync(*, user: User) -> Customer | None:
     if not address or customer is None or customer.email == address.strip().lower():
         return None
     return customer_update(customer=customer, actor=user, email=address)
+
+
+def on_email_changed(sender, *, user, **kwargs) -> None:
+    """allauth's ``email_changed``: a member who changes their e-mail at /accounts/email/
+    changes it on the membership."""
+    customer_email_sync(user=user)
+
+
+def on_email_confirmed(sender, *, email_address, **kwargs) -> None:
+    """allauth's ``email_confirmed``: a confirmed secondary address stays the account's own."""
+    if email_address.primary:
+        customer_email_sync(user=email_address.user)

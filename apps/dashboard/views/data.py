@@ -16,7 +16,8 @@ from django.views.generic import DetailView, FormView
 from apps.core.exceptions import ApplicationError
 from apps.core.exports import csv_response, xlsx_response
 from apps.customers.exports import XLSX_MAX_ROWS, customers_export_rows, orders_export_rows
-from apps.customers.imports import ALLOWED_EXTENSIONS, import_job_create, import_job_start
+from apps.customers.importing.files import ALLOWED_EXTENSIONS
+from apps.customers.importing.jobs import import_job_create, import_job_start
 from apps.customers.models import ImportJob
 
 from .mixins import StaffRequiredMixin

@@ -17,11 +17,11 @@ from django.views.generic import TemplateView
 
 from apps.core.exceptions import ApplicationError
 from apps.core.exports import csv_response, xlsx_response
-from apps.core.services import audit_record
 from apps.customers.exceptions import CustomerNotFound
 from apps.customers.models import Customer
 from apps.customers.selectors import customer_get
 from apps.loyalty.enums import AdjustmentStatus
+from apps.loyalty.exports import liability_export
 from apps.loyalty.models import PointsAdjustment, Programme
 from apps.loyalty.selectors import liability_report, points_summary
 from apps.loyalty.services import adjustment_decide, points_adjust
@@ -197,27 +197,10 @@ class LiabilityExportView(StaffRequiredMixin, View):
         if fmt not in ("csv", "xlsx"):
             raise Http404
         months, since = _period(request)
-        report = liability_report(since=since)
-        series = liability_monthly(since=since)
-        audit_record(
-            actor=request.user,
-            action="export.liability",
-            summary=f"points liability, {months} months, {fmt}",
-        )
-        header = [_("month"), _("issued"), _("redeemed"), _("expired")]
-        rows = [
-            [row.month.strftime("%Y-%m"), row.issued, row.redeemed, row.expired] for row in series
-        ]
-        rows += [
-            [_("total"), report.issued, report.redeemed, report.expired],
-            [_("outstanding points"), report.outstanding, "", ""],
-            [_("outstanding value"), report.value, "", ""],
-            [_("pending points"), report.pending, "", ""],
-            [_("breakage rate"), report.breakage_rate, "", ""],
-        ]
+        table = liability_export(actor=request.user, months=months, since=since, fmt=fmt)
         filename = f"points-liability-{timezone.localdate():%Y%m%d}"
         if fmt == "csv":
-            return csv_response(filename=filename, header=header, rows=rows)
+            return csv_response(filename=filename, header=table.header, rows=table.rows)
         return xlsx_response(
-            filename=filename, title=_("Points liability"), header=header, rows=rows
+            filename=filename, title=_("Points liability"), header=table.header, rows=table.rows
         )

@@ -16,8 +16,8 @@ from django.views.generic import TemplateView
 
 from apps.core.exceptions import ApplicationError
 from apps.core.exports import csv_response, xlsx_response
-from apps.core.services import audit_record
 from apps.loyalty.enums import RedemptionStatus, RewardKind
+from apps.loyalty.exports import coupon_batch_export
 from apps.loyalty.models import CouponBatch, EarnRule, Programme, Reward, Tier
 from apps.loyalty.rules import LineFacts, OrderFacts, compute_earn
 from apps.loyalty.services import (
@@ -37,7 +37,6 @@ from apps.loyalty.services.configuration import (
     tier_update,
 )
 from apps.loyalty.staff_selectors import (
-    coupon_batch_codes,
     coupon_batch_list,
     earn_rule_list,
     fulfilment_queue,
@@ -491,18 +490,6 @@ class CouponBatchDetailView(StaffRequiredMixin, TemplateView):
         return super().get_context_data(batch=batch, sample=sample, **kwargs)
 
 
-EXPORT_HEADER = [
-    gettext_lazy("code"),
-    gettext_lazy("kind"),
-    gettext_lazy("value"),
-    gettext_lazy("minimum spend"),
-    gettext_lazy("valid from"),
-    gettext_lazy("valid until"),
-    gettext_lazy("uses per code"),
-    gettext_lazy("uses"),
-]
-
-
 class CouponBatchExportView(StaffRequiredMixin, View):
     """The batch's codes as CSV or XLSX. Codes are bearer value, so exporting needs the right
     to create batches (not only to view them) and is audited (invariant 8)."""
@@ -513,15 +500,10 @@ class CouponBatchExportView(StaffRequiredMixin, View):
         batch = get_object_or_404(CouponBatch, pk=pk)
         if fmt not in ("csv", "xlsx"):
             raise Http404
-        audit_record(
-            actor=request.user,
-            action="export.coupons",
-            target=batch,
-            summary=f"{batch.name}: {batch.size} codes as {fmt}"[:300],
-        )
+        table = coupon_batch_export(actor=request.user, batch=batch, fmt=fmt)
         filename = f"coupons-{batch.pk}-{timezone.localdate():%Y%m%d}"
-        header = [str(h) for h in EXPORT_HEADER]
-        rows = coupon_batch_codes(batch=batch)
         if fmt == "csv":
-            return csv_response(filename=filename, header=header, rows=rows)
-        return xlsx_response(filename=filename, title=batch.name, header=header, rows=rows)
+            return csv_response(filename=filename, header=table.header, rows=table.rows)
+        return xlsx_response(
+            filename=filename, title=batch.name, header=table.header, rows=table.rows
+        )

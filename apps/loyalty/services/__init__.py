@@ -1,22 +1,13 @@
 """Loyalty services, split by concept; import them from this package."""
 
 from .adjustments import adjustment_decide, points_adjust
-from .earning import (
-    AFTER_ORDER_HOOKS,
-    EarnOutcome,
-    bonus_award,
-    order_earn,
-    order_ingest,
-    refund_clawback,
-    refund_ingest,
-    settle_debt,
-    signup_bonus_award,
-)
+from .bonuses import bonus_award, settle_debt, signup_bonus_award
+from .clawback import refund_clawback, refund_ingest
+from .earning import EarnOutcome, order_earn, order_ingest
 from .jobs import birthday_bonuses_award, points_expire_due, points_mature_due
 from .tiers import qualifying_value, tier_create, tier_evaluate, tier_review_due
 
 __all__ = [
-    "AFTER_ORDER_HOOKS",
     "EarnOutcome",
     "adjustment_decide",
     "birthday_bonuses_award",
@@ -36,15 +27,13 @@ __all__ = [
     "tier_review_due",
 ]
 
-# Redemption, coupons, referrals and badges. Importing them registers the referral and badge
-# after-order hooks.
+# Redemption, coupons, referrals and badges.
 from .badges import (
     BADGE_FACTS,
     BadgeRule,
     badge_fact_register,
     badges_anniversary_award,
     badges_evaluate,
-    badges_on_order,
 )
 from .coupons import (
     CouponCheck,
@@ -79,7 +68,6 @@ __all__ += [
     "badge_fact_register",
     "badges_anniversary_award",
     "badges_evaluate",
-    "badges_on_order",
     "coupon_batch_create",
     "coupon_deactivate",
     "coupon_find",

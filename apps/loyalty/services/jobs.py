@@ -19,7 +19,7 @@ from .. import ledger
 from ..enums import LotStatus, TxKind
 from ..locks import account_ensure, lock_accounts
 from ..models import LoyaltyAccount, PointsLot, PointsTransaction, Programme
-from .earning import bonus_award, settle_debt
+from .bonuses import bonus_award, settle_debt
 
 
 def _due_account_ids(*, status: str, field: str, as_of: dt.datetime) -> list[int]:

@@ -29,6 +29,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from apps.accounts.models import User
+from apps.core import events
 from apps.core.exceptions import Conflict, NotFound, ValidationFailed
 from apps.core.services import audit_record
 from apps.customers.models import Customer
@@ -38,8 +39,8 @@ from ..enums import CouponKind, LotStatus, RedemptionStatus, RewardKind, TxKind
 from ..exceptions import InsufficientPoints, LimitReached, NotEligible, OutOfStock
 from ..locks import lock_account, lock_reward
 from ..models import Coupon, LoyaltyAccount, PointsLot, Redemption, Reward
+from .bonuses import settle_debt
 from .coupons import coupon_issue
-from .earning import settle_debt
 
 VOUCHER_KINDS = (RewardKind.VOUCHER, RewardKind.CASH_OFF)
 IMMEDIATE_KINDS = (*VOUCHER_KINDS, RewardKind.DONATION)
@@ -191,6 +192,12 @@ def reward_redeem(
             before={"balance": account.balance + cost},
             after={"balance": account.balance, "points": -cost},
         )
+    events.publish(
+        "redemption.created",
+        redemption_id=redemption.pk,
+        customer_id=customer.pk,
+        reward_id=reward.pk,
+    )
     return redemption
 
 

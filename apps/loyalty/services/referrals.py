@@ -21,6 +21,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from apps.accounts.models import User
+from apps.core.events import Event
 from apps.customers.models import Customer, Order
 from apps.customers.services import customer_create, membership_enrol
 
@@ -29,7 +30,7 @@ from ..enums import ReferralStatus
 from ..exceptions import NotEligible
 from ..models import Programme, Referral, ReferralCode
 from .badges import badges_evaluate
-from .earning import AFTER_ORDER_HOOKS, bonus_award
+from .bonuses import bonus_award
 
 
 @transaction.atomic
@@ -130,14 +131,17 @@ def membership_enrol_referred(*, user: User, referral_code: str, **enrol: Any) -
     return ReferredEnrolment(customer, referral, "")
 
 
+def on_order_earned(event: Event) -> Referral | None:
+    """``order.earned``, in the order's transaction: a referee's first purchase rewards both."""
+    return referral_reward_on_first_purchase(customer_id=event.payload["customer_id"])
+
+
 @transaction.atomic
-def referral_reward_on_first_purchase(*, order: Order) -> Referral | None:
-    """After-order hook: on the referee's first purchase both sides get their bonus, once."""
-    if order.customer_id is None:
-        return None
+def referral_reward_on_first_purchase(*, customer_id: int) -> Referral | None:
+    """On the referee's first purchase both sides get their bonus, once."""
     referral = (
         Referral.objects.select_for_update()
-        .filter(referee_id=order.customer_id, status=ReferralStatus.PENDING)
+        .filter(referee_id=customer_id, status=ReferralStatus.PENDING)
         .first()
     )
     if referral is None:
@@ -165,6 +169,3 @@ def referral_reward_on_first_purchase(*, order: Order) -> Referral | None:
     referral.save(update_fields=["status", "rewarded_at", "updated_at"])
     badges_evaluate(customer=referrer)  # the referrer may have reached a referrals badge
     return referral
-
-
-AFTER_ORDER_HOOKS.append(referral_reward_on_first_purchase)

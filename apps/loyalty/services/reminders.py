@@ -15,8 +15,9 @@ Who is told, and how (decided here; DESIGN is silent):
   withdrawal is honoured), and — when the address belongs to a portal login — that login's
   address has been verified (an unconfirmed sign-up may be a typo or someone else's address).
   Addresses recorded by staff, tills or imports are taken as given by the member.
-- The e-mail is rendered in the member's preferred language and sent after commit by a task, so
-  a rolled-back run sends nothing.
+- The e-mail is rendered in the member's preferred language and sent after commit: the run
+  publishes ``points.expiring`` per member, and the e-mail is its after-commit subscriber
+  (delivered from the outbox, retried), so a rolled-back run sends nothing.
 """
 
 import datetime as dt
@@ -31,6 +32,8 @@ from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from apps.core import events
+from apps.core.events import Event
 from apps.customers.enums import Channel, ConsentPurpose
 from apps.customers.inbox import portal_message_send
 from apps.customers.models import ConsentRecord, Customer, PortalMessage
@@ -100,16 +103,9 @@ def _remind_chunk(*, account_ids: list[int], as_of: dt.datetime, within_days: in
             kind=PortalMessage.Kind.LOYALTY,
             key=f"points-expiring:{first_lot[customer.pk]}",
         )
-    emailable = _emailable(list(items))
-    for customer_id in sorted(emailable):
-        _queue_email(customer_id, items[customer_id])
+    for customer_id in sorted(items):
+        events.publish("points.expiring", customer_id=customer_id, items=items[customer_id])
     return len(items)
-
-
-def _queue_email(customer_id: int, items: list[dict]) -> None:
-    from ..tasks import points_expiring_email
-
-    transaction.on_commit(lambda: points_expiring_email.delay(customer_id=customer_id, items=items))
 
 
 def points_expiring_remind(*, as_of: dt.datetime | None = None, chunk: int = 500) -> int:
@@ -152,6 +148,13 @@ def _render(*, customer: Customer, items: list[dict]) -> tuple[str, str, str]:
     text = render_to_string("emails/points_expiring.txt", context)
     html = render_to_string("emails/points_expiring.html", context)
     return subject, text, html
+
+
+def on_points_expiring(event: Event) -> bool:
+    """``points.expiring``, after commit (through the outbox, retried): the e-mail."""
+    return points_expiring_email_send(
+        customer_id=event.payload["customer_id"], items=event.payload["items"]
+    )
 
 
 def points_expiring_email_send(*, customer_id: int, items: list[dict]) -> bool:

@@ -6,42 +6,21 @@ from decimal import Decimal
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from apps.accounts.models import User
+from apps.core import events
 from apps.core.exceptions import ValidationFailed
 from apps.core.services import audit_record, model_snapshot
-from apps.customers.models import Order
 
-from ..enums import TierMetric, TxKind
+from ..enums import TierMetric
 from ..ledger import _add_months
 from ..locks import lock_accounts
-from ..models import LoyaltyAccount, PointsTransaction, Programme, Tier, TierHistory
+from ..models import LoyaltyAccount, Programme, Tier, TierHistory
+from ..selectors import qualifying_value
+from .bonuses import bonus_award
 from .configuration import TIER_FIELDS
-
-
-def qualifying_value(
-    *, account: LoyaltyAccount, tier: Tier, as_of: dt.datetime | None = None
-) -> Decimal:
-    """Spend (net of refunds) or points earned over the tier's rolling window."""
-    as_of = as_of or timezone.now()
-    since = _add_months(as_of, -tier.window_months)
-    if tier.metric == TierMetric.SPEND:
-        agg = Order.objects.filter(
-            customer_id=account.customer_id, placed_at__gt=since, placed_at__lte=as_of
-        ).aggregate(total=Sum("total"), refunded=Sum("refunded_amount"))
-        return (agg["total"] or Decimal(0)) - (agg["refunded"] or Decimal(0))
-    # Points earned from purchases (net of clawbacks); bonuses and gifts do not qualify.
-    points = PointsTransaction.objects.filter(
-        kind__in=[TxKind.EARN, TxKind.PENDING, TxKind.REFUND],
-        order__isnull=False,
-        created_at__gt=since,
-        created_at__lte=as_of,
-        account=account,
-    ).aggregate(p=Sum("points"), q=Sum("pending_points"))
-    return Decimal((points["p"] or 0) + (points["q"] or 0))
 
 
 def _values(account: LoyaltyAccount, tiers: list[Tier], as_of) -> dict[int, Decimal]:
@@ -64,9 +43,10 @@ def _move(
     now,
     programme: Programme | None,
 ) -> None:
+    old = account.tier
     TierHistory.objects.create(
         account=account,
-        from_tier=account.tier,
+        from_tier=old,
         to_tier=to,
         reason=reason,
         qualifying_value=value,
@@ -80,6 +60,15 @@ def _move(
         else None
     )
     account.save(update_fields=["tier", "tier_since", "tier_review_at", "updated_at"])
+    old_rank = old.rank if old else -1
+    new_rank = to.rank if to else -1
+    events.publish(
+        "tier.changed",
+        customer_id=account.customer_id,
+        old_tier_id=old.pk if old else None,
+        new_tier_id=to.pk if to else None,
+        direction="up" if new_rank > old_rank else "down",
+    )
 
 
 def tier_evaluate(*, account: LoyaltyAccount, as_of: dt.datetime | None = None) -> Tier | None:
@@ -114,8 +103,6 @@ def tier_evaluate(*, account: LoyaltyAccount, as_of: dt.datetime | None = None) 
         )
         _move(account, best, reason=reason, value=value_of(best), now=now, programme=None)
         if best.entry_gift_points:
-            from .earning import bonus_award
-
             bonus_award(
                 customer=account.customer,
                 points=best.entry_gift_points,

@@ -13,7 +13,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.generic import FormView, TemplateView
 
 from apps.core.exceptions import NotFound
-from apps.customers.enums import Channel
+from apps.customers.enums import Channel, ConsentPurpose
 from apps.customers.selectors import consent_current, consent_history
 from apps.customers.services import (
     consent_preferences_save,
@@ -144,6 +144,4 @@ class UnsubscribeView(View):
 
     @staticmethod
     def _describe(channel: str, purpose: str) -> dict:
-        from apps.customers.enums import ConsentPurpose
-
         return {"channel": Channel(channel).label, "purpose": ConsentPurpose(purpose).label}

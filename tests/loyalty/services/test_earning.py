@@ -233,7 +233,7 @@ def _event_rule(event="profile_completed", points=100, **kwargs):
 
 
 def test_event_bonus_is_awarded_once_per_reference(programme, customer):
-    from apps.loyalty.services.earning import event_bonus_award
+    from apps.loyalty.services.bonuses import event_bonus_award
 
     _event_rule(points=100)
     tx = event_bonus_award(customer=customer, event="profile_completed", reference="p-1")
@@ -250,7 +250,7 @@ def test_event_bonus_is_awarded_once_per_reference(programme, customer):
 
 
 def test_event_bonus_rules_stack_by_priority(programme, customer):
-    from apps.loyalty.services.earning import event_bonus_award
+    from apps.loyalty.services.bonuses import event_bonus_award
 
     _event_rule(event="review_posted", points=50)
     _event_rule(event="review_posted", points=20)
@@ -262,7 +262,7 @@ def test_event_bonus_rules_stack_by_priority(programme, customer):
 
 
 def test_event_bonus_respects_the_window_activity_and_tiers(programme, tiers, customer):
-    from apps.loyalty.services.earning import event_bonus_award
+    from apps.loyalty.services.bonuses import event_bonus_award
 
     now = timezone.now()
     _event_rule(event="survey_completed", ends_at=now - dt.timedelta(days=1))
@@ -278,7 +278,7 @@ def test_event_bonus_respects_the_window_activity_and_tiers(programme, tiers, cu
 
 
 def test_event_without_a_rule_awards_nothing(programme, customer):
-    from apps.loyalty.services.earning import event_bonus_award
+    from apps.loyalty.services.bonuses import event_bonus_award
 
     assert event_bonus_award(customer=customer, event="app_installed", reference="a1") is None
     assert not PointsTransaction.objects.exists()
@@ -286,7 +286,7 @@ def test_event_without_a_rule_awards_nothing(programme, customer):
 
 def test_unknown_event_or_blank_reference_is_refused(programme, customer):
     from apps.core.exceptions import ValidationFailed
-    from apps.loyalty.services.earning import event_bonus_award
+    from apps.loyalty.services.bonuses import event_bonus_award
 
     _event_rule()
     with pytest.raises(ValidationFailed) as exc:
@@ -300,7 +300,7 @@ def test_unknown_event_or_blank_reference_is_refused(programme, customer):
 
 def test_event_bonus_settles_points_owed(programme, customer, buy, manager):
     from apps.loyalty.services import points_adjust
-    from apps.loyalty.services.earning import event_bonus_award
+    from apps.loyalty.services.bonuses import event_bonus_award
 
     order, _, _ = buy(customer, "100", days_ago=30)
     points_adjust(customer=customer, points=-100, reason="gift", actor=manager)
@@ -319,7 +319,7 @@ def test_event_bonus_settles_points_owed(programme, customer, buy, manager):
 def test_imported_history_is_dated_when_it_happened_and_does_not_count_as_recent(
     customer, store, tmp_path, django_capture_on_commit_callbacks
 ):
-    from apps.customers.imports import orders_import
+    from apps.customers.importing.orders import orders_import
     from tests.loyalty.factories import ProgrammeFactory, TierFactory
 
     ProgrammeFactory(pending_days=0, expiry_policy="never")

@@ -5,7 +5,8 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
 
-from apps.customers.imports import ImportFileError, ImportResult
+from apps.customers.importing.files import ImportFileError
+from apps.customers.importing.results import ImportResult
 
 
 class ImportCommand(BaseCommand):

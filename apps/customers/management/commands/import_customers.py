@@ -1,6 +1,7 @@
 from django.utils.translation import gettext as _
 
-from apps.customers.imports import ImportResult, customers_import
+from apps.customers.importing.customers import customers_import
+from apps.customers.importing.results import ImportResult
 
 from ._importing import ImportCommand
 

@@ -1,6 +1,7 @@
 from django.utils.translation import gettext as _
 
-from apps.customers.imports import ImportResult, orders_import
+from apps.customers.importing.orders import orders_import
+from apps.customers.importing.results import ImportResult
 
 from ._importing import ImportCommand
 

@@ -1,0 +1,103 @@
+"""Consent: the preference centre and one-click unsubscribe.
+
+* Consent changes append ``ConsentRecord`` rows (latest wins) with an audit event each.
+* Unsubscribe tokens are signed (``django.core.signing``), carry member number, channel and
+  purpose, never expire (an old e-mail's link must still work) and cannot be forged or altered.
+"""
+
+from django.core import signing
+from django.db import transaction
+
+from apps.accounts.models import User
+
+from ..enums import Channel, ConsentPurpose
+from ..exceptions import UnsubscribeTokenInvalid
+from ..models import ConsentRecord, Customer
+from .profile import _consent_write
+
+UNSUBSCRIBE_SALT = "clientele.customers.unsubscribe"
+
+
+def _latest_consents(customer: Customer) -> dict[tuple[str, str], bool]:
+    latest: dict[tuple[str, str], bool] = {}
+    for channel, purpose, granted in (
+        ConsentRecord.objects.filter(customer=customer)
+        .order_by("at", "id")
+        .values_list("channel", "purpose", "granted")
+    ):
+        latest[(channel, purpose)] = granted
+    return latest
+
+
+@transaction.atomic
+def consent_preferences_save(
+    *,
+    customer: Customer,
+    choices: dict[tuple[str, str], bool],
+    actor: User | None,
+    source: str = "portal",
+    evidence: str = "",
+    explicit: bool = False,
+) -> list[ConsentRecord]:
+    """Record the choices that differ from the current state. A never-answered pair that stays
+    off records nothing, unless ``explicit`` (an unsubscribe is a deliberate "no" worth keeping).
+    Each change is a history row plus an audit event (invariant 8)."""
+    customer = Customer.objects.select_for_update().get(pk=customer.pk)
+    current = _latest_consents(customer)
+    written = []
+    for (channel, purpose), granted in sorted(choices.items()):
+        before = current.get((channel, purpose))
+        if before is granted or (before is None and not granted and not explicit):
+            continue
+        written.append(
+            _consent_write(
+                customer=customer,
+                channel=channel,
+                purpose=purpose,
+                granted=granted,
+                source=source,
+                actor=actor,
+                evidence=evidence,
+            )
+        )
+    return written
+
+
+def unsubscribe_token_make(*, customer: Customer, channel: str, purpose: str) -> str:
+    return signing.dumps(
+        {"m": customer.member_number, "c": channel, "p": purpose}, salt=UNSUBSCRIBE_SALT
+    )
+
+
+def unsubscribe_token_read(*, token: str) -> tuple[Customer, str, str]:
+    """Customer, channel and purpose of a valid token; ``UnsubscribeTokenInvalid`` (404) for a
+    forged, altered or malformed token or one of an anonymised customer."""
+    try:
+        data = signing.loads(token, salt=UNSUBSCRIBE_SALT)
+        member_number, channel, purpose = str(data["m"]), str(data["c"]), str(data["p"])
+    except (signing.BadSignature, KeyError, TypeError, ValueError) as exc:
+        raise UnsubscribeTokenInvalid() from exc
+    if channel not in Channel.values or purpose not in ConsentPurpose.values:
+        raise UnsubscribeTokenInvalid()
+    customer = Customer.objects.filter(
+        member_number=member_number, anonymized_at__isnull=True
+    ).first()
+    if customer is None:
+        raise UnsubscribeTokenInvalid()
+    return customer, channel, purpose
+
+
+@transaction.atomic
+def unsubscribe_apply(*, token: str, one_click: bool = False) -> tuple[Customer, str, str, bool]:
+    """Withdraw the consent named by the token. Returns (customer, channel, purpose, changed);
+    a repeat records nothing more. No personal data (IP, address) goes into the evidence."""
+    customer, channel, purpose = unsubscribe_token_read(token=token)
+    written = consent_preferences_save(
+        customer=customer,
+        choices={(channel, purpose): False},
+        actor=None,
+        source="unsubscribe_link",
+        evidence="RFC 8058 one-click" if one_click else "unsubscribe page",
+        explicit=True,
+    )
+    return customer, channel, purpose, bool(written)

@@ -1,0 +1,77 @@
+"""Audited exports of loyalty reports (invariant 8): each function records the export through
+``apps.core.services.export_record`` and returns the header and the rows; the caller writes
+them as CSV or XLSX."""
+
+import datetime as dt
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from apps.accounts.models import User
+from apps.core.services import export_record
+
+from .models import CouponBatch
+from .selectors import liability_report
+from .staff_selectors import coupon_batch_codes, liability_monthly
+
+COUPON_EXPORT_HEADER = [
+    gettext_lazy("code"),
+    gettext_lazy("kind"),
+    gettext_lazy("value"),
+    gettext_lazy("minimum spend"),
+    gettext_lazy("valid from"),
+    gettext_lazy("valid until"),
+    gettext_lazy("uses per code"),
+    gettext_lazy("uses"),
+]
+
+
+@dataclass(frozen=True)
+class ExportTable:
+    header: list[str]
+    rows: list | Iterator[tuple]
+
+
+def liability_export(
+    *, actor: User | None, months: int, since: dt.datetime, fmt: str
+) -> ExportTable:
+    """Monthly issued / redeemed / expired points since ``since``, then the totals."""
+    report = liability_report(since=since)
+    series = liability_monthly(since=since)
+    rows: list[list] = [
+        [row.month.strftime("%Y-%m"), row.issued, row.redeemed, row.expired] for row in series
+    ]
+    rows += [
+        [_("total"), report.issued, report.redeemed, report.expired],
+        [_("outstanding points"), report.outstanding, "", ""],
+        [_("outstanding value"), report.value, "", ""],
+        [_("pending points"), report.pending, "", ""],
+        [_("breakage rate"), report.breakage_rate, "", ""],
+    ]
+    export_record(
+        actor=actor,
+        what="liability",
+        fmt=fmt,
+        rows=len(rows),
+        summary=f"points liability, {months} months, {fmt}",
+        details={"months": months},
+    )
+    return ExportTable(header=[_("month"), _("issued"), _("redeemed"), _("expired")], rows=rows)
+
+
+def coupon_batch_export(*, actor: User | None, batch: CouponBatch, fmt: str) -> ExportTable:
+    """The batch's codes. Codes are bearer value: the caller checks the right to create batches,
+    and the export is audited with the batch as its target."""
+    export_record(
+        actor=actor,
+        what="coupons",
+        fmt=fmt,
+        rows=batch.size,
+        target=batch,
+        summary=f"{batch.name}: {batch.size} codes as {fmt}"[:300],
+    )
+    return ExportTable(
+        header=[str(h) for h in COUPON_EXPORT_HEADER], rows=coupon_batch_codes(batch=batch)
+    )

@@ -1,0 +1,37 @@
+"""Loyalty models, by concept: the programme's configuration (``programme``), accounts and the
+ledger (``ledger``), rewards and coupons (``rewards``), referrals and badges
+(``recognition``)."""
+
+from .ledger import (
+    LotAllocation,
+    LoyaltyAccount,
+    PointsAdjustment,
+    PointsLot,
+    PointsTransaction,
+    TierHistory,
+)
+from .programme import MONEY, EarnRule, Programme, Tier
+from .recognition import Badge, CustomerBadge, Referral, ReferralCode
+from .rewards import Coupon, CouponBatch, CouponUse, Redemption, Reward
+
+__all__ = [
+    "MONEY",
+    "Badge",
+    "Coupon",
+    "CouponBatch",
+    "CouponUse",
+    "CustomerBadge",
+    "EarnRule",
+    "LotAllocation",
+    "LoyaltyAccount",
+    "PointsAdjustment",
+    "PointsLot",
+    "PointsTransaction",
+    "Programme",
+    "Redemption",
+    "Referral",
+    "ReferralCode",
+    "Reward",
+    "Tier",
+    "TierHistory",
+]

@@ -1,0 +1,174 @@
+"""Bonuses: points awarded outside an order (sign-up, events, birthdays, referrals, badges,
+tier gifts, compensation), and the settling of points owed from a refund.
+
+Exactly once (invariant 2): every ledger row has a unique idempotency key derived from what
+caused it (``bonus:signup:<customer>``, ``event:<event>:<customer>:<reference>``, ...); the
+account row lock serialises concurrent attempts and the unique key is the backstop.
+"""
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from apps.core.events import Event
+from apps.core.exceptions import ValidationFailed
+from apps.customers.models import Customer
+
+from .. import ledger
+from ..enums import EarnEvent, TxKind
+from ..locks import lock_account
+from ..models import LoyaltyAccount, PointsTransaction, Programme
+from ..rules import OrderFacts, compute_event_bonus
+from ..selectors import earn_rules_active
+
+
+def settle_debt(*, account: LoyaltyAccount, key: str) -> int:
+    """Points owed from an earlier clawback are taken from newly available points."""
+    if account.debt <= 0 or account.balance <= 0:
+        return 0
+    amount = min(account.debt, account.balance)
+    tx = ledger.build(
+        account=account,
+        kind=TxKind.REFUND,
+        key=key,
+        points=-amount,
+        reason=_("Settles points owed from a refund"),
+    )
+    tx.save()
+    ledger.spend_lots(account=account, points=amount, tx=tx)
+    account.debt -= amount
+    account.save(update_fields=ledger.ACCOUNT_COUNTERS)
+    return amount
+
+
+@transaction.atomic
+def bonus_award(
+    *,
+    customer: Customer,
+    points: int,
+    key: str,
+    reason: str,
+    at: dt.datetime | None = None,
+    kind: str = TxKind.EARN,
+    actor=None,
+    source_ref: str = "",
+) -> PointsTransaction | None:
+    """Award available points once per ``key`` (sign-up, birthday, referral, badge, tier gift,
+    compensation). Returns None when already awarded."""
+    if points <= 0:
+        return None
+    account = lock_account(customer_id=customer.pk)
+    if ledger.tx_exists(key) is not None:
+        return None
+    programme = Programme.get()
+    now = at or timezone.now()
+    lot = ledger.lot_create(
+        account=account, points=points, earned_at=now, available_at=now, programme=programme
+    )
+    tx = ledger.append(
+        account=account,
+        kind=kind,
+        key=key,
+        points=points,
+        reason=reason,
+        lot=lot,
+        actor=actor if getattr(actor, "pk", None) else None,
+        source_ref=source_ref,
+        at=now,
+    )
+    settle_debt(account=account, key=f"{key}:settle")
+    return tx
+
+
+def signup_bonus_award(*, customer: Customer) -> PointsTransaction | None:
+    """The programme's welcome bonus for a newly enrolled member, once."""
+    programme = Programme.get()
+    return bonus_award(
+        customer=customer,
+        points=programme.signup_bonus,
+        key=f"bonus:signup:{customer.pk}",
+        reason=_("Welcome bonus"),
+        source_ref="signup",
+    )
+
+
+def on_customer_enrolled(event: Event) -> None:
+    """``customer.enrolled``, in the enrolment's transaction: the welcome bonus."""
+    signup_bonus_award(customer=Customer.objects.get(pk=event.payload["customer_id"]))
+
+
+# Ledger keys hold 120 characters: "event:" + event (≤ 32) + ":" + customer id + ":" + reference.
+EVENT_REFERENCE_MAX_LENGTH = 64
+
+
+@dataclass(frozen=True)
+class EventBonusOutcome:
+    transaction: PointsTransaction | None
+    created: bool
+    balance: int
+
+
+@transaction.atomic
+def event_bonus_record(*, customer: Customer, event: str, reference: str) -> EventBonusOutcome:
+    """``event_bonus_award``, also saying whether this call awarded the points (``created``)
+    or found them awarded before, and the member's balance after it (for the API)."""
+    if event not in EarnEvent.values:
+        raise ValidationFailed(_("Unknown event “%(event)s”.") % {"event": event}, field="event")
+    reference = reference.strip()
+    if not reference or len(reference) > EVENT_REFERENCE_MAX_LENGTH:
+        raise ValidationFailed(
+            _("Give the event's reference, at most %(n)s characters.")
+            % {"n": EVENT_REFERENCE_MAX_LENGTH},
+            field="reference",
+        )
+    account = lock_account(customer_id=customer.pk)
+    # The ledger keeps a digest, not the caller's reference: the ledger is append-only and
+    # erasure cannot remove what a reference might carry (an account name, a device id).
+    digest = hashlib.sha256(reference.encode()).hexdigest()[:32]
+    key = f"event:{event}:{customer.pk}:{digest}"
+    if (done := ledger.tx_exists(key)) is not None:
+        return EventBonusOutcome(done, False, account.balance)
+    rules, rule_tiers = earn_rules_active()
+    now = timezone.now()
+    facts = OrderFacts(
+        total=Decimal(0),
+        placed_at=now,
+        store_id=None,
+        channel="",
+        lines=(),
+        tier_id=account.tier_id,
+        tier_multiplier=Decimal(1),
+        first_purchase=False,
+        customer_id=customer.pk,
+    )
+    result = compute_event_bonus(event=event, facts=facts, rules=rules, rule_tiers=rule_tiers)
+    if result.points <= 0:
+        return EventBonusOutcome(None, False, account.balance)
+    tx = bonus_award(
+        customer=customer,
+        points=result.points,
+        key=key,
+        reason=", ".join(f"{name} {pts}" for name, pts in result.parts),
+        at=now,
+        source_ref=f"{event}:{digest}"[:64],
+    )
+    account.refresh_from_db(fields=["balance"])
+    return EventBonusOutcome(tx, True, account.balance)
+
+
+def event_bonus_award(
+    *, customer: Customer, event: str, reference: str
+) -> PointsTransaction | None:
+    """Award the bonus of every active event rule for ``event`` (window, tier limits, priority
+    and stacking as in ``apps.loyalty.rules``), once per (customer, event, reference): the
+    ledger key ``event:<event>:<customer>:<digest of the reference>`` is unique, so the same
+    reference again returns the first transaction and awards nothing more. Returns None when no
+    rule applies (nothing is written, so a rule switched on later still rewards that
+    reference). Available at once; settles points owed first. Refuses an unknown event or a
+    blank reference."""
+    return event_bonus_record(customer=customer, event=event, reference=reference).transaction
