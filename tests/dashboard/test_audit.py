@@ -384,3 +384,23 @@ def test_admin_changelist_filters_by_action_without_scanning_for_choices(client,
     response = client.get(reverse("admin:core_auditevent_changelist"), {"action": "points.adjust"})
 
     assert [e.pk for e in response.context["cl"].result_list] == [kept.pk]
+
+
+def test_pager_swaps_only_the_results_through_htmx(client, manager):
+    AuditEvent.objects.bulk_create(
+        AuditEvent(at=T0 + dt.timedelta(seconds=i), action="customer.update")
+        for i in range(PAGE_SIZE + 3)
+    )
+    client.force_login(manager)
+    first = client.get(reverse(LIST))
+
+    response = client.get(
+        reverse(LIST) + "?" + _older_link(first),
+        HTTP_HX_REQUEST="true",
+        HTTP_HX_TARGET="audit-results",
+    )
+
+    body = response.content.decode()
+    assert body.lstrip().startswith('<section id="audit-results"') and "<html" not in body
+    assert len(_ids(response)) == 3
+    assert "HX-Target" in response["Vary"]

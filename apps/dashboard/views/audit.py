@@ -8,7 +8,8 @@ from django.core.exceptions import BadRequest
 from django.http import Http404
 from django.urls import NoReverseMatch, reverse
 from django.utils.cache import patch_vary_headers
-from django.utils.translation import gettext_lazy
+from django.utils.http import urlencode
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.generic import TemplateView
 
 from apps.accounts.selectors import staff_list
@@ -57,7 +58,14 @@ class AuditRow:
     action_label: str
     target_label: str
     target_url: str
+    target_filter_url: str
+    detail_url: str
     diff: list[DiffRow]
+
+    @property
+    def diff_label(self) -> str:
+        n = len(self.diff)
+        return ngettext("%(counter)s change", "%(counter)s changes", n) % {"counter": n}
 
 
 def _url(name: str, *args) -> str:
@@ -88,6 +96,7 @@ def _target_links(events: list[AuditEvent], user) -> dict[tuple[str, str], str]:
 
 def audit_rows(events: list[AuditEvent], user) -> list[AuditRow]:
     links = _target_links(events, user)
+    list_url = reverse("dashboard:audit-list")
     rows = []
     for event in events:
         name, email = actor_display(event)
@@ -99,6 +108,10 @@ def audit_rows(events: list[AuditEvent], user) -> list[AuditRow]:
                 action_label=action_label(event.action),
                 target_label=target_type_label(event.target_type) if event.target_type else "",
                 target_url=links.get((event.target_type, event.target_id), ""),
+                target_filter_url=list_url
+                + "?"
+                + urlencode({"target_type": event.target_type, "target_id": event.target_id}),
+                detail_url=reverse("dashboard:audit-detail", args=[event.pk]),
                 diff=audit_diff(event.before, event.after, target_type=event.target_type),
             )
         )
