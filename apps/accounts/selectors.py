@@ -1,6 +1,7 @@
+from django.db.models import QuerySet
 from django.utils import timezone
 
-from .models import ApiKey
+from .models import ApiKey, User
 
 
 def api_key_authenticate(*, raw: str) -> ApiKey | None:
@@ -12,3 +13,13 @@ def api_key_authenticate(*, raw: str) -> ApiKey | None:
         # Touch at most once a minute: no write on every till request.
         ApiKey.objects.filter(pk=key.pk).update(last_used_at=timezone.now())
     return key
+
+
+def user_get_by_email(*, email: str) -> User | None:
+    """The account with this e-mail (case-insensitive, as logins are), or None."""
+    return User.objects.filter(email__iexact=email.strip()).first()
+
+
+def staff_list() -> QuerySet[User]:
+    """Staff accounts by e-mail (for pickers: the audit trail's actor filter)."""
+    return User.objects.filter(is_staff=True).order_by("email")

@@ -10,6 +10,7 @@ import csv
 import datetime as dt
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 
 from django.http import FileResponse, StreamingHttpResponse
@@ -18,6 +19,20 @@ from openpyxl import Workbook
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+# Spreadsheet exports stop here (Excel's sheet limit is 1,048,576 rows and a workbook this size
+# is already slow to open); CSV has no limit.
+XLSX_MAX_ROWS = 200_000
+
+
+@dataclass
+class ExportRows:
+    """An export ready to write: its header, a lazy row iterator, how many rows matched and
+    whether a spreadsheet's row limit cut it short."""
+
+    header: list[str]
+    rows: Iterator[Sequence]
+    count: int
+    truncated: bool
 
 
 def escape_cell(value):

@@ -1,10 +1,15 @@
 """Writes of the shared kernel: audit events, and the one way an export is audited."""
 
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from django.db import models, transaction
+from django.db.models import QuerySet
 
+from .exports import XLSX_MAX_ROWS, ExportRows
 from .models import AuditEvent
+
+EXPORT_CHUNK = 2000
 
 
 def audit_record(
@@ -75,4 +80,44 @@ def export_record(
         target=target,
         summary=summary or (f"{fmt} {rows} rows" if rows is not None else fmt),
         after=after,
+    )
+
+
+def export_audited(
+    *,
+    qs: QuerySet,
+    columns: Sequence[tuple[str, str]],
+    fmt: str,
+    actor: Any | None,
+    action: str,
+    filters: dict[str, Any],
+    row: Callable[[tuple], Sequence] | None = None,
+) -> ExportRows:
+    """A queryset export: it counts the rows, records ``action`` through ``export_record``
+    (actor, format, the filters that were set, rows written,
+    whether the spreadsheet limit cut it) and returns the header and a lazy row iterator.
+
+    ``columns`` are ``(values_list path, column name)``; ``row`` may turn each fetched tuple into
+    the written one. Rows come from ``values_list(...).iterator()`` in chunks, so a million rows
+    never sit in memory; the caller streams them (CSV) or writes a workbook (XLSX)."""
+    count = qs.count()
+    limit = XLSX_MAX_ROWS if fmt == "xlsx" else None
+    truncated = limit is not None and count > limit
+    export_record(
+        actor=actor,
+        what=action.removeprefix("export."),
+        fmt=fmt,
+        rows=min(count, limit) if limit else count,
+        summary=f"{fmt} {count} rows",
+        details={"filters": {k: v for k, v in filters.items() if v}, "truncated": truncated},
+    )
+    values = qs.values_list(*(path for path, _column in columns))
+    if limit is not None:
+        values = values[:limit]
+    rows = values.iterator(chunk_size=EXPORT_CHUNK)
+    return ExportRows(
+        header=[column for _path, column in columns],
+        rows=map(row, rows) if row is not None else rows,
+        count=count,
+        truncated=truncated,
     )

@@ -1,25 +1,18 @@
 """Audited exports of customers and orders (invariant 8: every export has an audit event).
 
-Each function counts the rows, records the AuditEvent (actor, filters, row count) and returns
-the header and a lazy row iterator: rows come from ``values_list(...).iterator(chunk_size=2000)``
-so 100k rows never sit in memory. The caller streams them (CSV) or writes them to a workbook.
+Each function picks the rows of its list's filters and hands them to
+:func:`apps.core.services.export_audited`, which counts them, records the AuditEvent (actor,
+filters, row count) and returns the header and a lazy row iterator: 100k rows never sit in
+memory. The caller streams them (CSV) or writes them to a workbook.
 """
 
-from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Any
-
-from django.db.models import QuerySet
-
 from apps.accounts.models import User
-from apps.core.services import export_record
+from apps.core.exports import XLSX_MAX_ROWS, ExportRows
+from apps.core.services import export_audited
 
 from .selectors import customer_list, order_list
 
-CHUNK = 2000
-# Spreadsheet exports stop here (Excel's sheet limit is 1,048,576 rows and a workbook this size
-# is already slow to open); CSV has no limit.
-XLSX_MAX_ROWS = 200_000
+__all__ = ["XLSX_MAX_ROWS", "ExportRows", "customers_export_rows", "orders_export_rows"]
 
 CUSTOMER_EXPORT_FIELDS = [
     ("member_number", "member_number"),
@@ -51,45 +44,6 @@ ORDER_EXPORT_FIELDS = [
 ]
 
 
-@dataclass
-class ExportRows:
-    header: list[str]
-    rows: Iterator[tuple]
-    count: int
-    truncated: bool
-
-
-def _export(
-    *,
-    qs: QuerySet,
-    spec: list[tuple[str, str]],
-    fmt: str,
-    actor: User | None,
-    what: str,
-    filters: dict[str, Any],
-) -> ExportRows:
-    count = qs.count()
-    limit = XLSX_MAX_ROWS if fmt == "xlsx" else None
-    truncated = limit is not None and count > limit
-    export_record(
-        actor=actor,
-        what=what,
-        fmt=fmt,
-        rows=min(count, limit) if limit else count,
-        details={"filters": {k: v for k, v in filters.items() if v}, "truncated": truncated},
-    )
-    values = qs.values_list(*(path for path, _column in spec))
-    if limit is not None:
-        values = values[:limit]
-    # Column names match the import columns (export → edit → re-import works for customers).
-    return ExportRows(
-        header=[column for _path, column in spec],
-        rows=values.iterator(chunk_size=CHUNK),
-        count=count,
-        truncated=truncated,
-    )
-
-
 def customers_export_rows(
     *,
     actor: User | None,
@@ -113,12 +67,13 @@ def customers_export_rows(
     qs = customer_list(
         query=query, tag=tag, store=store, source=source, portal=portal, ordering=ordering
     )
-    return _export(
+    # Column names match the import columns (export → edit → re-import works for customers).
+    return export_audited(
         qs=qs.select_related(None),
-        spec=CUSTOMER_EXPORT_FIELDS,
+        columns=CUSTOMER_EXPORT_FIELDS,
         fmt=fmt,
         actor=actor,
-        what="customers",
+        action="export.customers",
         filters=filters,
     )
 
@@ -128,11 +83,11 @@ def orders_export_rows(
 ) -> ExportRows:
     """Orders matching the order-list filters, with their audit event."""
     qs = order_list(query=query, store=store).select_related(None)
-    return _export(
+    return export_audited(
         qs=qs,
-        spec=ORDER_EXPORT_FIELDS,
+        columns=ORDER_EXPORT_FIELDS,
         fmt=fmt,
         actor=actor,
-        what="orders",
+        action="export.orders",
         filters={"q": query, "store": store},
     )

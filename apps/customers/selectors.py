@@ -403,3 +403,8 @@ def customer_list_for_api(
     return customer_lookup(member_number=member_number, email=email, phone=phone).prefetch_related(
         "tags"
     )
+
+
+def customer_member_numbers(*, ids: set[int]) -> dict[int, str]:
+    """Member number of each customer id (one query; for links to customer pages)."""
+    return dict(Customer.objects.filter(pk__in=ids).order_by().values_list("pk", "member_number"))

@@ -11,4 +11,5 @@ urlpatterns = [
     path("", include("apps.dashboard.urls_customers")),
     path("", include("apps.dashboard.urls_loyalty")),
     path("", include("apps.dashboard.urls_privacy")),
+    path("", include("apps.dashboard.urls_audit")),
 ]

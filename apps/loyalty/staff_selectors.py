@@ -248,3 +248,11 @@ def loyalty_panel(*, customer: Customer, ledger_rows: int = 50) -> LoyaltyPanel:
         .order_by("requested_at")
     )
     return panel
+
+
+def account_member_numbers(*, ids: set[int]) -> dict[int, str]:
+    """Member number of each loyalty account id (one query; for links to the member's points
+    page)."""
+    return dict(
+        LoyaltyAccount.objects.filter(pk__in=ids).values_list("pk", "customer__member_number")
+    )

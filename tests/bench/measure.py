@@ -413,7 +413,7 @@ def _guarded(label: str, fn: Callable[[], list[dict]]) -> list[dict]:
         return [skipped(label, f"failed: {type(exc).__name__}: {exc}"[:300])]
 
 
-GROUPS = ("loyalty", "search", "pages", "export", "import", "api", "programme")
+GROUPS = ("loyalty", "search", "pages", "audit", "export", "import", "api", "programme")
 
 
 def run_all(
@@ -440,6 +440,10 @@ def run_all(
         client.force_login(_manager())
         if "pages" in wanted:
             results += _guarded("pages", lambda: measure_pages(client, runs))
+        if "audit" in wanted:
+            from tests.bench import audit
+
+            results += _guarded("audit", lambda: audit.measure_audit(client, runs, scale=scale))
         if "export" in wanted:
             results += _guarded("export", lambda: measure_export(client, runs))
         if "import" in wanted:

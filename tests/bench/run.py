@@ -16,6 +16,8 @@ application path is than the reference; for throughput, reference / value):
 - CSV export of all customers through ``dashboard:customer-export`` vs ``COPY (...) TO STDOUT``;
 - order import through ``orders_import`` vs ``COPY`` of the same file into a bare table;
 - ``POST /api/v1/orders/`` requests/s vs a bare Django JSON endpoint, in-process;
+- the audit trail page and its keyset pages over 1M audit rows (``tests/bench/audit.py``), first
+  and 90% deep, vs the bare SQL of the same page;
 - the points ledger (``tests/bench/loyalty.py``, measured first, on the ledger as seeded):
   ``verify_ledger``, ``points_mature_due`` and ``points_expire_due`` over ~1M lots, and
   ``orders_earn_bulk`` over existing orders, each against set-based SQL or ``COPY``.
@@ -95,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
         "--only",
         default="",
         help="comma-separated groups to measure (default: all): loyalty, search, pages, "
-        "export, import, api, programme",
+        "audit, export, import, api, programme",
     )
     parser.add_argument(
         "--profile-expiry",
