@@ -1,6 +1,7 @@
+from django.db.models import QuerySet
 from django.utils import timezone
 
-from .models import ApiKey
+from .models import ApiKey, User
 
 
 def api_key_authenticate(*, raw: str) -> ApiKey | None:
@@ -12,3 +13,14 @@ def api_key_authenticate(*, raw: str) -> ApiKey | None:
         # Touch at most once a minute: no write on every till request.
         ApiKey.objects.filter(pk=key.pk).update(last_used_at=timezone.now())
     return key
+
+
+def users_in_role(*, role: str) -> QuerySet[User]:
+    """Active staff users in the role's group who have an e-mail address, by id (for notices
+    such as the ledger verification's, which go to every Manager)."""
+    return (
+        User.objects.filter(groups__name=role, is_active=True, is_staff=True)
+        .exclude(email="")
+        .distinct()
+        .order_by("pk")
+    )

@@ -623,3 +623,6 @@ class CustomerBadge(models.Model):
 
     def __str__(self) -> str:
         return f"{self.customer_id}: {self.badge_id}"
+
+
+from .models_verification import LedgerVerification  # noqa: E402, F401 - see that module
