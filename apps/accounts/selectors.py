@@ -23,3 +23,14 @@ def user_get_by_email(*, email: str) -> User | None:
 def staff_list() -> QuerySet[User]:
     """Staff accounts by e-mail (for pickers: the audit trail's actor filter)."""
     return User.objects.filter(is_staff=True).order_by("email")
+
+
+def users_in_role(*, role: str) -> QuerySet[User]:
+    """Active staff users in the role's group who have an e-mail address, by id (for notices
+    such as the ledger verification's, which go to every Manager)."""
+    return (
+        User.objects.filter(groups__name=role, is_active=True, is_staff=True)
+        .exclude(email="")
+        .distinct()
+        .order_by("pk")
+    )

@@ -79,6 +79,7 @@ urlpatterns = [
         name="loyalty-approval-decide",
     ),
     path("loyalty/liability/", views.LiabilityView.as_view(), name="loyalty-liability"),
+    path("loyalty/ledger/", views.LedgerVerificationView.as_view(), name="loyalty-ledger"),
     path(
         "loyalty/liability/export.<str:fmt>",
         views.LiabilityExportView.as_view(),

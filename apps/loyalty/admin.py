@@ -30,6 +30,7 @@ from .models import (
     CouponUse,
     CustomerBadge,
     EarnRule,
+    LedgerVerification,
     LotAllocation,
     LoyaltyAccount,
     PointsAdjustment,
@@ -436,3 +437,12 @@ class PointsAdjustmentAdmin(ReadOnlyAdmin):
     list_display += ["requested_at"]
     list_filter = ["status"]
     list_select_related = ["account__customer", "requested_by", "decided_by"]
+
+
+@admin.register(LedgerVerification)
+class LedgerVerificationAdmin(ReadOnlyAdmin):
+    """Written by the nightly verification only (``services.ledger_checks``)."""
+
+    list_display = ["started_at", "finished_at", "ok", "fault_count", "accounts_checked"]
+    list_display += ["rows_checked", "merkle_root", "digest_sent_to"]
+    list_filter = ["ok"]

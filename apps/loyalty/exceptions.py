@@ -44,3 +44,8 @@ class AdjustmentNotAllowed(ApplicationError):
     code = "adjustment_not_allowed"
     status = 403
     default_message = _("You cannot make this adjustment.")
+
+
+class LedgerDigestInvalid(ApplicationError):
+    code = "ledger_digest_invalid"
+    default_message = _("This is not a ledger digest.")

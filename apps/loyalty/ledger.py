@@ -4,12 +4,20 @@ transaction.
 
 Invariant 1, kept here: ``balance == Σ points`` of the account's transactions ``== Σ remaining``
 of its available lots; ``pending == Σ pending_points == Σ remaining`` of its pending lots;
-``balance >= 0`` (CHECK). Each transaction chains the previous one's hash.
+``balance >= 0`` (CHECK). Each transaction chains the previous one's hash: HMAC-SHA-256 under
+``settings.LEDGER_KEY`` (``tx_hash``, the one function every writer and checker uses), so someone
+who can write to the database but does not hold the key cannot rebuild a chain after changing a
+row. Someone who holds the key can; the signed digests of the chain heads kept outside the
+database (``apps.loyalty.digest``) catch that.
 """
 
 import datetime as dt
+import functools
 import hashlib
+import hmac
 
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db.models import F
 from django.utils import timezone
 
@@ -17,8 +25,61 @@ from .enums import ExpiryPolicy, LotStatus, TxKind
 from .models import LotAllocation, LoyaltyAccount, PointsLot, PointsTransaction, Programme
 
 GENESIS = "0" * 64
+CHAIN_ALGORITHM = "HMAC-SHA-256"
 # Kinds that count towards lifetime earned (not maturation: it was counted when pending).
 EARNING_KINDS = (TxKind.EARN, TxKind.PENDING, TxKind.COMPENSATE)
+
+
+def ledger_key() -> bytes:
+    """The chain key (``LEDGER_KEY``). Read on every call, so ``override_settings`` applies."""
+    key = settings.LEDGER_KEY
+    if not key:
+        raise ImproperlyConfigured("LEDGER_KEY is not set: the ledger cannot be chained.")
+    return key.encode()
+
+
+def ledger_subkey(label: str) -> bytes:
+    """A key for another purpose (signing digests, naming the key), derived from the chain key
+    under ``label`` so that no value made for one purpose is valid for another."""
+    return hmac.new(ledger_key(), label.encode(), hashlib.sha256).digest()
+
+
+def ledger_key_id() -> str:
+    """A public fingerprint of ``LEDGER_KEY``: names the key in digests without revealing it."""
+    return ledger_subkey("clientele/ledger-key-id/v1").hex()[:16]
+
+
+@functools.lru_cache(maxsize=4)
+def _keyed(key: bytes) -> hmac.HMAC:
+    # Keying an HMAC hashes the key pads; copying a keyed one is cheaper per row.
+    return hmac.new(key, digestmod=hashlib.sha256)
+
+
+def tx_payload(
+    *,
+    prev_hash: str,
+    account_id: int,
+    kind: str,
+    points: int,
+    pending_points: int,
+    balance_after: int,
+    idempotency_key: str,
+    created_at: dt.datetime,
+) -> str:
+    """What a row's hash covers: the previous hash and every field that counts (not ``reason``,
+    which erasure may scrub, nor the links, which the key and kind already pin down)."""
+    return "|".join(
+        [
+            prev_hash,
+            str(account_id),
+            kind,
+            str(points),
+            str(pending_points),
+            str(balance_after),
+            idempotency_key,
+            created_at.astimezone(dt.UTC).isoformat(),
+        ]
+    )
 
 
 def tx_hash(
@@ -31,20 +92,24 @@ def tx_hash(
     balance_after: int,
     idempotency_key: str,
     created_at: dt.datetime,
+    key: bytes | None = None,
 ) -> str:
-    payload = "|".join(
-        [
-            prev_hash,
-            str(account_id),
-            kind,
-            str(points),
-            str(pending_points),
-            str(balance_after),
-            idempotency_key,
-            created_at.astimezone(dt.UTC).isoformat(),
-        ]
+    """A row's chain hash: HMAC-SHA-256 of its ``tx_payload`` under ``key`` (default
+    ``LEDGER_KEY``). Every writer (``build``, the bulk jobs through it, the bench seeder) and
+    every checker (``verify_ledger``, ``--digest``) calls this one function."""
+    mac = _keyed(key or ledger_key()).copy()
+    payload = tx_payload(
+        prev_hash=prev_hash,
+        account_id=account_id,
+        kind=kind,
+        points=points,
+        pending_points=pending_points,
+        balance_after=balance_after,
+        idempotency_key=idempotency_key,
+        created_at=created_at,
     )
-    return hashlib.sha256(payload.encode()).hexdigest()
+    mac.update(payload.encode())
+    return mac.hexdigest()
 
 
 def tx_exists(key: str) -> PointsTransaction | None:

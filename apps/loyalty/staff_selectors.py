@@ -18,6 +18,7 @@ from .models import (
     CouponBatch,
     CustomerBadge,
     EarnRule,
+    LedgerVerification,
     LoyaltyAccount,
     PointsAdjustment,
     PointsLot,
@@ -30,6 +31,8 @@ from .models import (
 )
 from .selectors import PointsSummary, points_summary
 
+# A nightly job: no finished run for longer than this means the scheduler is not running it.
+LEDGER_VERIFICATION_STALE_AFTER = dt.timedelta(hours=36)
 # Rewards someone has to hand over, ship or arrange; vouchers and donations complete at once.
 FULFILMENT_KINDS = (RewardKind.PHYSICAL, RewardKind.EXPERIENCE)
 
@@ -256,3 +259,22 @@ def account_member_numbers(*, ids: set[int]) -> dict[int, str]:
     return dict(
         LoyaltyAccount.objects.filter(pk__in=ids).values_list("pk", "customer__member_number")
     )
+
+
+def ledger_verification_list() -> QuerySet[LedgerVerification]:
+    """Every verification run, newest first, without the fault texts (one query per page)."""
+    return LedgerVerification.objects.defer("faults").order_by("-started_at", "-id")
+
+
+def ledger_verification_latest() -> LedgerVerification | None:
+    """The newest finished verification run, with its faults."""
+    return (
+        LedgerVerification.objects.filter(finished_at__isnull=False)
+        .order_by("-started_at", "-id")
+        .first()
+    )
+
+
+def ledger_verification_stale(latest: LedgerVerification | None) -> bool:
+    """True when no run has finished recently: the ledger is not being watched."""
+    return latest is None or timezone.now() - latest.finished_at > LEDGER_VERIFICATION_STALE_AFTER

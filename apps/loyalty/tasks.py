@@ -1,4 +1,5 @@
-"""Loyalty jobs for Celery beat (scheduled by migration 0003_beat_schedule, local time).
+"""Loyalty jobs for Celery beat (scheduled by migrations 0003_beat_schedule and
+0006_ledger_verification, local time).
 
 Thin: they take ids or ISO dates, call a service and return its count. Every service is
 idempotent through unique ledger keys or ``reminded_at`` marks, so a retried or duplicated
@@ -19,7 +20,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
 from . import services
-from .services import reminders
+from .services import ledger_checks, reminders
 
 log = logging.getLogger(__name__)
 LOCK_TIMEOUT = 60 * 60 * 3  # longer than any nightly run; released in ``finally`` anyway
@@ -102,3 +103,10 @@ def badge_anniversaries(today: str | None = None) -> int | None:
 def points_expiring_remind(as_of: str | None = None) -> int | None:
     """Members with points entering the reminder window; each lot once."""
     return _locked("reminders", lambda: reminders.points_expiring_remind(as_of=_moment(as_of)))
+
+
+@shared_task(name="loyalty.ledger_verify", **JOB)
+def ledger_verify() -> int | None:
+    """Verify the whole ledger, record the run, e-mail the signed digest to the Managers.
+    Returns the run's id."""
+    return _locked("ledger-verify", lambda: ledger_checks.ledger_verification_run().pk)

@@ -1,5 +1,7 @@
 """Settings shared by every environment. Values come from the environment (django-environ)."""
 
+import hashlib
+import hmac
 import logging
 from pathlib import Path
 
@@ -16,6 +18,18 @@ SECRET_KEY = env("DJANGO_SECRET_KEY", default="dev-only-insecure-key-change-me")
 # Keys the digests of erased people's contact points (apps.customers.identifiers.contact_digest).
 # Its own setting so that rotating DJANGO_SECRET_KEY does not silently empty the suppression list.
 ERASURE_DIGEST_KEY = env("ERASURE_DIGEST_KEY", default=SECRET_KEY)
+
+
+def derive_key(secret: str, label: str) -> str:
+    """A key of its own for one purpose, derived from ``secret`` under a label (dev and test
+    only: production sets every key explicitly)."""
+    return hmac.new(secret.encode(), label.encode(), hashlib.sha256).hexdigest()
+
+
+LEDGER_KEY_LABEL = "clientele/ledger-chain/v1"
+# Keys the points ledger's HMAC-SHA-256 chain and signs its digests (apps.loyalty.ledger).
+# Production refuses to start without it. Changing it breaks every chain (docs/decisions.md).
+LEDGER_KEY = env("LEDGER_KEY", default=derive_key(SECRET_KEY, LEDGER_KEY_LABEL))
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
 

@@ -1,5 +1,5 @@
-"""Production: refuses to start without a secret key or a real mail server; passes
-``check --deploy`` cleanly."""
+"""Production: refuses to start without a secret key, the ledger and erasure-digest keys or a
+real mail server; passes ``check --deploy`` cleanly."""
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -12,6 +12,21 @@ if len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5 or SECRET_KEY.startswith("de
     raise ImproperlyConfigured(
         "DJANGO_SECRET_KEY must be set to a random value of 50+ characters "
         "(at least 5 different ones)."
+    )
+
+# Keys of their own, never derived from the secret key: the ledger's HMAC chain (a new key breaks
+# every chain) and the erased-contacts digests (a new key empties the suppression list).
+LEDGER_KEY = env("LEDGER_KEY", default="")
+ERASURE_DIGEST_KEY = env("ERASURE_DIGEST_KEY", default="")
+for _name, _value in (("LEDGER_KEY", LEDGER_KEY), ("ERASURE_DIGEST_KEY", ERASURE_DIGEST_KEY)):
+    if len(_value) < 32 or len(set(_value)) < 5:
+        raise ImproperlyConfigured(
+            f"{_name} must be set to a random value of 32+ characters (at least 5 different "
+            "ones), e.g. from: python -c 'import secrets; print(secrets.token_urlsafe(48))'"
+        )
+if LEDGER_KEY in (SECRET_KEY, ERASURE_DIGEST_KEY):
+    raise ImproperlyConfigured(
+        "LEDGER_KEY must be a key of its own, not DJANGO_SECRET_KEY or ERASURE_DIGEST_KEY."
     )
 
 # The console backend writes every e-mail (addresses, sign-in codes, reset links) to the log;

@@ -46,6 +46,7 @@ def _pages(world):
         "approvals": reverse("dashboard:loyalty-approval-list"),
         "liability": reverse("dashboard:loyalty-liability"),
         "liability-export": reverse("dashboard:loyalty-liability-export", args=["xlsx"]),
+        "ledger": reverse("dashboard:loyalty-ledger"),
     }
 
 
@@ -72,6 +73,7 @@ ALLOWED = {
     "approvals": {"manager", "administrator"},
     "liability": {"manager", "administrator"},
     "liability-export": {"manager", "administrator"},
+    "ledger": {"manager", "administrator"},
 }
 
 

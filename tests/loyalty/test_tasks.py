@@ -48,6 +48,7 @@ def test_migration_schedules_every_job_at_its_local_time_with_a_registered_task(
         "loyalty.birthday_bonuses": ("3", "0", "Asia/Shanghai"),
         "loyalty.badge_anniversaries": ("3", "5", "Asia/Shanghai"),
         "loyalty.points_expiring_remind": ("9", "0", "Asia/Shanghai"),
+        "loyalty.ledger_verify": ("4", "30", "Asia/Shanghai"),
     }
     assert set(rows) <= set(celery_app.tasks)
 
@@ -60,7 +61,7 @@ def test_schedule_migration_is_rerunnable_without_duplicates():
     migration = import_module("apps.loyalty.migrations.0003_beat_schedule")
     PeriodicTask.objects.filter(task="loyalty.points_expire").update(enabled=False)
     migration.schedule(apps, None)
-    assert PeriodicTask.objects.filter(name__startswith="loyalty:").count() == 6
+    assert PeriodicTask.objects.filter(name__startswith="loyalty:").count() == 7
     assert PeriodicTask.objects.get(task="loyalty.points_expire").enabled
 
 

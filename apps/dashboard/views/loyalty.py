@@ -1,6 +1,7 @@
 """Staff loyalty pages about members and money: points adjustment (with approval above the
-programme's limit), the approvals queue, the loyalty panel of the 360° page and the liability &
-breakage report. Views validate, call a selector or service, and render."""
+programme's limit), the approvals queue, the loyalty panel of the 360° page, the liability &
+breakage report and the ledger verification runs. Views validate, call a selector or service,
+and render."""
 
 import datetime as dt
 
@@ -27,6 +28,9 @@ from apps.loyalty.selectors import liability_report, points_summary
 from apps.loyalty.services import adjustment_decide, points_adjust
 from apps.loyalty.staff_selectors import (
     adjustments_pending_for_staff,
+    ledger_verification_latest,
+    ledger_verification_list,
+    ledger_verification_stale,
     liability_monthly,
     loyalty_panel,
     points_by_tier,
@@ -203,4 +207,23 @@ class LiabilityExportView(StaffRequiredMixin, View):
             return csv_response(filename=filename, header=table.header, rows=table.rows)
         return xlsx_response(
             filename=filename, title=_("Points liability"), header=table.header, rows=table.rows
+        )
+
+
+# --- ledger verification -----------------------------------------------------------------------
+
+
+class LedgerVerificationView(StaffRequiredMixin, TemplateView):
+    """The last verification's time and result, its faults, and every run before it."""
+
+    permission_required = "loyalty.view_ledgerverification"
+    template_name = "dashboard/loyalty/ledger.html"
+
+    def get_context_data(self, **kwargs):
+        latest = ledger_verification_latest()
+        return super().get_context_data(
+            latest=latest,
+            stale=ledger_verification_stale(latest),
+            page_obj=paginate(ledger_verification_list(), self.request),
+            **kwargs,
         )

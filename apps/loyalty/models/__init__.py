@@ -1,6 +1,6 @@
 """Loyalty models, by concept: the programme's configuration (``programme``), accounts and the
 ledger (``ledger``), rewards and coupons (``rewards``), referrals and badges
-(``recognition``)."""
+(``recognition``), ledger verification runs (``verification``)."""
 
 from .ledger import (
     LotAllocation,
@@ -13,6 +13,7 @@ from .ledger import (
 from .programme import MONEY, EarnRule, Programme, Tier
 from .recognition import Badge, CustomerBadge, Referral, ReferralCode
 from .rewards import Coupon, CouponBatch, CouponUse, Redemption, Reward
+from .verification import LedgerVerification
 
 __all__ = [
     "MONEY",
@@ -22,6 +23,7 @@ __all__ = [
     "CouponUse",
     "CustomerBadge",
     "EarnRule",
+    "LedgerVerification",
     "LotAllocation",
     "LoyaltyAccount",
     "PointsAdjustment",
