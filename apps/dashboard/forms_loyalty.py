@@ -12,6 +12,7 @@ from apps.loyalty.services.configuration import (
     REWARD_FIELDS,
     TIER_FIELDS,
     earn_rule_problems,
+    reward_problems,
 )
 
 DATETIME = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
@@ -116,13 +117,12 @@ class RewardForm(BootstrapMixin, forms.ModelForm):
         fields = REWARD_FIELDS
         widgets = {"starts_at": DATETIME, "ends_at": DATETIME}
 
-    def clean(self):
-        data = super().clean()
-        if data.get("kind") in ("voucher", "cash_off") and not data.get("coupon_kind"):
-            self.add_error("coupon_kind", _("A voucher reward needs the voucher's kind."))
-        if data.get("starts_at") and data.get("ends_at") and data["ends_at"] <= data["starts_at"]:
-            self.add_error("ends_at", _("The end must come after the start."))
-        return data
+    def _post_clean(self):
+        # The instance now holds the submitted values: the service's rule says what is wrong.
+        super()._post_clean()
+        for name, message in reward_problems(self.instance):
+            if name not in self.errors:
+                self.add_error(name if name in self.fields else None, message)
 
 
 class RewardCreateForm(RewardForm):

@@ -51,9 +51,11 @@ from .services.configuration import (
     REWARD_FIELDS,
     TIER_FIELDS,
     earn_rule_create,
+    earn_rule_problems,
     earn_rule_update,
     programme_update,
     reward_create,
+    reward_problems,
     reward_update,
     tier_update,
 )
@@ -161,6 +163,27 @@ class WindowCheckForm(forms.ModelForm):
         return data
 
 
+class ProblemsCheckForm(WindowCheckForm):
+    """Shows what the service would refuse (its ``problems`` function, the one place of the
+    rule) on the form's fields, instead of failing on save."""
+
+    problems = staticmethod(lambda instance: [])
+
+    def _post_clean(self):
+        super()._post_clean()
+        for name, message in self.problems(self.instance):
+            if name not in self.errors:
+                self.add_error(name if name in self.fields else None, message)
+
+
+class EarnRuleAdminForm(ProblemsCheckForm):
+    problems = staticmethod(earn_rule_problems)
+
+
+class RewardAdminForm(ProblemsCheckForm):
+    problems = staticmethod(reward_problems)
+
+
 @admin.register(Programme)
 class ProgrammeAdmin(AuditedAdmin):
     audit_name = "programme"
@@ -255,7 +278,7 @@ class TierAdmin(AuditedAdmin):
 class EarnRuleAdmin(AuditedAdmin):
     audit_name = "earn_rule"
     audit_fields = EARN_RULE_FIELDS
-    form = WindowCheckForm
+    form = EarnRuleAdminForm
     list_display = ["name", "kind", "multiplier", "bonus_points", "priority", "stackable"]
     list_display += ["starts_at", "ends_at", "is_active"]
     list_filter = ["kind", "is_active", "stackable"]
@@ -281,7 +304,7 @@ class EarnRuleAdmin(AuditedAdmin):
 class RewardAdmin(AuditedAdmin):
     audit_name = "reward"
     audit_fields = [*REWARD_FIELDS, "stock"]
-    form = WindowCheckForm
+    form = RewardAdminForm
     list_display = ["name", "kind", "cost_points", "stock", "per_member_limit", "min_tier"]
     list_display += ["is_active"]
     list_filter = ["kind", "is_active", "min_tier"]

@@ -22,7 +22,7 @@ from apps.customers import demo
 from apps.customers.enums import OrderChannel, StoreKind
 from apps.customers.models import Customer, Order, Refund, Store
 
-from .enums import CouponKind, RedemptionStatus, ReferralStatus, RewardKind
+from .enums import VOUCHER_KINDS, CouponKind, RedemptionStatus, ReferralStatus, RewardKind
 from .models import (
     Badge,
     CouponBatch,
@@ -41,7 +41,6 @@ from .services.coupons import coupon_batch_create, coupon_find, coupon_redeem, c
 from .services.earning import order_ingest, orders_earn_bulk
 from .services.jobs import points_expire_due, points_mature_due
 from .services.redemption import (
-    VOUCHER_KINDS,
     redemption_cancel,
     redemption_fulfil,
     reward_redeem,

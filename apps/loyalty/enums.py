@@ -100,3 +100,7 @@ class AdjustmentStatus(models.TextChoices):
     PENDING = "pending", _("Waiting for approval")
     APPROVED = "approved", _("Approved")
     REJECTED = "rejected", _("Rejected")
+
+
+# Rewards paid out as a coupon in the member's wallet; they need the coupon's kind.
+VOUCHER_KINDS = (RewardKind.VOUCHER, RewardKind.CASH_OFF)

@@ -394,14 +394,15 @@ def test_deletions_in_the_admin_are_audited(client, superuser, programme):
 
 
 def test_a_refusal_by_the_service_is_shown_and_writes_nothing(client, superuser, programme):
-    """A product multiplier without its SKU passes the admin form but not earn_rule_create: the
-    admin says why instead of a server error, and nothing is saved or audited."""
+    """A product multiplier without its SKU is refused by earn_rule_problems, the rule the
+    service applies: the admin form shows it on the field, keeps what was typed, and nothing is
+    saved or audited."""
     client.force_login(superuser)
-    url = reverse("admin:loyalty_earnrule_add")
     response = _add(client, "earnrule", name="No SKU", kind="sku", multiplier="2")
-    assert (response.status_code, response["Location"]) == (302, url)
-    shown = [str(m) for m in client.get(url).context["messages"]]
-    assert shown == ["A product multiplier needs its SKU."]
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["sku"] == [
+        "A product multiplier needs its SKU."
+    ]
     assert not EarnRule.objects.exists() and not AuditEvent.objects.exists()
 
 

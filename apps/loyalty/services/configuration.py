@@ -18,7 +18,7 @@ from apps.accounts.models import User
 from apps.core.exceptions import ValidationFailed
 from apps.core.services import audit_record, changed_fields, model_snapshot
 
-from ..enums import BONUS_KINDS, MULTIPLIER_KINDS, EarnRuleKind
+from ..enums import BONUS_KINDS, MULTIPLIER_KINDS, VOUCHER_KINDS, EarnRuleKind
 from ..locks import lock_reward
 from ..models import EarnRule, Programme, Reward, Tier
 
@@ -297,11 +297,30 @@ def tier_update(*, tier: Tier, actor: User, **data: Any) -> Tier:
     )
 
 
+def reward_problems(reward: Reward) -> list[tuple[str, str]]:
+    """What the reward lacks, as (field, message) pairs: its window must end after it starts,
+    and a voucher or cash-off reward needs the kind of coupon it pays out. The one place for
+    this rule: the services refuse it, and the dashboard and admin forms show it."""
+    problems = []
+    if reward.starts_at and reward.ends_at and reward.ends_at <= reward.starts_at:
+        problems.append(("ends_at", _("The end must come after the start.")))
+    if reward.kind in VOUCHER_KINDS and not reward.coupon_kind:
+        problems.append(("coupon_kind", _("A voucher reward needs the voucher's kind.")))
+    return problems
+
+
+def _check_reward(reward: Reward) -> None:
+    if problems := reward_problems(reward):
+        name, message = problems[0]
+        raise ValidationFailed(message, field=name)
+    validate(reward)
+
+
 @transaction.atomic
 def reward_create(*, actor: User, stock: int | None = None, **data: Any) -> Reward:
+    """A new reward, refused when ``reward_problems`` finds anything; audited."""
     reward = Reward(stock=stock, **{k: v for k, v in data.items() if k in REWARD_FIELDS})
-    _check_window(reward.starts_at, reward.ends_at)
-    validate(reward)
+    _check_reward(reward)
     reward.save()
     audit_record(
         actor=actor,
@@ -315,11 +334,15 @@ def reward_create(*, actor: User, stock: int | None = None, **data: Any) -> Rewa
 
 @transaction.atomic
 def reward_update(*, reward: Reward, actor: User, **data: Any) -> Reward:
-    """Everything but stock (see ``reward_restock``)."""
+    """Everything but stock (see ``reward_restock``); refused like ``reward_create``."""
     reward = Reward.objects.select_for_update().get(pk=reward.pk)
-    _check_window(data.get("starts_at", reward.starts_at), data.get("ends_at", reward.ends_at))
     return audited_update(
-        instance=reward, fields=REWARD_FIELDS, data=data, actor=actor, action="reward.update"
+        instance=reward,
+        fields=REWARD_FIELDS,
+        data=data,
+        actor=actor,
+        action="reward.update",
+        check=_check_reward,
     )
 
 

@@ -35,14 +35,13 @@ from apps.core.services import audit_record
 from apps.customers.models import Customer
 
 from .. import ledger
-from ..enums import CouponKind, LotStatus, RedemptionStatus, RewardKind, TxKind
+from ..enums import VOUCHER_KINDS, CouponKind, LotStatus, RedemptionStatus, RewardKind, TxKind
 from ..exceptions import InsufficientPoints, LimitReached, NotEligible, OutOfStock
 from ..locks import lock_account, lock_reward
 from ..models import Coupon, LoyaltyAccount, PointsLot, Redemption, Reward
 from .bonuses import settle_debt
 from .coupons import coupon_issue
 
-VOUCHER_KINDS = (RewardKind.VOUCHER, RewardKind.CASH_OFF)
 IMMEDIATE_KINDS = (*VOUCHER_KINDS, RewardKind.DONATION)
 
 
