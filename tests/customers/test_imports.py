@@ -321,8 +321,11 @@ def test_orders_bad_rows_give_exact_messages_and_write_nothing(tmp_path, stores,
         "row 6, column unit_price: is required on a line",
         "row 7, column external_id: duplicate of row 2 (order “B-1” at store “sh-01”)",
         "row 9, column external_id: duplicate of row 8 (order “B-5” at store “bj-01”)",
+        # Checked once the whole order is read: its lines must add up to its total.
+        "row 2, column total: The lines add up to 21.00, less the discount 0.00 makes 21.00, "
+        "not the total 10.00.",
     ]
-    assert result.error_count == 13
+    assert result.error_count == 14
     assert (result.created, result.lines) == (0, 0)
     assert counts() == before
 
@@ -394,3 +397,23 @@ def test_progress_is_reported(stores, members):
     assert calls[0] == ("validating", 0, 0)  # total unknown until read (no expected_rows)
     assert ("validating", 4, 4) in calls
     assert calls[-1] == ("running", 4, 4)
+
+
+def test_orders_whose_lines_do_not_add_up_are_refused_at_their_first_row(
+    tmp_path, stores, members
+):
+    path = tmp_path / "orders.csv"
+    path.write_text(
+        "member_number,external_id,store,placed_at,total,discount,sku,quantity,unit_price\n"
+        "1234567897,L-1,sh-01,2024-03-01,80,0,S1,2,30\n"
+        "1234567897,L-1,sh-01,2024-03-01,80,0,S2,1,30\n"
+        "1234567897,L-2,sh-01,2024-03-01,50,10,S1,2,30\n",
+        encoding="utf-8",
+    )
+    before = counts()
+    result = orders_import(path=path, dry_run=False)
+    assert result.errors == [
+        "row 2, column total: The lines add up to 90.00, less the discount 0.00 makes 90.00, "
+        "not the total 80.00."
+    ]
+    assert counts() == before

@@ -12,6 +12,7 @@ from rest_framework.views import APIView
 
 from apps.customers.models import Order, Refund
 from apps.customers.selectors import customer_get, order_get, store_get
+from apps.customers.services import order_lines_problem
 from apps.loyalty.models import PointsTransaction
 from apps.loyalty.selectors import account_for
 from apps.loyalty.services import EarnOutcome, order_ingest, refund_ingest
@@ -21,7 +22,6 @@ from ..schema import COMMON_ERRORS, IDEMPOTENT_ERRORS, error
 from ..serializers import OrderChannelField, TierRefOut, tier_ref, validated
 
 # Lines and total may differ by rounding at the till, never by more than a cent.
-LINES_TOLERANCE = Decimal("0.01")
 
 OrderResultOut = inline_serializer(
     name="OrderResult",
@@ -127,25 +127,12 @@ class OrderCreateApi(APIView):
             ref_name = "OrderCreateInput"
 
         def validate(self, attrs):
-            lines = attrs.get("lines") or []
-            if lines:
-                gross = sum((ln["quantity"] * ln["unit_price"] for ln in lines), Decimal(0))
-                if abs(gross - attrs["discount"] - attrs["total"]) > LINES_TOLERANCE:
-                    cent = Decimal("0.01")
-                    raise serializers.ValidationError(
-                        {
-                            "lines": _(
-                                "The lines add up to %(gross)s, less the discount %(discount)s "
-                                "makes %(net)s, not the total %(total)s."
-                            )
-                            % {
-                                "gross": gross.quantize(cent),
-                                "discount": attrs["discount"].quantize(cent),
-                                "net": (gross - attrs["discount"]).quantize(cent),
-                                "total": attrs["total"].quantize(cent),
-                            }
-                        }
-                    )
+            # The customers service's rule, reported on the field before anything runs.
+            problem = order_lines_problem(
+                total=attrs["total"], discount=attrs["discount"], lines=attrs.get("lines") or []
+            )
+            if problem:
+                raise serializers.ValidationError({"lines": problem})
             return attrs
 
     @extend_schema(

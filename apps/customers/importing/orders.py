@@ -16,6 +16,7 @@ from apps.core.services import audit_record
 
 from ..enums import OrderStatus
 from ..models import ImportJob, Order, OrderLine
+from ..services import order_lines_problem
 from .files import data_rows, read_header
 from .results import (
     BULK_BATCH,
@@ -127,6 +128,7 @@ def orders_import(
     total = result.rows = done
     progress(ImportJob.Status.VALIDATING, total, total)
 
+    _lines_check(orders, lines, errors)
     # Orders already in the database: identical ones are skipped, different ones are errors.
     skip = _existing_orders(orders, errors)
     if errors.count:
@@ -155,6 +157,26 @@ def orders_import(
         # idempotent (earning skips orders that earned).
         events.publish("orders.imported", order_ids=[*order_ids, *skip.values()])
     return finish(result, errors)
+
+
+def _lines_check(
+    orders: list[dict[str, Any]],
+    lines: list[tuple[int, tuple[int, str], dict[str, Any]]],
+    errors: Errors,
+) -> None:
+    """The lines of each order must add up to its total (``order_lines_problem``, the rule
+    ``order_record`` applies too); a mismatch is an error on the order's first row."""
+    by_order: dict[tuple[int, str], list[dict[str, Any]]] = {}
+    for _row, key, line in lines:
+        by_order.setdefault(key, []).append(line)
+    for order in orders:
+        key = (order["store_id"], order["external_id"])
+        if key in by_order and "total" in order:
+            problem = order_lines_problem(
+                total=order["total"], discount=order["discount"], lines=by_order[key]
+            )
+            if problem:
+                errors.add(order["row_no"], "total", problem)
 
 
 def _existing_orders(orders: list[dict[str, Any]], errors: Errors) -> dict[tuple[int, str], int]:

@@ -1,6 +1,6 @@
 """Customer services, split by concept; import them from this package."""
 
-from .orders import order_record, refund_record
+from .orders import order_lines_problem, order_record, refund_record
 from .profile import (
     PROFILE_FIELDS,
     consent_record,
@@ -25,6 +25,7 @@ __all__ = [
     "customer_tags_set",
     "customer_update",
     "interaction_log",
+    "order_lines_problem",
     "order_record",
     "refund_record",
 ]

@@ -16,6 +16,31 @@ from ..enums import OrderStatus
 from ..exceptions import IdempotencyConflict, RefundExceedsOrder
 from ..models import Customer, Order, OrderLine, Refund, Store
 
+LINES_TOLERANCE = Decimal("0.01")
+CENT = Decimal("0.01")
+
+
+def order_lines_problem(*, total: Decimal, discount: Decimal, lines: Iterable[dict]) -> str:
+    """Why the lines do not describe the order's money, or "" when they do (or there are none).
+    Σ quantity × unit_price − discount must equal ``total`` within 0.01: earn rules per category
+    or SKU spread the paid total over the lines. The one place of this rule: ``order_record``
+    refuses such an order, the API and the importers say so on their field or row."""
+    lines = list(lines)
+    if not lines:
+        return ""
+    gross = sum((ln.get("quantity", Decimal(1)) * ln["unit_price"] for ln in lines), Decimal(0))
+    if abs(gross - discount - total) <= LINES_TOLERANCE:
+        return ""
+    return _(
+        "The lines add up to %(gross)s, less the discount %(discount)s makes %(net)s, not the "
+        "total %(total)s."
+    ) % {
+        "gross": gross.quantize(CENT),
+        "discount": discount.quantize(CENT),
+        "net": (gross - discount).quantize(CENT),
+        "total": total.quantize(CENT),
+    }
+
 
 def order_record(
     *,
@@ -33,10 +58,14 @@ def order_record(
     again returns the first one untouched, also when two requests race (the unique key decides).
     The same id with different data (customer, time, amounts, coupon, channel or lines) is a
     409 ``order_conflict`` and writes nothing: a recorded order is never rewritten, its points
-    depend on it."""
+    depend on it. Lines that do not add up to the total are refused (``order_lines_problem``)."""
     if total < 0 or discount < 0:
         raise ValidationFailed(_("Amounts cannot be negative."))
     lines = list(lines)
+    problem = order_lines_problem(total=total, discount=discount, lines=lines)
+    # A retry of a recorded order with other data is answered as the conflict it is, below.
+    if problem and not Order.objects.filter(store=store, external_id=external_id).exists():
+        raise ValidationFailed(problem, field="lines")
     try:
         with transaction.atomic():
             order = Order.objects.create(

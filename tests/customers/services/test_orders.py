@@ -178,3 +178,17 @@ def test_an_order_conflict_names_the_fields_in_the_language_of_the_request():
     assert "下单时间" in refused.value.message
     assert "placed" not in refused.value.message
     assert Order.objects.get().placed_at == PLACED
+
+
+def test_lines_that_do_not_add_up_to_the_total_are_refused_and_nothing_is_written():
+    store, customer = StoreFactory(), CustomerFactory()
+    with pytest.raises(ValidationFailed) as refused:
+        _record(store, customer, total="90.00", lines=TEA)
+    assert refused.value.message == (
+        "The lines add up to 99.00, less the discount 0.00 makes 99.00, not the total 90.00."
+    )
+    assert refused.value.extra == {"field": "lines"}
+    assert not Order.objects.exists() and not OrderLine.objects.exists()
+    # Within a cent is the same money; a discount is taken off the lines.
+    order, created = _record(store, customer, total="89.01", discount=Decimal(10), lines=TEA)
+    assert created and order.total == Decimal("89.01")
