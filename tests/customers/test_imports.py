@@ -399,9 +399,7 @@ def test_progress_is_reported(stores, members):
     assert calls[-1] == ("running", 4, 4)
 
 
-def test_orders_whose_lines_do_not_add_up_are_refused_at_their_first_row(
-    tmp_path, stores, members
-):
+def test_orders_whose_lines_do_not_add_up_are_refused_at_their_first_row(tmp_path, stores, members):
     path = tmp_path / "orders.csv"
     path.write_text(
         "member_number,external_id,store,placed_at,total,discount,sku,quantity,unit_price\n"
