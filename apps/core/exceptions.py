@@ -33,3 +33,16 @@ class Conflict(ApplicationError):
     code = "conflict"
     status = 409
     default_message = _("The request conflicts with the current state.")
+
+
+class IdempotencyKeyReused(ApplicationError):
+    code = "idempotency_key_reused"
+    status = 422
+    default_message = _("This Idempotency-Key was already used for a different request.")
+
+
+class IdempotencyInProgress(Conflict):
+    code = "idempotency_conflict"
+    default_message = _(
+        "A request with this Idempotency-Key is still being processed; retry shortly."
+    )

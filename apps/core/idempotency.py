@@ -26,25 +26,11 @@ from typing import Any
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from django.utils.translation import gettext_lazy as _
 
-from .exceptions import ApplicationError, Conflict
+from .exceptions import IdempotencyInProgress, IdempotencyKeyReused
 from .models import IdempotencyKey
 
 KEY_MAX_LENGTH = 255
-
-
-class IdempotencyKeyReused(ApplicationError):
-    code = "idempotency_key_reused"
-    status = 422
-    default_message = _("This Idempotency-Key was already used for a different request.")
-
-
-class IdempotencyInProgress(Conflict):
-    code = "idempotency_conflict"
-    default_message = _(
-        "A request with this Idempotency-Key is still being processed; retry shortly."
-    )
 
 
 class ClaimState(enum.Enum):

@@ -32,3 +32,28 @@ class IdempotencyConflict(Conflict):
 class UnsubscribeTokenInvalid(NotFound):
     code = "unsubscribe_token_invalid"
     default_message = _("This unsubscribe link is not valid.")
+
+
+class StaffCannotBeMember(ApplicationError):
+    code = "staff_not_member"
+    status = 403
+    default_message = _(
+        "Staff accounts cannot hold a membership. Please sign up with a personal e-mail address."
+    )
+
+
+class AlreadyMember(Conflict):
+    code = "already_member"
+    default_message = _("This account already has a membership.")
+
+
+class ClaimNotPossible(ApplicationError):
+    code = "claim_not_possible"
+    status = 409
+    default_message = _("We could not match a membership to these details.")
+
+
+class PhoneCodeInvalid(ApplicationError):
+    code = "phone_code_invalid"
+    status = 400
+    default_message = _("That code is not right or has expired. Request a new one.")

@@ -23,7 +23,6 @@ from .models import (
     CustomerBadge,
     EarnRule,
     LoyaltyAccount,
-    PointsAdjustment,
     PointsLot,
     PointsTransaction,
     Programme,
@@ -151,14 +150,6 @@ def lot_list(*, customer: Customer) -> QuerySet[PointsLot]:
 def tier_history(*, customer: Customer) -> QuerySet[TierHistory]:
     return TierHistory.objects.filter(account__customer=customer).select_related(
         "from_tier", "to_tier"
-    )
-
-
-def adjustments_pending() -> QuerySet[PointsAdjustment]:
-    return (
-        PointsAdjustment.objects.filter(status="pending")
-        .select_related("account__customer", "requested_by")
-        .order_by("requested_at")
     )
 
 

@@ -198,7 +198,6 @@ def points_by_tier() -> list[dict]:
 class LoyaltyPanel:
     customer: Customer
     summary: PointsSummary
-    has_account: bool
     lots: list = field(default_factory=list)
     transactions: list = field(default_factory=list)
     tier_history: list = field(default_factory=list)
@@ -215,7 +214,7 @@ def loyalty_panel(*, customer: Customer, ledger_rows: int = 50) -> LoyaltyPanel:
     referrals both ways, recent redemptions and adjustments waiting for approval."""
     summary = points_summary(customer=customer)
     account = LoyaltyAccount.objects.filter(customer=customer).first()
-    panel = LoyaltyPanel(customer=customer, summary=summary, has_account=account is not None)
+    panel = LoyaltyPanel(customer=customer, summary=summary)
     panel.badges = list(
         CustomerBadge.objects.filter(customer=customer)
         .select_related("badge")

@@ -8,8 +8,8 @@ from django.test import override_settings
 from django.urls import reverse
 from django.utils import timezone
 
+from apps.core.exceptions import IdempotencyInProgress
 from apps.core.idempotency import (
-    IdempotencyInProgress,
     idempotency_claim,
     idempotency_keys_purge,
     request_fingerprint,

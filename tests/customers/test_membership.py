@@ -4,6 +4,12 @@ import pytest
 from allauth.account.models import EmailAddress
 
 from apps.core.models import AuditEvent
+from apps.customers.exceptions import (
+    AlreadyMember,
+    ClaimNotPossible,
+    PhoneCodeInvalid,
+    StaffCannotBeMember,
+)
 from apps.customers.models import ConsentRecord, Customer
 from apps.customers.services import (
     membership_claim_by_email,
@@ -12,13 +18,7 @@ from apps.customers.services import (
     membership_options,
     phone_code_send,
 )
-from apps.customers.services.membership import (
-    REVIEW_TAG,
-    AlreadyMember,
-    ClaimNotPossible,
-    PhoneCodeInvalid,
-    StaffCannotBeMember,
-)
+from apps.customers.services.membership import REVIEW_TAG
 from tests.accounts.factories import UserFactory
 from tests.customers.factories import CustomerFactory
 

@@ -7,10 +7,11 @@ import pytest
 from django.core.cache import cache
 from django.core.management import call_command
 
+from apps.customers.exceptions import PhoneCodeInvalid
 from apps.customers.models import Customer
 from apps.customers.services import membership as membership_module
 from apps.customers.services import membership_claim_by_phone, phone_code_send
-from apps.customers.services.membership import PHONE_CODE_MAX_ATTEMPTS, PhoneCodeInvalid
+from apps.customers.services.membership import PHONE_CODE_MAX_ATTEMPTS
 from tests.accounts.factories import UserFactory
 from tests.customers.factories import CustomerFactory
 

@@ -33,14 +33,13 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 
 from apps.accounts.models import User
-from apps.core.exceptions import ApplicationError, Conflict
 from apps.core.services import audit_record
 from apps.core.sms import get_sms_backend
 
 from ..enums import Source
+from ..exceptions import AlreadyMember, ClaimNotPossible, PhoneCodeInvalid, StaffCannotBeMember
 from ..identifiers import phone_normalize
 from ..models import Customer
 from .consent import consent_preferences_save
@@ -49,31 +48,6 @@ from .profile import customer_create, customer_tag_add
 REVIEW_TAG = "portal-review"
 PHONE_CODE_TTL_SECONDS = 10 * 60
 PHONE_CODE_MAX_ATTEMPTS = 5
-
-
-class StaffCannotBeMember(ApplicationError):
-    code = "staff_not_member"
-    status = 403
-    default_message = gettext_lazy(
-        "Staff accounts cannot hold a membership. Please sign up with a personal e-mail address."
-    )
-
-
-class AlreadyMember(Conflict):
-    code = "already_member"
-    default_message = gettext_lazy("This account already has a membership.")
-
-
-class ClaimNotPossible(ApplicationError):
-    code = "claim_not_possible"
-    status = 409
-    default_message = gettext_lazy("We could not match a membership to these details.")
-
-
-class PhoneCodeInvalid(ApplicationError):
-    code = "phone_code_invalid"
-    status = 400
-    default_message = gettext_lazy("That code is not right or has expired. Request a new one.")
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,7 @@ from apps.loyalty.staff_selectors import (
 
 from ..forms_loyalty import AdjustmentDecideForm, PeriodForm, PointsAdjustForm
 from ._helpers import paginate
-from .loyalty_programme import FormPageView
+from .form_page import FormPageView
 from .mixins import StaffRequiredMixin
 
 

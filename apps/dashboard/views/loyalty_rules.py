@@ -1,0 +1,134 @@
+"""Staff pages for earn rules: list, create, edit, switch off, and the live preview of what an
+example basket earns. Views validate, call a selector or service, and render; every rule lives
+in ``apps.loyalty``."""
+
+from decimal import Decimal
+
+from django.contrib import messages
+from django.shortcuts import get_object_or_404, redirect
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views import View
+from django.views.generic import TemplateView
+
+from apps.loyalty.models import EarnRule, Programme, Tier
+from apps.loyalty.rules import LineFacts, OrderFacts, compute_earn
+from apps.loyalty.services.configuration import (
+    earn_rule_create,
+    earn_rule_deactivate,
+    earn_rule_update,
+)
+from apps.loyalty.staff_selectors import earn_rule_list
+
+from ..forms_loyalty import EarnPreviewForm, EarnRuleForm
+from ._helpers import paginate
+from .form_page import FormPageView
+from .mixins import StaffRequiredMixin
+
+
+class EarnRuleListView(StaffRequiredMixin, TemplateView):
+    permission_required = "loyalty.view_earnrule"
+    template_name = "dashboard/loyalty/rules.html"
+
+    def get_context_data(self, **kwargs):
+        active = self.request.GET.get("active", "")
+        return super().get_context_data(
+            page_obj=paginate(earn_rule_list(active=active), self.request), active=active, **kwargs
+        )
+
+
+class EarnRuleCreateView(FormPageView):
+    permission_required = "loyalty.add_earnrule"
+    form_class = EarnRuleForm
+    template_name = "dashboard/loyalty/rule_form.html"
+    title = gettext_lazy("New earn rule")
+    success_message = gettext_lazy("Earn rule created.")
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(preview_form=EarnPreviewForm(prefix="preview"), **kwargs)
+
+    def save(self, form):
+        data = dict(form.cleaned_data)
+        tiers = list(data.pop("tiers", []))
+        earn_rule_create(actor=self.request.user, tiers=tiers, **data)
+
+    def get_success_url(self):
+        return reverse("dashboard:loyalty-rule-list")
+
+
+class EarnRuleEditView(EarnRuleCreateView):
+    permission_required = "loyalty.change_earnrule"
+    title = gettext_lazy("Edit earn rule")
+    success_message = gettext_lazy("Earn rule saved.")
+
+    def dispatch(self, request, *args, **kwargs):
+        self.rule = get_object_or_404(EarnRule, pk=kwargs["pk"])
+        return super().dispatch(request, *args, **kwargs)
+
+    def get_form_kwargs(self):
+        return {"instance": self.rule}
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(rule=self.rule, **kwargs)
+
+    def save(self, form):
+        data = dict(form.cleaned_data)
+        tiers = list(data.pop("tiers", []))
+        earn_rule_update(rule=self.rule, actor=self.request.user, tiers=tiers, **data)
+
+
+class EarnRuleDeactivateView(StaffRequiredMixin, View):
+    permission_required = "loyalty.change_earnrule"
+
+    def post(self, request, pk):
+        rule = get_object_or_404(EarnRule, pk=pk)
+        earn_rule_deactivate(rule=rule, actor=request.user)
+        messages.success(request, _("“%(name)s” is switched off.") % {"name": rule.name})
+        return redirect("dashboard:loyalty-rule-list")
+
+
+class EarnRulePreviewView(StaffRequiredMixin, TemplateView):
+    """htmx: the points an example basket earns with the rules as they are now, and with the
+    rule being edited as typed (not saved). Pure computation, nothing is written."""
+
+    permission_required = "loyalty.view_earnrule"
+    template_name = "dashboard/loyalty/_rule_preview.html"
+
+    def post(self, request, *args, **kwargs):
+        basket = EarnPreviewForm(request.POST, prefix="preview")
+        rule_form = EarnRuleForm(request.POST)
+        context = {"basket": basket, "result": None}
+        if basket.is_valid():
+            data = basket.cleaned_data
+            tier: Tier | None = data["tier"]
+            facts = OrderFacts(
+                total=data["amount"],
+                placed_at=timezone.now(),
+                store_id=None,
+                channel="",
+                lines=(
+                    LineFacts(sku=data["sku"], category=data["category"], amount=data["amount"]),
+                ),
+                tier_id=tier.pk if tier else None,
+                tier_multiplier=tier.earn_multiplier if tier else Decimal(1),
+                first_purchase=data["first_purchase"],
+            )
+            rules = list(EarnRule.objects.filter(is_active=True).prefetch_related("tiers"))
+            rule_tiers = {r.pk: {t.pk for t in r.tiers.all()} for r in rules}
+            rate = Programme.get().points_per_currency_unit
+            context["current"] = compute_earn(
+                facts=facts, rate=rate, rules=rules, rule_tiers=rule_tiers
+            )
+            if rule_form.is_valid():
+                draft = rule_form.save(commit=False)
+                draft.pk = int(request.POST.get("rule_id") or 0) or -1
+                others = [r for r in rules if r.pk != draft.pk]
+                rule_tiers[draft.pk] = {t.pk for t in rule_form.cleaned_data.get("tiers", [])}
+                context["result"] = compute_earn(
+                    facts=facts, rate=rate, rules=[*others, draft], rule_tiers=rule_tiers
+                )
+            else:
+                context["rule_errors"] = True
+        return self.render_to_response(context)
