@@ -1,16 +1,15 @@
 """Representations shared by the v1 views. Database ids never appear in them: customers are
 addressed by member number, stores by code, orders by (store, external id)."""
 
-from django.conf import settings
 from django.db import models
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from rest_framework import serializers
 
 from apps.core.exceptions import ValidationFailed
-from apps.customers.enums import Channel, Gender, OrderChannel
+from apps.customers.enums import Channel, OrderChannel
 from apps.customers.identifiers import phone_normalize
 from apps.customers.models import Customer
+from apps.customers.services import PROFILE_FIELDS, customer_profile_problems
 from apps.loyalty.codes import redemption_reference
 from apps.loyalty.enums import TierMetric
 
@@ -83,36 +82,35 @@ class CustomerOut(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class CustomerProfileIn(serializers.Serializer):
-    """Profile fields an integration may set at enrolment and change later. Blank strings
-    clear a field."""
+class CustomerProfileIn(serializers.ModelSerializer):
+    """Profile fields an integration may set at enrolment and change later, derived from the
+    ``Customer`` model; blank strings clear a field. The one clean of a profile is the customers
+    service's (``customer_profile_problems``): for a change, the view passes the customer being
+    changed as ``context["customer"]``."""
 
-    first_name = serializers.CharField(max_length=80, required=False, allow_blank=True)
-    last_name = serializers.CharField(max_length=80, required=False, allow_blank=True)
-    email = serializers.EmailField(max_length=254, required=False, allow_blank=True)
     phone = serializers.CharField(
         max_length=32,
         required=False,
         allow_blank=True,
         help_text=_("Any format; stored in E.164 (+8613812345678)."),
     )
-    birth_date = serializers.DateField(required=False, allow_null=True)
-    gender = serializers.ChoiceField(choices=Gender.choices, required=False, allow_blank=True)
-    city = serializers.CharField(max_length=80, required=False, allow_blank=True)
-    region = serializers.CharField(max_length=80, required=False, allow_blank=True)
-    preferred_language = serializers.ChoiceField(choices=settings.LANGUAGES, required=False)
     preferred_channel = ChannelField(required=False)
     store = serializers.SlugField(
         max_length=32, required=False, help_text=_("Code of the enrolment store.")
     )
 
-    def validate_phone(self, value: str) -> str:
-        return phone_field_validate(value)
+    class Meta:
+        model = Customer
+        fields = PROFILE_FIELDS
+        extra_kwargs = {name: {"required": False} for name in PROFILE_FIELDS}
 
-    def validate_birth_date(self, value):
-        if value is not None and value > timezone.localdate():
-            raise serializers.ValidationError(_("The birth date is in the future."))
-        return value
+    def validate(self, attrs):
+        profile = {k: v for k, v in attrs.items() if k != "store"}
+        cleaned, problems = customer_profile_problems(profile, current=self.context.get("customer"))
+        if problems:
+            field, message = problems[0]
+            raise serializers.ValidationError({field: message})
+        return attrs | cleaned
 
 
 # --- loyalty ---------------------------------------------------------------------------------

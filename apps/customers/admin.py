@@ -13,10 +13,8 @@ from django import forms
 from django.contrib import admin
 from import_export.admin import ImportExportModelAdmin
 
-from apps.core.exceptions import ValidationFailed
 from apps.core.services import audit_record
 
-from .identifiers import phone_normalize
 from .models import (
     ConsentRecord,
     Customer,
@@ -32,7 +30,7 @@ from .resources import CustomerResource, OrderResource
 from .services import (
     PROFILE_FIELDS,
     customer_create,
-    customer_profile_clean,
+    customer_profile_problems,
     customer_tags_set,
     customer_update,
 )
@@ -98,21 +96,17 @@ class CustomerAdminForm(forms.ModelForm):
         model = Customer
         fields = [*PROFILE_FIELDS, "tags"]
 
-    def clean_phone(self):
-        try:
-            return phone_normalize(self.cleaned_data.get("phone") or "")
-        except ValidationFailed as exc:
-            raise forms.ValidationError(exc.message) from exc
-
     def clean(self):
         # The profile services' own checks, run here so a refusal is a form error, not a 500.
         data = super().clean()
         profile = {f: data[f] for f in PROFILE_FIELDS if f in data}
-        try:
-            customer_profile_clean(profile)
-        except ValidationFailed as exc:
-            field = exc.extra.get("field")
-            self.add_error(field if field in self.fields else None, exc.message)
+        current = self.instance if self.instance.pk else None
+        if current is not None:
+            profile = {f: v for f, v in profile.items() if f in self.changed_data}
+        _clean, problems = customer_profile_problems(profile, current=current)
+        for field, message in problems:
+            if field not in self.errors:
+                self.add_error(field if field in self.fields else None, message)
         return data
 
 

@@ -1,19 +1,16 @@
 """Staff dashboard forms. They check the shape of the input; the services do the work."""
 
 from django import forms
-from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
-from apps.core.exceptions import ValidationFailed
 from apps.customers.enums import (
     Channel,
     ConsentPurpose,
-    Gender,
     InteractionKind,
     Source,
 )
-from apps.customers.identifiers import phone_normalize
-from apps.customers.selectors import CUSTOMER_ORDERINGS, store_list
+from apps.customers.forms import profile_form_class
+from apps.customers.selectors import CUSTOMER_ORDERINGS
 
 BLANK = [("", "—")]
 
@@ -75,50 +72,11 @@ class OrderFilterForm(forms.Form):
         return {"query": data.get("q", "").strip(), "store": data.get("store", "")}
 
 
-class CustomerForm(forms.Form):
-    """Profile fields of ``customer_create`` / ``customer_update``."""
-
-    first_name = forms.CharField(label=_("First name"), max_length=80, required=False)
-    last_name = forms.CharField(label=_("Last name"), max_length=80, required=False)
-    email = forms.EmailField(label=_("E-mail"), required=False)
-    phone = forms.CharField(
-        label=_("Phone"),
-        max_length=32,
-        required=False,
-        help_text=_("Any common format; stored as +8613812345678."),
-    )
-    birth_date = forms.DateField(
-        label=_("Birth date"), required=False, widget=DateInput(format="%Y-%m-%d")
-    )
-    gender = forms.ChoiceField(label=_("Gender"), required=False, choices=BLANK + Gender.choices)
-    city = forms.CharField(label=_("City"), max_length=80, required=False)
-    region = forms.CharField(label=_("Region"), max_length=80, required=False)
-    preferred_language = forms.ChoiceField(
-        label=_("Preferred language"), choices=settings.LANGUAGES, initial="zh-hans"
-    )
-    preferred_channel = forms.ChoiceField(
-        label=_("Preferred channel"), choices=Channel.choices, initial=Channel.EMAIL
-    )
-    store = forms.ModelChoiceField(
-        label=_("Enrolment store"),
-        queryset=store_list(),
-        required=False,
-        to_field_name="code",
-    )
-
-    def clean_phone(self) -> str:
-        raw = self.cleaned_data["phone"]
-        try:
-            phone_normalize(raw)  # the service normalises again; here we only catch typos early
-        except ValidationFailed as exc:
-            raise forms.ValidationError(exc.message) from exc
-        return raw
-
-    def clean(self):
-        data = super().clean()
-        if not any(data.get(k) for k in ("first_name", "last_name", "email", "phone")):
-            raise forms.ValidationError(_("Give at least a name, an e-mail address or a phone."))
-        return data
+# The profile's fields and its one clean come from the customers app (``profile_form_class``).
+CustomerForm = profile_form_class(
+    "CustomerForm",
+    widgets={"birth_date": DateInput(format="%Y-%m-%d")},
+)
 
 
 class CustomerCreateForm(CustomerForm):

@@ -1,11 +1,11 @@
 """Portal forms: shape and labels only; the services decide."""
 
 from django import forms
-from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
 from apps.accounts.forms import SIGNUP_CONSENTS
-from apps.customers.enums import Channel, ConsentPurpose, Gender
+from apps.customers.enums import Channel, ConsentPurpose
+from apps.customers.forms import profile_form_class
 
 # The preference centre offers these purposes on every channel. "Service" messages (receipts,
 # password resets, replies to a complaint) need no consent and are not switchable.
@@ -19,29 +19,32 @@ def consent_field_name(channel: str, purpose: str) -> str:
     return f"{channel}__{purpose}"
 
 
-class ProfileForm(forms.Form):
-    first_name = forms.CharField(label=_("First name"), max_length=80, required=False)
-    last_name = forms.CharField(label=_("Last name"), max_length=80, required=False)
-    phone = forms.CharField(
-        label=_("Mobile phone"),
-        max_length=32,
-        required=False,
-        widget=forms.TextInput(attrs={"inputmode": "tel", "autocomplete": "tel"}),
-    )
-    birth_date = forms.DateField(
-        label=_("Birthday"),
-        required=False,
-        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
-        help_text=_("We send a small treat on your birthday."),
-    )
-    gender = forms.ChoiceField(
-        label=_("Gender"), choices=[("", "—"), *Gender.choices], required=False
-    )
-    city = forms.CharField(label=_("City"), max_length=80, required=False)
-    preferred_language = forms.ChoiceField(label=_("Language"), choices=settings.LANGUAGES)
-    preferred_channel = forms.ChoiceField(
-        label=_("Preferred way to reach you"), choices=Channel.choices
-    )
+# What a member may change about themselves; fields and clean from the customers app. Their
+# e-mail is their login's, changed at /accounts/email/.
+ProfileForm = profile_form_class(
+    "ProfileForm",
+    [
+        "first_name",
+        "last_name",
+        "phone",
+        "birth_date",
+        "gender",
+        "city",
+        "preferred_language",
+        "preferred_channel",
+    ],
+    labels={
+        "phone": _("Mobile phone"),
+        "birth_date": _("Birthday"),
+        "preferred_language": _("Language"),
+        "preferred_channel": _("Preferred way to reach you"),
+    },
+    help_texts={"phone": "", "birth_date": _("We send a small treat on your birthday.")},
+    widgets={
+        "phone": forms.TextInput(attrs={"inputmode": "tel", "autocomplete": "tel"}),
+        "birth_date": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+    },
+)
 
 
 class ConsentForm(forms.Form):

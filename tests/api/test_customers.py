@@ -223,3 +223,19 @@ def test_enrol_with_an_unusable_referral_code_is_409_and_enrols_nobody(api, stor
     response = api.post(LIST, {**ENROL, "referral_code": "NOPE2345"}, format="json")
     assert (response.status_code, response.json()["code"]) == (409, "not_eligible")
     assert Customer.objects.count() == 1
+
+
+def test_patch_may_not_blank_both_email_and_phone(api, customer):
+    """The minimum-contact rule of the customers service holds on PATCH too."""
+    before = Customer.objects.values_list("email", "phone").get(pk=customer.pk)
+    events = AuditEvent.objects.count()
+    response = api.patch(detail(customer.member_number), {"email": "", "phone": ""}, format="json")
+    assert response.status_code == 400
+    assert response.json()["message"] == (
+        "email: A member needs an e-mail address or a phone number."
+    )
+    assert Customer.objects.values_list("email", "phone").get(pk=customer.pk) == before
+    assert AuditEvent.objects.count() == events
+    # One of the two may go.
+    response = api.patch(detail(customer.member_number), {"phone": ""}, format="json")
+    assert response.status_code == 200 and response.json()["phone"] == ""

@@ -331,3 +331,22 @@ def test_admin_import_of_orders_without_a_store_column_gives_row_errors(client, 
     assert not result.has_errors() and result.has_validation_errors()
     assert [list(row.error_dict) for row in result.invalid_rows] == [["store"]]
     assert Order.objects.count() == 0
+
+
+def test_the_admin_may_not_take_away_the_last_contact(client, manager):
+    customer = CustomerFactory(email="", phone="+8613800138000")
+    client.force_login(manager)
+    url = reverse("admin:customers_customer_change", args=[customer.pk])
+    page = client.get(url)
+    form = page.context["adminform"].form
+    data = {name: form[name].value() or "" for name in form.fields if name != "tags"}
+    before = AuditEvent.objects.count()
+
+    response = client.post(url, {**data, "phone": "", **_inline_management(page)})
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["email"] == [
+        "A member needs an e-mail address or a phone number."
+    ]
+    customer.refresh_from_db()
+    assert customer.phone == "+8613800138000" and AuditEvent.objects.count() == before

@@ -51,8 +51,9 @@ def test_customer_resource_normalises_like_the_fast_path(manager):
 def test_customer_resource_rejects_bad_rows_and_writes_nothing():
     data = dataset(
         ["member_number", "first_name", "last_name", "email", "phone"],
-        ["1234567890", "A", "B", "", ""],
+        ["1234567890", "A", "B", "a@example.org", ""],
         ["", "C", "D", "", "12345"],
+        ["", "E", "F", "", ""],
     )
 
     result = CustomerResource().import_data(data, dry_run=False)
@@ -65,6 +66,7 @@ def test_customer_resource_rejects_bad_rows_and_writes_nothing():
     assert messages == [
         (1, {"member_number": ["is not a valid member number (10 digits with a check digit)"]}),
         (2, {"phone": ["“12345” is not a valid phone number."]}),
+        (3, {"email": ["A member needs an e-mail address or a phone number."]}),
     ]
     assert Customer.objects.count() == 0
 
@@ -73,7 +75,7 @@ def test_customer_resource_skips_existing_customers():
     CustomerFactory(member_number="1234567897", email="old@example.com")
     data = dataset(
         ["member_number", "first_name", "last_name", "email", "phone"],
-        ["1234567897", "Changed", "Name", "", ""],
+        ["1234567897", "Changed", "Name", "changed@example.org", ""],
         ["", "Same", "Mail", "OLD@example.com", ""],
     )
 

@@ -340,17 +340,33 @@ def test_service_refusal_becomes_a_form_error(client, agent, store):
     future = (timezone.localdate() + dt.timedelta(days=3)).isoformat()
     response = client.post(reverse("dashboard:customer-create"), _profile(birth_date=future))
     assert response.status_code == 200
-    assert "The birth date is in the future." in response.context["form"].non_field_errors()
+    assert response.context["form"].errors["birth_date"] == ["The birth date is in the future."]
     assert Customer.objects.count() == 0
 
 
-def test_create_needs_some_way_to_identify_the_person(client, agent):
+def test_create_needs_an_email_or_a_phone(client, agent):
+    """The minimum-contact rule of the customers service (a name alone is not enough)."""
     client.force_login(agent)
-    data = _profile(first_name="", last_name="", email="", phone="", store="")
+    data = _profile(first_name="Wei", last_name="Zhang", email="", phone="", store="")
     response = client.post(reverse("dashboard:customer-create"), data)
     assert response.status_code == 200
-    assert response.context["form"].non_field_errors()
-    assert Customer.objects.count() == 0
+    assert response.context["form"].errors["email"] == [
+        "A member needs an e-mail address or a phone number."
+    ]
+    assert Customer.objects.count() == 0 and not AuditEvent.objects.exists()
+
+
+def test_edit_may_not_take_away_the_last_contact(client, agent, customer):
+    client.force_login(agent)
+    url = reverse("dashboard:customer-edit", args=[customer.member_number])
+    before = list(Customer.objects.values_list("email", "phone"))
+    response = client.post(url, _profile(first_name="Wei", email="", phone=""))
+    assert response.status_code == 200
+    assert response.context["form"].errors["email"] == [
+        "A member needs an e-mail address or a phone number."
+    ]
+    assert list(Customer.objects.values_list("email", "phone")) == before
+    assert not AuditEvent.objects.filter(action="customer.update").exists()
 
 
 def test_edit_updates_through_the_service_with_an_audit_event(client, agent, customer):

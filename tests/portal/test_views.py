@@ -304,3 +304,21 @@ def test_privacy_summary_for_the_360_page(member):
     assert summary.has_account and summary.account_active
     assert summary.verified_emails == [user.email]
     assert summary.audit_trail[0].action == "membership.claim"
+
+
+def test_a_member_may_not_take_away_their_last_contact(client, member):
+    user, mine = member
+    Customer.objects.filter(pk=mine.pk).update(email="", phone="+8613811112222")
+    client.force_login(user)
+    before = AuditEvent.objects.count()
+    response = client.post(
+        reverse("portal:profile"),
+        {"phone": "", "preferred_language": "en", "preferred_channel": "email"},
+    )
+    assert response.status_code == 200
+    # The portal form has no e-mail field (the login's address is changed elsewhere).
+    assert response.context["form"].non_field_errors() == [
+        "A member needs an e-mail address or a phone number."
+    ]
+    mine.refresh_from_db()
+    assert mine.phone == "+8613811112222" and AuditEvent.objects.count() == before

@@ -53,15 +53,9 @@ class CustomerListApi(APIView):
             ),
         )
 
-        class Meta:
+        class Meta(CustomerProfileIn.Meta):
             ref_name = "CustomerCreateInput"
-
-        def validate(self, attrs):
-            if not attrs.get("email") and not attrs.get("phone"):
-                raise serializers.ValidationError(
-                    {"email": _("A member needs an e-mail address or a phone number.")}
-                )
-            return attrs
+            fields = [*CustomerProfileIn.Meta.fields, "consents", "referral_code"]
 
     @extend_schema(
         operation_id="customers_list",
@@ -113,7 +107,7 @@ class CustomerDetailApi(APIView):
     """One member by member number: read, or change profile fields (PATCH, partial)."""
 
     class Input(CustomerProfileIn):
-        class Meta:
+        class Meta(CustomerProfileIn.Meta):
             ref_name = "CustomerUpdateInput"
 
     @extend_schema(
@@ -137,7 +131,7 @@ class CustomerDetailApi(APIView):
     )
     def patch(self, request: Request, member_number: str) -> Response:
         customer = customer_get(member_number=member_number)
-        data = dict(validated(self.Input, request.data))
+        data = dict(validated(self.Input, request.data, context={"customer": customer}))
         if "store" in data:
             data["store"] = store_get(code=data["store"])
         customer = customer_update(customer=customer, actor=None, **data)

@@ -12,8 +12,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
-from django.core.validators import validate_email
 from django.db import connection
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -22,9 +20,9 @@ from apps.core.db import is_postgres
 from apps.core.exceptions import ValidationFailed
 
 from ..enums import Channel, ConsentPurpose, Gender, OrderChannel
-from ..identifiers import CONTACT_KINDS, contact_digest, member_number_is_valid, phone_normalize
+from ..identifiers import CONTACT_KINDS, contact_digest, member_number_is_valid
 from ..models import Customer, Store
-from ..services import PROFILE_FIELDS
+from ..services import PROFILE_FIELDS, customer_profile_problems
 from ..suppression import erased_digests_among
 from .parsing import local_tz, parse_day, parse_flag, parse_moment, parse_money, text_limited
 from .results import chunks
@@ -104,20 +102,6 @@ def customer_row_clean(
             raise ValueError(_("is not a valid member number (10 digits with a check digit)"))
         return text
 
-    def email(text: str) -> str:
-        text = text_limited(text.lower(), 254)
-        try:
-            validate_email(text)
-        except ValidationError:
-            raise ValueError(_("is not a valid e-mail address")) from None
-        return text
-
-    def birth(text: str) -> dt.date:
-        day = parse_day(text)
-        if day > ctx.today:
-            raise ValueError(_("is in the future"))
-        return day
-
     def choice(options: list[str]) -> Callable[[str], str]:
         def pick(text: str) -> str:
             low = text.lower()
@@ -141,9 +125,9 @@ def customer_row_clean(
     check("member_number", member)
     check("first_name", lambda t: text_limited(t, 80))
     check("last_name", lambda t: text_limited(t, 80))
-    check("email", email)
-    check("phone", phone_normalize)
-    check("birth_date", birth, None)
+    check("email", lambda t: text_limited(t, 254))
+    check("phone", lambda t: text_limited(t, 32))
+    check("birth_date", parse_day, None)
     check("gender", choice(list(Gender.values)))
     check("city", lambda t: text_limited(t, 80))
     check("region", lambda t: text_limited(t, 80))
@@ -158,10 +142,13 @@ def customer_row_clean(
     check("joined_at", joined, None)
     for column in CONSENT_COLUMNS:
         check(column, parse_flag, None)
-    if not problems and not any(out.get(k) for k in ("first_name", "last_name", "email", "phone")):
-        problems.append(
-            ("first_name", _("a customer needs a name, an e-mail address or a phone number"))
-        )
+    # The profile's one clean (the same as the staff pages', the portal's and the API's):
+    # e-mail, phone, birth date and the minimum-contact rule.
+    profile = {k: out[k] for k in PROFILE_FIELDS if k in out and k != "store"}
+    cleaned, refused = customer_profile_problems(profile)
+    taken = {column for column, _reason in problems}
+    problems.extend((column, reason) for column, reason in refused if column not in taken)
+    out.update(cleaned)
     return out, problems
 
 

@@ -11,6 +11,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from allauth.account.models import EmailAddress
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -67,19 +69,55 @@ def _refresh_search_text(customer: Customer) -> None:
     )
 
 
-def customer_profile_clean(data: dict[str, Any]) -> dict[str, Any]:
-    """Normalise profile values (E.164 phone, lower-case email, trimmed names) in place and
-    refuse the invalid ones; forms call it to show the services' refusals as form errors."""
-    if "phone" in data:
-        data["phone"] = phone_normalize(data["phone"] or "")
-    if "email" in data:
-        data["email"] = (data["email"] or "").strip().lower()
+def customer_profile_problems(
+    data: dict[str, Any], *, current: Customer | None = None
+) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+    """The one clean of a customer profile, for every way in (staff pages, portal, API, admin,
+    imports): the values normalised (E.164 phone, lower-case e-mail, trimmed names) and what is
+    wrong with them as ``(field, message)`` pairs. ``current`` is the customer being changed
+    (``data`` then holds only the changes).
+
+    The minimum-contact rule: a customer needs an e-mail address or a phone number — to be
+    found, reached and to claim their membership — so a new customer must have one and a change
+    may not take away the last one."""
+    out = dict(data)
+    problems: list[tuple[str, str]] = []
+    if "phone" in out:
+        try:
+            out["phone"] = phone_normalize(out["phone"] or "")
+        except ValidationFailed as exc:
+            problems.append(("phone", exc.message))
+    if "email" in out:
+        out["email"] = (out["email"] or "").strip().lower()
+        if out["email"]:
+            try:
+                validate_email(out["email"])
+            except DjangoValidationError:
+                problems.append(("email", _("Enter a valid e-mail address.")))
     for key in ("first_name", "last_name", "city", "region"):
-        if key in data:
-            data[key] = (data[key] or "").strip()
-    if data.get("birth_date") and data["birth_date"] > timezone.localdate():
-        raise ValidationFailed(_("The birth date is in the future."))
-    return data
+        if key in out:
+            out[key] = (out[key] or "").strip()
+    if out.get("birth_date") and out["birth_date"] > timezone.localdate():
+        problems.append(("birth_date", _("The birth date is in the future.")))
+    touches_contact = current is None or "email" in out or "phone" in out
+    if touches_contact and not any(field in ("email", "phone") for field, _m in problems):
+        email = out["email"] if "email" in out else getattr(current, "email", "")
+        phone = out["phone"] if "phone" in out else getattr(current, "phone", "")
+        if not email and not phone:
+            problems.append(("email", _("A member needs an e-mail address or a phone number.")))
+    return out, problems
+
+
+def customer_profile_clean(
+    data: dict[str, Any], *, current: Customer | None = None
+) -> dict[str, Any]:
+    """``customer_profile_problems``, refusing the first problem as ``ValidationFailed`` on its
+    field; returns the normalised values."""
+    out, problems = customer_profile_problems(data, current=current)
+    if problems:
+        field, message = problems[0]
+        raise ValidationFailed(message, field=field)
+    return out
 
 
 def customer_create(
@@ -142,7 +180,7 @@ def customer_update(*, customer: Customer, actor: User | None, **changes: Any) -
         raise TypeError(f"Unknown profile fields: {sorted(unknown)}")
     customer = Customer.objects.select_for_update().get(pk=customer.pk)
     before = model_snapshot(customer, PROFILE_FIELDS)
-    for key, value in customer_profile_clean(dict(changes)).items():
+    for key, value in customer_profile_clean(dict(changes), current=customer).items():
         setattr(customer, key, value)
     _refresh_search_text(customer)
     customer.save()

@@ -207,6 +207,9 @@ class CustomerEditView(StaffRequiredMixin, FormView):
             "store": c.store.code if c.store else None,
         }
 
+    def get_form_kwargs(self):
+        return super().get_form_kwargs() | {"customer": self.customer}
+
     def get_context_data(self, **kwargs):
         return super().get_context_data(customer=self.customer, **kwargs)
 

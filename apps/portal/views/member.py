@@ -80,11 +80,15 @@ class ProfileView(MemberMixin, FormView):
             "preferred_channel": c.preferred_channel,
         }
 
+    def get_form_kwargs(self):
+        return super().get_form_kwargs() | {"customer": self.customer}
+
     def form_valid(self, form):
         try:
             customer_update(customer=self.customer, actor=self.request.user, **form.cleaned_data)
         except ApplicationError as exc:
-            form.add_error(None, exc.message)
+            field = exc.extra.get("field")
+            form.add_error(field if field in form.fields else None, exc.message)
             return self.form_invalid(form)
         messages.success(self.request, _("Your profile is saved."))
         return redirect("portal:profile")
