@@ -20,7 +20,7 @@ from apps.loyalty.ledger import GENESIS, ledger_key_id, tx_hash, tx_payload
 from apps.loyalty.models import LoyaltyAccount, PointsLot, PointsTransaction
 from apps.loyalty.services import bonus_award, points_expire_due, points_mature_due
 from apps.loyalty.services.earning import orders_earn_bulk
-from apps.loyalty.verification import ledger_faults
+from apps.loyalty.verification import ledger_faults, ledger_snapshot
 from tests.customers.factories import CustomerFactory, OrderFactory
 
 pytestmark = pytest.mark.django_db
@@ -337,7 +337,10 @@ def test_ledger_digest_still_writes_but_fails_on_a_faulty_ledger(ledger, tmp_pat
     _unguard()
     PointsTransaction.objects.filter(account=ledger[1]).update(points=999)
     path = tmp_path / "d.json"
-    with pytest.raises(CommandError, match=r"Digest written \(3 chains, 6 ledger rows\), but"):
+    with pytest.raises(
+        CommandError,
+        match=r"Digest written \(3 chains, 6 ledger rows; Merkle root [0-9a-f]{64}\), but",
+    ):
         call_command("ledger_digest", out=str(path))
     assert json.loads(path.read_text())["accounts"] == 3
 
@@ -366,3 +369,16 @@ def _rfc6962(leaves: list[bytes]) -> str:
 def test_merkle_root_is_rfc6962(n):
     leaves = [f"leaf {i}".encode() for i in range(n)]
     assert digests.merkle_root(leaves) == _rfc6962(leaves)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_check_outside_a_transaction_reads_one_read_only_snapshot(programme):
+    bonus_award(customer=CustomerFactory(), points=10, key="snap", reason="test")
+    with ledger_snapshot(), connection.cursor() as cursor:
+        cursor.execute("SHOW transaction_isolation")
+        isolation = cursor.fetchone()[0]
+        cursor.execute("SHOW transaction_read_only")
+        read_only = cursor.fetchone()[0]
+    assert (isolation, read_only) == ("repeatable read", "on")
+    assert _verify() == ""
