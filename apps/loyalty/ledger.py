@@ -71,8 +71,9 @@ def tx_payload(
     idempotency_key: str,
     created_at: dt.datetime,
 ) -> str:
-    """What a row's hash covers: the previous hash and every field that counts (not ``reason``,
-    which erasure may scrub, nor the links, which the key and kind already pin down)."""
+    """What a row's hash covers: the previous hash, the account, kind, points, balance after,
+    idempotency key (which names the row's source) and time; not ``reason``, which erasure may
+    scrub. The same payload as the SHA-256 chain before it (see migration 0007)."""
     return "|".join(
         [
             prev_hash,
