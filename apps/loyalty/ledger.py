@@ -30,12 +30,16 @@ CHAIN_ALGORITHM = "HMAC-SHA-256"
 EARNING_KINDS = (TxKind.EARN, TxKind.PENDING, TxKind.COMPENSATE)
 
 
-def ledger_key() -> bytes:
-    """The chain key (``LEDGER_KEY``). Read on every call, so ``override_settings`` applies."""
+def _setting() -> str:
     key = settings.LEDGER_KEY
     if not key:
         raise ImproperlyConfigured("LEDGER_KEY is not set: the ledger cannot be chained.")
-    return key.encode()
+    return key
+
+
+def ledger_key() -> bytes:
+    """The chain key (``LEDGER_KEY``). Read on every call, so ``override_settings`` applies."""
+    return _setting().encode()
 
 
 def ledger_subkey(label: str) -> bytes:
@@ -50,9 +54,10 @@ def ledger_key_id() -> str:
 
 
 @functools.lru_cache(maxsize=4)
-def _keyed(key: bytes) -> hmac.HMAC:
-    # Keying an HMAC hashes the key pads; copying a keyed one is cheaper per row.
-    return hmac.new(key, digestmod=hashlib.sha256)
+def _keyed(key: str | bytes) -> hmac.HMAC:
+    # Keying an HMAC hashes the key pads; copying a keyed one is cheaper per row. Cached by the
+    # setting's own string too, whose hash Python keeps, so a row pays no key encoding.
+    return hmac.new(key.encode() if isinstance(key, str) else key, digestmod=hashlib.sha256)
 
 
 def tx_payload(
@@ -66,8 +71,9 @@ def tx_payload(
     idempotency_key: str,
     created_at: dt.datetime,
 ) -> str:
-    """What a row's hash covers: the previous hash and every field that counts (not ``reason``,
-    which erasure may scrub, nor the links, which the key and kind already pin down)."""
+    """What a row's hash covers: the previous hash, the account, kind, points, balance after,
+    idempotency key (which names the row's source) and time; not ``reason``, which erasure may
+    scrub. The same payload as the SHA-256 chain before it (see migration 0007)."""
     return "|".join(
         [
             prev_hash,
@@ -97,7 +103,7 @@ def tx_hash(
     """A row's chain hash: HMAC-SHA-256 of its ``tx_payload`` under ``key`` (default
     ``LEDGER_KEY``). Every writer (``build``, the bulk jobs through it, the bench seeder) and
     every checker (``verify_ledger``, ``--digest``) calls this one function."""
-    mac = _keyed(key or ledger_key()).copy()
+    mac = _keyed(_setting() if key is None else key).copy()
     payload = tx_payload(
         prev_hash=prev_hash,
         account_id=account_id,

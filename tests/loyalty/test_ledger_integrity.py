@@ -13,6 +13,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
+from django.test import override_settings
 from django.utils import timezone
 
 from apps.loyalty import digest as digests
@@ -20,7 +21,7 @@ from apps.loyalty.ledger import GENESIS, ledger_key_id, tx_hash, tx_payload
 from apps.loyalty.models import LoyaltyAccount, PointsLot, PointsTransaction
 from apps.loyalty.services import bonus_award, points_expire_due, points_mature_due
 from apps.loyalty.services.earning import orders_earn_bulk
-from apps.loyalty.verification import ledger_faults
+from apps.loyalty.verification import ledger_faults, ledger_snapshot
 from tests.customers.factories import CustomerFactory, OrderFactory
 
 pytestmark = pytest.mark.django_db
@@ -118,10 +119,10 @@ def test_rows_are_chained_with_hmac_sha256_under_the_ledger_key(ledger):
     assert list(ledger_faults()) == []
 
 
-def test_verify_ledger_under_another_key_reports_every_chain_broken(ledger, settings):
-    settings.LEDGER_KEY = OTHER_KEY
-    with pytest.raises(CommandError, match="6 ledger fault") as caught:
+def test_verify_ledger_under_another_key_reports_every_chain_broken(ledger):
+    with override_settings(LEDGER_KEY=OTHER_KEY), pytest.raises(CommandError) as caught:
         _verify()
+    assert str(caught.value) == "6 ledger fault(s) found."
     broken = {
         line.split()[1].rstrip(":")
         for line in caught.value.stderr.splitlines()
@@ -131,7 +132,9 @@ def test_verify_ledger_under_another_key_reports_every_chain_broken(ledger, sett
     assert "Every row fails its hash: was the ledger written under another LEDGER_KEY?" in (
         caught.value.stderr
     )
-    assert f"this key's id is {ledger_key_id()}" in caught.value.stderr
+    with override_settings(LEDGER_KEY=OTHER_KEY):
+        assert f"this key's id is {ledger_key_id()}" in caught.value.stderr
+    assert _verify() == ""  # under the key it was written with, every chain holds
 
 
 def test_every_writer_chains_with_the_configured_key(programme, store, settings):
@@ -337,7 +340,10 @@ def test_ledger_digest_still_writes_but_fails_on_a_faulty_ledger(ledger, tmp_pat
     _unguard()
     PointsTransaction.objects.filter(account=ledger[1]).update(points=999)
     path = tmp_path / "d.json"
-    with pytest.raises(CommandError, match=r"Digest written \(3 chains, 6 ledger rows\), but"):
+    with pytest.raises(
+        CommandError,
+        match=r"Digest written \(3 chains, 6 ledger rows; Merkle root [0-9a-f]{64}\), but",
+    ):
         call_command("ledger_digest", out=str(path))
     assert json.loads(path.read_text())["accounts"] == 3
 
@@ -366,3 +372,16 @@ def _rfc6962(leaves: list[bytes]) -> str:
 def test_merkle_root_is_rfc6962(n):
     leaves = [f"leaf {i}".encode() for i in range(n)]
     assert digests.merkle_root(leaves) == _rfc6962(leaves)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_check_outside_a_transaction_reads_one_read_only_snapshot(programme):
+    bonus_award(customer=CustomerFactory(), points=10, key="snap", reason="test")
+    with ledger_snapshot(), connection.cursor() as cursor:
+        cursor.execute("SHOW transaction_isolation")
+        isolation = cursor.fetchone()[0]
+        cursor.execute("SHOW transaction_read_only")
+        read_only = cursor.fetchone()[0]
+    assert (isolation, read_only) == ("repeatable read", "on")
+    assert _verify() == ""

@@ -24,7 +24,8 @@ class Command(BaseCommand):
         with ledger_snapshot():
             generated_at = timezone.now()
             faults = sum(1 for _ in check.faults())
-        text = digest_dumps(digest_build(heads=check.heads, generated_at=generated_at))
+        digest = digest_build(heads=check.heads, generated_at=generated_at)
+        text = digest_dumps(digest)
         if options["out"]:
             try:
                 Path(options["out"]).write_text(text, encoding="utf-8")
@@ -32,7 +33,10 @@ class Command(BaseCommand):
                 raise CommandError(f"Cannot write {options['out']}: {exc}") from exc
         else:
             self.stdout.write(text, ending="")
-        digest_summary = f"{len(check.heads)} chains, {check.rows} ledger rows"
+        digest_summary = (
+            f"{digest['accounts']} chains, {digest['rows']} ledger rows; Merkle root "
+            f"{digest['merkle_root']}"
+        )
         if faults:
             raise CommandError(
                 f"Digest written ({digest_summary}), but the ledger has {faults} fault(s): "
