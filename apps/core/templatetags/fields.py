@@ -6,7 +6,12 @@ from django.forms.boundfield import BoundField
 
 register = template.Library()
 
-_CONTROL = {"check": "form-check-input", "select": "form-select", "choices": "", "input": "form-control"}
+_CONTROL = {
+    "check": "form-check-input",
+    "select": "form-select",
+    "choices": "",
+    "input": "form-control",
+}
 
 
 @register.filter
