@@ -121,11 +121,13 @@ def test_staff_pages_run_under_the_policy(world, page):
     expect(page.locator("table[data-row-nav] tbody tr")).to_have_count(1)
     visit(page, "/staff/loyalty/rules/new/")
     expect(page.locator("#rule-preview")).not_to_be_empty()
+    screenshot(page, "csp-06-rule-form")
 
     # A tier's colour from the database, through data-color.
     visit(page, "/staff/loyalty/tiers/")
     dot = page.locator("tr", has_text="Silver").locator(".tier-dot")
     assert dot.evaluate("el => getComputedStyle(el).backgroundColor") == "rgb(141, 153, 174)"
+    screenshot(page, "csp-07-tiers")
 
     # The progress bar of a running import: a class, not a style attribute; htmx polls it.
     visit(page, f"/staff/data/import/{job.pk}/")
@@ -133,6 +135,7 @@ def test_staff_pages_run_under_the_policy(world, page):
     expect(bar).to_have_text("42%")
     ratio = bar.evaluate("el => el.offsetWidth / el.parentElement.offsetWidth")
     assert ratio == pytest.approx(0.42, abs=0.01)
+    screenshot(page, "csp-08-import-progress")
 
     # The liability report draws its chart from json_script data with a static script; the
     # period select submits its form through data-autosubmit.
