@@ -19,7 +19,7 @@ from tests.browser.conftest import login, screenshot
 from tests.conftest import make_staff
 from tests.customers.factories import CustomerFactory, StoreFactory, TagFactory
 
-pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+pytestmark = pytest.mark.django_db(transaction=True)
 
 PEOPLE = [
     ("Wei", "Zhang", "Shanghai"),

@@ -34,7 +34,7 @@ class EraseConfirmForm(forms.Form):
 
 
 class _CustomerPrivacyBase(StaffRequiredMixin, FormView):
-    template_name = "portal/staff/privacy_confirm.html"
+    template_name = "dashboard/customers/privacy_confirm.html"
     action = ""
 
     def dispatch(self, request, *args, **kwargs):
