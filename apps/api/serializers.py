@@ -6,12 +6,12 @@ from django.utils.translation import gettext as _
 from rest_framework import serializers
 
 from apps.core.exceptions import ValidationFailed
-from apps.customers.enums import Channel, OrderChannel
+from apps.customers.enums import Channel, OrderChannel, OrderStatus
 from apps.customers.identifiers import phone_normalize
 from apps.customers.models import Customer
 from apps.customers.services import PROFILE_FIELDS, customer_profile_problems
 from apps.loyalty.codes import redemption_reference
-from apps.loyalty.enums import TierMetric
+from apps.loyalty.enums import CouponRefusal, RedemptionStatus, RewardKind, TierMetric, TxKind
 
 
 def validated(serializer_class: type[serializers.Serializer], data, **kwargs) -> dict:
@@ -53,6 +53,36 @@ class OrderChannelField(EnumField):
 class TierMetricField(EnumField):
     enum = TierMetric
     schema_name = "TierMetric"
+
+
+class TxKindField(EnumField):
+    enum = TxKind
+    schema_name = "PointsTransactionKind"
+
+
+class RewardKindField(EnumField):
+    enum = RewardKind
+    schema_name = "RewardKind"
+
+
+class RedemptionStatusField(EnumField):
+    enum = RedemptionStatus
+    schema_name = "RedemptionStatus"
+
+
+class OrderStatusField(EnumField):
+    enum = OrderStatus
+    schema_name = "OrderStatus"
+
+
+class CouponRefusalField(EnumField):
+    """A coupon's refusal code, or "" when the coupon can be used."""
+
+    enum = CouponRefusal
+    schema_name = "CouponRefusal"
+
+    def __init__(self, **kwargs):
+        super().__init__(allow_blank=True, **kwargs)
 
 
 class CustomerOut(serializers.ModelSerializer):
@@ -210,19 +240,7 @@ class OrderRefOut(serializers.Serializer):
 
 
 class PointsTransactionOut(serializers.Serializer):
-    kind = serializers.ChoiceField(
-        choices=[
-            "earn",
-            "pending",
-            "mature",
-            "redeem",
-            "expire",
-            "adjust",
-            "reverse",
-            "compensate",
-            "refund",
-        ]
-    )
+    kind = TxKindField()
     points = serializers.IntegerField(help_text=_("Change of the spendable balance."))
     pending_points = serializers.IntegerField(help_text=_("Change of the pending points."))
     balance_after = serializers.IntegerField()
@@ -254,9 +272,7 @@ class PointsTransactionOut(serializers.Serializer):
 class RewardOut(serializers.Serializer):
     reward = serializers.CharField(source="slug", help_text=_("Reward code, used to redeem."))
     name = serializers.CharField()
-    kind = serializers.ChoiceField(
-        choices=["voucher", "cash_off", "physical", "experience", "donation"]
-    )
+    kind = RewardKindField()
     description = serializers.CharField()
     cost_points = serializers.IntegerField()
     stock = serializers.IntegerField(allow_null=True, help_text=_("Null: unlimited."))
@@ -297,7 +313,7 @@ class RedemptionOut(serializers.Serializer):
     id = serializers.CharField(
         help_text=_("Public reference of the redemption (RD-…); not a database id.")
     )
-    status = serializers.ChoiceField(choices=["requested", "fulfilled", "cancelled"])
+    status = RedemptionStatusField()
     points_spent = serializers.IntegerField()
     balance = serializers.IntegerField(help_text=_("Spendable points of the member now."))
     voucher_code = serializers.CharField(
@@ -326,18 +342,7 @@ class CouponCheckOut(serializers.Serializer):
         max_digits=12, decimal_places=2, help_text=_("Discount on this order total (0 if invalid).")
     )
     reason = serializers.CharField(help_text=_("Why the coupon cannot be used; empty if valid."))
-    reason_code = serializers.ChoiceField(
-        choices=[
-            "",
-            "unknown",
-            "inactive",
-            "not_yet_valid",
-            "expired",
-            "used_up",
-            "per_customer_limit",
-            "not_owner",
-            "below_min_spend",
-        ],
+    reason_code = CouponRefusalField(
         help_text=_("Stable machine value of `reason`; empty if valid."),
     )
 

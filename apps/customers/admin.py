@@ -12,9 +12,12 @@ every admin export writes an audit event.
 from django import forms
 from django.contrib import admin
 from import_export.admin import ImportExportModelAdmin
+from import_export.forms import ImportForm
 
-from apps.core.services import audit_record
+from apps.core.exceptions import ValidationFailed
+from apps.core.services import export_record
 
+from .importing.files import import_upload_check
 from .models import (
     ConsentRecord,
     Customer,
@@ -67,7 +70,21 @@ class OrderLineInline(_ReadOnlyInline):
     readonly_fields = fields
 
 
+class UploadCheckedImportForm(ImportForm):
+    """django-import-export's upload form, with the one upload check every import uses
+    (``import_upload_check``: .csv or .xlsx, at most IMPORT_MAX_UPLOAD_BYTES)."""
+
+    def clean_import_file(self):
+        upload = self.cleaned_data["import_file"]
+        try:
+            import_upload_check(name=upload.name, size=upload.size)
+        except ValidationFailed as exc:
+            raise forms.ValidationError(exc.message) from exc
+        return upload
+
+
 class _AuditedExportAdmin(ImportExportModelAdmin):
+    import_form_class = UploadCheckedImportForm
     import_permission = ""
     export_permission = ""
     # The audit action of an export. Not ``export_action``: that name is django-import-export's
@@ -82,11 +99,13 @@ class _AuditedExportAdmin(ImportExportModelAdmin):
 
     def get_export_data(self, file_format, request, queryset, **kwargs):
         data = super().get_export_data(file_format, request, queryset, **kwargs)
-        audit_record(
+        export_record(
             actor=request.user,
-            action=self.audit_export_action,
+            what=self.audit_export_action.removeprefix("export."),
+            fmt=file_format.get_title(),
+            rows=queryset.count(),
             summary="admin export",
-            after={"source": "admin", "rows": queryset.count(), "format": file_format.get_title()},
+            details={"source": "admin"},
         )
         return data
 

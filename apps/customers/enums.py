@@ -57,3 +57,9 @@ class InteractionKind(models.TextChoices):
     VISIT = "visit", _("Visit")
     CHAT = "chat", _("Chat")
     NOTE = "note", _("Note")
+
+
+# The purposes a member may switch on and off themselves, on every channel (the preference
+# centre). "Service" messages (receipts, password resets, replies to a complaint) need no
+# consent and are not switchable by the member.
+MEMBER_SWITCHABLE_PURPOSES = (ConsentPurpose.MARKETING, ConsentPurpose.SURVEYS)

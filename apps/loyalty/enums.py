@@ -104,3 +104,16 @@ class AdjustmentStatus(models.TextChoices):
 
 # Rewards paid out as a coupon in the member's wallet; they need the coupon's kind.
 VOUCHER_KINDS = (RewardKind.VOUCHER, RewardKind.CASH_OFF)
+
+
+class CouponRefusal(models.TextChoices):
+    """Why a coupon cannot be used (``reason_code`` of a coupon check; "" when it can)."""
+
+    UNKNOWN = "unknown", _("Unknown code")
+    INACTIVE = "inactive", _("No longer active")
+    NOT_YET_VALID = "not_yet_valid", _("Not valid yet")
+    EXPIRED = "expired", _("Expired")
+    USED_UP = "used_up", _("Used up")
+    PER_CUSTOMER_LIMIT = "per_customer_limit", _("Used as often as allowed by this member")
+    NOT_OWNER = "not_owner", _("Belongs to another member")
+    BELOW_MIN_SPEND = "below_min_spend", _("Below the minimum spend")

@@ -4,12 +4,11 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from apps.accounts.forms import SIGNUP_CONSENTS
-from apps.customers.enums import Channel, ConsentPurpose
+from apps.customers.enums import MEMBER_SWITCHABLE_PURPOSES, Channel, ConsentPurpose
 from apps.customers.forms import profile_form_class
 
-# The preference centre offers these purposes on every channel. "Service" messages (receipts,
-# password resets, replies to a complaint) need no consent and are not switchable.
-PREFERENCE_PURPOSES = [ConsentPurpose.MARKETING, ConsentPurpose.SURVEYS]
+# The preference centre offers the purposes the customers app lets a member switch.
+PREFERENCE_PURPOSES = list(MEMBER_SWITCHABLE_PURPOSES)
 
 # A friend's referral code from /r/<code>/, kept until the visitor enrols.
 REFERRAL_SESSION_KEY = "referral_code"

@@ -350,3 +350,25 @@ def test_the_admin_may_not_take_away_the_last_contact(client, manager):
     ]
     customer.refresh_from_db()
     assert customer.phone == "+8613800138000" and AuditEvent.objects.count() == before
+
+
+@pytest.mark.parametrize(
+    ("name", "size", "message"),
+    [
+        ("customers.txt", 10, "Only .csv and .xlsx files can be imported."),
+        ("customers.csv", 3 * 1024 * 1024, "The file is larger than 2 MB."),
+    ],
+)
+def test_the_admin_import_applies_the_one_upload_check(
+    client, manager, settings, name, size, message
+):
+    settings.IMPORT_MAX_UPLOAD_BYTES = 2 * 1024 * 1024
+    client.force_login(manager)
+    before = (Customer.objects.count(), AuditEvent.objects.count())
+    upload = SimpleUploadedFile(name, b"x" * size, content_type="text/csv")
+    response = client.post(
+        reverse("admin:customers_customer_import"), {"import_file": upload, "format": "0"}
+    )
+    assert response.status_code == 200
+    assert response.context["form"].errors["import_file"] == [message]
+    assert (Customer.objects.count(), AuditEvent.objects.count()) == before

@@ -22,6 +22,7 @@ from django.db import DatabaseError, models, transaction
 from django.utils import timezone
 
 from apps.accounts.models import User
+from apps.core.exceptions import ValidationFailed
 from apps.core.models import AuditEvent
 from apps.customers.exceptions import UnsubscribeTokenInvalid
 from apps.customers.inbox import portal_message_send
@@ -487,3 +488,21 @@ def test_erasure_twice_changes_nothing_more(person, manager):
     customer_erase(customer=Customer.objects.get(pk=person.pk), actor=manager)
     assert AuditEvent.objects.count() == count
     assert AuditEvent.objects.get(action="customer.erase").actor == manager
+
+
+def test_a_member_may_switch_only_the_switchable_purposes():
+    """Decided in the customers app (MEMBER_SWITCHABLE_PURPOSES), whatever form calls it."""
+    customer = CustomerFactory()
+    before = (ConsentRecord.objects.count(), AuditEvent.objects.count())
+    with pytest.raises(ValidationFailed, match="cannot be changed here"):
+        consent_preferences_save(
+            customer=customer,
+            choices={("email", "marketing"): True, ("email", "service"): False},
+            actor=None,
+            explicit=True,
+        )
+    assert (ConsentRecord.objects.count(), AuditEvent.objects.count()) == before
+    written = consent_preferences_save(
+        customer=customer, choices={("sms", "surveys"): True}, actor=None
+    )
+    assert [(r.channel, r.purpose, r.granted) for r in written] == [("sms", "surveys", True)]

@@ -19,9 +19,7 @@ from apps.loyalty.services import EarnOutcome, order_ingest, refund_ingest
 
 from ..idempotency import idempotent
 from ..schema import COMMON_ERRORS, IDEMPOTENT_ERRORS, error
-from ..serializers import OrderChannelField, TierRefOut, tier_ref, validated
-
-# Lines and total may differ by rounding at the till, never by more than a cent.
+from ..serializers import OrderChannelField, OrderStatusField, TierRefOut, tier_ref, validated
 
 OrderResultOut = inline_serializer(
     name="OrderResult",
@@ -46,7 +44,7 @@ RefundResultOut = inline_serializer(
     fields={
         "refund_id": serializers.CharField(),
         "amount": serializers.DecimalField(max_digits=12, decimal_places=2),
-        "order_status": serializers.ChoiceField(choices=["paid", "partially_refunded", "refunded"]),
+        "order_status": OrderStatusField(),
         "refunded_total": serializers.DecimalField(max_digits=12, decimal_places=2),
         "points_reversed": serializers.IntegerField(),
         "balance": serializers.IntegerField(),

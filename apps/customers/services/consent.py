@@ -7,10 +7,12 @@
 
 from django.core import signing
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from apps.accounts.models import User
+from apps.core.exceptions import ValidationFailed
 
-from ..enums import Channel, ConsentPurpose
+from ..enums import MEMBER_SWITCHABLE_PURPOSES, Channel, ConsentPurpose
 from ..exceptions import UnsubscribeTokenInvalid
 from ..models import ConsentRecord, Customer
 from .profile import _consent_write
@@ -38,10 +40,19 @@ def consent_preferences_save(
     source: str = "portal",
     evidence: str = "",
     explicit: bool = False,
+    switchable: tuple[str, ...] = MEMBER_SWITCHABLE_PURPOSES,
 ) -> list[ConsentRecord]:
     """Record the choices that differ from the current state. A never-answered pair that stays
     off records nothing, unless ``explicit`` (an unsubscribe is a deliberate "no" worth keeping).
-    Each change is a history row plus an audit event (invariant 8)."""
+    Each change is a history row plus an audit event (invariant 8). A member switches only the
+    purposes in ``MEMBER_SWITCHABLE_PURPOSES`` (whatever page they use); anything else is
+    refused and nothing is written. An unsubscribe link names its own purpose (``switchable``
+    is then every purpose: we minted the link for that message)."""
+    for channel, purpose in choices:
+        if purpose not in switchable or channel not in Channel.values:
+            raise ValidationFailed(
+                _("These contact preferences cannot be changed here."), field="purpose"
+            )
     customer = Customer.objects.select_for_update().get(pk=customer.pk)
     current = _latest_consents(customer)
     written = []
@@ -99,5 +110,6 @@ def unsubscribe_apply(*, token: str, one_click: bool = False) -> tuple[Customer,
         source="unsubscribe_link",
         evidence="RFC 8058 one-click" if one_click else "unsubscribe page",
         explicit=True,
+        switchable=tuple(ConsentPurpose.values),
     )
     return customer, channel, purpose, bool(written)

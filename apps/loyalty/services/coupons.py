@@ -29,7 +29,7 @@ from apps.core.services import audit_record
 from apps.customers.models import Customer, Order, Store
 
 from ..codes import code_compact, code_normalize, coupon_code_generate
-from ..enums import CouponKind
+from ..enums import CouponKind, CouponRefusal
 from ..exceptions import CouponInvalid
 from ..models import Coupon, CouponBatch, CouponUse, Redemption
 from .configuration import audited_update
@@ -85,18 +85,24 @@ def _check(
     at: dt.datetime,
 ) -> CouponCheck:
     if coupon is None:
-        return _refusal(code, None, "unknown", _("There is no coupon with this code."))
+        return _refusal(code, None, CouponRefusal.UNKNOWN, _("There is no coupon with this code."))
     code = coupon.code
     if not coupon.is_active:
-        return _refusal(code, coupon, "inactive", _("This coupon is no longer active."))
+        return _refusal(code, coupon, CouponRefusal.INACTIVE, _("This coupon is no longer active."))
     if coupon.valid_from and at < coupon.valid_from:
-        return _refusal(code, coupon, "not_yet_valid", _("This coupon is not valid yet."))
+        return _refusal(
+            code, coupon, CouponRefusal.NOT_YET_VALID, _("This coupon is not valid yet.")
+        )
     if coupon.valid_until and at > coupon.valid_until:
-        return _refusal(code, coupon, "expired", _("This coupon has expired."))
+        return _refusal(code, coupon, CouponRefusal.EXPIRED, _("This coupon has expired."))
     if coupon.uses >= coupon.max_uses:
-        return _refusal(code, coupon, "used_up", _("This coupon has already been used."))
+        return _refusal(
+            code, coupon, CouponRefusal.USED_UP, _("This coupon has already been used.")
+        )
     if coupon.owner_id is not None and customer is not None and customer.pk != coupon.owner_id:
-        return _refusal(code, coupon, "not_owner", _("This coupon belongs to another member."))
+        return _refusal(
+            code, coupon, CouponRefusal.NOT_OWNER, _("This coupon belongs to another member.")
+        )
     holder_id = customer.pk if customer is not None else coupon.owner_id
     if holder_id is not None:
         used = CouponUse.objects.filter(coupon=coupon, customer_id=holder_id).count()
@@ -104,14 +110,14 @@ def _check(
             return _refusal(
                 code,
                 coupon,
-                "per_customer_limit",
+                CouponRefusal.PER_CUSTOMER_LIMIT,
                 _("This member has already used this coupon as often as allowed."),
             )
     if coupon.min_spend > 0 and (order_total is None or order_total < coupon.min_spend):
         return _refusal(
             code,
             coupon,
-            "below_min_spend",
+            CouponRefusal.BELOW_MIN_SPEND,
             _("The order must come to at least %(amount)s.") % {"amount": coupon.min_spend},
         )
     return CouponCheck(True, _discount(coupon, order_total), "", code, coupon, "")
