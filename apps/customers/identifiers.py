@@ -83,3 +83,9 @@ def contact_digest(kind: str, value: str) -> str:
             value = phone_normalize(value)
     key = settings.ERASURE_DIGEST_KEY.encode()
     return hmac.new(key, f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()
+
+
+def phone_code_cache_key(user_id: int) -> str:
+    """Where the pending SMS code of a portal account is kept (the membership services write
+    it, ``selectors.phone_code_pending`` reads it)."""
+    return f"portal:phone-code:{user_id}"

@@ -9,6 +9,7 @@ from allauth.account.models import EmailAddress
 from allauth.mfa.models import Authenticator
 from allauth.usersessions.models import UserSession
 from django.conf import settings
+from django.core.cache import cache
 from django.db.models import Count, F, Max, Q, QuerySet, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -19,6 +20,7 @@ from apps.core.timeline import TimelineEvent
 
 from .enums import Channel, ConsentPurpose
 from .exceptions import CustomerNotFound, OrderNotFound, StoreNotFound
+from .identifiers import phone_code_cache_key
 from .models import ConsentRecord, Customer, Interaction, Order, PortalMessage, Store, Tag
 
 CUSTOMER_ORDERINGS = {
@@ -408,3 +410,10 @@ def customer_list_for_api(
 def customer_member_numbers(*, ids: set[int]) -> dict[int, str]:
     """Member number of each customer id (one query; for links to customer pages)."""
     return dict(Customer.objects.filter(pk__in=ids).order_by().values_list("pk", "member_number"))
+
+
+def phone_code_pending(*, user) -> str:
+    """The phone number an SMS code was sent to for this portal account and not yet used, or
+    ""."""
+    state = cache.get(phone_code_cache_key(user.pk))
+    return state["phone"] if state else ""

@@ -346,3 +346,15 @@ def referral_code_find(*, code: str) -> ReferralCode | None:
         .filter(code=compact, customer__anonymized_at__isnull=True)
         .first()
     )
+
+
+def lots_expiring(*, within_days: int, as_of: dt.datetime | None = None):
+    """Available lots expiring within the window that have not been reminded yet."""
+    as_of = as_of or timezone.now()
+    return PointsLot.objects.filter(
+        status=LotStatus.AVAILABLE,
+        remaining__gt=0,
+        reminded_at__isnull=True,
+        expires_at__gt=as_of,
+        expires_at__lte=as_of + dt.timedelta(days=within_days),
+    )

@@ -40,7 +40,7 @@ from apps.core.sms import get_sms_backend
 
 from ..enums import Source
 from ..exceptions import AlreadyMember, ClaimNotPossible, PhoneCodeInvalid, StaffCannotBeMember
-from ..identifiers import phone_normalize
+from ..identifiers import phone_code_cache_key, phone_normalize
 from ..models import Customer
 from .consent import consent_preferences_save
 from .profile import customer_create, customer_tag_add
@@ -153,7 +153,7 @@ def membership_claim_by_email(
 
 
 def _code_key(user: User) -> str:
-    return f"portal:phone-code:{user.pk}"
+    return phone_code_cache_key(user.pk)
 
 
 def _code_digest(code: str, phone: str) -> str:
@@ -209,12 +209,6 @@ def _phone_code_check(*, user: User, phone: str, code: str) -> None:
     if not hmac.compare_digest(state["digest"], _code_digest(code.strip(), phone)):
         raise PhoneCodeInvalid()
     cache.delete(_code_key(user))  # single use
-
-
-def phone_code_pending(*, user: User) -> str:
-    """The phone number a code was sent to and not yet used, or ""."""
-    state = cache.get(_code_key(user))
-    return state["phone"] if state else ""
 
 
 def membership_claim_by_phone(

@@ -160,15 +160,3 @@ def birthday_bonuses_award(*, today: dt.date | None = None) -> int:
 
 def _is_leap(year: int) -> bool:
     return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
-
-
-def lots_expiring(*, within_days: int, as_of: dt.datetime | None = None):
-    """Available lots expiring within the window that have not been reminded yet."""
-    as_of = as_of or timezone.now()
-    return PointsLot.objects.filter(
-        status=LotStatus.AVAILABLE,
-        remaining__gt=0,
-        reminded_at__isnull=True,
-        expires_at__gt=as_of,
-        expires_at__lte=as_of + dt.timedelta(days=within_days),
-    )

@@ -40,7 +40,7 @@ from apps.customers.models import ConsentRecord, Customer, PortalMessage
 
 from ..enums import ExpiryPolicy
 from ..models import PointsLot, Programme
-from .jobs import lots_expiring
+from ..selectors import lots_expiring
 
 
 def _emailable(customer_ids: list[int]) -> set[int]:

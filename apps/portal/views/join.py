@@ -8,13 +8,13 @@ from django.views.generic import TemplateView
 
 from apps.accounts.forms import SIGNUP_CONSENTS, SIGNUP_SESSION_KEY
 from apps.core.exceptions import ApplicationError
+from apps.customers.selectors import phone_code_pending
 from apps.customers.services import (
     membership_claim_by_email,
     membership_claim_by_phone,
     membership_options,
     phone_code_send,
 )
-from apps.customers.services.membership import phone_code_pending
 from apps.loyalty.services import membership_enrol_referred
 
 from .. import ratelimit
