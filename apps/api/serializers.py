@@ -9,7 +9,12 @@ from apps.core.exceptions import ValidationFailed
 from apps.customers.enums import Channel, OrderChannel, OrderStatus
 from apps.customers.identifiers import phone_normalize
 from apps.customers.models import Customer
-from apps.customers.services import PROFILE_FIELDS, customer_profile_problems
+from apps.customers.services import (
+    PERSONAL_FIELDS,
+    PREFERENCE_FIELDS,
+    PROFILE_FIELDS,
+    customer_profile_problems,
+)
 from apps.loyalty.codes import redemption_reference
 from apps.loyalty.enums import CouponRefusal, RedemptionStatus, RewardKind, TierMetric, TxKind
 
@@ -95,16 +100,8 @@ class CustomerOut(serializers.ModelSerializer):
         ref_name = "Customer"
         fields = [
             "member_number",
-            "first_name",
-            "last_name",
-            "email",
-            "phone",
-            "birth_date",
-            "gender",
-            "city",
-            "region",
-            "preferred_language",
-            "preferred_channel",
+            *PERSONAL_FIELDS,
+            *PREFERENCE_FIELDS,
             "joined_at",
             "store",
             "tags",

@@ -18,7 +18,7 @@ from apps.core.services import audit_record
 from ..enums import Source
 from ..identifiers import member_number_generate
 from ..models import ConsentRecord, Customer, ImportJob
-from ..services import customer_search_text
+from ..services import PERSONAL_FIELDS, PREFERENCE_FIELDS, customer_search_text
 from ..suppression import erased_contacts_lock
 from .files import data_rows, read_header
 from .results import (
@@ -188,16 +188,7 @@ def _assign_member_numbers(records: list[tuple[int, dict[str, Any]]], *, taken: 
 def _customer_values(record: dict[str, Any], now: dt.datetime) -> dict[str, Any]:
     return {
         "member_number": record["member_number"],
-        "first_name": record["first_name"],
-        "last_name": record["last_name"],
-        "email": record["email"],
-        "phone": record["phone"],
-        "birth_date": record["birth_date"],
-        "gender": record["gender"],
-        "city": record["city"],
-        "region": record["region"],
-        "preferred_language": record["preferred_language"],
-        "preferred_channel": record["preferred_channel"],
+        **{name: record[name] for name in [*PERSONAL_FIELDS, *PREFERENCE_FIELDS]},
         "store_id": record["store"],
         "joined_at": record["joined_at"] or now,
         "source": Source.IMPORT.value,
@@ -265,16 +256,8 @@ def _customers_write_bulk(
 _CUSTOMER_STAGE_COLUMNS = [
     "row_no",
     "member_number",
-    "first_name",
-    "last_name",
-    "email",
-    "phone",
-    "birth_date",
-    "gender",
-    "city",
-    "region",
-    "preferred_language",
-    "preferred_channel",
+    *PERSONAL_FIELDS,
+    *PREFERENCE_FIELDS,
     "store_id",
     "joined_at",
     "source",

@@ -2,6 +2,8 @@
 
 from .orders import order_lines_problem, order_record, refund_record
 from .profile import (
+    PERSONAL_FIELDS,
+    PREFERENCE_FIELDS,
     PROFILE_FIELDS,
     consent_record,
     customer_create,
@@ -16,6 +18,8 @@ from .profile import (
 )
 
 __all__ = [
+    "PERSONAL_FIELDS",
+    "PREFERENCE_FIELDS",
     "PROFILE_FIELDS",
     "consent_record",
     "customer_create",

@@ -27,17 +27,11 @@ from apps.core.services import audit_record
 from ..models import ConsentRecord, Customer, Interaction, PortalMessage, Refund
 from ..suppression import ERASED_TEXT, contacts_suppress
 from .export import person_audit_events
+from .profile import PERSONAL_FIELDS
 
 # Keys of audit snapshots that hold personal data (profile fields and account identity).
 PERSONAL_KEYS = {
-    "first_name",
-    "last_name",
-    "email",
-    "phone",
-    "birth_date",
-    "gender",
-    "city",
-    "region",
+    *PERSONAL_FIELDS,
     "full_name",
     # free text that may describe the person
     "reason",

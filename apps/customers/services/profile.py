@@ -26,7 +26,8 @@ from ..enums import Channel, ConsentPurpose, InteractionKind, Source
 from ..identifiers import member_number_generate, phone_normalize
 from ..models import ConsentRecord, Customer, Interaction, Tag
 
-PROFILE_FIELDS = [
+# What identifies or describes the person (erasure blanks these).
+PERSONAL_FIELDS = [
     "first_name",
     "last_name",
     "email",
@@ -35,10 +36,11 @@ PROFILE_FIELDS = [
     "gender",
     "city",
     "region",
-    "preferred_language",
-    "preferred_channel",
-    "store",
 ]
+# The profile staff, the member, integrations and imports may set: the personal fields and the
+# preferences and enrolment store.
+PREFERENCE_FIELDS = ["preferred_language", "preferred_channel"]
+PROFILE_FIELDS = [*PERSONAL_FIELDS, *PREFERENCE_FIELDS, "store"]
 _MEMBER_NUMBER_ATTEMPTS = 8
 
 
