@@ -14,10 +14,9 @@ from django.contrib import admin
 from import_export.admin import ImportExportModelAdmin
 from import_export.forms import ImportForm
 
-from apps.core.exceptions import ValidationFailed
 from apps.core.services import export_record
 
-from .importing.files import import_upload_check
+from .forms import upload_clean
 from .models import (
     ConsentRecord,
     Customer,
@@ -75,12 +74,7 @@ class UploadCheckedImportForm(ImportForm):
     (``import_upload_check``: .csv or .xlsx, at most IMPORT_MAX_UPLOAD_BYTES)."""
 
     def clean_import_file(self):
-        upload = self.cleaned_data["import_file"]
-        try:
-            import_upload_check(name=upload.name, size=upload.size)
-        except ValidationFailed as exc:
-            raise forms.ValidationError(exc.message) from exc
-        return upload
+        return upload_clean(self.cleaned_data["import_file"])
 
 
 class _AuditedExportAdmin(ImportExportModelAdmin):

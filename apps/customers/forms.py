@@ -2,13 +2,17 @@
 (labels, lengths, choices), its clean is the service's (``customer_profile_problems``). The
 staff pages, the portal and the Django admin build their profile forms from here, each with the
 fields it shows and, where the audience needs other words, its own labels; the API's serializer
-is derived from the same model fields and calls the same clean."""
+is derived from the same model fields and calls the same clean. Uploads of import files are
+checked here for every form that takes one (``upload_clean``)."""
 
 from typing import Any
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from apps.core.exceptions import ValidationFailed
+
+from .importing.files import import_upload_check
 from .models import Customer, Store
 from .services import PROFILE_FIELDS, customer_profile_problems
 
@@ -89,3 +93,13 @@ def profile_form_class(
 ) -> type[forms.Form]:
     """A form class with the profile ``names`` and the one clean (``ProfileFormMixin``)."""
     return type(name, (ProfileFormMixin, base), profile_formfields(names, **options))
+
+
+def upload_clean(upload: Any) -> Any:
+    """A form's file field through the one upload check of every import (.csv or .xlsx, at most
+    IMPORT_MAX_UPLOAD_BYTES): the dashboard's import page and the admin's."""
+    try:
+        import_upload_check(name=upload.name, size=upload.size)
+    except ValidationFailed as exc:
+        raise forms.ValidationError(exc.message) from exc
+    return upload

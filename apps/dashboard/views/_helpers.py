@@ -17,6 +17,20 @@ def wants_partial(request: HttpRequest, target: str) -> bool:
     )
 
 
+class PartialResultsMixin:
+    """A list page whose results an htmx request may swap alone: ``partial_template_name`` for
+    a request that targets ``#results_id``, the whole page otherwise."""
+
+    template_name = ""
+    partial_template_name = ""
+    results_id = ""
+
+    def get_template_names(self) -> list[str]:
+        if wants_partial(self.request, self.results_id):  # type: ignore[attr-defined]
+            return [self.partial_template_name]
+        return [self.template_name]
+
+
 def paginate(queryset, request: HttpRequest, per_page: int = PAGE_SIZE) -> Page:
     """The requested page, clamped to the valid range (a stale link never 404s)."""
     return Paginator(queryset, per_page).get_page(request.GET.get("page"))

@@ -31,7 +31,7 @@ from apps.customers.selectors import customer_member_numbers
 from apps.loyalty.staff_selectors import account_member_numbers
 
 from ..forms_audit import AuditFilterForm
-from ._helpers import wants_partial
+from ._helpers import PartialResultsMixin
 from .data import _ExportView
 from .mixins import StaffRequiredMixin
 
@@ -118,16 +118,11 @@ def audit_rows(events: list[AuditEvent], user) -> list[AuditRow]:
     return rows
 
 
-class AuditListView(StaffRequiredMixin, TemplateView):
+class AuditListView(StaffRequiredMixin, PartialResultsMixin, TemplateView):
     permission_required = AUDIT_PERMISSION
     template_name = "dashboard/audit/list.html"
     partial_template_name = "dashboard/audit/_results.html"
     results_id = "audit-results"
-
-    def get_template_names(self) -> list[str]:
-        if wants_partial(self.request, self.results_id):
-            return [self.partial_template_name]
-        return [self.template_name]
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)

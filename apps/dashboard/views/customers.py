@@ -46,7 +46,7 @@ from ..forms import (
     InteractionForm,
     TagAddForm,
 )
-from ._helpers import paginate, sort_links, wants_partial
+from ._helpers import PartialResultsMixin, paginate, sort_links
 from .loyalty import loyalty_panel_context
 from .mixins import StaffRequiredMixin
 
@@ -74,16 +74,11 @@ def detail_url(customer: Customer, anchor: str = "") -> str:
     return f"{url}#{anchor}" if anchor else url
 
 
-class CustomerListView(StaffRequiredMixin, TemplateView):
+class CustomerListView(StaffRequiredMixin, PartialResultsMixin, TemplateView):
     permission_required = "customers.view_customer"
     template_name = "dashboard/customers/list.html"
     partial_template_name = "dashboard/customers/_results.html"
     results_id = "customer-results"
-
-    def get_template_names(self) -> list[str]:
-        if wants_partial(self.request, self.results_id):
-            return [self.partial_template_name]
-        return [self.template_name]
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)

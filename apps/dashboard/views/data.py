@@ -13,10 +13,11 @@ from django.utils.translation import gettext_lazy
 from django.views import View
 from django.views.generic import DetailView, FormView
 
-from apps.core.exceptions import ApplicationError, ValidationFailed
+from apps.core.exceptions import ApplicationError
 from apps.core.exports import csv_response, xlsx_response
 from apps.customers.exports import XLSX_MAX_ROWS, customers_export_rows, orders_export_rows
-from apps.customers.importing.files import ALLOWED_EXTENSIONS, import_upload_check
+from apps.customers.forms import upload_clean
+from apps.customers.importing.files import ALLOWED_EXTENSIONS
 from apps.customers.importing.jobs import import_job_create, import_job_start
 from apps.customers.models import ImportJob
 
@@ -45,12 +46,7 @@ class ImportForm(forms.Form):
         ]
 
     def clean_file(self):
-        upload = self.cleaned_data["file"]
-        try:
-            import_upload_check(name=upload.name, size=upload.size)
-        except ValidationFailed as exc:
-            raise forms.ValidationError(exc.message) from exc
-        return upload
+        return upload_clean(self.cleaned_data["file"])
 
 
 class _AnyImportPermission(StaffRequiredMixin):

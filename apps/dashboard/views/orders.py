@@ -6,20 +6,15 @@ from django.views.generic import TemplateView
 from apps.customers.selectors import order_list, store_list
 
 from ..forms import OrderFilterForm
-from ._helpers import paginate, wants_partial
+from ._helpers import PartialResultsMixin, paginate
 from .mixins import StaffRequiredMixin
 
 
-class OrderListView(StaffRequiredMixin, TemplateView):
+class OrderListView(StaffRequiredMixin, PartialResultsMixin, TemplateView):
     permission_required = "customers.view_order"
     template_name = "dashboard/orders/list.html"
     partial_template_name = "dashboard/orders/_results.html"
     results_id = "order-results"
-
-    def get_template_names(self) -> list[str]:
-        if wants_partial(self.request, self.results_id):
-            return [self.partial_template_name]
-        return [self.template_name]
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
