@@ -301,10 +301,9 @@ def _copy_in(path: Path) -> int:
 
 def measure_import(scale: float, seed: int) -> list[dict]:
     label = "order import (CSV)"
-    try:
-        from apps.customers.imports import ORDERS_IMPORTED_HOOKS, orders_import
-    except ImportError:
-        return [skipped(label, "apps.customers.imports.orders_import does not exist yet")]
+    from apps.core import events
+    from apps.customers.importing.orders import orders_import
+
     rows = max(1000, round(100_000 * scale))
     path = Path(settings.VAR_DIR) / "bench" / "orders_import.csv"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -323,7 +322,7 @@ def measure_import(scale: float, seed: int) -> list[dict]:
             created=result.created,
             reference_rows=copied,
             rows_per_second=round(rows / value),
-            after_import_hooks=[getattr(h, "__qualname__", str(h)) for h in ORDERS_IMPORTED_HOOKS],
+            in_transaction_subscribers=[s.name for s in events.subscribers("orders.imported")],
         )
     ]
 
@@ -413,7 +412,17 @@ def _guarded(label: str, fn: Callable[[], list[dict]]) -> list[dict]:
         return [skipped(label, f"failed: {type(exc).__name__}: {exc}"[:300])]
 
 
-GROUPS = ("loyalty", "search", "pages", "audit", "export", "import", "api", "programme")
+GROUPS = (
+    "loyalty",
+    "search",
+    "pages",
+    "audit",
+    "export",
+    "import",
+    "api",
+    "events",
+    "programme",
+)
 
 
 def run_all(
@@ -450,6 +459,10 @@ def run_all(
             results += _guarded("import", lambda: measure_import(scale, seed))
         if "api" in wanted:
             results += _guarded("api", lambda: measure_api(scale, seed))
+    if "events" in wanted:
+        from tests.bench import events as event_bench
+
+        results += _guarded("events", lambda: event_bench.measure_events(scale=scale))
     if "programme" in wanted:
         from tests.bench import loyalty
 
