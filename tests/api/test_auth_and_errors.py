@@ -8,7 +8,7 @@ from rest_framework.test import APIClient
 from apps.accounts.services import api_key_revoke
 from apps.api.errors import exception_handler
 from apps.customers.models import Customer, Order
-from tests.api.conftest import client_for
+from tests.conftest import client_for
 
 pytestmark = pytest.mark.django_db
 

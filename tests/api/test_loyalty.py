@@ -22,7 +22,7 @@ from apps.loyalty.models import (
     Reward,
 )
 from apps.loyalty.services import bonus_award, coupon_issue, order_ingest
-from tests.api.conftest import client_for
+from tests.conftest import api_client
 from tests.customers.factories import CustomerFactory
 from tests.loyalty.factories import ProgrammeFactory, RewardFactory, TierFactory
 
@@ -461,9 +461,7 @@ def test_same_key_with_another_body_is_422(api, member_with_points, catalogue):
 
 
 def test_keys_are_scoped_to_the_api_key(api, member_with_points, catalogue):
-    from apps.accounts.services import api_key_create
-
-    other = client_for(api_key_create(name="Till 2")[1])
+    other = api_client("Till 2")
     assert redeem(api, "coffee", key="shared").status_code == 201
     assert redeem(other, "coffee", key="shared").status_code == 201
     assert Redemption.objects.count() == 2 and account(member_with_points).balance == 100

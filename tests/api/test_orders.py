@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from apps.customers.models import Order, OrderLine, Refund
 from apps.loyalty.models import LoyaltyAccount, PointsTransaction
+from tests.api.conftest import order_payload
 from tests.loyalty.factories import ProgrammeFactory, TierFactory
 
 pytestmark = pytest.mark.django_db
@@ -23,20 +24,9 @@ def programme(db):
     return ProgrammeFactory(pending_days=14)
 
 
-def order_body(**over):
-    body = {
-        "external_id": "POS-1",
-        "member_number": "1234567897",
-        "store": "sh-01",
-        "placed_at": (timezone.now() - dt.timedelta(days=30)).isoformat(),
-        "total": "250.00",
-    }
-    return {**body, **over}
-
-
 def test_order_returns_201_with_points(api, customer, programme):
     TierFactory(slug="member", name="Member", rank=0)
-    response = api.post(ORDERS, order_body(), format="json")
+    response = api.post(ORDERS, order_payload(), format="json")
     assert response.status_code == 201
     assert response.json() == {
         "external_id": "POS-1",
@@ -53,7 +43,7 @@ def test_order_and_points_name_the_tier_the_same_way(api, customer, programme):
     """One representation of a tier across the API (TierRef), here after an upgrade."""
     TierFactory(slug="member", name="Member", rank=0)
     TierFactory(slug="silver", name="Silver", rank=1, threshold=Decimal(200))
-    order = api.post(ORDERS, order_body(), format="json").json()
+    order = api.post(ORDERS, order_payload(), format="json").json()
     points = api.get(reverse("api:customer-points", args=["1234567897"])).json()
     assert order["tier"] == points["tier"] == {"slug": "silver", "name": "Silver"}
 
@@ -70,7 +60,7 @@ def test_schema_documents_the_order_tier_as_a_tier_ref():
 def test_recent_order_points_are_pending(api, customer, programme):
     response = api.post(
         ORDERS,
-        order_body(placed_at=timezone.now().isoformat(), total="99.90", channel="app"),
+        order_payload(placed_at=timezone.now().isoformat(), total="99.90", channel="app"),
         format="json",
     )
     assert response.status_code == 201
@@ -95,7 +85,7 @@ def test_order_with_lines_and_discount(api, customer, programme):
         },
         {"sku": "CUP-1", "name": "Cup", "category": "ware", "quantity": "1", "unit_price": "30.00"},
     ]
-    body = order_body(total="120.00", discount="10.00", coupon_code="SAVE10", lines=lines)
+    body = order_payload(total="120.00", discount="10.00", coupon_code="SAVE10", lines=lines)
     response = api.post(ORDERS, body, format="json")
     assert response.status_code == 201
     assert response.json()["points_earned"] == 120
@@ -109,13 +99,13 @@ def test_order_with_lines_and_discount(api, customer, programme):
 
 def test_lines_may_differ_from_total_by_one_cent(api, customer, programme):
     lines = [{"sku": "A", "quantity": 3, "unit_price": "33.33"}]
-    response = api.post(ORDERS, order_body(total="100.00", lines=lines), format="json")
+    response = api.post(ORDERS, order_payload(total="100.00", lines=lines), format="json")
     assert response.status_code == 201
 
 
 def test_lines_that_do_not_add_up_are_400_and_change_nothing(api, customer, programme):
     lines = [{"sku": "A", "quantity": 1, "unit_price": "100.00"}]
-    response = api.post(ORDERS, order_body(total="99.98", lines=lines), format="json")
+    response = api.post(ORDERS, order_payload(total="99.98", lines=lines), format="json")
     assert response.status_code == 400
     assert response.json()["code"] == "validation_error"
     assert response.json()["message"] == (
@@ -137,7 +127,7 @@ def test_lines_that_do_not_add_up_are_400_and_change_nothing(api, customer, prog
     ],
 )
 def test_invalid_order_is_400_and_changes_nothing(api, customer, programme, change, message):
-    response = api.post(ORDERS, order_body(**change), format="json")
+    response = api.post(ORDERS, order_payload(**change), format="json")
     assert response.status_code == 400
     assert response.json()["code"] == "validation_error"
     assert response.json()["message"].startswith(message)
@@ -145,7 +135,7 @@ def test_invalid_order_is_400_and_changes_nothing(api, customer, programme, chan
 
 
 def test_unknown_member_is_404_and_changes_nothing(api, customer, programme):
-    response = api.post(ORDERS, order_body(member_number="0000000000"), format="json")
+    response = api.post(ORDERS, order_payload(member_number="0000000000"), format="json")
     assert response.status_code == 404
     assert response.json() == {
         "code": "customer_not_found",
@@ -155,7 +145,7 @@ def test_unknown_member_is_404_and_changes_nothing(api, customer, programme):
 
 
 def test_unknown_store_is_404_and_changes_nothing(api, customer, programme):
-    response = api.post(ORDERS, order_body(store="nowhere"), format="json")
+    response = api.post(ORDERS, order_payload(store="nowhere"), format="json")
     assert response.status_code == 404
     assert response.json() == {"code": "store_not_found", "message": "No store with that code."}
     assert Order.objects.count() == 0
@@ -164,7 +154,7 @@ def test_unknown_store_is_404_and_changes_nothing(api, customer, programme):
 def test_the_same_order_again_is_200_with_the_first_result_and_earns_nothing(
     api, customer, programme
 ):
-    body = order_body()
+    body = order_payload()
     first = api.post(ORDERS, body, format="json")
     again = api.post(ORDERS, body, format="json")
     assert first.status_code == 201 and again.status_code == 200
@@ -180,7 +170,7 @@ def test_the_same_order_again_is_200_with_the_first_result_and_earns_nothing(
 
 @pytest.fixture
 def paid_order(api, customer, programme):
-    assert api.post(ORDERS, order_body(total="200.00"), format="json").status_code == 201
+    assert api.post(ORDERS, order_payload(total="200.00"), format="json").status_code == 201
     return Order.objects.get()
 
 
@@ -272,7 +262,7 @@ def test_the_same_external_id_with_other_data_is_409_order_conflict_and_changes_
     from tests.customers.factories import CustomerFactory
 
     CustomerFactory(member_number="9876543217")
-    body = order_body()
+    body = order_payload()
     first = api.post(ORDERS, body, format="json")
 
     response = api.post(ORDERS, body | change, format="json")

@@ -30,7 +30,7 @@ def _members(response) -> set[str]:
 
 @pytest.fixture
 def crowd(customer):
-    """The fixture customer (Wei Zhang, +86 138 0000 1234) and a few others."""
+    """The fixture customer (Wei Zhang, +86 138 1234 5678) and a few others."""
     return [
         customer,
         CustomerFactory(
@@ -51,8 +51,8 @@ def crowd(customer):
     [
         ("zhang", 0),  # family name, lower case
         ("Wei Zh", 0),  # start of first and last name
-        ("0000 1234", 0),  # part of a phone number, typed with a space
-        ("138-0000", 0),  # ... or a dash
+        ("1234 5678", 0),  # part of a phone number, typed with a space
+        ("138-1234", 0),  # ... or a dash
         ("13911112222", 1),  # the national digits of an E.164 number
         ("li.na@example", 1),  # part of an e-mail
         ("王伟", 2),  # Chinese name, family name first
@@ -181,7 +181,7 @@ def test_list_rows_show_the_customer(client, agent, customer, member_user):
     for text in [
         "Wei Zhang",
         "wei.zhang@example.org",
-        "+8613800001234",
+        "+8613812345678",
         "Shanghai Jing&#x27;an",
         ">vip<",
     ]:
@@ -357,7 +357,7 @@ def test_edit_updates_through_the_service_with_an_audit_event(client, agent, cus
     client.force_login(agent)
     url = reverse("dashboard:customer-edit", args=[customer.member_number])
     form = client.get(url).context["form"]
-    assert form.initial["phone"] == "+8613800001234" and form.initial["store"] == "sh-01"
+    assert form.initial["phone"] == "+8613812345678" and form.initial["store"] == "sh-01"
     response = client.post(
         url, _profile(first_name="Wei", last_name="Zhang", phone="(0)138-0000-9999")
     )

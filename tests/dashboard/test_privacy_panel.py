@@ -7,18 +7,16 @@ from django.urls import reverse
 
 from apps.core.models import AuditEvent
 from apps.customers.models import ConsentRecord
-from apps.customers.services import consent_preferences_save, membership_enrol
-from tests.accounts.factories import UserFactory
+from apps.customers.services import consent_preferences_save, customer_erase
+from tests.conftest import enrolled_member
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def portal_member(db):
-    user = UserFactory(email="mei.lin@example.org")
-    EmailAddress.objects.create(user=user, email="mei.lin@example.org", verified=True, primary=True)
+    user, customer = enrolled_member("mei.lin@example.org", first_name="Mei", last_name="Lin")
     EmailAddress.objects.create(user=user, email="mei@work.example", verified=False)
-    customer = membership_enrol(user=user, first_name="Mei", last_name="Lin")
     consent_preferences_save(
         customer=customer, choices={("sms", "marketing"): True}, actor=user, evidence="portal"
     )
@@ -53,8 +51,6 @@ def test_agent_sees_the_panel_without_export_or_erase(client, agent, portal_memb
 
 
 def test_an_erased_customer_shows_no_erase_button(client, manager, portal_member):
-    from apps.customers.services import customer_erase
-
     customer_erase(customer=portal_member, actor=manager)
     client.force_login(manager)
     panel = _panel(client, portal_member)

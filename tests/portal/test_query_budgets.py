@@ -30,7 +30,7 @@ from apps.loyalty.services import (
 from tests.customers.factories import CustomerFactory, OrderFactory, StoreFactory
 from tests.loyalty.factories import BadgeFactory, ProgrammeFactory, RewardFactory, TierFactory
 
-from .conftest import enrolled_member
+from tests.conftest import enrolled_member
 
 pytestmark = pytest.mark.django_db
 
