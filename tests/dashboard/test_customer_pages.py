@@ -190,28 +190,42 @@ def test_list_rows_show_the_customer(client, agent, customer, member_user):
     assert "bi-person-check" in html  # portal-account badge
 
 
-@pytest.mark.urls("tests.dashboard.urls_with_exports")
-def test_export_buttons_carry_the_query_and_need_the_export_permission(client, agent, manager):
+def test_export_buttons_carry_the_query_and_need_the_export_permission(
+    client, agent, manager, customer
+):
     url = reverse(LIST) + "?q=zhang&tag=vip&page=2"
     export = reverse("dashboard:customer-export")
+    assert export == "/staff/customers/export/"  # the real route, mounted in config/urls.py
     client.force_login(manager)
     html = client.get(url).content.decode()
     assert f"{export}?q=zhang&amp;tag=vip&amp;format=csv" in html
     assert f"{export}?q=zhang&amp;tag=vip&amp;format=xlsx" in html
+    response = client.get(export, {"q": "zhang", "tag": "vip", "format": "csv"})
+    assert (response.status_code, response["Content-Type"]) == (200, "text/csv; charset=utf-8")
+    lines = b"".join(response.streaming_content).decode("utf-8-sig").splitlines()
+    assert [line.split(",")[0] for line in lines[1:]] == [customer.member_number]
     client.force_login(agent)
     assert export not in client.get(url).content.decode()
+    assert client.get(export, {"format": "csv"}).status_code == 403
 
 
-@pytest.mark.urls("tests.dashboard.urls_with_exports")
-def test_order_export_buttons_need_the_export_permission(client, agent, manager):
+def test_order_export_buttons_need_the_export_permission(client, agent, manager, customer):
+    OrderFactory(customer=customer, store=customer.store, external_id="ORD-7")
     export = reverse("dashboard:order-export")
+    assert export == "/staff/orders/export/"  # the real route, mounted in config/urls.py
     client.force_login(manager)
     assert (
         f"{export}?q=ORD&amp;format=xlsx"
         in client.get(reverse("dashboard:order-list"), {"q": "ORD"}).content.decode()
     )
+    response = client.get(export, {"q": "ORD", "format": "xlsx"})
+    assert response.status_code == 200
+    assert response["Content-Type"] == (
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    )
     client.force_login(agent)
     assert export not in client.get(reverse("dashboard:order-list")).content.decode()
+    assert client.get(export, {"format": "xlsx"}).status_code == 403
 
 
 # --- 360 page ------------------------------------------------------------------------------

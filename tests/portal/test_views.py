@@ -269,11 +269,13 @@ def test_delete_account_needs_confirmation_then_erases_and_signs_out(client, mem
     assert PortalMessage.objects.filter(customer=mine).count() == 0
 
 
-@pytest.mark.urls("tests.portal.urls_with_privacy")
 def test_staff_export_and_erase_need_their_permissions(client, agent, manager, member):
     _user, mine = member
     export_url = reverse("dashboard:customer-privacy-export", args=[mine.member_number])
     erase_url = reverse("dashboard:customer-erase", args=[mine.member_number])
+    # The real routes, mounted in config/urls.py.
+    assert export_url == f"/staff/customers/{mine.member_number}/privacy/export/"
+    assert erase_url == f"/staff/customers/{mine.member_number}/privacy/erase/"
     client.force_login(agent)
     assert client.get(export_url).status_code == 403
     assert client.post(erase_url, {"member_number": mine.member_number}).status_code == 403
@@ -282,16 +284,23 @@ def test_staff_export_and_erase_need_their_permissions(client, agent, manager, m
     client.force_login(manager)
     assert client.get(export_url).status_code == 200
     response = client.post(export_url)
-    assert response["Content-Type"] == "application/zip"
+    assert (response.status_code, response["Content-Type"]) == (200, "application/zip")
+    assert response["Content-Disposition"].startswith('attachment; filename="')
+    assert zipfile.ZipFile(io.BytesIO(response.content)).testzip() is None
     assert AuditEvent.objects.filter(action="customer.export", actor=manager).count() == 1
     response = client.post(erase_url, {"member_number": "0000000000"})
     assert response.status_code == 200
+    assert response.context["form"].errors == {
+        "member_number": ["The member number does not match."]
+    }
     mine.refresh_from_db()
-    assert mine.anonymized_at is None
+    assert mine.anonymized_at is None and mine.first_name == "Mia"
+    assert not AuditEvent.objects.filter(action="customer.erase").exists()
     response = client.post(erase_url, {"member_number": mine.member_number})
     assert response.status_code == 302
+    assert response["Location"] == f"/staff/customers/{mine.member_number}/"
     mine.refresh_from_db()
-    assert mine.anonymized_at is not None
+    assert mine.anonymized_at is not None and mine.first_name == ""
     assert AuditEvent.objects.get(action="customer.erase").actor == manager
 
 
