@@ -1,13 +1,11 @@
 """Exactly once through the API under real concurrency on PostgreSQL (invariant 2)."""
 
-import datetime as dt
 import threading
 from decimal import Decimal
 
 import pytest
 from django.db import connection
 from django.urls import reverse
-from django.utils import timezone
 
 from apps.accounts.services import api_key_create
 from apps.core.models import IdempotencyKey
@@ -16,8 +14,6 @@ from apps.loyalty.enums import TxKind
 from apps.loyalty.models import LoyaltyAccount, PointsTransaction
 from apps.loyalty.verification import ledger_faults
 from tests.conftest import api_client, client_for
-from tests.customers.factories import CustomerFactory, StoreFactory
-from tests.loyalty.factories import ProgrammeFactory
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 

@@ -17,7 +17,6 @@ from apps.core.idempotency import (
 from apps.core.models import IdempotencyKey
 from apps.customers.models import Customer, Order
 from tests.conftest import api_client
-from tests.loyalty.factories import ProgrammeFactory
 
 pytestmark = pytest.mark.django_db
 

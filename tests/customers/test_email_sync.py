@@ -7,7 +7,6 @@ from django.urls import reverse
 
 from apps.core.models import AuditEvent
 from apps.customers.models import Customer
-from apps.customers.services import membership_enrol
 from tests.accounts.factories import UserFactory
 
 pytestmark = pytest.mark.django_db

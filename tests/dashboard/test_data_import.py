@@ -11,14 +11,9 @@ from django.urls import reverse
 from apps.core.models import AuditEvent
 from apps.customers.models import Customer, ImportJob, Order, OrderLine
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("private_media")]
 
 FIXTURES = Path(__file__).parent.parent / "customers" / "fixtures"
-
-
-@pytest.fixture(autouse=True)
-def _private_media(private_media):
-    return private_media
 
 
 def upload(client, kind: str, name: str, content: bytes):

@@ -23,18 +23,12 @@ from apps.loyalty.models import (
 )
 from apps.loyalty.services import coupon_issue, points_adjust
 from apps.loyalty.verification import ledger_faults
-from tests.accounts.factories import UserFactory
 from tests.customers.factories import CustomerFactory
 from tests.loyalty.factories import BadgeFactory, EarnRuleFactory, RewardFactory, TierFactory
 
 pytestmark = pytest.mark.django_db
 
 LEDGER = [LoyaltyAccount, PointsTransaction, PointsLot, LotAllocation, TierHistory]
-
-
-@pytest.fixture
-def superuser(db):
-    return UserFactory(email="root@test.local", is_staff=True, is_superuser=True)
 
 
 @pytest.fixture

@@ -27,10 +27,9 @@ from apps.loyalty.services import (
     referral_register,
     reward_redeem,
 )
+from tests.conftest import enrolled_member
 from tests.customers.factories import CustomerFactory, OrderFactory, StoreFactory
 from tests.loyalty.factories import BadgeFactory, ProgrammeFactory, RewardFactory, TierFactory
-
-from tests.conftest import enrolled_member
 
 pytestmark = pytest.mark.django_db
 

@@ -10,9 +10,8 @@ from apps.core.models import AuditEvent
 from apps.customers.inbox import portal_message_send
 from apps.customers.models import ConsentRecord, Customer, PortalMessage
 from apps.customers.services import unsubscribe_token_make
-from tests.customers.factories import CustomerFactory
-
 from tests.conftest import verified_user
+from tests.customers.factories import CustomerFactory
 
 pytestmark = pytest.mark.django_db
 
