@@ -93,19 +93,32 @@ def test_profile_update_is_scoped_and_audited(client, member, other_member):
     theirs.refresh_from_db()
     assert (mine.last_name, mine.phone, mine.city) == ("New", "+8613811112222", "Suzhou")
     assert theirs.last_name == "Member"
-    assert AuditEvent.objects.filter(action="customer.update", actor=user).exists()
+    event = AuditEvent.objects.get(action="customer.update")
+    assert (event.actor, event.target_id) == (user, str(mine.pk))
+    assert (event.before, event.after) == (
+        {"city": "", "phone": "", "last_name": "Member", "preferred_channel": "email"},
+        {
+            "city": "Suzhou",
+            "phone": "+8613811112222",
+            "last_name": "New",
+            "preferred_channel": "sms",
+        },
+    )
 
 
 def test_invalid_phone_on_profile_changes_nothing(client, member):
     user, mine = member
     client.force_login(user)
+    before = Customer.objects.values().get(pk=mine.pk)
     response = client.post(
         reverse("portal:profile"),
         {"phone": "12", "preferred_language": "en", "preferred_channel": "email"},
     )
-    assert response.status_code == 200 and "not a" in response.content.decode()
-    mine.refresh_from_db()
-    assert mine.phone == ""
+    assert response.status_code == 200
+    assert response.context["form"].errors == {"__all__": ["“12” is not a valid phone number."]}
+    assert "“12” is not a valid phone number." in response.content.decode()
+    assert Customer.objects.values().get(pk=mine.pk) == before
+    assert not AuditEvent.objects.filter(action="customer.update").exists()
 
 
 def test_preference_centre_writes_history(client, member):
@@ -163,7 +176,11 @@ def test_staff_see_the_refusal_and_cannot_join(client, agent):
     page = client.get(reverse("portal:join")).content.decode()
     assert "Staff accounts have no membership" in page
     before = Customer.objects.count()
-    client.post(reverse("portal:join"), {"action": "enrol"})
+    response = client.post(reverse("portal:join"), {"action": "enrol"}, follow=True)
+    assert response.redirect_chain == [(reverse("portal:join"), 302)]
+    assert [str(m) for m in response.context["messages"]] == [
+        "Staff accounts cannot hold a membership. Please sign up with a personal e-mail address."
+    ]
     assert Customer.objects.count() == before
 
 
