@@ -479,6 +479,9 @@ def test_reward_window_ending_before_it_starts_is_refused(client, superuser, pro
         is_active="on",
     )
     assert response.status_code == 200
+    assert response.context["adminform"].form.errors == {
+        "ends_at": ["The end must come after the start."]
+    }
     assert not Reward.objects.filter(slug="late").exists() and not _events("reward.create")
 
 
