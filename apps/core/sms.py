@@ -1,11 +1,22 @@
 """SMS back-ends. The gateway is the only thing that leaves the machine, so tests replace it."""
 
 import logging
+from dataclasses import dataclass
 from importlib import import_module
 
 from django.conf import settings
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SmsMessage:
+    to: str
+    body: str
+
+
+# Messages the locmem back-end "sent", oldest first (like ``django.core.mail.outbox``).
+outbox: list[SmsMessage] = []
 
 
 class BaseSmsBackend:
@@ -20,6 +31,15 @@ class ConsoleSmsBackend(BaseSmsBackend):
     def send(self, *, to: str, body: str) -> str:
         logger.info("sms queued to=***%s chars=%d", to[-4:], len(body))
         return "console"
+
+
+class LocmemSmsBackend(BaseSmsBackend):
+    """Test back-end: keeps every message in ``outbox`` (the test settings select it; the
+    ``sms_outbox`` fixture empties it for each test that reads it)."""
+
+    def send(self, *, to: str, body: str) -> str:
+        outbox.append(SmsMessage(to=to, body=body))
+        return f"locmem-{len(outbox)}"
 
 
 def get_sms_backend() -> BaseSmsBackend:

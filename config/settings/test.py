@@ -24,3 +24,4 @@ else:
     }
 LANGUAGE_CODE = "en"
 LOGGING = {"version": 1, "disable_existing_loggers": False, "root": {"level": "WARNING"}}
+SMS_BACKEND = "apps.core.sms.LocmemSmsBackend"

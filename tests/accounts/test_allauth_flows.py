@@ -25,7 +25,7 @@ from apps.accounts.models import User
 from apps.core.models import AuditEvent
 from apps.customers.models import Customer
 from apps.customers.services import membership_enrol
-from tests.accounts.factories import UserFactory
+from tests.conftest import verified_user, with_verified_email
 
 pytestmark = pytest.mark.django_db
 PASSWORD = "pw-Secret-123"
@@ -37,14 +37,8 @@ SUBJECT_PREFIX = "[Clientele] "
 # --- helpers ------------------------------------------------------------------------------------
 
 
-def _verified_user(email: str, **kwargs) -> User:
-    user = UserFactory(email=email, **kwargs)
-    EmailAddress.objects.create(user=user, email=email, primary=True, verified=True)
-    return user
-
-
 def _member(email: str = "mia@test.local") -> tuple[User, Customer]:
-    user = _verified_user(email)
+    user = verified_user(email)
     return user, membership_enrol(user=user, first_name="Mia", last_name="Member")
 
 
@@ -439,7 +433,7 @@ def test_members_without_totp_log_in_with_the_password_alone(client):
 
 def test_staff_without_totp_are_sent_to_set_it_up(client, agent, settings):
     settings.STAFF_MFA_REQUIRED = True
-    EmailAddress.objects.create(user=agent, email=agent.email, primary=True, verified=True)
+    with_verified_email(agent)
     assert _login(client, agent.email).status_code == 302
     for path in ("/staff/", "/staff/customers/", "/admin/"):
         response = client.get(path)

@@ -1,5 +1,4 @@
 import pytest
-from allauth.account.models import EmailAddress
 from allauth.mfa.models import Authenticator
 from django.core.management import call_command
 from django.urls import reverse
@@ -8,14 +7,10 @@ from apps.accounts.models import ApiKey, User
 from apps.accounts.selectors import api_key_authenticate
 from apps.accounts.services import api_key_revoke
 from apps.core.models import AuditEvent
+from tests.conftest import with_verified_email
 
 pytestmark = pytest.mark.django_db
 PASSWORD = "pw-Secret-123"
-
-
-def _verified(user):
-    EmailAddress.objects.create(user=user, email=user.email, primary=True, verified=True)
-    return user
 
 
 def _login(client, email, password=PASSWORD):
@@ -23,13 +18,13 @@ def _login(client, email, password=PASSWORD):
 
 
 def test_staff_land_on_the_dashboard(client, agent):
-    _verified(agent)
+    with_verified_email(agent)
     response = _login(client, "AGENT@test.local")
     assert response.status_code == 302 and response["Location"] == "/staff/"
 
 
 def test_members_land_on_the_portal(client, member_user):
-    _verified(member_user)
+    with_verified_email(member_user)
     response = _login(client, member_user.email)
     assert response.status_code == 302 and response["Location"] == "/me/"
 
@@ -47,7 +42,7 @@ def test_email_is_unique_case_insensitively():
 
 
 def test_failed_logins_are_rate_limited(client, agent):
-    _verified(agent)
+    with_verified_email(agent)
     for _ in range(5):
         assert _login(client, agent.email, "wrong").status_code == 200
     # Even the right password is refused while the limit holds.

@@ -1,40 +1,26 @@
+import datetime as dt
+
 import pytest
-from rest_framework.test import APIClient
+from django.utils import timezone
 
-from apps.accounts.services import api_key_create
-from tests.customers.factories import CustomerFactory, StoreFactory
-
-
-def client_for(raw: str) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Api-Key {raw}")
-    return client
+from tests.loyalty.factories import ProgrammeFactory
 
 
-@pytest.fixture
-def api_key(db):
-    """(ApiKey row, raw key)."""
-    return api_key_create(name="Till 1")
-
-
-@pytest.fixture
-def api(api_key) -> APIClient:
-    return client_for(api_key[1])
+def order_payload(**over) -> dict:
+    """A ``POST /orders/`` body: order POS-1 of the shared customer (1234567897) at sh-01,
+    placed 30 days ago for 250.00; ``over`` replaces or adds fields."""
+    body = {
+        "external_id": "POS-1",
+        "member_number": "1234567897",
+        "store": "sh-01",
+        "placed_at": (timezone.now() - dt.timedelta(days=30)).isoformat(),
+        "total": "250.00",
+    }
+    return {**body, **over}
 
 
 @pytest.fixture
-def store(db):
-    return StoreFactory(code="sh-01", name="Shanghai 1")
-
-
-@pytest.fixture
-def customer(db, store):
-    return CustomerFactory(
-        member_number="1234567897",
-        first_name="Wei",
-        last_name="Zhang",
-        email="wei.zhang@example.org",
-        phone="+8613812345678",
-        city="Shanghai",
-        store=store,
-    )
+def order_body(customer):
+    """The default programme (points available at once) and ``order_payload()``."""
+    ProgrammeFactory()
+    return order_payload()

@@ -3,12 +3,13 @@
 import pytest
 from django.core.exceptions import PermissionDenied
 from django.urls import reverse
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from apps.accounts.services import api_key_revoke
 from apps.api.errors import exception_handler
 from apps.customers.models import Customer, Order
-from tests.api.conftest import client_for
+from tests.conftest import client_for
 
 pytestmark = pytest.mark.django_db
 
@@ -41,20 +42,28 @@ def test_revoked_key_is_401_and_changes_nothing(api_key, store):
         LIST, {"first_name": "A", "email": "a@example.org"}, format="json"
     )
     assert response.status_code == 401
-    assert response.json()["code"] == "authentication_failed"
+    assert response.json() == {
+        "code": "authentication_failed",
+        "message": "Unknown or revoked API key.",
+    }
     assert Customer.objects.count() == 0
 
 
 def test_other_scheme_is_401(api_key):
     response = APIClient(HTTP_AUTHORIZATION=f"Bearer {api_key[1]}").get(LIST)
     assert response.status_code == 401
-    assert response.json()["code"] == "not_authenticated"
+    assert response.json() == {
+        "code": "not_authenticated",
+        "message": "Authentication credentials were not provided.",
+    }
 
 
 def test_valid_key_is_accepted_and_touched(api, api_key):
+    assert api_key[0].last_used_at is None
+    before = timezone.now()
     assert api.get(LIST).status_code == 200
     api_key[0].refresh_from_db()
-    assert api_key[0].last_used_at is not None
+    assert before <= api_key[0].last_used_at <= timezone.now()
 
 
 def test_malformed_json_is_400_parse_error_and_changes_nothing(api, customer):
@@ -75,8 +84,9 @@ def test_malformed_json_with_idempotency_key_is_400_and_claims_nothing(api, cust
         "POST", reverse("api:order-create"), "{nope", "application/json", HTTP_IDEMPOTENCY_KEY="k"
     )
     assert response.status_code == 400
-    assert response.json()["code"] == "parse_error"
-    assert IdempotencyKey.objects.count() == 0
+    body = response.json()
+    assert body["code"] == "parse_error" and body["message"].startswith("JSON parse error")
+    assert IdempotencyKey.objects.count() == 0 and Order.objects.count() == 0
 
 
 def test_wrong_content_type_is_415(api, customer):
@@ -142,7 +152,10 @@ def test_unknown_api_path_is_a_json_404_with_the_envelope(api, path, method):
 def test_unknown_api_path_is_a_json_404_without_a_key_too():
     response = APIClient().get("/api/v1/nothing-here/")
     assert response.status_code == 404
-    assert response.json()["code"] == "not_found"
+    assert response.json() == {
+        "code": "not_found",
+        "message": "There is no API endpoint at /api/v1/nothing-here/.",
+    }
 
 
 def test_api_path_without_its_trailing_slash_still_redirects(api, customer):

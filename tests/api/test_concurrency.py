@@ -1,13 +1,11 @@
 """Exactly once through the API under real concurrency on PostgreSQL (invariant 2)."""
 
-import datetime as dt
 import threading
 from decimal import Decimal
 
 import pytest
 from django.db import connection
 from django.urls import reverse
-from django.utils import timezone
 
 from apps.accounts.services import api_key_create
 from apps.core.models import IdempotencyKey
@@ -15,9 +13,7 @@ from apps.customers.models import Order, Refund
 from apps.loyalty.enums import TxKind
 from apps.loyalty.models import LoyaltyAccount, PointsTransaction
 from apps.loyalty.verification import ledger_faults
-from tests.api.conftest import client_for
-from tests.customers.factories import CustomerFactory, StoreFactory
-from tests.loyalty.factories import ProgrammeFactory
+from tests.conftest import api_client, client_for
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -49,20 +45,6 @@ def run_concurrently(n: int, request) -> list:
     assert errors == []
     assert len(responses) == n
     return responses
-
-
-@pytest.fixture
-def order_body():
-    ProgrammeFactory()
-    StoreFactory(code="sh-01")
-    customer = CustomerFactory()
-    return {
-        "external_id": "POS-1",
-        "member_number": customer.member_number,
-        "store": "sh-01",
-        "placed_at": (timezone.now() - dt.timedelta(days=30)).isoformat(),
-        "total": "250.00",
-    }
 
 
 FIRST = {"external_id": "POS-1", "points_earned": 250, "points_pending": 0, "balance": 250}
@@ -104,8 +86,7 @@ def test_20_identical_orders_without_keys_make_one_order(order_body):
 
 
 def test_10_concurrent_refunds_of_20_percent_each_exactly_5_succeed(order_body):
-    raw = api_key_create(name="Setup")[1]
-    assert client_for(raw).post(ORDERS, order_body, format="json").status_code == 201
+    assert api_client("Setup").post(ORDERS, order_body, format="json").status_code == 201
     url = reverse("api:refund-create", args=["sh-01", "POS-1"])
     counter = iter(range(10))
     lock = threading.Lock()

@@ -81,14 +81,22 @@ def test_an_event_without_an_active_rule_awards_nothing(api, customer, programme
 def test_an_unknown_event_is_a_validation_error(api, customer, programme):
     response = api.post(events_url(), {"event": "moon_landing", "reference": "x"}, format="json")
     assert response.status_code == 400
-    assert response.json()["code"] == "validation_error"
-    assert "event" in response.json()["errors"]
+    assert response.json() == {
+        "code": "validation_error",
+        "message": 'event: "moon_landing" is not a valid choice.',
+        "errors": {"event": ['"moon_landing" is not a valid choice.']},
+    }
     assert not PointsTransaction.objects.exists()
 
 
 def test_a_missing_reference_is_a_validation_error(api, customer, programme):
     response = api.post(events_url(), {"event": "profile_completed"}, format="json")
-    assert response.status_code == 400 and "reference" in response.json()["errors"]
+    assert response.status_code == 400
+    assert response.json() == {
+        "code": "validation_error",
+        "message": "reference: This field is required.",
+        "errors": {"reference": ["This field is required."]},
+    }
     assert not PointsTransaction.objects.exists()
 
 
@@ -97,7 +105,10 @@ def test_an_unknown_member_is_404(api, customer, programme):
         events_url("0000000000"), {"event": "profile_completed", "reference": "x"}, format="json"
     )
     assert response.status_code == 404
-    assert response.json()["code"] == "customer_not_found"
+    assert response.json() == {
+        "code": "customer_not_found",
+        "message": "No customer with that member number.",
+    }
     assert not PointsTransaction.objects.exists()
 
 
@@ -106,6 +117,7 @@ def test_the_endpoint_needs_an_api_key(customer, programme):
         events_url(), {"event": "profile_completed", "reference": "x"}, format="json"
     )
     assert response.status_code == 401
+    assert response.json()["code"] == "not_authenticated"
     assert not PointsTransaction.objects.exists()
 
 

@@ -16,25 +16,12 @@ from apps.core.idempotency import (
 )
 from apps.core.models import IdempotencyKey
 from apps.customers.models import Customer, Order
-from tests.api.conftest import client_for
-from tests.loyalty.factories import ProgrammeFactory
+from tests.conftest import api_client
 
 pytestmark = pytest.mark.django_db
 
 ORDERS = reverse("api:order-create")
 CUSTOMERS = reverse("api:customer-list")
-
-
-@pytest.fixture
-def order_body(customer):
-    ProgrammeFactory()
-    return {
-        "external_id": "POS-1",
-        "member_number": customer.member_number,
-        "store": "sh-01",
-        "placed_at": (timezone.now() - dt.timedelta(days=30)).isoformat(),
-        "total": "250.00",
-    }
 
 
 def post(client, url, body, key):
@@ -123,9 +110,7 @@ def test_an_abandoned_key_with_another_body_is_still_422(api, api_key, order_bod
 
 
 def test_keys_are_scoped_per_api_key(api, order_body):
-    from apps.accounts.services import api_key_create
-
-    other = client_for(api_key_create(name="Shop")[1])
+    other = api_client("Shop")
     first = post(api, ORDERS, order_body, "shared")
     second = post(other, ORDERS, {**order_body, "external_id": "POS-2"}, "shared")
     assert (first.status_code, second.status_code) == (201, 201)

@@ -22,7 +22,7 @@ from apps.loyalty.models import (
     Reward,
 )
 from apps.loyalty.services import bonus_award, coupon_issue, order_ingest
-from tests.api.conftest import client_for
+from tests.conftest import api_client
 from tests.customers.factories import CustomerFactory
 from tests.loyalty.factories import ProgrammeFactory, RewardFactory, TierFactory
 
@@ -336,21 +336,26 @@ def test_redeeming_two_multiplies_the_cost(api, member_with_points, catalogue):
 
 
 @pytest.mark.parametrize(
-    ("reward", "quantity", "code"),
+    ("reward", "quantity", "code", "message"),
     [
-        ("bike", 1, "insufficient_points"),
-        ("coffee", 4, "insufficient_points"),
-        ("lounge", 1, "not_eligible"),
-        ("mug", 2, "limit_reached"),
+        ("bike", 1, "insufficient_points", "This needs 5000 points; the balance is 300."),
+        ("coffee", 4, "insufficient_points", "This needs 400 points; the balance is 300."),
+        ("lounge", 1, "not_eligible", "This reward is for Silver members and above."),
+        (
+            "mug",
+            2,
+            "limit_reached",
+            "This reward is limited to 1 per member; 0 already redeemed.",
+        ),
     ],
 )
 def test_refused_redemptions_change_nothing(
-    api, member_with_points, catalogue, reward, quantity, code
+    api, member_with_points, catalogue, reward, quantity, code, message
 ):
     before = snapshot(member_with_points)
     response = redeem(api, reward, quantity=quantity)
     assert response.status_code == 409
-    assert response.json()["code"] == code and response.json()["message"]
+    assert response.json() == {"code": code, "message": message}
     assert snapshot(member_with_points) == before
 
 
@@ -358,7 +363,8 @@ def test_out_of_stock_is_409_and_changes_nothing(api, member_with_points, catalo
     Reward.objects.filter(slug="mug").update(stock=0)
     before = snapshot(member_with_points)
     response = redeem(api, "mug")
-    assert (response.status_code, response.json()["code"]) == (409, "out_of_stock")
+    assert response.status_code == 409
+    assert response.json() == {"code": "out_of_stock", "message": "This reward is out of stock."}
     assert snapshot(member_with_points) == before
 
 
@@ -366,7 +372,11 @@ def test_limit_reached_after_the_first(api, member_with_points, catalogue):
     assert redeem(api, "mug").status_code == 201
     before = snapshot(member_with_points)
     response = redeem(api, "mug")
-    assert (response.status_code, response.json()["code"]) == (409, "limit_reached")
+    assert response.status_code == 409
+    assert response.json() == {
+        "code": "limit_reached",
+        "message": "This reward is limited to 1 per member; 1 already redeemed.",
+    }
     assert snapshot(member_with_points) == before
 
 
@@ -374,30 +384,48 @@ def test_reward_outside_its_window_is_not_eligible(api, member_with_points, cata
     Reward.objects.filter(slug="coffee").update(starts_at=timezone.now() + dt.timedelta(days=1))
     before = snapshot(member_with_points)
     response = redeem(api, "coffee")
-    assert (response.status_code, response.json()["code"]) == (409, "not_eligible")
+    assert response.status_code == 409
+    assert response.json() == {
+        "code": "not_eligible",
+        "message": "This reward is not available yet.",
+    }
     assert snapshot(member_with_points) == before
 
 
 @pytest.mark.parametrize(
-    ("reward", "member", "code"),
+    ("reward", "member", "code", "message"),
     [
-        ("nope", "1234567897", "reward_not_found"),
-        ("gone", "1234567897", "reward_not_found"),
-        ("coffee", "0000000000", "customer_not_found"),
+        ("nope", "1234567897", "reward_not_found", "No such reward."),
+        ("gone", "1234567897", "reward_not_found", "No such reward."),
+        ("coffee", "0000000000", "customer_not_found", "No customer with that member number."),
     ],
 )
-def test_unknown_reward_or_member_is_404(api, member_with_points, catalogue, reward, member, code):
+def test_unknown_reward_or_member_is_404(
+    api, member_with_points, catalogue, reward, member, code, message
+):
     before = snapshot(member_with_points)
     response = redeem(api, reward, member=member)
-    assert (response.status_code, response.json()["code"]) == (404, code)
+    assert response.status_code == 404
+    assert response.json() == {"code": code, "message": message}
     assert snapshot(member_with_points) == before
 
 
-@pytest.mark.parametrize("quantity", [0, 101])
-def test_quantity_out_of_range_is_400(api, member_with_points, catalogue, quantity):
+@pytest.mark.parametrize(
+    ("quantity", "error"),
+    [
+        (0, "Ensure this value is greater than or equal to 1."),
+        (101, "Ensure this value is less than or equal to 100."),
+    ],
+)
+def test_quantity_out_of_range_is_400(api, member_with_points, catalogue, quantity, error):
     before = snapshot(member_with_points)
     response = redeem(api, "coffee", quantity=quantity)
-    assert (response.status_code, response.json()["code"]) == (400, "validation_error")
+    assert response.status_code == 400
+    assert response.json() == {
+        "code": "validation_error",
+        "message": f"quantity: {error}",
+        "errors": {"quantity": [error]},
+    }
     assert snapshot(member_with_points) == before
 
 
@@ -461,9 +489,7 @@ def test_same_key_with_another_body_is_422(api, member_with_points, catalogue):
 
 
 def test_keys_are_scoped_to_the_api_key(api, member_with_points, catalogue):
-    from apps.accounts.services import api_key_create
-
-    other = client_for(api_key_create(name="Till 2")[1])
+    other = api_client("Till 2")
     assert redeem(api, "coffee", key="shared").status_code == 201
     assert redeem(other, "coffee", key="shared").status_code == 201
     assert Redemption.objects.count() == 2 and account(member_with_points).balance == 100

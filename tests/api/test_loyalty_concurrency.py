@@ -21,7 +21,7 @@ REDEMPTIONS = reverse("api:redemption-create")
 
 
 @pytest.fixture
-def member():
+def customer_with_points():
     ProgrammeFactory(pending_days=14)
     customer = CustomerFactory()
     order_ingest(
@@ -34,9 +34,9 @@ def member():
     return customer
 
 
-def test_10_threads_with_one_key_redeem_once(member):
+def test_10_threads_with_one_key_redeem_once(customer_with_points):
     RewardFactory(slug="mug", cost_points=300, stock=5)
-    body = {"member_number": member.member_number, "reward": "mug", "quantity": 1}
+    body = {"member_number": customer_with_points.member_number, "reward": "mug", "quantity": 1}
     responses = run_concurrently(
         10,
         lambda c: c.post(REDEMPTIONS, body, format="json", HTTP_IDEMPOTENCY_KEY="till-1-r-1"),
@@ -59,9 +59,9 @@ def test_10_threads_with_one_key_redeem_once(member):
     assert list(ledger_faults()) == []
 
 
-def test_10_threads_with_distinct_keys_stop_at_the_balance(member):
+def test_10_threads_with_distinct_keys_stop_at_the_balance(customer_with_points):
     RewardFactory(slug="mug", cost_points=300)
-    body = {"member_number": member.member_number, "reward": "mug", "quantity": 1}
+    body = {"member_number": customer_with_points.member_number, "reward": "mug", "quantity": 1}
     counter = iter(range(10))
     keys = {}
 

@@ -6,9 +6,8 @@ import re
 import pytest
 from allauth.account.models import EmailAddress
 
-from apps.customers.services import membership_enrol
-from tests.accounts.factories import UserFactory
 from tests.browser.conftest import login, screenshot
+from tests.conftest import enrolled_member
 
 pytestmark = pytest.mark.django_db(transaction=True)
 LAPTOP_UA = (
@@ -18,10 +17,7 @@ LAPTOP_UA = (
 
 
 def _member(email: str):
-    user = UserFactory(email=email, full_name="Pia Phone")
-    EmailAddress.objects.create(user=user, email=email, primary=True, verified=True)
-    membership_enrol(user=user, first_name="Pia", last_name="Phone")
-    return user
+    return enrolled_member(email, first_name="Pia", last_name="Phone", full_name="Pia Phone")[0]
 
 
 def _no_horizontal_overflow(page) -> bool:

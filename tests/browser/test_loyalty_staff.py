@@ -2,18 +2,16 @@
 manager approves it and the balance changes; a manager reads the liability report."""
 
 import re
+from decimal import Decimal
 
 import pytest
-from allauth.account.models import EmailAddress
 from playwright.sync_api import expect
 
-from apps.accounts import roles
 from apps.loyalty.models import LoyaltyAccount, PointsAdjustment
 from apps.loyalty.services import points_adjust
 from apps.loyalty.verification import ledger_faults
-from tests.accounts.factories import UserFactory
 from tests.browser.conftest import login, screenshot
-from tests.conftest import make_staff
+from tests.conftest import with_verified_email
 from tests.customers.factories import CustomerFactory
 from tests.loyalty.factories import ProgrammeFactory, RewardFactory, TierFactory
 
@@ -21,20 +19,15 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
-def staff_world():
-    from decimal import Decimal
-
+def staff_world(superuser, agent, manager):
     ProgrammeFactory(adjustment_limit=500)
     TierFactory(slug="member", name="Member", rank=0, color="#6c757d")
     TierFactory(slug="silver", name="Silver", rank=1, threshold=Decimal(1000), color="#8d99ae")
-    root = UserFactory(email="root@test.local", is_staff=True, is_superuser=True)
     customer = CustomerFactory(first_name="Wei", last_name="Lin", member_number="88001234")
-    points_adjust(customer=customer, points=1000, reason="Welcome gift", actor=root)
+    points_adjust(customer=customer, points=1000, reason="Welcome gift", actor=superuser)
     RewardFactory(name="Tea mug", kind="physical", cost_points=300)
-    agent = make_staff(roles.SUPPORT_AGENT, email="agent@test.local", full_name="Ann Agent")
-    manager = make_staff(roles.MANAGER, email="manager@test.local", full_name="Mona Manager")
     for user in (agent, manager):  # allauth requires a verified address to log in
-        EmailAddress.objects.create(user=user, email=user.email, verified=True, primary=True)
+        with_verified_email(user)
     return {"customer": customer, "agent": agent, "manager": manager}
 
 

@@ -17,8 +17,7 @@ PASSWORD = "journey-Secret-2468"
 
 
 @pytest.mark.parametrize("device", ["phone", "desktop"])
-def test_member_journey(request, settings, device):
-    settings.ACCOUNT_FORMS = {"signup": "apps.accounts.forms.SignupForm"}
+def test_member_journey(request, device):
     page = request.getfixturevalue("phone_page" if device == "phone" else "page")
     email = f"lin.{device}@example.org"
     till = CustomerFactory(first_name="Lin", last_name="Wei", email=email, source="store")

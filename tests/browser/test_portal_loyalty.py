@@ -8,16 +8,14 @@ import re
 from decimal import Decimal
 
 import pytest
-from allauth.account.models import EmailAddress
 from django.core import mail
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from apps.customers.services import membership_enrol
 from apps.loyalty.models import CustomerBadge, LoyaltyAccount, Redemption, Referral
 from apps.loyalty.services import bonus_award, coupon_issue, referral_code_for
-from tests.accounts.factories import UserFactory
 from tests.browser.conftest import SCREENSHOTS, login, screenshot
+from tests.conftest import enrolled_member
 from tests.customers.factories import OrderFactory
 from tests.loyalty.factories import BadgeFactory, ProgrammeFactory, RewardFactory, TierFactory
 
@@ -37,9 +35,9 @@ def loyal_member():
         benefits="Birthday bonus\nMember prices\nFree gift wrapping\nDouble points on Tuesdays",
     )
     TierFactory(slug="gold", name="Gold", rank=2, threshold=Decimal(5000), color="#c9a227")
-    user = UserFactory(email="wei.lin@example.org", full_name="Wei Lin")
-    EmailAddress.objects.create(user=user, email=user.email, verified=True, primary=True)
-    customer = membership_enrol(user=user, first_name="Wei", last_name="Lin")
+    _user, customer = enrolled_member(
+        "wei.lin@example.org", first_name="Wei", last_name="Lin", full_name="Wei Lin"
+    )
     earned = timezone.now() - dt.timedelta(days=340)
     bonus_award(customer=customer, points=150, key="demo:old", reason="Spring promotion", at=earned)
     bonus_award(customer=customer, points=1000, key="demo:gift", reason="Welcome gift")

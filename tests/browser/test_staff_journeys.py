@@ -9,14 +9,12 @@ from decimal import Decimal
 
 import openpyxl
 import pytest
-from allauth.account.models import EmailAddress
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from apps.accounts import roles
 from apps.customers.models import ConsentRecord, Interaction, Order, OrderLine
 from tests.browser.conftest import login, screenshot
-from tests.conftest import make_staff
+from tests.conftest import with_verified_email
 from tests.customers.factories import CustomerFactory, StoreFactory, TagFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -38,7 +36,7 @@ PEOPLE = [
 
 
 @pytest.fixture
-def shop():
+def shop(agent, manager):
     now = timezone.now()
     stores = [
         StoreFactory(code="sh-jingan", name="Shanghai Jing'an", city="Shanghai"),
@@ -119,10 +117,8 @@ def shop():
         source="portal",
         at=now - dt.timedelta(days=200),
     )
-    agent = make_staff(roles.SUPPORT_AGENT, email="agent@test.local", full_name="Ann Agent")
-    manager = make_staff(roles.MANAGER, email="manager@test.local", full_name="Mona Manager")
     for user in (agent, manager):  # allauth requires a verified address to log in
-        EmailAddress.objects.create(user=user, email=user.email, verified=True, primary=True)
+        with_verified_email(user)
     Interaction.objects.create(
         customer=star,
         kind="email",

@@ -7,19 +7,11 @@ from django.urls import reverse
 
 from apps.core.models import AuditEvent
 from apps.customers.models import Customer
-from apps.customers.services import membership_enrol
 from tests.accounts.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
-OLD, NEW = "mia@test.local", "mia.new@test.local"
-
-
-@pytest.fixture
-def member():
-    user = UserFactory(email=OLD)
-    EmailAddress.objects.create(user=user, email=OLD, verified=True, primary=True)
-    return user, membership_enrol(user=user, first_name="Mia", last_name="Member")
+OLD, NEW = "mia@test.local", "mia.new@test.local"  # OLD: the shared member's address
 
 
 def test_making_a_verified_address_primary_updates_the_membership(client, member):

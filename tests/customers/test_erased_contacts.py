@@ -12,9 +12,7 @@ import tablib
 from django.conf import settings
 from django.db import connection, transaction
 from django.urls import reverse
-from rest_framework.test import APIClient
 
-from apps.accounts.services import api_key_create
 from apps.core.models import AuditEvent
 from apps.customers.identifiers import contact_digest
 from apps.customers.importing.customers import customers_import
@@ -22,7 +20,7 @@ from apps.customers.importing.runner import import_job_run
 from apps.customers.models import ConsentRecord, Customer, ErasedContact, ImportJob
 from apps.customers.resources import CustomerResource
 from apps.customers.services import customer_erase
-from tests.customers.factories import CustomerFactory, StoreFactory
+from tests.customers.factories import CustomerFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -226,10 +224,7 @@ def test_admin_resource_refuses_the_erased_person(erased):
 # --- the person may come back by themselves --------------------------------------------------
 
 
-def test_the_api_still_enrols_the_same_e_mail(erased):
-    StoreFactory(code="sh-01")
-    api = APIClient()
-    api.credentials(HTTP_AUTHORIZATION=f"Api-Key {api_key_create(name='Till 1')[1]}")
+def test_the_api_still_enrols_the_same_e_mail(erased, api, store):
 
     response = api.post(
         reverse("api:customer-list"),

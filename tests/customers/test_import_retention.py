@@ -14,19 +14,11 @@ from apps.customers.importing.retention import IMPORT_RETENTION_DAYS, import_job
 from apps.customers.importing.runner import import_job_run
 from apps.customers.models import Customer, ImportJob
 from apps.customers.tasks import import_jobs_purge_task
-from tests.customers.factories import StoreFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("private_media", "store")]
 
 GOOD = b"first_name,last_name,email,phone\nLin,Wu,lin.wu@example.org,+8613900000031\n"
 BAD = b"first_name,last_name,email,phone\nLin,Wu,not-an-email,\n"
-
-
-@pytest.fixture(autouse=True)
-def private_media(settings, tmp_path):
-    settings.PRIVATE_MEDIA_ROOT = tmp_path / "private"
-    StoreFactory(code="sh-01")
-    return settings.PRIVATE_MEDIA_ROOT
 
 
 def _queued(content: bytes, manager) -> ImportJob:

@@ -19,14 +19,9 @@ from apps.customers.importing.runner import JOB_STALE_AFTER, _job_lock_key
 from apps.customers.models import Customer, ImportJob, Order, OrderLine
 from apps.customers.tasks import IMPORT_DB_RETRIES, import_job_run_task
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("private_media")]
 
 FIXTURES = Path(__file__).parent / "fixtures"
-
-
-@pytest.fixture(autouse=True)
-def _private_media(private_media):
-    return private_media
 
 
 def uploaded(kind: str = "orders", name: str = "orders.csv", content: bytes | None = None):

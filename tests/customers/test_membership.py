@@ -4,6 +4,7 @@ import pytest
 from allauth.account.models import EmailAddress
 
 from apps.core.models import AuditEvent
+from apps.core.sms import SmsMessage
 from apps.customers.exceptions import (
     AlreadyMember,
     ClaimNotPossible,
@@ -20,39 +21,15 @@ from apps.customers.services import (
 )
 from apps.customers.services.membership import REVIEW_TAG
 from tests.accounts.factories import UserFactory
+from tests.conftest import sms_code, verified_user
 from tests.customers.factories import CustomerFactory
 
 pytestmark = pytest.mark.django_db
 
 
-class FakeSms:
-    sent: list = []
-
-    def send(self, *, to, body):
-        FakeSms.sent.append((to, body))
-        return "fake"
-
-
-@pytest.fixture(autouse=True)
-def fake_sms(monkeypatch):
-    FakeSms.sent = []
-    monkeypatch.setattr("apps.customers.services.membership.get_sms_backend", lambda: FakeSms())
-    return FakeSms
-
-
-def _user(email, verified=True, **kwargs):
-    user = UserFactory(email=email, **kwargs)
-    EmailAddress.objects.create(user=user, email=email, verified=verified, primary=True)
-    return user
-
-
-def _last_code():
-    return FakeSms.sent[-1][1].split("code is ")[1][:6]
-
-
 def test_verified_email_matching_one_customer_is_claimed_and_audited():
     till = CustomerFactory(email="ann@shop.test", source="store")
-    user = _user("ann@shop.test")
+    user = verified_user("ann@shop.test")
     assert membership_options(user=user).email_claimable == till
     customer = membership_claim_by_email(user=user)
     assert customer.pk == till.pk and Customer.objects.get(pk=till.pk).user == user
@@ -62,7 +39,8 @@ def test_verified_email_matching_one_customer_is_claimed_and_audited():
 
 def test_unverified_email_claims_nothing():
     till = CustomerFactory(email="ann@shop.test")
-    user = _user("ann@shop.test", verified=False)
+    user = UserFactory(email="ann@shop.test")
+    EmailAddress.objects.create(user=user, email=user.email, verified=False, primary=True)
     with pytest.raises(ClaimNotPossible):
         membership_claim_by_email(user=user)
     assert Customer.objects.get(pk=till.pk).user is None
@@ -71,7 +49,7 @@ def test_unverified_email_claims_nothing():
 def test_email_shared_by_two_customers_is_never_guessed():
     a = CustomerFactory(email="fam@shop.test")
     b = CustomerFactory(email="fam@shop.test")
-    user = _user("fam@shop.test")
+    user = verified_user("fam@shop.test")
     options = membership_options(user=user)
     assert options.email_candidates == 2 and options.email_claimable is None
     with pytest.raises(ClaimNotPossible):
@@ -87,7 +65,7 @@ def test_email_shared_by_two_customers_is_never_guessed():
 def test_email_already_linked_to_another_account_is_never_relinked():
     owner = UserFactory(email="owner@test.local")
     linked = CustomerFactory(email="shared@shop.test", user=owner)
-    user = _user("shared@shop.test")
+    user = verified_user("shared@shop.test")
     assert membership_options(user=user).email_linked_elsewhere is True
     with pytest.raises(ClaimNotPossible):
         membership_claim_by_email(user=user)
@@ -96,14 +74,14 @@ def test_email_already_linked_to_another_account_is_never_relinked():
 
 def test_anonymised_customers_are_never_claimed():
     CustomerFactory(email="gone@shop.test", anonymized_at="2026-01-01T00:00:00Z")
-    user = _user("gone@shop.test")
+    user = verified_user("gone@shop.test")
     with pytest.raises(ClaimNotPossible):
         membership_claim_by_email(user=user)
 
 
-def test_staff_accounts_are_refused_and_nothing_changes():
+def test_staff_accounts_are_refused_and_nothing_changes(sms_outbox):
     till = CustomerFactory(email="agent@shop.test")
-    staff = _user("agent@shop.test", is_staff=True)
+    staff = verified_user("agent@shop.test", is_staff=True)
     before = Customer.objects.count()
     for call in (
         lambda: membership_claim_by_email(user=staff),
@@ -113,34 +91,42 @@ def test_staff_accounts_are_refused_and_nothing_changes():
         with pytest.raises(StaffCannotBeMember):
             call()
     assert Customer.objects.count() == before and Customer.objects.get(pk=till.pk).user is None
-    assert FakeSms.sent == []
+    assert sms_outbox == []
 
 
 def test_a_member_cannot_claim_a_second_membership():
-    user = _user("one@test.local")
+    user = verified_user("one@test.local")
     membership_enrol(user=user)
     CustomerFactory(email="one@test.local")
     with pytest.raises(AlreadyMember):
         membership_claim_by_email(user=user)
 
 
-def test_phone_claim_needs_the_sms_code():
+def test_phone_claim_needs_the_sms_code(sms_outbox):
     till = CustomerFactory(email="", phone="+8613900000001")
-    user = _user("new@test.local")
+    user = verified_user("new@test.local")
     assert phone_code_send(user=user, phone="139 0000 0001") is True
-    assert FakeSms.sent[-1][0] == "+8613900000001"
+    code = sms_code(sms_outbox[0])
+    assert sms_outbox == [
+        SmsMessage(
+            to="+8613900000001",
+            body=f"Your Clientele membership code is {code}. It expires in 10 minutes.",
+        )
+    ]
     with pytest.raises(PhoneCodeInvalid):
-        membership_claim_by_phone(user=user, phone="+8613900000001", code="000000")
+        membership_claim_by_phone(
+            user=user, phone="+8613900000001", code="000000" if code != "000000" else "111111"
+        )
     assert Customer.objects.get(pk=till.pk).user is None
-    customer = membership_claim_by_phone(user=user, phone="+8613900000001", code=_last_code())
+    customer = membership_claim_by_phone(user=user, phone="+8613900000001", code=code)
     assert customer.pk == till.pk and customer.user == user
 
 
-def test_phone_code_is_single_use_and_locks_after_five_wrong_tries():
+def test_phone_code_is_single_use_and_locks_after_five_wrong_tries(sms_outbox):
     CustomerFactory(phone="+8613900000002")
-    user = _user("x@test.local")
+    user = verified_user("x@test.local")
     phone_code_send(user=user, phone="+8613900000002")
-    code = _last_code()
+    code = sms_code(sms_outbox[-1])
     for _ in range(5):
         with pytest.raises(PhoneCodeInvalid):
             membership_claim_by_phone(
@@ -151,37 +137,40 @@ def test_phone_code_is_single_use_and_locks_after_five_wrong_tries():
     assert not Customer.objects.filter(user=user).exists()
 
 
-def test_unknown_phone_gets_no_sms():
-    user = _user("y@test.local")
+def test_unknown_phone_gets_no_sms(sms_outbox):
+    user = verified_user("y@test.local")
     assert phone_code_send(user=user, phone="+8613900000099") is False
-    assert FakeSms.sent == []
+    assert sms_outbox == []
 
 
-def test_two_customers_sharing_a_phone_need_the_member_number():
+def test_two_customers_sharing_a_phone_need_the_member_number(sms_outbox):
     a = CustomerFactory(phone="+8613900000003")
     b = CustomerFactory(phone="+8613900000003")
-    user = _user("z@test.local")
+    user = verified_user("z@test.local")
     phone_code_send(user=user, phone="+8613900000003")
     with pytest.raises(ClaimNotPossible):
-        membership_claim_by_phone(user=user, phone="+8613900000003", code=_last_code())
+        membership_claim_by_phone(user=user, phone="+8613900000003", code=sms_code(sms_outbox[-1]))
     assert not Customer.objects.filter(user=user).exists()
     phone_code_send(user=user, phone="+8613900000003")
     with pytest.raises(ClaimNotPossible):  # a member number that is not one of them
         membership_claim_by_phone(
             user=user,
             phone="+8613900000003",
-            code=_last_code(),
+            code=sms_code(sms_outbox[-1]),
             member_number=CustomerFactory(phone="+8613900000004").member_number,
         )
     phone_code_send(user=user, phone="+8613900000003")
     customer = membership_claim_by_phone(
-        user=user, phone="+8613900000003", code=_last_code(), member_number=b.member_number
+        user=user,
+        phone="+8613900000003",
+        code=sms_code(sms_outbox[-1]),
+        member_number=b.member_number,
     )
     assert customer.pk == b.pk and Customer.objects.get(pk=a.pk).user is None
 
 
 def test_enrol_creates_a_portal_member_with_consents_from_the_form():
-    user = _user("fresh@test.local")
+    user = verified_user("fresh@test.local")
     customer = membership_enrol(
         user=user,
         first_name="Fresh",
@@ -213,7 +202,7 @@ def test_claim_carries_over_signup_grants_but_not_unticked_boxes():
     ConsentRecord.objects.create(
         customer=till, channel="sms", purpose="marketing", granted=True, source="store"
     )
-    user = _user("keep@shop.test")
+    user = verified_user("keep@shop.test")
     membership_claim_by_email(
         user=user, consents=[("email", "marketing", True), ("sms", "marketing", False)]
     )

@@ -1,6 +1,5 @@
 """The SMS code's attempt limit holds under parallel guesses and on the database cache."""
 
-import re
 import threading
 
 import pytest
@@ -13,6 +12,7 @@ from apps.customers.services import membership as membership_module
 from apps.customers.services import membership_claim_by_phone, phone_code_send
 from apps.customers.services.membership import PHONE_CODE_MAX_ATTEMPTS
 from tests.accounts.factories import UserFactory
+from tests.conftest import sms_code
 from tests.customers.factories import CustomerFactory
 
 pytestmark = pytest.mark.django_db
@@ -20,29 +20,17 @@ pytestmark = pytest.mark.django_db
 PHONE = "+8613900000021"
 
 
-@pytest.fixture
-def sms(monkeypatch):
-    sent: list[str] = []
-
-    class Backend:
-        def send(self, *, to, body):
-            sent.append(re.search(r"\d{6}", body).group())
-
-    monkeypatch.setattr(membership_module, "get_sms_backend", Backend)
-    return sent
-
-
 def _wrong(code: str) -> str:
     return "000000" if code != "000000" else "111111"
 
 
-def test_parallel_guesses_get_no_more_than_the_limit(monkeypatch, sms):
+def test_parallel_guesses_get_no_more_than_the_limit(monkeypatch, sms_outbox):
     """Every thread reads the code's state before any of them records its guess -- the
     interleaving that let a read-modify-write counter give each of them a fresh try."""
     CustomerFactory(phone=PHONE)
     user = UserFactory(email="racer@test.local")
     phone_code_send(user=user, phone=PHONE)
-    code = sms[-1]
+    code = sms_code(sms_outbox[-1])
     threads = PHONE_CODE_MAX_ATTEMPTS * 3
     barrier = threading.Barrier(threads, timeout=10)
     real_get, compared = cache.get, []
@@ -97,12 +85,12 @@ def database_cache(settings):
     return settings.CACHES
 
 
-def test_wrong_guesses_count_on_the_database_cache(database_cache, sms):
+def test_wrong_guesses_count_on_the_database_cache(database_cache, sms_outbox):
     """The claim runs in a transaction; a refused guess must not be rolled back with it."""
     till = CustomerFactory(phone=PHONE)
     user = UserFactory(email="db-cache@test.local")
     phone_code_send(user=user, phone=PHONE)
-    code = sms[-1]
+    code = sms_code(sms_outbox[-1])
     for _ in range(PHONE_CODE_MAX_ATTEMPTS):
         with pytest.raises(PhoneCodeInvalid):
             membership_claim_by_phone(user=user, phone=PHONE, code=_wrong(code))
@@ -111,13 +99,13 @@ def test_wrong_guesses_count_on_the_database_cache(database_cache, sms):
     assert Customer.objects.get(pk=till.pk).user is None
 
 
-def test_a_new_code_gets_fresh_attempts(sms):
+def test_a_new_code_gets_fresh_attempts(sms_outbox):
     till = CustomerFactory(phone=PHONE)
     user = UserFactory(email="fresh@test.local")
     phone_code_send(user=user, phone=PHONE)
     for _ in range(PHONE_CODE_MAX_ATTEMPTS):
         with pytest.raises(PhoneCodeInvalid):
-            membership_claim_by_phone(user=user, phone=PHONE, code=_wrong(sms[-1]))
+            membership_claim_by_phone(user=user, phone=PHONE, code=_wrong(sms_code(sms_outbox[-1])))
     phone_code_send(user=user, phone=PHONE)
-    customer = membership_claim_by_phone(user=user, phone=PHONE, code=sms[-1])
+    customer = membership_claim_by_phone(user=user, phone=PHONE, code=sms_code(sms_outbox[-1]))
     assert customer.pk == till.pk and customer.user == user

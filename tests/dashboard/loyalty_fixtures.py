@@ -8,7 +8,6 @@ from django.utils import timezone
 from apps.accounts import roles
 from apps.loyalty.models import CouponBatch, Programme, Redemption, Referral
 from apps.loyalty.services import coupon_batch_create, points_adjust, reward_redeem
-from tests.accounts.factories import UserFactory
 from tests.conftest import make_staff
 from tests.customers.factories import CustomerFactory
 from tests.loyalty.factories import EarnRuleFactory, ProgrammeFactory, RewardFactory, TierFactory
@@ -24,7 +23,7 @@ def rows(model, n, **fields):
 
 
 @pytest.fixture
-def loyalty_world(db):
+def loyalty_world(superuser):
     """A programme with tiers, a reward, a member with points, a physical redemption waiting for
     fulfilment, a coupon batch and an adjustment waiting for approval."""
     ProgrammeFactory(adjustment_limit=500)
@@ -33,7 +32,7 @@ def loyalty_world(db):
         TierFactory(slug="silver", name="Silver", rank=1, threshold=Decimal(1000)),
     ]
     EarnRuleFactory(name="Tea ×2", category="tea")
-    root = UserFactory(email="root@test.local", is_staff=True, is_superuser=True)
+    root = superuser
     customer = CustomerFactory(first_name="Lin", last_name="Wei")
     friend = CustomerFactory()
     Referral.objects.create(referrer=customer, referee=friend, code="LINWEI")

@@ -11,14 +11,9 @@ from django.urls import reverse
 from apps.core.models import AuditEvent
 from apps.customers.models import Customer, ImportJob, Order, OrderLine
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("private_media")]
 
 FIXTURES = Path(__file__).parent.parent / "customers" / "fixtures"
-
-
-@pytest.fixture(autouse=True)
-def _private_media(private_media):
-    return private_media
 
 
 def upload(client, kind: str, name: str, content: bytes):
@@ -87,10 +82,17 @@ def test_a_second_start_changes_nothing(
     url = reverse("dashboard:data-import-job-start", kwargs={"pk": job.pk})
     with django_capture_on_commit_callbacks(execute=True):
         client.post(url)
+    job.refresh_from_db()
+    queued_at = job.queued_at
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        client.post(url)
+        response = client.post(url, follow=True)
 
     assert callbacks == []
+    assert [str(m) for m in response.context["messages"]] == [
+        "This import has already been started."
+    ]
+    job.refresh_from_db()
+    assert (job.status, job.queued_at) == ("done", queued_at)
     assert Order.objects.count() == 3
     assert AuditEvent.objects.filter(action="import.orders").count() == 1
 
@@ -113,9 +115,14 @@ def test_preview_shows_row_errors_and_import_is_refused(
     assert "row 2, column phone: “12345” is not a valid phone number." in page
     assert "row 3, column store: unknown store “nowhere”" in page
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        client.post(reverse("dashboard:data-import-job-start", kwargs={"pk": job.pk}))
+        response = client.post(
+            reverse("dashboard:data-import-job-start", kwargs={"pk": job.pk}), follow=True
+        )
     job.refresh_from_db()
     assert callbacks == [] and job.status == "failed" and job.queued_at is None
+    assert [str(m) for m in response.context["messages"]] == [
+        "Fix the errors in the file and upload it again."
+    ]
     assert Customer.objects.count() == 2  # the two members of the fixture only
 
 
@@ -135,19 +142,26 @@ def test_customers_import_through_the_page(
     assert Customer.objects.filter(source="import").count() == 2
 
 
-def test_wrong_extension_is_refused(client, manager):
+def test_wrong_extension_is_refused(client, manager, private_media):
     client.force_login(manager)
     response = upload(client, "orders", "orders.txt", b"x")
     assert response.status_code == 200
+    assert response.context["form"].errors == {
+        "file": ["Only .csv and .xlsx files can be imported."]
+    }
     assert "Only .csv and .xlsx files can be imported." in response.content.decode()
-    assert ImportJob.objects.count() == 0
+    assert ImportJob.objects.count() == 0 and not private_media.exists()
 
 
-def test_too_large_upload_is_refused(client, manager, settings):
-    settings.IMPORT_MAX_UPLOAD_BYTES = 10
+def test_too_large_upload_is_refused(client, manager, settings, private_media):
+    settings.IMPORT_MAX_UPLOAD_BYTES = 1024 * 1024
+    header = b"member_number,external_id,store,placed_at,total\n"
     client.force_login(manager)
-    response = upload(client, "orders", "orders.csv", b"member_number,external_id\n" * 3)
-    assert response.status_code == 200 and ImportJob.objects.count() == 0
+    response = upload(client, "orders", "orders.csv", header + b"x" * (1024 * 1024))
+    assert response.status_code == 200
+    assert response.context["form"].errors == {"file": ["The file is larger than 1 MB."]}
+    assert "The file is larger than 1 MB." in response.content.decode()
+    assert ImportJob.objects.count() == 0 and not private_media.exists()
 
 
 def test_staff_without_import_rights_get_403_on_a_job(client, manager, marketer, import_shop):

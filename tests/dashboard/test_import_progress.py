@@ -11,15 +11,10 @@ from django.urls import reverse
 from apps.customers.models import ImportJob, Order
 from apps.customers.tasks import import_job_run_task
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("private_media")]
 
 FIXTURES = Path(__file__).parent.parent / "customers" / "fixtures"
 POLLS = 'hx-trigger="every 1s"'
-
-
-@pytest.fixture(autouse=True)
-def _private_media(private_media):
-    return private_media
 
 
 @pytest.fixture

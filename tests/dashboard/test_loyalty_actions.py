@@ -69,13 +69,23 @@ def test_agent_adjustment_above_the_limit_waits_and_the_balance_does_not_move(
     assert PointsAdjustment.objects.filter(status="pending", requested_by=agent).count() == 1
 
 
-@pytest.mark.parametrize("data", [{"points": 0, "reason": "x"}, {"points": 10, "reason": ""}])
-def test_invalid_or_refused_adjustment_changes_nothing(client, agent, loyalty_world, data):
+@pytest.mark.parametrize(
+    ("data", "errors"),
+    [
+        (
+            {"points": 0, "reason": "x"},
+            {"points": ["An adjustment needs a non-zero number of points."]},
+        ),
+        ({"points": 10, "reason": ""}, {"reason": ["This field is required."]}),
+    ],
+)
+def test_invalid_or_refused_adjustment_changes_nothing(client, agent, loyalty_world, data, errors):
     customer = loyalty_world["customer"]
     client.force_login(agent)
     before = _state()
     response = client.post(reverse("dashboard:loyalty-adjust", args=[customer.member_number]), data)
     assert response.status_code == 400
+    assert response.context["form"].errors == errors
     assert _state() == before
 
 
@@ -119,9 +129,13 @@ def test_manager_rejects_and_nothing_moves(client, manager, loyalty_world):
     pending, customer = loyalty_world["pending"], loyalty_world["customer"]
     client.force_login(manager)
     url = reverse("dashboard:loyalty-approval-decide", args=[pending.pk])
-    client.post(url, {"decision": "reject"})
+    before = PointsTransaction.objects.count()
+    response = client.post(url, {"decision": "reject"})
+    assert response.status_code == 302
+    assert response["Location"] == reverse("dashboard:loyalty-approval-list")
     pending.refresh_from_db()
-    assert pending.status == "rejected" and _balance(customer) == 1700
+    assert (pending.status, pending.decided_by) == ("rejected", manager)
+    assert _balance(customer) == 1700 and PointsTransaction.objects.count() == before
 
 
 def test_requester_cannot_approve_their_own_request(client, manager, loyalty_world):
@@ -155,11 +169,16 @@ def test_agent_cannot_approve(client, agent, loyalty_world):
 def test_deciding_twice_is_refused(client, manager, administrator, loyalty_world):
     url = reverse("dashboard:loyalty-approval-decide", args=[loyalty_world["pending"].pk])
     client.force_login(manager)
-    client.post(url, {"decision": "approve"})
+    assert client.post(url, {"decision": "approve"}, follow=True).status_code == 200
     client.force_login(administrator)
     before = _state()
-    client.post(url, {"decision": "approve"})
+    response = client.post(url, {"decision": "approve"}, follow=True)
+    assert response.redirect_chain == [(reverse("dashboard:loyalty-approval-list"), 302)]
+    assert [(m.level_tag, str(m)) for m in response.context["messages"]] == [
+        ("error", "This adjustment was already decided.")
+    ]
     assert _state() == before
+    assert PointsAdjustment.objects.get(pk=loyalty_world["pending"].pk).decided_by == manager
 
 
 # --- fulfilment ----------------------------------------------------------------------------------
@@ -169,17 +188,21 @@ def test_agent_fulfils_a_redemption_with_notes(client, agent, loyalty_world):
     redemption = loyalty_world["redemption"]
     client.force_login(agent)
     url = reverse("dashboard:loyalty-redemption-fulfil", args=[redemption.pk])
-    client.post(url, {"notes": "SF123456"})
+    response = client.post(url, {"notes": "SF123456"})
+    assert response.status_code == 302
+    assert response["Location"] == reverse("dashboard:loyalty-redemption-list")
     redemption.refresh_from_db()
-    assert redemption.status == "fulfilled" and "SF123456" in redemption.fulfilment_notes
-    assert AuditEvent.objects.filter(action="redemption.fulfil", actor=agent).exists()
+    assert (redemption.status, redemption.fulfilment_notes) == ("fulfilled", "SF123456")
+    assert AuditEvent.objects.filter(action="redemption.fulfil", actor=agent).count() == 1
 
 
 def test_cancelling_gives_the_points_and_stock_back(client, agent, loyalty_world):
     redemption, customer = loyalty_world["redemption"], loyalty_world["customer"]
     client.force_login(agent)
     url = reverse("dashboard:loyalty-redemption-cancel", args=[redemption.pk])
-    client.post(url, {"reason": "Out of colour"})
+    response = client.post(url, {"reason": "Out of colour"})
+    assert response.status_code == 302
+    assert response["Location"] == reverse("dashboard:loyalty-redemption-list")
     redemption.refresh_from_db()
     assert redemption.status == "cancelled"
     assert _balance(customer) == 2000
@@ -192,7 +215,13 @@ def test_cancel_without_reason_and_fulfil_by_marketer_change_nothing(
     redemption = loyalty_world["redemption"]
     before = _state()
     client.force_login(agent)
-    client.post(reverse("dashboard:loyalty-redemption-cancel", args=[redemption.pk]), {})
+    response = client.post(
+        reverse("dashboard:loyalty-redemption-cancel", args=[redemption.pk]), {}, follow=True
+    )
+    assert response.redirect_chain == [(reverse("dashboard:loyalty-redemption-list"), 302)]
+    assert [(m.level_tag, str(m)) for m in response.context["messages"]] == [
+        ("error", "This field is required.")
+    ]
     client.force_login(marketer)
     url = reverse("dashboard:loyalty-redemption-fulfil", args=[redemption.pk])
     assert client.post(url, {"notes": "x"}).status_code == 403
@@ -234,7 +263,8 @@ def test_agent_sees_the_batch_but_neither_codes_nor_export(client, agent, loyalt
     batch = loyalty_world["batch"]
     client.force_login(agent)
     page = client.get(reverse("dashboard:loyalty-coupon-batch", args=[batch.pk])).content.decode()
-    assert batch.coupons.first().code not in page
+    codes = list(batch.coupons.values_list("code", flat=True))
+    assert len(codes) == 30 and [code for code in codes if code in page] == []
     before = _state()
     url = reverse("dashboard:loyalty-coupon-export", args=[batch.pk, "csv"])
     assert client.get(url).status_code == 403
@@ -257,6 +287,9 @@ def test_invalid_batch_is_refused_and_nothing_is_generated(client, marketer, loy
         },
     )
     assert response.status_code == 400
+    assert response.context["form"].errors == {
+        "__all__": ["A percentage must be between 0 and 100."]
+    }
     assert _state() == before
 
 
@@ -267,11 +300,15 @@ def test_restock_adds_units_and_write_off_beyond_stock_is_refused(client, market
     reward = loyalty_world["reward"]
     client.force_login(marketer)
     url = reverse("dashboard:loyalty-reward-restock", args=[reward.pk])
-    client.post(url, {"add": 5})
+    response = client.post(url, {"add": 5})
+    assert response.status_code == 302
+    assert response["Location"] == reverse("dashboard:loyalty-reward-list")
     assert Reward.objects.get(pk=reward.pk).stock == 24  # 20 − 1 redeemed + 5
     assert AuditEvent.objects.filter(action="reward.restock").count() == 1
     before = _state()
-    assert client.post(url, {"add": -100}).status_code == 400
+    response = client.post(url, {"add": -100})
+    assert response.status_code == 400
+    assert response.context["form"].errors == {"__all__": ["Only 24 units are in stock."]}
     assert _state() == before
 
 
@@ -307,7 +344,7 @@ def test_marketer_creates_a_reward_with_an_image(
     assert (reward.stock, reward.cost_points) == (40, 800) and reward.image.name.startswith(
         "rewards/"
     )
-    assert AuditEvent.objects.filter(action="reward.create", actor=marketer).exists()
+    assert AuditEvent.objects.filter(action="reward.create", actor=marketer).count() == 1
 
 
 def test_earn_rule_create_preview_and_switch_off(client, marketer, loyalty_world):
@@ -329,12 +366,27 @@ def test_earn_rule_create_preview_and_switch_off(client, marketer, loyalty_world
     )
     assert preview.context["result"].points == 300 and preview.context["current"].points == 100
     assert not EarnRule.objects.filter(name="Cups ×3").exists()  # a preview writes nothing
-    client.post(reverse("dashboard:loyalty-rule-create"), data)
+    created = client.post(reverse("dashboard:loyalty-rule-create"), data)
     rule = EarnRule.objects.get(name="Cups ×3")
-    client.post(reverse("dashboard:loyalty-rule-deactivate", args=[rule.pk]))
+    assert (rule.kind, rule.category, rule.multiplier, rule.is_active) == (
+        "category",
+        "cups",
+        Decimal(3),
+        True,
+    )
+    switched = client.post(reverse("dashboard:loyalty-rule-deactivate", args=[rule.pk]))
+    assert (created.status_code, switched.status_code) == (302, 302)
     rule.refresh_from_db()
-    assert not rule.is_active
-    assert AuditEvent.objects.filter(action__startswith="earn_rule.").count() == 2
+    assert rule.is_active is False
+    actions = AuditEvent.objects.filter(action__startswith="earn_rule.").order_by("id")
+    assert [(e.action, e.actor) for e in actions] == [
+        ("earn_rule.create", marketer),
+        ("earn_rule.update", marketer),  # switching off is an update of is_active
+    ]
+    assert (actions.last().before, actions.last().after) == (
+        {"is_active": True},
+        {"is_active": False},
+    )
 
 
 def test_tier_keep_threshold_above_reach_threshold_is_refused(client, manager, loyalty_world):
@@ -355,6 +407,9 @@ def test_tier_keep_threshold_above_reach_threshold_is_refused(client, manager, l
         },
     )
     assert response.status_code == 400
+    assert response.context["form"].errors == {
+        "retention_threshold": ["The threshold to keep a tier cannot exceed the one to reach it."]
+    }
     assert _state() == before and Tier.objects.get(pk=tier.pk).retention_threshold == 0
 
 
@@ -460,7 +515,9 @@ def test_manager_edits_programme_settings_audited(client, manager, loyalty_world
     programme = Programme.get()
     assert (programme.point_value, programme.adjustment_limit) == (Decimal("0.0200"), 1000)
     event = AuditEvent.objects.get(action="programme.update")
+    assert event.actor == manager
     assert event.before == {"point_value": "0.0100", "adjustment_limit": 500}
+    assert event.after == {"point_value": "0.0200", "adjustment_limit": 1000}
 
 
 def test_agent_cannot_change_programme_settings(client, agent, loyalty_world):

@@ -5,7 +5,6 @@ import pytest
 from django.utils import timezone
 
 from apps.loyalty.services import order_ingest
-from tests.customers.factories import CustomerFactory, StoreFactory
 from tests.loyalty.factories import ProgrammeFactory, TierFactory
 
 
@@ -33,16 +32,6 @@ def tiers(db):
             earn_multiplier=Decimal("1.5"),
         ),
     ]
-
-
-@pytest.fixture
-def store(db):
-    return StoreFactory(code="sh-01")
-
-
-@pytest.fixture
-def customer(db):
-    return CustomerFactory()
 
 
 @pytest.fixture

@@ -23,18 +23,12 @@ from apps.loyalty.models import (
 )
 from apps.loyalty.services import coupon_issue, points_adjust
 from apps.loyalty.verification import ledger_faults
-from tests.accounts.factories import UserFactory
 from tests.customers.factories import CustomerFactory
 from tests.loyalty.factories import BadgeFactory, EarnRuleFactory, RewardFactory, TierFactory
 
 pytestmark = pytest.mark.django_db
 
 LEDGER = [LoyaltyAccount, PointsTransaction, PointsLot, LotAllocation, TierHistory]
-
-
-@pytest.fixture
-def superuser(db):
-    return UserFactory(email="root@test.local", is_staff=True, is_superuser=True)
 
 
 @pytest.fixture
@@ -486,6 +480,9 @@ def test_reward_window_ending_before_it_starts_is_refused(client, superuser, pro
         is_active="on",
     )
     assert response.status_code == 200
+    assert response.context["adminform"].form.errors == {
+        "ends_at": ["The end must come after the start."]
+    }
     assert not Reward.objects.filter(slug="late").exists() and not _events("reward.create")
 
 

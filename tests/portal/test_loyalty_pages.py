@@ -24,10 +24,9 @@ from apps.loyalty.models import (
     Reward,
 )
 from apps.loyalty.services import bonus_award, coupon_issue, referral_code_for, reward_redeem
+from tests.conftest import enrolled_member, verified_user
 from tests.customers.factories import CustomerFactory, OrderFactory
 from tests.loyalty.factories import BadgeFactory, ProgrammeFactory, RewardFactory, TierFactory
-
-from .conftest import enrolled_member, verified_user
 
 pytestmark = pytest.mark.django_db
 

@@ -131,22 +131,55 @@ def test_each_refusal_has_its_reason():
     now = timezone.now()
     owner, other = CustomerFactory(), CustomerFactory()
     cases = {
-        "unknown": ("ZZZZ-ZZZZ", None, Decimal(100)),
-        "inactive": (_coupon(is_active=False).code, None, Decimal(100)),
-        "not_yet_valid": (_coupon(valid_from=now + dt.timedelta(hours=1)).code, None, 100),
-        "expired": (_coupon(valid_until=now - dt.timedelta(seconds=1)).code, None, 100),
-        "used_up": (_coupon(uses=1).code, None, Decimal(100)),
-        "not_owner": (_coupon(owner=owner).code, other, Decimal(100)),
-        "below_min_spend": (_coupon(min_spend=Decimal(100)).code, None, Decimal("99.99")),
+        "unknown": ("ZZZZ-ZZZZ", None, Decimal(100), "There is no coupon with this code."),
+        "inactive": (
+            _coupon(is_active=False).code,
+            None,
+            Decimal(100),
+            "This coupon is no longer active.",
+        ),
+        "not_yet_valid": (
+            _coupon(valid_from=now + dt.timedelta(hours=1)).code,
+            None,
+            100,
+            "This coupon is not valid yet.",
+        ),
+        "expired": (
+            _coupon(valid_until=now - dt.timedelta(seconds=1)).code,
+            None,
+            100,
+            "This coupon has expired.",
+        ),
+        "used_up": (_coupon(uses=1).code, None, Decimal(100), "This coupon has already been used."),
+        "not_owner": (
+            _coupon(owner=owner).code,
+            other,
+            Decimal(100),
+            "This coupon belongs to another member.",
+        ),
+        "below_min_spend": (
+            _coupon(min_spend=Decimal(100)).code,
+            None,
+            Decimal("99.99"),
+            "The order must come to at least 100.00.",
+        ),
     }
-    for reason_code, (code, customer, total) in cases.items():
+    for reason_code, (code, customer, total, reason) in cases.items():
         check = coupon_validate(code=code, customer=customer, order_total=Decimal(total))
-        assert (check.valid, check.reason_code, check.discount) == (False, reason_code, 0)
-        assert check.reason
+        assert (check.valid, check.reason_code, check.discount, check.reason) == (
+            False,
+            reason_code,
+            0,
+            reason,
+        )
     limited = _coupon(max_uses=5, max_uses_per_customer=1)
     CouponUse.objects.create(coupon=limited, customer=owner, order_external_id="x")
     check = coupon_validate(code=limited.code, customer=owner, order_total=Decimal(10))
-    assert check.reason_code == "per_customer_limit"
+    assert (check.valid, check.reason_code, check.reason) == (
+        False,
+        "per_customer_limit",
+        "This member has already used this coupon as often as allowed.",
+    )
     assert coupon_validate(code=limited.code, customer=other, order_total=Decimal(10)).valid
 
 

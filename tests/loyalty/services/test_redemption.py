@@ -384,9 +384,10 @@ def test_member_catalogue_says_why_a_reward_cannot_be_redeemed(
     assert set(offers) == {ok.pk, dear.pk, tiered.pk, empty.pk, limited.pk}
     assert offers[ok.pk].can_redeem and offers[ok.pk].reason == ""
     assert offers[dear.pk].reason == "You need 260 more points."
-    assert "Gold" in offers[tiered.pk].reason
+    assert offers[tiered.pk].reason == "For Gold members and above."
     assert offers[empty.pk].reason == "Out of stock."
     assert not offers[limited.pk].can_redeem and offers[limited.pk].redeemed == 1
+    assert offers[limited.pk].reason == "You have reached the limit for this reward."
 
 
 def test_a_member_cancels_their_own_request_and_gets_the_points_back(customer, give):
