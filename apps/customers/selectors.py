@@ -125,7 +125,7 @@ def order_list(
     return qs.order_by("-placed_at", "-id")
 
 
-def customer_orders(*, customer: Customer, limit: int = 20) -> list[Order]:
+def order_list_for_customer(*, customer: Customer, limit: int = 20) -> list[Order]:
     return list(
         Order.objects.filter(customer=customer)
         .select_related("store")
@@ -341,7 +341,7 @@ def customer_list_for_staff(**filters: str) -> QuerySet[Customer]:
     return customer_list(**filters).prefetch_related("tags")
 
 
-def customer_recent(*, limit: int = 8) -> list[Customer]:
+def customer_list_recent(*, limit: int = 8) -> list[Customer]:
     return list(
         Customer.objects.select_related("store")
         .prefetch_related("tags")
@@ -349,7 +349,7 @@ def customer_recent(*, limit: int = 8) -> list[Customer]:
     )
 
 
-def customer_tags(*, customer: Customer) -> list[Tag]:
+def tag_list_for_customer(*, customer: Customer) -> list[Tag]:
     return list(customer.tags.order_by("name"))
 
 
@@ -417,3 +417,14 @@ def phone_code_pending(*, user) -> str:
     ""."""
     state = cache.get(phone_code_cache_key(user.pk))
     return state["phone"] if state else ""
+
+
+def verified_email_get(*, user) -> str:
+    """The user's verified e-mail address (lower case), or "" if none is verified yet."""
+    address = (
+        EmailAddress.objects.filter(user=user, verified=True)
+        .order_by("-primary", "id")
+        .values_list("email", flat=True)
+        .first()
+    )
+    return (address or "").strip().lower()

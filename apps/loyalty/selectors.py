@@ -70,7 +70,7 @@ def earn_rules_active() -> tuple[list[EarnRule], dict[int, set[int]]]:
     return rules, rule_tiers
 
 
-def account_for(*, customer: Customer) -> LoyaltyAccount | None:
+def account_get(*, customer: Customer) -> LoyaltyAccount | None:
     return LoyaltyAccount.objects.select_related("tier").filter(customer=customer).first()
 
 
@@ -92,7 +92,7 @@ class PointsSummary:
 def points_summary(*, customer: Customer, expiring_days: int = 90) -> PointsSummary:
     """Balance, pending, tier and what is left to the next tier, and points expiring soon
     grouped by day."""
-    account = account_for(customer=customer)
+    account = account_get(customer=customer)
     if account is None:
         first = Tier.objects.order_by("rank").first()
         return PointsSummary(next_tier=first if first and first.threshold > 0 else None)
@@ -255,7 +255,7 @@ class RewardOffer:
 def reward_offers_for_member(*, customer: Customer) -> list[RewardOffer]:
     """The catalogue as the member sees it: each available reward with whether they can redeem
     one now and, if not, why (tier, limit, stock, points). Three queries."""
-    account = account_for(customer=customer)
+    account = account_get(customer=customer)
     balance = account.balance if account else 0
     rank = account.tier.rank if account and account.tier else -1
     held = dict(
@@ -322,12 +322,12 @@ def coupon_wallet(*, customer: Customer, at: dt.datetime | None = None) -> Coupo
     return wallet
 
 
-def referral_list_for(*, customer: Customer) -> QuerySet[Referral]:
+def referral_list_for_member(*, customer: Customer) -> QuerySet[Referral]:
     """Friends the member referred, newest first."""
     return Referral.objects.filter(referrer=customer).select_related("referee")
 
 
-def badge_list_for(*, customer: Customer) -> QuerySet[CustomerBadge]:
+def badge_list_for_member(*, customer: Customer) -> QuerySet[CustomerBadge]:
     return (
         CustomerBadge.objects.filter(customer=customer)
         .select_related("badge")
@@ -335,7 +335,7 @@ def badge_list_for(*, customer: Customer) -> QuerySet[CustomerBadge]:
     )
 
 
-def referral_code_find(*, code: str) -> ReferralCode | None:
+def referral_code_get(*, code: str) -> ReferralCode | None:
     """A shared referral code as typed or linked (normalised like registration does), with its
     member; None when unknown or the member has left."""
     compact = code_compact(code)

@@ -38,7 +38,7 @@ from rest_framework.views import APIView
 from apps.customers.selectors import customer_get, store_get
 from apps.loyalty.exceptions import CouponInvalid
 from apps.loyalty.selectors import (
-    account_for,
+    account_get,
     points_summary,
     reward_get,
     reward_list_available,
@@ -206,7 +206,7 @@ class RedemptionCreateApi(APIView):
             key=redemption_key(request),
             channel="api",
         )
-        account = account_for(customer=customer)
+        account = account_get(customer=customer)
         return Response(
             redemption_out(redemption, balance=account.balance), status=status.HTTP_201_CREATED
         )

@@ -14,7 +14,7 @@ from apps.customers.models import Order, Refund
 from apps.customers.selectors import customer_get, order_get, store_get
 from apps.customers.services import order_lines_problem
 from apps.loyalty.models import PointsTransaction
-from apps.loyalty.selectors import account_for
+from apps.loyalty.selectors import account_get
 from apps.loyalty.services import EarnOutcome, order_ingest, refund_ingest
 
 from ..idempotency import idempotent
@@ -67,7 +67,7 @@ def order_result(*, order: Order, outcome: EarnOutcome) -> dict:
 def refund_result(*, order: Order, refund: Refund, clawback: PointsTransaction | None) -> dict:
     """The body of ``POST /orders/{store}/{external_id}/refunds/``: the refund, the order's
     state after it, the points it reversed (pending and available) and the member's balance."""
-    account = account_for(customer=order.customer) if order.customer_id else None
+    account = account_get(customer=order.customer) if order.customer_id else None
     reversed_points = -(clawback.points + clawback.pending_points) if clawback else 0
     return {
         "refund_id": refund.refund_id,

@@ -28,7 +28,6 @@ import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from allauth.account.models import EmailAddress
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
@@ -42,6 +41,7 @@ from ..enums import Source
 from ..exceptions import AlreadyMember, ClaimNotPossible, PhoneCodeInvalid, StaffCannotBeMember
 from ..identifiers import phone_code_cache_key, phone_normalize
 from ..models import Customer
+from ..selectors import verified_email_get
 from .consent import consent_preferences_save
 from .profile import customer_create, customer_tag_add
 
@@ -65,19 +65,8 @@ def _candidates() -> "models.QuerySet[Customer]":  # noqa: F821 - typing only
     return Customer.objects.filter(anonymized_at__isnull=True, user__isnull=True)
 
 
-def verified_email_of(*, user: User) -> str:
-    """The user's verified e-mail address (lower case), or "" if none is verified yet."""
-    address = (
-        EmailAddress.objects.filter(user=user, verified=True)
-        .order_by("-primary", "id")
-        .values_list("email", flat=True)
-        .first()
-    )
-    return (address or "").strip().lower()
-
-
 def membership_options(*, user: User) -> ClaimOptions:
-    email = verified_email_of(user=user)
+    email = verified_email_get(user=user)
     candidates = list(_candidates().filter(email__iexact=email)[:3]) if email else []
     linked_elsewhere = bool(email) and (
         Customer.objects.filter(email__iexact=email, anonymized_at__isnull=True)
@@ -141,7 +130,7 @@ def membership_claim_by_email(
 ) -> Customer:
     """Claim the one membership whose e-mail equals the user's verified e-mail (rule 3)."""
     _check_can_join(user)
-    email = verified_email_of(user=user)
+    email = verified_email_get(user=user)
     if not email:
         raise ClaimNotPossible(_("Please verify your e-mail address first."))
     candidates = list(_candidates().filter(email__iexact=email)[:2])
@@ -263,7 +252,7 @@ def membership_enrol(
     """Create a new membership for ``user`` (source "portal", consents as ticked, actor None)
     and link it. If other memberships share the verified e-mail, tag for staff review."""
     _check_can_join(user)
-    email = verified_email_of(user=user)
+    email = verified_email_get(user=user)
     if not email:
         raise ClaimNotPossible(_("Please verify your e-mail address first."))
     customer = customer_create(

@@ -20,14 +20,14 @@ from apps.customers.models import Customer
 from apps.customers.selectors import (
     customer_get,
     customer_list_for_staff,
-    customer_orders,
     customer_privacy_summary,
     customer_stats,
-    customer_tags,
     interaction_list,
+    order_list_for_customer,
     store_list,
     tag_get,
     tag_list,
+    tag_list_for_customer,
 )
 from apps.customers.services import (
     consent_record,
@@ -118,7 +118,7 @@ class CustomerDetailView(StaffRequiredMixin, TemplateView):
         privacy = customer_privacy_summary(customer=customer, history_limit=CONSENT_LOG_ON_PAGE)
         context.update(
             customer=customer,
-            tags=customer_tags(customer=customer),
+            tags=tag_list_for_customer(customer=customer),
             stats=customer_stats(customer=customer),
             timeline=timeline_for(customer, limit=TIMELINE_ON_PAGE),
             tag_form=TagAddForm(),
@@ -127,7 +127,7 @@ class CustomerDetailView(StaffRequiredMixin, TemplateView):
             privacy=privacy,
         )
         if user.has_perm("customers.view_order"):
-            context["orders"] = customer_orders(customer=customer, limit=ORDERS_ON_PAGE)
+            context["orders"] = order_list_for_customer(customer=customer, limit=ORDERS_ON_PAGE)
         if user.has_perm("customers.view_interaction"):
             context["interactions"] = interaction_list(customer=customer)
         if user.has_perm("customers.view_consentrecord"):

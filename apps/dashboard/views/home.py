@@ -2,7 +2,7 @@
 
 from django.views.generic import TemplateView
 
-from apps.customers.selectors import customer_recent, customer_summary
+from apps.customers.selectors import customer_list_recent, customer_summary
 from apps.loyalty.staff_selectors import ledger_verification_latest
 
 from .mixins import StaffRequiredMixin
@@ -17,7 +17,7 @@ class HomeView(StaffRequiredMixin, TemplateView):
         context = super().get_context_data(**kwargs)
         if self.request.user.has_perm("customers.view_customer"):
             context["summary"] = customer_summary(days=30)
-            context["recent_customers"] = customer_recent(limit=RECENT_CUSTOMERS)
+            context["recent_customers"] = customer_list_recent(limit=RECENT_CUSTOMERS)
         if self.request.user.has_perm("loyalty.view_ledgerverification"):
             # Clientele has no staff inbox: a ledger fault shows here until a run passes again.
             latest = ledger_verification_latest()

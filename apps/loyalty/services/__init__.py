@@ -1,7 +1,7 @@
 """Loyalty services, split by concept; import them from this package."""
 
 from .adjustments import adjustment_decide, points_adjust
-from .bonuses import bonus_award, settle_debt, signup_bonus_award
+from .bonuses import bonus_award, debt_settle, signup_bonus_award
 from .clawback import refund_clawback, refund_ingest
 from .earning import EarnOutcome, order_earn, order_ingest
 from .jobs import birthday_bonuses_award, points_expire_due, points_mature_due
@@ -12,6 +12,7 @@ __all__ = [
     "adjustment_decide",
     "birthday_bonuses_award",
     "bonus_award",
+    "debt_settle",
     "order_earn",
     "order_ingest",
     "points_adjust",
@@ -20,7 +21,6 @@ __all__ = [
     "qualifying_value",
     "refund_clawback",
     "refund_ingest",
-    "settle_debt",
     "signup_bonus_award",
     "tier_create",
     "tier_evaluate",

@@ -27,7 +27,7 @@ from ..rules import OrderFacts, compute_event_bonus
 from ..selectors import earn_rules_active
 
 
-def settle_debt(*, account: LoyaltyAccount, key: str) -> int:
+def debt_settle(*, account: LoyaltyAccount, key: str) -> int:
     """Points owed from an earlier clawback are taken from newly available points."""
     if account.debt <= 0 or account.balance <= 0:
         return 0
@@ -81,7 +81,7 @@ def bonus_award(
         source_ref=source_ref,
         at=now,
     )
-    settle_debt(account=account, key=f"{key}:settle")
+    debt_settle(account=account, key=f"{key}:settle")
     return tx
 
 

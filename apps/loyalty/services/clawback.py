@@ -54,7 +54,7 @@ def refund_clawback(*, refund: Refund) -> PointsTransaction | None:
     3. SPENT by the member (redeemed, adjusted away, used to settle a debt): taken from the
        member's other available lots, soonest-expiring first;
     4. what those lots cannot cover is recorded as debt (``account.debt``), taken from future
-       earnings by ``settle_debt``, so the balance never goes negative.
+       earnings by ``debt_settle``, so the balance never goes negative.
 
     Invariant: over all refunds of an order, taken + owed + left out as expired equals the
     refunded share of what it earned, so never more than the order earned. What earlier refunds

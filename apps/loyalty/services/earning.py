@@ -26,7 +26,7 @@ from ..locks import entry_tier, lock_account, lock_accounts
 from ..models import LoyaltyAccount, PointsLot, PointsTransaction, Programme, Tier
 from ..rules import CONDITIONS, OrderFacts, compute_earn, spread_discount
 from ..selectors import earn_rules_active
-from .bonuses import settle_debt
+from .bonuses import debt_settle
 from .tiers import tier_evaluate
 
 
@@ -146,7 +146,7 @@ def _order_earn(*, order: Order, new: bool) -> EarnOutcome:
                 order=order,
                 lot=lot,
             )
-            settle_debt(account=account, key=f"order:{order.pk}:settle")
+            debt_settle(account=account, key=f"order:{order.pk}:settle")
     tier_evaluate(account=account)
     return _outcome(account, tx)
 
@@ -331,7 +331,7 @@ def _earn_chunk(
     bulk_update_fields(LoyaltyAccount, list(touched.values()), ledger.ACCOUNT_COUNTERS)
     for account in touched.values():
         if account.debt:
-            settle_debt(account=account, key=f"settle:{account.pk}:{account.last_hash[:16]}")
+            debt_settle(account=account, key=f"settle:{account.pk}:{account.last_hash[:16]}")
         tier_evaluate(account=account)
     if publish_earned:
         newest = {order.customer_id: order for order, _, _, _ in planned}

@@ -19,7 +19,7 @@ from .. import ledger
 from ..enums import LotStatus, TxKind
 from ..locks import account_ensure, lock_accounts
 from ..models import LoyaltyAccount, PointsLot, PointsTransaction, Programme
-from .bonuses import bonus_award, settle_debt
+from .bonuses import bonus_award, debt_settle
 
 
 def _due_account_ids(*, status: str, field: str, as_of: dt.datetime) -> list[int]:
@@ -83,7 +83,7 @@ def points_mature_due(*, as_of: dt.datetime | None = None, chunk: int = 1000) ->
             LoyaltyAccount, [accounts[a] for a in by_account], ledger.ACCOUNT_COUNTERS
         )
         for account in settle:
-            settle_debt(account=account, key=f"settle:{account.pk}:{account.last_hash[:16]}")
+            debt_settle(account=account, key=f"settle:{account.pk}:{account.last_hash[:16]}")
         return len(lot_ids)
 
     return _process(

@@ -39,7 +39,7 @@ from ..enums import VOUCHER_KINDS, CouponKind, LotStatus, RedemptionStatus, Rewa
 from ..exceptions import InsufficientPoints, LimitReached, NotEligible, OutOfStock
 from ..locks import lock_account, lock_reward
 from ..models import Coupon, LoyaltyAccount, PointsLot, Redemption, Reward
-from .bonuses import settle_debt
+from .bonuses import debt_settle
 from .coupons import coupon_issue
 
 IMMEDIATE_KINDS = (*VOUCHER_KINDS, RewardKind.DONATION)
@@ -273,7 +273,7 @@ def redemption_cancel(
         at=now,
     )
     _restore_lots(redemption=redemption, account=account)
-    settle_debt(account=account, key=f"redemption:{redemption.pk}:cancel:settle")
+    debt_settle(account=account, key=f"redemption:{redemption.pk}:cancel:settle")
     if reward.stock is not None:
         Reward.objects.filter(pk=reward.pk).update(
             stock=F("stock") + redemption.quantity, updated_at=now

@@ -23,14 +23,14 @@ from apps.loyalty.enums import RedemptionStatus, RewardKind, TierMetric
 from apps.loyalty.exceptions import RewardNotFound
 from apps.loyalty.models import Programme
 from apps.loyalty.selectors import (
-    account_for,
-    badge_list_for,
+    account_get,
+    badge_list_for_member,
     coupon_wallet,
     points_summary,
     redemption_get_for_member,
     redemption_list_for_member,
-    referral_code_find,
-    referral_list_for,
+    referral_code_get,
+    referral_list_for_member,
     reward_get,
     reward_offers_for_member,
     transaction_list,
@@ -83,7 +83,7 @@ class PointsView(MemberMixin, TemplateView):
             and summary.next_tier.metric == TierMetric.SPEND,
             current_benefits=current,
             next_benefits=[b for b in upcoming if b not in current],
-            badges=list(badge_list_for(customer=self.customer)),
+            badges=list(badge_list_for_member(customer=self.customer)),
             page_obj=history.get_page(self.request.GET.get("page")),
         )
         return context
@@ -95,7 +95,7 @@ class RewardListView(MemberMixin, TemplateView):
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        account = account_for(customer=self.customer)
+        account = account_get(customer=self.customer)
         offers = [
             {
                 "offer": offer,
@@ -142,7 +142,7 @@ class RewardRedeemView(MemberMixin, FormView):
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        account = account_for(customer=self.customer)
+        account = account_get(customer=self.customer)
         balance = account.balance if account else 0
         offer = next(
             (
@@ -285,7 +285,7 @@ class ReferralsView(MemberMixin, TemplateView):
                 reverse("portal:referral-landing", args=[code.code])
             ),
             programme=Programme.get(),
-            referrals=list(referral_list_for(customer=self.customer)),
+            referrals=list(referral_list_for_member(customer=self.customer)),
         )
         return context
 
@@ -296,7 +296,7 @@ class ReferralLandingView(TemplateView):
     template_name = "portal/referral_landing.html"
 
     def get(self, request, *args, **kwargs):
-        self.found = referral_code_find(code=kwargs["code"])
+        self.found = referral_code_get(code=kwargs["code"])
         if self.found is None:
             raise Http404
         self.member = customer_get_for_member(user=request.user)
