@@ -68,7 +68,7 @@ def test_nightly_run_records_the_result_and_mails_the_signed_digest_to_managers(
     assert sorted(m.to[0] for m in mail.outbox) == sorted(u.email for u in managers)
     message = mail.outbox[0]
     assert message.subject == "[Clientele] Ledger verified: no faults"
-    assert "found no faults (2 accounts, 4 ledger rows checked)" in message.body
+    assert "found no faults. Checked: 2 accounts, 4 ledger rows." in message.body
     assert run.merkle_root in message.body
     ((filename, content, mimetype),) = message.attachments
     assert filename == f"ledger-digest-{run.started_at:%Y%m%dT%H%M%SZ}.json"
