@@ -288,3 +288,21 @@ def test_the_same_external_id_with_other_data_is_409_order_conflict_and_changes_
     assert list(Order.objects.values_list("total", "customer")) == [(Decimal(250), customer.pk)]
     assert LoyaltyAccount.objects.get(customer=customer).balance == 250
     assert PointsTransaction.objects.count() == 1
+
+
+def test_the_largest_order_the_api_accepts_earns_without_overflow(api, customer, programme):
+    """Issue 8, defect 4: points are 64-bit everywhere a sum can grow (ledger rows, lots,
+    account counters), so the largest total the API takes (12 digits) earns and a second such
+    order pushes the balance past 2^31 without a 500."""
+    TierFactory(slug="member", name="Member", rank=0)
+    bodies = {n: order_payload(external_id=f"BIG-{n}", total="9999999999.99") for n in (1, 2)}
+    for n in (1, 2):
+        response = api.post(ORDERS, bodies[n], format="json")
+        assert response.status_code == 201, response.json()
+        assert response.json()["points_earned"] == 9_999_999_999
+    account = LoyaltyAccount.objects.get(customer=customer)
+    assert account.balance == 2 * 9_999_999_999 > 2**31
+    assert PointsTransaction.objects.filter(account=account).count() == 2
+    # The same order again (a till's retry) answers the first result, not a 500.
+    again = api.post(ORDERS, bodies[1], format="json")
+    assert again.status_code == 200 and again.json()["points_earned"] == 9_999_999_999

@@ -23,10 +23,10 @@ class LoyaltyAccount(TimeStampedModel):
     customer = models.OneToOneField(
         "customers.Customer", on_delete=models.PROTECT, related_name="loyalty_account"
     )
-    balance = models.IntegerField(_("balance"), default=0)  # written only by services
-    pending = models.IntegerField(_("pending"), default=0)
-    lifetime_earned = models.IntegerField(_("lifetime earned"), default=0)
-    debt = models.IntegerField(
+    balance = models.BigIntegerField(_("balance"), default=0)  # written only by services
+    pending = models.BigIntegerField(_("pending"), default=0)
+    lifetime_earned = models.BigIntegerField(_("lifetime earned"), default=0)
+    debt = models.BigIntegerField(
         _("points owed"),
         default=0,
         help_text=_("Clawback not yet settled; taken from future earnings."),
@@ -70,9 +70,9 @@ class PointsTransaction(models.Model):
         LoyaltyAccount, on_delete=models.PROTECT, related_name="transactions"
     )
     kind = models.CharField(_("kind"), max_length=12, choices=TxKind.choices)
-    points = models.IntegerField(_("points"), default=0)
-    pending_points = models.IntegerField(_("pending points"), default=0)
-    balance_after = models.IntegerField(_("balance after"))
+    points = models.BigIntegerField(_("points"), default=0)
+    pending_points = models.BigIntegerField(_("pending points"), default=0)
+    balance_after = models.BigIntegerField(_("balance after"))
     reason = models.CharField(_("reason"), max_length=200, blank=True)
     order = models.ForeignKey(
         "customers.Order", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
@@ -127,8 +127,8 @@ class PointsLot(models.Model):
     ``balance == Σ remaining`` of available lots and ``pending == Σ remaining`` of pending lots."""
 
     account = models.ForeignKey(LoyaltyAccount, on_delete=models.PROTECT, related_name="lots")
-    points = models.PositiveIntegerField(_("points"))
-    remaining = models.PositiveIntegerField(_("remaining"))
+    points = models.PositiveBigIntegerField(_("points"))
+    remaining = models.PositiveBigIntegerField(_("remaining"))
     status = models.CharField(_("status"), max_length=10, choices=LotStatus.choices)
     earned_at = models.DateTimeField(_("earned"))
     available_at = models.DateTimeField(_("available from"))
@@ -165,7 +165,7 @@ class LotAllocation(models.Model):
         PointsTransaction, on_delete=models.PROTECT, related_name="allocations"
     )
     lot = models.ForeignKey(PointsLot, on_delete=models.PROTECT, related_name="allocations")
-    points = models.PositiveIntegerField()
+    points = models.PositiveBigIntegerField()
 
     class Meta:
         verbose_name = _("lot allocation")
@@ -205,7 +205,7 @@ class PointsAdjustment(models.Model):
     account = models.ForeignKey(
         LoyaltyAccount, on_delete=models.PROTECT, related_name="adjustments"
     )
-    points = models.IntegerField(_("points"))
+    points = models.BigIntegerField(_("points"))
     reason = models.CharField(_("reason"), max_length=200)
     status = models.CharField(_("status"), max_length=10, choices=AdjustmentStatus.choices)
     requested_by = models.ForeignKey(

@@ -69,7 +69,7 @@ class Redemption(TimeStampedModel):
     quantity = models.PositiveSmallIntegerField(
         _("quantity"), default=1, validators=[MinValueValidator(1), MaxValueValidator(100)]
     )
-    points = models.PositiveIntegerField(_("points spent"))
+    points = models.PositiveBigIntegerField(_("points spent"))
     status = models.CharField(
         _("status"),
         max_length=10,
