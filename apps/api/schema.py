@@ -61,6 +61,7 @@ COMMON_ERRORS = {
     400: error("`validation_error` (the field is named in the message) or `parse_error`."),
     401: error("`not_authenticated` or `authentication_failed` (unknown or revoked key)."),
     403: error("`permission_denied`."),
+    429: error("`throttled`: too many requests for this key; retry after `Retry-After` seconds."),
 }
 
 IDEMPOTENT_ERRORS = {

@@ -124,7 +124,9 @@ def test_the_endpoint_needs_an_api_key(customer, programme):
 def test_the_endpoint_is_documented():
     schema = yaml.safe_load(APIClient().get(reverse("api:schema")).content)
     post = schema["paths"]["/api/v1/customers/{member_number}/events/"]["post"]
-    assert set(post["responses"]) == {"200", "201", "400", "401", "403", "404", "409", "415", "422"}
+    assert set(post["responses"]) == {
+        *("200", "201", "400", "401", "403", "404", "409", "415", "422", "429")
+    }
     assert {p["name"] for p in post["parameters"]} == {"member_number", "Idempotency-Key"}
     assert schema["components"]["schemas"]["EarnEvent"]["enum"] == [
         "profile_completed",

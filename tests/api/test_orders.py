@@ -306,3 +306,10 @@ def test_the_largest_order_the_api_accepts_earns_without_overflow(api, customer,
     # The same order again (a till's retry) answers the first result, not a 500.
     again = api.post(ORDERS, bodies[1], format="json")
     assert again.status_code == 200 and again.json()["points_earned"] == 9_999_999_999
+
+
+def test_an_order_from_year_one_is_refused_and_earns_nothing(api, customer, programme):
+    response = api.post(ORDERS, order_payload(placed_at="0001-01-01T00:00:00+00:00"), format="json")
+    assert response.status_code == 400
+    assert response.json()["message"] == ("placed_at: The order is dated more than 20 years ago.")
+    assert not Order.objects.exists() and not PointsTransaction.objects.exists()

@@ -19,7 +19,9 @@ def test_schema_endpoint_serves_the_v1_operations():
     }
     post = schema["paths"]["/api/v1/orders/"]["post"]
     assert {p["name"] for p in post["parameters"]} == {"Idempotency-Key"}
-    assert set(post["responses"]) == {"200", "201", "400", "401", "403", "404", "409", "415", "422"}
+    assert set(post["responses"]) == {
+        *("200", "201", "400", "401", "403", "404", "409", "415", "422", "429")
+    }
     error = schema["components"]["schemas"]["Error"]
     assert set(error["required"]) == {"code", "message"}
     assert post["security"] == [{"ApiKey": []}]

@@ -70,6 +70,7 @@ from ..serializers import (
     redemption_out,
     validated,
 )
+from ..throttling import ApiKeyThrottle, CouponCheckThrottle
 
 # Redemption.idempotency_key holds 120 characters; longer client keys are hashed.
 REDEMPTION_KEY_RAW_MAX = 80
@@ -215,7 +216,9 @@ class RedemptionCreateApi(APIView):
 class CouponValidateApi(APIView):
     """Whether a coupon can be used now on an order of ``order_total`` (by ``member_number`` if
     given) and the discount it gives. Reads only: an unusable coupon is 200 with
-    ``valid: false`` and the reason."""
+    ``valid: false`` and the reason. Rate-limited per key and member (429 ``throttled``)."""
+
+    throttle_classes = [ApiKeyThrottle, CouponCheckThrottle]
 
     class Input(serializers.Serializer):
         code = serializers.CharField(max_length=60)

@@ -12,7 +12,7 @@ from rest_framework.views import APIView
 
 from apps.customers.models import Order, Refund
 from apps.customers.selectors import customer_get, order_get, store_get
-from apps.customers.services import order_lines_problem
+from apps.customers.services import order_lines_problem, order_placed_at_problem
 from apps.loyalty.models import PointsTransaction
 from apps.loyalty.selectors import account_get
 from apps.loyalty.services import EarnOutcome, order_ingest, refund_ingest
@@ -125,7 +125,9 @@ class OrderCreateApi(APIView):
             ref_name = "OrderCreateInput"
 
         def validate(self, attrs):
-            # The customers service's rule, reported on the field before anything runs.
+            # The customers service's rules, reported on the field before anything runs.
+            if problem := order_placed_at_problem(attrs["placed_at"]):
+                raise serializers.ValidationError({"placed_at": problem})
             problem = order_lines_problem(
                 total=attrs["total"], discount=attrs["discount"], lines=attrs.get("lines") or []
             )

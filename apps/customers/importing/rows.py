@@ -22,7 +22,7 @@ from apps.core.exceptions import ValidationFailed
 from ..enums import Channel, ConsentPurpose, Gender, OrderChannel
 from ..identifiers import CONTACT_KINDS, contact_digest, member_number_is_valid
 from ..models import Customer, Store
-from ..services import PROFILE_FIELDS, customer_profile_problems
+from ..services import PROFILE_FIELDS, customer_profile_problems, order_placed_at_problem
 from ..suppression import erased_digests_among
 from .parsing import local_tz, parse_day, parse_flag, parse_moment, parse_money, text_limited
 from .results import chunks
@@ -218,6 +218,9 @@ def order_row_clean(
             order["placed_at"] = parse_moment(placed, ctx.tz)
         except ValueError as exc:
             problems.append(("placed_at", str(exc)))
+        else:
+            if when := order_placed_at_problem(order["placed_at"]):
+                problems.append(("placed_at", when))
 
     total = get("total")
     if not total:

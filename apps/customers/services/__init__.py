@@ -1,6 +1,6 @@
 """Customer services, split by concept; import them from this package."""
 
-from .orders import order_lines_problem, order_record, refund_record
+from .orders import order_lines_problem, order_placed_at_problem, order_record, refund_record
 from .profile import (
     PERSONAL_FIELDS,
     PREFERENCE_FIELDS,
@@ -32,6 +32,7 @@ __all__ = [
     "customer_update",
     "interaction_log",
     "order_lines_problem",
+    "order_placed_at_problem",
     "order_record",
     "refund_record",
 ]

@@ -17,6 +17,23 @@ from ..exceptions import IdempotencyConflict, RefundExceedsOrder
 from ..models import Customer, Order, OrderLine, Refund, Store
 
 LINES_TOLERANCE = Decimal("0.01")
+# How far back an order may be placed (history back-fills) and how far ahead (till clocks).
+ORDER_HISTORY = dt.timedelta(days=366 * 20)
+ORDER_CLOCK_SKEW = dt.timedelta(days=1)
+
+
+def order_placed_at_problem(placed_at: dt.datetime, *, now: dt.datetime | None = None) -> str:
+    """Why an order cannot have been placed at ``placed_at``, or "": within the last 20 years
+    and not more than a day ahead (a till's clock may be off; year 1 or 9999 is a typo). The one
+    place of this rule for ``order_record``, the API and the imports."""
+    now = now or timezone.now()
+    if placed_at < now - ORDER_HISTORY:
+        return _("The order is dated more than 20 years ago.")
+    if placed_at > now + ORDER_CLOCK_SKEW:
+        return _("The order is dated in the future.")
+    return ""
+
+
 CENT = Decimal("0.01")
 
 
@@ -62,6 +79,8 @@ def order_record(
     if total < 0 or discount < 0:
         raise ValidationFailed(_("Amounts cannot be negative."))
     lines = list(lines)
+    if problem := order_placed_at_problem(placed_at):
+        raise ValidationFailed(problem, field="placed_at")
     problem = order_lines_problem(total=total, discount=discount, lines=lines)
     # A retry of a recorded order with other data is answered as the conflict it is, below.
     if problem and not Order.objects.filter(store=store, external_id=external_id).exists():

@@ -192,3 +192,19 @@ def test_lines_that_do_not_add_up_to_the_total_are_refused_and_nothing_is_writte
     # Within a cent is the same money; a discount is taken off the lines.
     order, created = _record(store, customer, total="89.01", discount=Decimal(10), lines=TEA)
     assert created and order.total == Decimal("89.01")
+
+
+@pytest.mark.parametrize(
+    ("placed_at", "message"),
+    [
+        (dt.datetime(1, 1, 1, tzinfo=dt.UTC), "The order is dated more than 20 years ago."),
+        (dt.datetime(9999, 12, 31, tzinfo=dt.UTC), "The order is dated in the future."),
+    ],
+)
+def test_orders_dated_outside_the_window_are_refused(placed_at, message):
+    """Issue 8, defect 9: a year-1 order's points were spendable at once."""
+    store, customer = StoreFactory(), CustomerFactory()
+    with pytest.raises(ValidationFailed) as refused:
+        _record(store, customer, placed_at=placed_at)
+    assert (refused.value.message, refused.value.extra) == (message, {"field": "placed_at"})
+    assert not Order.objects.exists()
