@@ -6,7 +6,7 @@ from django.utils.translation import gettext as _
 from rest_framework import serializers
 
 from apps.core.exceptions import ValidationFailed
-from apps.customers.enums import Channel, OrderChannel, OrderStatus
+from apps.customers.enums import Channel, Gender, OrderChannel, OrderStatus
 from apps.customers.identifiers import phone_normalize
 from apps.customers.models import Customer
 from apps.customers.services import (
@@ -91,6 +91,9 @@ class CouponRefusalField(EnumField):
 
 
 class CustomerOut(serializers.ModelSerializer):
+    # Blank is a real value here (no e-mail on file, gender not given): the schema says so.
+    email = serializers.CharField(read_only=True, help_text=_("E-mail address, or empty."))
+    gender = serializers.ChoiceField(choices=Gender.choices, allow_blank=True, read_only=True)
     store = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
     tags = serializers.SlugRelatedField(slug_field="name", many=True, read_only=True)
     preferred_channel = ChannelField(read_only=True)

@@ -57,3 +57,15 @@ class PhoneCodeInvalid(ApplicationError):
     code = "phone_code_invalid"
     status = 400
     default_message = _("That code is not right or has expired. Request a new one.")
+
+
+class AlreadyEnrolled(Conflict):
+    code = "already_enrolled"
+    default_message = _("A member with this e-mail address or phone number is already enrolled.")
+
+    def __init__(self, *, member_number: str) -> None:
+        super().__init__(
+            _("A member with this e-mail address or phone number is already enrolled: %(n)s.")
+            % {"n": member_number},
+            member_number=member_number,
+        )

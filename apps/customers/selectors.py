@@ -428,3 +428,15 @@ def verified_email_get(*, user) -> str:
         .first()
     )
     return (address or "").strip().lower()
+
+
+def customer_get_by_contact(*, email: str = "", phone: str = "") -> Customer | None:
+    """The active customer with this e-mail (any case) or phone (E.164), if any."""
+    match = Q()
+    if email:
+        match |= Q(email__iexact=email.strip())
+    if phone:
+        match |= Q(phone=phone)
+    if not match:
+        return None
+    return Customer.objects.filter(match, anonymized_at__isnull=True).order_by("pk").first()

@@ -222,13 +222,14 @@ def test_enrol_with_an_unusable_referral_code_is_409_and_enrols_nobody(api, stor
     from apps.loyalty.services import referral_code_for
 
     code = referral_code_for(customer=customer).code
-    # Same e-mail as the referrer: a duplicate-contact referral is refused.
+    # Same e-mail as the referrer: that person is already enrolled (the API enrols once).
     body = {**ENROL, "email": customer.email, "referral_code": code}
     response = api.post(LIST, body, format="json")
     assert response.status_code == 409
     assert response.json() == {
-        "code": "not_eligible",
-        "message": "The referred member has the same e-mail or phone number as the referrer.",
+        "code": "already_enrolled",
+        "message": "A member with this e-mail address or phone number is already enrolled: "
+        f"{customer.member_number}.",
     }
     assert Customer.objects.count() == 1 and Referral.objects.count() == 0
 
@@ -255,3 +256,23 @@ def test_patch_may_not_blank_both_email_and_phone(api, customer):
     # One of the two may go.
     response = api.patch(detail(customer.member_number), {"phone": ""}, format="json")
     assert response.status_code == 200 and response.json()["phone"] == ""
+
+
+@pytest.mark.parametrize(
+    "contact",
+    [{"email": "LI.NA@EXAMPLE.ORG", "phone": ""}, {"email": "", "phone": "+86 138-0013-8000"}],
+)
+def test_enrolling_a_known_contact_is_409_and_names_the_member(api, store, contact):
+    """Issue 8, defect 10: the API enrols a person once, as imports skip a known contact."""
+    first = api.post(LIST, ENROL, format="json")
+    assert first.status_code == 201
+    number = first.json()["member_number"]
+    before = (Customer.objects.count(), AuditEvent.objects.count())
+    response = api.post(LIST, {**ENROL, **contact}, format="json")
+    assert response.status_code == 409
+    assert response.json() == {
+        "code": "already_enrolled",
+        "message": "A member with this e-mail address or phone number is already enrolled: "
+        f"{number}.",
+    }
+    assert (Customer.objects.count(), AuditEvent.objects.count()) == before

@@ -40,3 +40,15 @@ def test_docs_page_is_served_with_local_assets_only():
     # Swagger UI comes from the vendored sidecar under STATIC_URL, never from a CDN.
     assert "swagger-ui-bundle.js" in html
     assert "//cdn." not in html and "jsdelivr" not in html and "unpkg" not in html
+
+
+def test_customer_output_documents_blank_email_and_gender():
+    """Issue 8, defect 10: responses carried "" where the schema said format email / an enum."""
+    from drf_spectacular.generators import SchemaGenerator
+
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    customer = schema["components"]["schemas"]["Customer"]["properties"]
+    assert "format" not in customer["email"]
+    refs = {item["$ref"].rsplit("/", 1)[1] for item in customer["gender"]["oneOf"]}
+    assert refs == {"GenderEnum", "BlankEnum"}
+    assert schema["components"]["schemas"]["BlankEnum"]["enum"] == [""]

@@ -9,7 +9,7 @@ from rest_framework.views import APIView
 
 from apps.customers.enums import ConsentPurpose, Source
 from apps.customers.selectors import customer_get, customer_list_for_api, store_get
-from apps.customers.services import customer_update
+from apps.customers.services import customer_contact_unique_check, customer_update
 from apps.loyalty.services import customer_enrol_referred
 
 from ..idempotency import idempotent
@@ -78,7 +78,9 @@ class CustomerListApi(APIView):
             **COMMON_ERRORS,
             404: error("`store_not_found`."),
             409: error(
-                "`not_eligible` (the referral code cannot be used for this member); "
+                "`already_enrolled` (an active member has this e-mail or phone: the message names "
+                "their member number); `not_eligible` (the referral code cannot be used for this "
+                "member); "
                 "`idempotency_conflict` (a request with this Idempotency-Key is still running)."
             ),
             415: IDEMPOTENT_ERRORS[415],
@@ -93,6 +95,7 @@ class CustomerListApi(APIView):
         referral_code = data.pop("referral_code", "").strip()
         if "store" in data:
             data["store"] = store_get(code=data["store"])
+        customer_contact_unique_check(email=data.get("email", ""), phone=data.get("phone", ""))
         customer = customer_enrol_referred(
             referral_code=referral_code,
             source=Source.API,

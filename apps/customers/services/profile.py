@@ -23,8 +23,10 @@ from apps.core.exceptions import ValidationFailed
 from apps.core.services import audit_record, changed_fields, model_snapshot
 
 from ..enums import Channel, ConsentPurpose, InteractionKind, Source
+from ..exceptions import AlreadyEnrolled
 from ..identifiers import member_number_generate, phone_normalize
 from ..models import ConsentRecord, Customer, Interaction, Tag
+from ..selectors import customer_get_by_contact
 
 # What identifies or describes the person (erasure blanks these).
 PERSONAL_FIELDS = [
@@ -120,6 +122,18 @@ def customer_profile_clean(
         field, message = problems[0]
         raise ValidationFailed(message, field=field)
     return out
+
+
+def customer_contact_unique_check(*, email: str = "", phone: str = "") -> None:
+    """Integrations enrol a person once: an e-mail or phone already on an active customer is
+    ``AlreadyEnrolled`` (409, with that member's number), as imports skip such rows. (Staff and
+    the portal may still enrol a second membership: the portal tags it for review.)"""
+    cleaned = customer_profile_clean({"email": email, "phone": phone}) if email or phone else {}
+    existing = customer_get_by_contact(
+        email=cleaned.get("email", ""), phone=cleaned.get("phone", "")
+    )
+    if existing is not None:
+        raise AlreadyEnrolled(member_number=existing.member_number)
 
 
 def customer_create(
