@@ -3,8 +3,9 @@
 them as CSV or XLSX."""
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from typing import TypeVar
 
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -26,6 +27,9 @@ COUPON_EXPORT_HEADER = [
     gettext_lazy("uses per code"),
     gettext_lazy("uses"),
 ]
+
+
+Written = TypeVar("Written")
 
 
 @dataclass(frozen=True)
@@ -61,9 +65,19 @@ def liability_export(
     return ExportTable(header=[_("month"), _("issued"), _("redeemed"), _("expired")], rows=rows)
 
 
-def coupon_batch_export(*, actor: User | None, batch: CouponBatch, fmt: str) -> ExportTable:
-    """The batch's codes. Codes are bearer value: the caller checks the right to create batches,
-    and the export is audited with the batch as its target."""
+def coupon_batch_export(
+    *,
+    actor: User | None,
+    batch: CouponBatch,
+    fmt: str,
+    write: Callable[[list[str], Iterable[tuple]], Written],
+) -> Written:
+    """The batch's codes, handed to ``write`` (header, rows) which builds the download. Codes
+    are bearer value: the caller checks the right to create batches, and the export is audited
+    with the batch as its target — only once ``write`` has returned, so an export that fails
+    leaves no audit row (an XLSX file is complete by then; CSV streams rows it cannot fail
+    on)."""
+    written = write([str(h) for h in COUPON_EXPORT_HEADER], coupon_batch_codes(batch=batch))
     export_record(
         actor=actor,
         what="coupons",
@@ -72,6 +86,4 @@ def coupon_batch_export(*, actor: User | None, batch: CouponBatch, fmt: str) -> 
         target=batch,
         summary=f"{batch.name}: {batch.size} codes as {fmt}"[:300],
     )
-    return ExportTable(
-        header=[str(h) for h in COUPON_EXPORT_HEADER], rows=coupon_batch_codes(batch=batch)
-    )
+    return written
