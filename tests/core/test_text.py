@@ -11,8 +11,7 @@ from apps.core.text import instance_text_problems, text_check, text_problem, tex
 from apps.customers.models import Interaction
 
 BELL_MESSAGE = (
-    "This text contains an invisible control character (U+0007) that cannot be stored; "
-    "remove it."
+    "This text contains an invisible control character (U+0007) that cannot be stored; remove it."
 )
 REFUSED = [chr(c) for c in range(0x20) if chr(c) not in "\t\n\r"]
 
