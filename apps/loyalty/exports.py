@@ -1,10 +1,9 @@
-"""Audited exports of loyalty reports (invariant 8): each function records the export through
-``apps.core.services.export_record`` and returns the header and the rows; the caller writes
-them as CSV or XLSX."""
+"""Audited exports of loyalty reports (invariant 8): each function hands the header and the rows
+to the caller's ``write`` (CSV or XLSX) and records the export through
+``apps.core.services.export_record`` once it is built, so a failed export leaves no audit row."""
 
 import datetime as dt
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
 from typing import TypeVar
 
 from django.utils.translation import gettext as _
@@ -32,16 +31,16 @@ COUPON_EXPORT_HEADER = [
 Written = TypeVar("Written")
 
 
-@dataclass(frozen=True)
-class ExportTable:
-    header: list[str]
-    rows: list | Iterator[tuple]
-
-
 def liability_export(
-    *, actor: User | None, months: int, since: dt.datetime, fmt: str
-) -> ExportTable:
-    """Monthly issued / redeemed / expired points since ``since``, then the totals."""
+    *,
+    actor: User | None,
+    months: int,
+    since: dt.datetime,
+    fmt: str,
+    write: Callable[[list[str], Iterable[list]], Written],
+) -> Written:
+    """Monthly issued / redeemed / expired points since ``since``, then the totals, handed to
+    ``write`` (header, rows); audited once ``write`` has returned, as ``coupon_batch_export``."""
     report = liability_report(since=since)
     series = liability_monthly(since=since)
     rows: list[list] = [
@@ -54,6 +53,7 @@ def liability_export(
         [_("pending points"), report.pending, "", ""],
         [_("breakage rate"), report.breakage_rate, "", ""],
     ]
+    written = write([_("month"), _("issued"), _("redeemed"), _("expired")], rows)
     export_record(
         actor=actor,
         what="liability",
@@ -62,7 +62,7 @@ def liability_export(
         summary=f"points liability, {months} months, {fmt}",
         details={"months": months},
     )
-    return ExportTable(header=[_("month"), _("issued"), _("redeemed"), _("expired")], rows=rows)
+    return written
 
 
 def coupon_batch_export(

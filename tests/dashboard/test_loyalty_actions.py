@@ -6,10 +6,11 @@ from decimal import Decimal
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 from openpyxl import load_workbook
 
 from apps.core.models import AuditEvent
-from apps.loyalty.exports import coupon_batch_export
+from apps.loyalty.exports import coupon_batch_export, liability_export
 from apps.loyalty.models import (
     Coupon,
     CouponBatch,
@@ -300,7 +301,11 @@ def test_an_export_that_fails_writes_no_audit_row(marketer, loyalty_world):
         coupon_batch_export(
             actor=marketer, batch=loyalty_world["batch"], fmt="xlsx", write=broken_writer
         )
-    assert not AuditEvent.objects.filter(action="export.coupons").exists()
+    with pytest.raises(OSError):
+        liability_export(
+            actor=marketer, months=3, since=timezone.now(), fmt="xlsx", write=broken_writer
+        )
+    assert not AuditEvent.objects.filter(action__startswith="export.").exists()
 
 
 def test_agent_sees_the_batch_but_neither_codes_nor_export(client, agent, loyalty_world):
