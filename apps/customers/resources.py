@@ -19,7 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from import_export import fields, resources, widgets
 
-from apps.core.exports import escape_cell
+from apps.core.exports import spreadsheet_text
 from apps.core.services import audit_record
 
 from .enums import Source
@@ -71,7 +71,9 @@ def _raise(problems: list[tuple[str, str]]) -> None:
 
 class _EscapedExport:
     def export_field(self, field, instance, **kwargs):
-        return escape_cell(super().export_field(field, instance, **kwargs))
+        # Stored text a spreadsheet cannot hold (a control character from before the text
+        # rule) is stripped, so the admin's XLSX export never fails on it.
+        return spreadsheet_text(super().export_field(field, instance, **kwargs))
 
 
 class _AuditedImport:

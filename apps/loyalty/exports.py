@@ -1,10 +1,10 @@
-"""Audited exports of loyalty reports (invariant 8): each function records the export through
-``apps.core.services.export_record`` and returns the header and the rows; the caller writes
-them as CSV or XLSX."""
+"""Audited exports of loyalty reports (invariant 8): each function hands the header and the rows
+to the caller's ``write`` (CSV or XLSX) and records the export through
+``apps.core.services.export_record`` once it is built, so a failed export leaves no audit row."""
 
 import datetime as dt
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from typing import TypeVar
 
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -28,16 +28,19 @@ COUPON_EXPORT_HEADER = [
 ]
 
 
-@dataclass(frozen=True)
-class ExportTable:
-    header: list[str]
-    rows: list | Iterator[tuple]
+Written = TypeVar("Written")
 
 
 def liability_export(
-    *, actor: User | None, months: int, since: dt.datetime, fmt: str
-) -> ExportTable:
-    """Monthly issued / redeemed / expired points since ``since``, then the totals."""
+    *,
+    actor: User | None,
+    months: int,
+    since: dt.datetime,
+    fmt: str,
+    write: Callable[[list[str], Iterable[list]], Written],
+) -> Written:
+    """Monthly issued / redeemed / expired points since ``since``, then the totals, handed to
+    ``write`` (header, rows); audited once ``write`` has returned, as ``coupon_batch_export``."""
     report = liability_report(since=since)
     series = liability_monthly(since=since)
     rows: list[list] = [
@@ -50,6 +53,7 @@ def liability_export(
         [_("pending points"), report.pending, "", ""],
         [_("breakage rate"), report.breakage_rate, "", ""],
     ]
+    written = write([_("month"), _("issued"), _("redeemed"), _("expired")], rows)
     export_record(
         actor=actor,
         what="liability",
@@ -58,12 +62,22 @@ def liability_export(
         summary=f"points liability, {months} months, {fmt}",
         details={"months": months},
     )
-    return ExportTable(header=[_("month"), _("issued"), _("redeemed"), _("expired")], rows=rows)
+    return written
 
 
-def coupon_batch_export(*, actor: User | None, batch: CouponBatch, fmt: str) -> ExportTable:
-    """The batch's codes. Codes are bearer value: the caller checks the right to create batches,
-    and the export is audited with the batch as its target."""
+def coupon_batch_export(
+    *,
+    actor: User | None,
+    batch: CouponBatch,
+    fmt: str,
+    write: Callable[[list[str], Iterable[tuple]], Written],
+) -> Written:
+    """The batch's codes, handed to ``write`` (header, rows) which builds the download. Codes
+    are bearer value: the caller checks the right to create batches, and the export is audited
+    with the batch as its target — only once ``write`` has returned, so an export that fails
+    leaves no audit row (an XLSX file is complete by then; CSV streams rows it cannot fail
+    on)."""
+    written = write([str(h) for h in COUPON_EXPORT_HEADER], coupon_batch_codes(batch=batch))
     export_record(
         actor=actor,
         what="coupons",
@@ -72,6 +86,4 @@ def coupon_batch_export(*, actor: User | None, batch: CouponBatch, fmt: str) -> 
         target=batch,
         summary=f"{batch.name}: {batch.size} codes as {fmt}"[:300],
     )
-    return ExportTable(
-        header=[str(h) for h in COUPON_EXPORT_HEADER], rows=coupon_batch_codes(batch=batch)
-    )
+    return written

@@ -78,6 +78,16 @@ def test_enrol_returns_201_with_the_representation(api, store):
         ({"birth_date": "2999-01-01"}, "birth_date: The birth date is in the future."),
         ({"gender": "robot"}, 'gender: "robot" is not a valid choice.'),
         (
+            {"first_name": "Ann\u0007"},
+            "first_name: This text contains an invisible control character (U+0007) that "
+            "cannot be stored; remove it.",
+        ),
+        (
+            {"city": "Shang\x1bhai"},
+            "city: This text contains an invisible control character (U+001B) that "
+            "cannot be stored; remove it.",
+        ),
+        (
             {"consents": [{"channel": "fax", "purpose": "marketing", "granted": True}]},
             'consents.0.channel: "fax" is not a valid choice.',
         ),

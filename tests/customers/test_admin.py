@@ -89,6 +89,19 @@ def test_manager_exports_orders_as_xlsx_and_it_is_audited(client, manager):
     )
 
 
+def test_admin_xlsx_export_survives_a_stored_control_character(client, manager):
+    legacy = CustomerFactory(member_number="1234567897", first_name="Ann", last_name="Lee")
+    Customer.objects.filter(pk=legacy.pk).update(first_name="Ann\u0007", last_name="=\x1bLee")
+    client.force_login(manager)
+
+    response = _export(client, Customer, "xlsx")
+
+    assert response.status_code == 200
+    rows = list(load_workbook(io.BytesIO(response.content)).active.iter_rows(values_only=True))
+    assert rows[1][:3] == ("1234567897", "Ann", "'=Lee")
+    assert AuditEvent.objects.get().after == {"source": "admin", "rows": 1, "format": "xlsx"}
+
+
 @pytest.mark.parametrize("url", ["admin:customers_customer_export", "admin:customers_order_export"])
 def test_staff_without_the_export_permission_cannot_export(client, agent, url):
     CustomerFactory()

@@ -161,6 +161,27 @@ def test_customers_bad_rows_give_exact_messages_and_write_nothing(tmp_path, stor
     assert counts() == before
 
 
+def test_customers_with_control_characters_are_refused_and_write_nothing(tmp_path, stores):
+    path = write(
+        tmp_path,
+        "ctl.csv",
+        CUSTOMER_HEADER
+        + ",Bo,Fine,bo@example.org,,,,,,,,,,\n"
+        + ",Ann\u0007,Lee,ann@example.org,,,,Hang\x1bzhou,,,,,,\n",
+    )
+    before = counts()
+
+    result = customers_import(path=path, dry_run=False)
+
+    message = "This text contains an invisible control character (U+%s) that cannot be stored; "
+    assert result.errors == [
+        f"row 3, column first_name: {message % '0007'}remove it.",
+        f"row 3, column city: {message % '001B'}remove it.",
+    ]
+    assert (result.created, result.consents) == (0, 0)
+    assert counts() == before
+
+
 def test_customers_header_problems_are_row_1(tmp_path, stores):
     path = write(tmp_path, "h.csv", "first_name,last_name,e_mail,phone,phone\nA,B,a@x.org,,\n")
 

@@ -359,6 +359,65 @@ def test_create_with_a_bad_phone_shows_the_error_on_the_field_and_writes_nothing
     assert AuditEvent.objects.count() == 0
 
 
+def test_create_with_a_control_character_is_a_field_error_and_writes_nothing(client, agent, store):
+    client.force_login(agent)
+    response = client.post(reverse("dashboard:customer-create"), _profile(first_name="Ann\u0007"))
+    assert response.status_code == 200
+    assert response.context["form"].errors == {
+        "first_name": [
+            "This text contains an invisible control character (U+0007) that cannot be stored; "
+            "remove it."
+        ]
+    }
+    assert Customer.objects.count() == 0 and AuditEvent.objects.count() == 0
+
+
+def test_edit_with_a_control_character_changes_nothing(client, agent, customer):
+    client.force_login(agent)
+    before = Customer.objects.values().get(pk=customer.pk)
+    response = client.post(
+        reverse("dashboard:customer-edit", args=[customer.member_number]),
+        _profile(last_name="Zh\x08ang"),
+    )
+    assert response.status_code == 200
+    assert list(response.context["form"].errors) == ["last_name"]
+    assert Customer.objects.values().get(pk=customer.pk) == before
+    assert AuditEvent.objects.count() == 0
+
+
+def test_tag_and_interaction_with_a_control_character_are_refused(client, agent, customer):
+    client.force_login(agent)
+    tag = client.post(
+        reverse("dashboard:customer-tag-add", args=[customer.member_number]),
+        {"name": "v\x07ip"},
+        follow=True,
+    )
+    note = client.post(
+        reverse("dashboard:interaction-create", args=[customer.member_number]),
+        {"kind": "call", "summary": "Called", "body": "Line one\r\nline two\x1b"},
+        follow=True,
+    )
+    for response, code in ((tag, "0007"), (note, "001B")):
+        assert [(m.level_tag, str(m)) for m in response.context["messages"]] == [
+            (
+                "error",
+                f"This text contains an invisible control character (U+{code}) that cannot be "
+                "stored; remove it.",
+            )
+        ]
+    assert list(customer.tags.values_list("name", flat=True)) == ["vip"]
+    assert Interaction.objects.count() == 0 and AuditEvent.objects.count() == 0
+
+
+def test_interaction_body_keeps_the_line_breaks_a_browser_sends(client, agent, customer):
+    client.force_login(agent)
+    client.post(
+        reverse("dashboard:interaction-create", args=[customer.member_number]),
+        {"kind": "call", "summary": "Called", "body": "Line one\r\nline two"},
+    )
+    assert Interaction.objects.get().body.splitlines() == ["Line one", "line two"]
+
+
 def test_service_refusal_becomes_a_form_error(client, agent, store):
     client.force_login(agent)
     future = (timezone.localdate() + dt.timedelta(days=3)).isoformat()

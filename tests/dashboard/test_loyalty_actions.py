@@ -1,12 +1,16 @@
 """The staff loyalty pages' writes: each goes through its service, is audited, and a refusal
 changes nothing."""
 
+import io
 from decimal import Decimal
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
+from openpyxl import load_workbook
 
 from apps.core.models import AuditEvent
+from apps.loyalty.exports import coupon_batch_export, liability_export
 from apps.loyalty.models import (
     Coupon,
     CouponBatch,
@@ -19,6 +23,7 @@ from apps.loyalty.models import (
     Reward,
     Tier,
 )
+from apps.loyalty.services import coupon_batch_create
 from apps.loyalty.verification import ledger_faults
 from tests.dashboard import loyalty_fixtures
 
@@ -257,6 +262,50 @@ def test_marketer_generates_a_batch_and_exports_its_codes_audited(client, market
     xlsx = client.get(reverse("dashboard:loyalty-coupon-export", args=[batch.pk, "xlsx"]))
     assert xlsx.status_code == 200 and xlsx["Content-Type"].startswith("application/vnd.openxml")
     assert AuditEvent.objects.filter(action="export.coupons").count() == 2
+
+
+def test_a_batch_named_with_a_slash_exports_as_xlsx_with_a_valid_sheet_title(
+    client, marketer, loyalty_world
+):
+    batch = coupon_batch_create(
+        name="Black Friday 11/29: [all] stores?",
+        kind="fixed",
+        value=Decimal("5"),
+        min_spend=Decimal("0"),
+        valid_from=None,
+        valid_until=None,
+        max_uses=1,
+        max_uses_per_customer=1,
+        size=3,
+        actor=marketer,
+    )
+    client.force_login(marketer)
+
+    response = client.get(reverse("dashboard:loyalty-coupon-export", args=[batch.pk, "xlsx"]))
+
+    assert response.status_code == 200
+    assert response["Content-Disposition"].startswith(f'attachment; filename="coupons-{batch.pk}-')
+    ws = load_workbook(io.BytesIO(b"".join(response.streaming_content))).active
+    assert ws.title == "Black Friday 11-29- -all- store"
+    codes = set(batch.coupons.values_list("code", flat=True))
+    assert {row[0] for row in ws.iter_rows(min_row=2, values_only=True)} == codes
+    event = AuditEvent.objects.get(action="export.coupons")
+    assert event.target_id == str(batch.pk) and event.after["format"] == "xlsx"
+
+
+def test_an_export_that_fails_writes_no_audit_row(marketer, loyalty_world):
+    def broken_writer(header, rows):
+        raise OSError("disk full")
+
+    with pytest.raises(OSError):
+        coupon_batch_export(
+            actor=marketer, batch=loyalty_world["batch"], fmt="xlsx", write=broken_writer
+        )
+    with pytest.raises(OSError):
+        liability_export(
+            actor=marketer, months=3, since=timezone.now(), fmt="xlsx", write=broken_writer
+        )
+    assert not AuditEvent.objects.filter(action__startswith="export.").exists()
 
 
 def test_agent_sees_the_batch_but_neither_codes_nor_export(client, agent, loyalty_world):

@@ -121,6 +121,30 @@ def test_invalid_phone_on_profile_changes_nothing(client, member):
     assert not AuditEvent.objects.filter(action="customer.update").exists()
 
 
+def test_control_character_on_profile_is_a_field_error_and_changes_nothing(client, member):
+    user, mine = member
+    client.force_login(user)
+    before = Customer.objects.values().get(pk=mine.pk)
+    response = client.post(
+        reverse("portal:profile"),
+        {
+            "first_name": "Ann\u0007",
+            "phone": mine.phone,
+            "preferred_language": "en",
+            "preferred_channel": "email",
+        },
+    )
+    assert response.status_code == 200
+    assert response.context["form"].errors == {
+        "first_name": [
+            "This text contains an invisible control character (U+0007) that cannot be stored; "
+            "remove it."
+        ]
+    }
+    assert Customer.objects.values().get(pk=mine.pk) == before
+    assert not AuditEvent.objects.filter(action="customer.update").exists()
+
+
 def test_preference_centre_writes_history(client, member):
     user, mine = member
     client.force_login(user)

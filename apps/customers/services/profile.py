@@ -21,6 +21,7 @@ from apps.accounts.models import User
 from apps.core import events
 from apps.core.exceptions import ValidationFailed
 from apps.core.services import audit_record, changed_fields, model_snapshot
+from apps.core.text import text_check, text_problems
 
 from ..enums import Channel, ConsentPurpose, InteractionKind, Source
 from ..exceptions import AlreadyEnrolled
@@ -83,15 +84,17 @@ def customer_profile_problems(
 
     The minimum-contact rule: a customer needs an e-mail address or a phone number — to be
     found, reached and to claim their membership — so a new customer must have one and a change
-    may not take away the last one."""
+    may not take away the last one. Control characters are refused in every text field
+    (``apps.core.text``); such a field is not checked further."""
     out = dict(data)
-    problems: list[tuple[str, str]] = []
-    if "phone" in out:
+    problems = text_problems(out, [*PERSONAL_FIELDS, *PREFERENCE_FIELDS])
+    garbled = {field for field, _m in problems}
+    if "phone" in out and "phone" not in garbled:
         try:
             out["phone"] = phone_normalize(out["phone"] or "")
         except ValidationFailed as exc:
             problems.append(("phone", exc.message))
-    if "email" in out:
+    if "email" in out and "email" not in garbled:
         out["email"] = (out["email"] or "").strip().lower()
         if out["email"]:
             try:
@@ -99,7 +102,7 @@ def customer_profile_problems(
             except DjangoValidationError:
                 problems.append(("email", _("Enter a valid e-mail address.")))
     for key in ("first_name", "last_name", "city", "region"):
-        if key in out:
+        if key in out and key not in garbled:
             out[key] = (out[key] or "").strip()
     if out.get("birth_date") and out["birth_date"] > timezone.localdate():
         problems.append(("birth_date", _("The birth date is in the future.")))
@@ -217,6 +220,7 @@ def _tag_get_or_create(name: str) -> Tag:
     name = name.strip()
     if not name:
         raise ValidationFailed(_("A tag needs a name."))
+    text_check(name=name)
     tag, _created = Tag.objects.get_or_create(name__iexact=name, defaults={"name": name[:50]})
     return tag
 
@@ -241,6 +245,8 @@ def customer_tag_remove(*, customer: Customer, tag: Tag, actor: User | None) -> 
 def customer_tags_set(*, customer: Customer, names: list[str], actor: User | None) -> None:
     """Make the customer's tags exactly ``names`` (case-insensitive): add the missing and remove
     the extra through ``customer_tag_add`` / ``customer_tag_remove``, one audit event each."""
+    for name in names:
+        text_check(tags=name)
     cleaned = (name.strip()[:50] for name in names)  # Tag.name holds 50 characters
     wanted = {name.lower(): name for name in cleaned if name}
     current = {tag.name.lower(): tag for tag in customer.tags.order_by("pk")}
@@ -320,6 +326,7 @@ def interaction_log(
         raise ValidationFailed(_("Unknown interaction kind."))
     if not summary.strip():
         raise ValidationFailed(_("An interaction needs a summary."))
+    text_check(summary=summary, body=body, multiline=["body"])
     interaction = Interaction.objects.create(
         customer=customer,
         kind=kind,

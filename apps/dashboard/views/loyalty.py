@@ -201,12 +201,16 @@ class LiabilityExportView(StaffRequiredMixin, View):
         if fmt not in ("csv", "xlsx"):
             raise Http404
         months, since = _period(request)
-        table = liability_export(actor=request.user, months=months, since=since, fmt=fmt)
         filename = f"points-liability-{timezone.localdate():%Y%m%d}"
-        if fmt == "csv":
-            return csv_response(filename=filename, header=table.header, rows=table.rows)
-        return xlsx_response(
-            filename=filename, title=_("Points liability"), header=table.header, rows=table.rows
+
+        def write(header, rows):
+            if fmt == "csv":
+                return csv_response(filename=filename, header=header, rows=rows)
+            title = _("Points liability")
+            return xlsx_response(filename=filename, title=title, header=header, rows=rows)
+
+        return liability_export(
+            actor=request.user, months=months, since=since, fmt=fmt, write=write
         )
 
 

@@ -76,10 +76,11 @@ class CouponBatchExportView(StaffRequiredMixin, View):
         batch = get_object_or_404(CouponBatch, pk=pk)
         if fmt not in ("csv", "xlsx"):
             raise Http404
-        table = coupon_batch_export(actor=request.user, batch=batch, fmt=fmt)
         filename = f"coupons-{batch.pk}-{timezone.localdate():%Y%m%d}"
-        if fmt == "csv":
-            return csv_response(filename=filename, header=table.header, rows=table.rows)
-        return xlsx_response(
-            filename=filename, title=batch.name, header=table.header, rows=table.rows
-        )
+
+        def write(header, rows):
+            if fmt == "csv":
+                return csv_response(filename=filename, header=header, rows=rows)
+            return xlsx_response(filename=filename, title=batch.name, header=header, rows=rows)
+
+        return coupon_batch_export(actor=request.user, batch=batch, fmt=fmt, write=write)

@@ -9,6 +9,7 @@ from django.utils.translation import gettext as _
 from apps.accounts.models import User
 from apps.core.exceptions import ValidationFailed
 from apps.core.services import audit_record
+from apps.core.text import text_check
 from apps.customers.models import Customer
 
 from .. import ledger
@@ -69,6 +70,7 @@ def points_adjust(*, customer: Customer, points: int, reason: str, actor: User) 
         raise ValidationFailed(_("An adjustment needs a non-zero number of points."))
     if not reason.strip():
         raise ValidationFailed(_("An adjustment needs a reason."))
+    text_check(reason=reason)
     account = lock_account(customer_id=customer.pk)
     limit = Programme.get().adjustment_limit
     immediate = abs(points) <= limit or actor.has_perm("loyalty.approve_adjustment")

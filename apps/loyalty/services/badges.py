@@ -38,7 +38,7 @@ from ..enums import ReferralStatus
 from ..locks import lock_account
 from ..models import Badge, CustomerBadge, Referral
 from .bonuses import bonus_award
-from .configuration import audited_update, validate
+from .configuration import audited_update, text_refuse, validate
 
 
 class BadgeRule(models.TextChoices):
@@ -215,6 +215,7 @@ def _check_badge(badge: Badge) -> None:
 def badge_create(*, actor: User, **data: Any) -> Badge:
     """A new badge, validated and audited as ``badge.create``."""
     badge = Badge(**{k: v for k, v in data.items() if k in BADGE_FIELDS})
+    text_refuse(badge)
     _check_badge(badge)
     badge.save()
     audit_record(

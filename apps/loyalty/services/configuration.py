@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from apps.accounts.models import User
 from apps.core.exceptions import ValidationFailed
 from apps.core.services import audit_record, changed_fields, model_snapshot
+from apps.core.text import instance_text_problems
 
 from ..enums import BONUS_KINDS, MULTIPLIER_KINDS, VOUCHER_KINDS, EarnRuleKind
 from ..locks import lock_reward
@@ -85,6 +86,14 @@ REWARD_FIELDS = [
 ]
 
 
+def text_refuse(instance, names=None) -> None:
+    """The text rule (``apps.core.text``) on the instance's text columns (all, or ``names``):
+    names, descriptions and benefits hold no control characters."""
+    if problems := instance_text_problems(instance, names=names):
+        field, message = problems[0]
+        raise ValidationFailed(message, field=field)
+
+
 def validate(instance) -> None:
     try:
         instance.full_clean()
@@ -104,6 +113,7 @@ def audited_update(
     for name in fields:
         if name in data:
             setattr(instance, name, data[name])
+    text_refuse(instance, names=[name for name in fields if name in data])
     (check or validate)(instance)
     instance.save()
     instance.refresh_from_db(fields=fields)  # as stored: a time in another zone is no change
@@ -226,6 +236,7 @@ def earn_rule_create(*, actor: User, tiers: list[Tier] | None = None, **data: An
     """A new earn rule, refused with a field-specific ``ValidationFailed`` when its kind lacks
     what it needs (``earn_rule_problems``); audited."""
     rule = EarnRule(**{k: v for k, v in data.items() if k in EARN_RULE_FIELDS})
+    text_refuse(rule)
     _check_earn_rule(rule)
     rule.save()
     rule.tiers.set(tiers or [])
@@ -320,6 +331,7 @@ def _check_reward(reward: Reward) -> None:
 def reward_create(*, actor: User, stock: int | None = None, **data: Any) -> Reward:
     """A new reward, refused when ``reward_problems`` finds anything; audited."""
     reward = Reward(stock=stock, **{k: v for k, v in data.items() if k in REWARD_FIELDS})
+    text_refuse(reward)
     _check_reward(reward)
     reward.save()
     audit_record(

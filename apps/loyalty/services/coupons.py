@@ -26,6 +26,7 @@ from apps.accounts.models import User
 from apps.core.db import is_postgres
 from apps.core.exceptions import ValidationFailed
 from apps.core.services import audit_record
+from apps.core.text import text_check
 from apps.customers.models import Customer, Order, Store
 
 from ..codes import code_compact, code_normalize, coupon_code_generate
@@ -246,6 +247,7 @@ def coupon_batch_create(
     _check_terms(kind=kind, value=value, min_spend=min_spend)
     if not name.strip():
         raise ValidationFailed(_("A batch needs a name."))
+    text_check(name=name)
     if not 1 <= size <= MAX_BATCH_SIZE:
         raise ValidationFailed(
             _("A batch holds between 1 and %(n)s codes.") % {"n": f"{MAX_BATCH_SIZE:,}"}

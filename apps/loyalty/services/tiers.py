@@ -13,6 +13,7 @@ from apps.accounts.models import User
 from apps.core import events
 from apps.core.exceptions import ValidationFailed
 from apps.core.services import audit_record, model_snapshot
+from apps.core.text import text_check
 
 from ..enums import TierMetric
 from ..ledger import _add_months
@@ -243,6 +244,7 @@ def tier_create(
     both take the same rank or slip past each other's threshold; the unique code and rank are
     the database backstop. Members move up into the new tier at their next evaluation (their
     next order); nobody moves down before their review date (invariant 5)."""
+    text_check(name=name, slug=slug, benefits=benefits, color=color, multiline=["benefits"])
     tiers = list(Tier.objects.select_for_update().order_by("pk"))
     tiers.sort(key=lambda t: t.rank)
     tier_create_check(
