@@ -297,3 +297,29 @@ def test_a_worksheet_declaring_too_many_rows_is_refused_before_parsing(tmp_path,
         customers_import(path=path, dry_run=True)
 
     assert caught.value.message == "The file has more than 1000000 rows; split it."
+
+
+def test_a_worksheet_with_rows_past_its_declared_dimension_is_read_whole(tmp_path):
+    rows = "".join(
+        f'<row r="{n}"><c r="A{n}" t="inlineStr"><is><t>{name}</t></is></c></row>'
+        for n, name in enumerate(["first_name", "Ann", "Bob"], start=1)
+    )
+    path = build_xlsx(
+        tmp_path / "lying.xlsx", sheets=[f'<dimension ref="A1:A2"/><sheetData>{rows}</sheetData>']
+    )
+
+    assert list(files.raw_rows(path)) == [["first_name"], ["Ann"], ["Bob"]]
+
+
+def test_a_row_reaching_far_right_is_refused(tmp_path):
+    path = build_xlsx(
+        tmp_path / "wide.xlsx",
+        sheets=[f'<sheetData>{HEADER_ROW}<row r="2"><c r="XFD2" s="0"/></row></sheetData>'],
+    )
+
+    with pytest.raises(ImportFileError) as caught:
+        list(files.raw_rows(path))
+
+    assert caught.value.message == (
+        "row 2, column XFD: the sheet has cells beyond column IV; an import file has fewer columns"
+    )

@@ -11,6 +11,7 @@ import csv
 import datetime as dt
 import re
 import zipfile
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,21 @@ ALLOWED_EXTENSIONS = (".csv", ".xlsx")
 # 5-20 times.
 MAX_COMPRESSION_RATIO = 100
 RATIO_FLOOR = 1024 * 1024
+# A row is built cell by cell up to its last cell: this bounds the work one row can cause.
+MAX_XLSX_COLUMNS = 256
+# What a damaged workbook raises from zipfile, zlib, the XML parser or openpyxl.
+BROKEN_XLSX = (
+    zipfile.BadZipFile,
+    zlib.error,
+    EOFError,
+    KeyError,
+    IndexError,
+    OSError,
+    ValueError,
+    TypeError,
+    AttributeError,
+    SyntaxError,
+)
 _WORKSHEET_RE = re.compile(r"^xl/worksheets/[^/]+\.xml$")
 _DIMENSION_RE = re.compile(rb"<(?:\w+:)?dimension\s+ref=\"(?:[A-Z]+\d+:)?[A-Z]+(\d+)\"")
 
@@ -117,6 +133,12 @@ def xlsx_check(path: Path) -> None:
                 raise _too_many_rows()
 
 
+def _too_wide() -> str:
+    return _("the sheet has cells beyond column %(column)s; an import file has fewer columns") % {
+        "column": get_column_letter(MAX_XLSX_COLUMNS)
+    }
+
+
 def _too_many_rows() -> ImportFileError:
     return ImportFileError(
         _("The file has more than %(n)s rows; split it.") % {"n": settings.IMPORT_MAX_ROWS}
@@ -127,30 +149,38 @@ def raw_rows(path: Path) -> Iterator[list[str]]:
     """Every row of the file (header first) as a list of stripped strings; an XLSX formula
     cell is a ``Formula``. A malformed CSV quote raises ImportFileError naming its row."""
     suffix = path.suffix.lower()
-    try:
-        if suffix == ".csv":
+    if suffix == ".csv":
+        try:
             yield from _csv_rows(path)
-        elif suffix == ".xlsx":
-            xlsx_check(path)
-            # data_only=False: a formula cell shows its formula, so it can be refused rather
-            # than read as the blank its uncached value would be.
-            wb = load_workbook(path, read_only=True, data_only=False)
-            try:
-                for row in wb.worksheets[0].iter_rows():
-                    yield [
-                        Formula(str(c.value)) if c.data_type == "f" else cell_text(c.value)
-                        for c in row
-                    ]
-            finally:
-                wb.close()
-        else:
-            raise ImportFileError(_("Only .csv and .xlsx files can be imported."))
-    except UnicodeDecodeError as exc:
-        raise ImportFileError(_("The file is not UTF-8 text.")) from exc
-    except (zipfile.BadZipFile, KeyError, OSError, IndexError) as exc:
-        if isinstance(exc, FileNotFoundError):
+        except UnicodeDecodeError as exc:
+            raise ImportFileError(_("The file is not UTF-8 text.")) from exc
+    elif suffix == ".xlsx":
+        try:
+            yield from _xlsx_rows(path)
+        except (ImportFileError, FileNotFoundError):
             raise
-        raise ImportFileError(_("The file is not a readable .xlsx workbook.")) from exc
+        except BROKEN_XLSX as exc:
+            raise ImportFileError(_("The file is not a readable .xlsx workbook.")) from exc
+    else:
+        raise ImportFileError(_("Only .csv and .xlsx files can be imported."))
+
+
+def _xlsx_rows(path: Path) -> Iterator[list[str]]:
+    xlsx_check(path)
+    # data_only=False: a formula cell shows its formula, so it can be refused rather than
+    # read as the blank its uncached value would be.
+    wb = load_workbook(path, read_only=True, data_only=False)
+    try:
+        sheet = wb.worksheets[0]
+        # Not the declared dimension (checked already): read-only openpyxl would stop at its
+        # last row, silently dropping any rows a wrong one leaves out.
+        sheet.reset_dimensions()
+        for row_no, row in enumerate(sheet.iter_rows(), start=1):
+            if len(row) > MAX_XLSX_COLUMNS:
+                raise ImportFileError(cell_error(row_no, get_column_letter(len(row)), _too_wide()))
+            yield [Formula(str(c.value)) if c.data_type == "f" else cell_text(c.value) for c in row]
+    finally:
+        wb.close()
 
 
 class _LineTap:
@@ -312,13 +342,5 @@ def rows_estimate(path: Path) -> int:
                 wb.close()
         with open(path, encoding="utf-8-sig", newline="") as fh:
             return max(0, sum(1 for _row in csv.reader(fh)) - 1)
-    except (
-        OSError,
-        UnicodeDecodeError,
-        csv.Error,
-        zipfile.BadZipFile,
-        KeyError,
-        IndexError,
-        ImportFileError,
-    ):
+    except (csv.Error, ImportFileError, *BROKEN_XLSX):
         return 0  # the importer reports what is wrong with the file
