@@ -161,3 +161,20 @@ def test_a_stray_nul_in_the_preview_is_scrubbed_so_the_preview_saves(import_shop
 
     job.refresh_from_db()
     assert job.preview[0]["first_name"] == "a\ufffdb"
+
+
+def test_a_failure_after_the_write_committed_closes_the_job_as_done(import_shop):
+    job = started()
+
+    with (
+        mock.patch(
+            "apps.customers.importing.runner._json_safe", side_effect=RuntimeError("injected")
+        ),
+        pytest.raises(RuntimeError),
+    ):
+        import_job_run_task(str(job.pk))
+
+    job.refresh_from_db()
+    assert (job.status, job.errors, job.stored_path) == ("done", [], "")
+    assert (job.summary["created"], job.summary["skipped"]) == (2, 1)
+    assert written()[0] == 4  # the shop's two members and the file's two new customers

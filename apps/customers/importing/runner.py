@@ -132,7 +132,8 @@ def import_job_run(*, job_id: str) -> ImportJob | None:
 def _job_pass(job: ImportJob) -> ImportJob:
     """One pass, every stage (counting, reading, validating, writing, saving the outcome) under
     one handler: a database error hands the job back for a retry; anything else fails the job
-    with a message (nothing was written: the write is one transaction) and is re-raised."""
+    with a message (nothing was written: the write is one transaction) and is re-raised -- or,
+    when the write had committed already, closes it as done."""
     dry_run = job.queued_at is None
     ours = ImportJob.objects.filter(pk=job.pk, status__in=_IN_PROGRESS)
 
@@ -144,8 +145,11 @@ def _job_pass(job: ImportJob) -> ImportJob:
             heartbeat_at=timezone.now(),
         )
 
+    written: ImportResult | None = None
     try:
         result = _job_result(job, dry_run=dry_run, progress=progress)
+        if not dry_run and result.ok:
+            written = result  # committed: from here on the job is done, whatever follows
         _job_save(job, ours, result, dry_run=dry_run)
     except OperationalError:
         log.warning("import job %s: database error, handing it back for a retry", job.pk)
@@ -160,10 +164,29 @@ def _job_pass(job: ImportJob) -> ImportJob:
         raise
     except Exception:
         log.exception("import job %s failed", job.pk)
-        import_job_fail(job_id=str(job.pk))
+        if written is None:
+            import_job_fail(job_id=str(job.pk))
+        else:
+            _job_written(job, ours, written)
         raise
     job.refresh_from_db()
     return job
+
+
+def _job_written(job: ImportJob, ours: Any, result: ImportResult) -> None:
+    """Close a job whose rows were written although saving its outcome failed: it is done (a
+    "failed, nothing was written" would be untrue), with its counts."""
+    ours.update(
+        status=ImportJob.Status.DONE,
+        finished_at=timezone.now(),
+        total_rows=result.rows,
+        processed_rows=result.rows,
+        error_count=0,
+        errors=[],
+        summary=result.summary(),
+        heartbeat_at=None,
+    )
+    job_file_discard(job)
 
 
 def _job_result(job: ImportJob, *, dry_run: bool, progress: Progress) -> ImportResult:
