@@ -278,7 +278,23 @@ def test_a_workbook_that_unpacks_past_the_limit_is_refused(tmp_path, settings, u
     with pytest.raises(ImportFileError) as caught:
         list(files.raw_rows(path))
 
-    assert caught.value.message == "The workbook unpacks to more than 2 MB."
+    assert caught.value.message == "The workbook unpacks to more than 2 MB besides its worksheet."
+
+
+def test_a_worksheet_that_unpacks_past_its_limit_is_refused(tmp_path, settings, unparsed):
+    settings.IMPORT_MAX_SHEET_BYTES = 1024 * 1024
+    rows = "".join(
+        f'<row r="{n}"><c r="A{n}" t="inlineStr"><is><t>name {n}</t></is></c></row>'
+        for n in range(1, 20_001)
+    )
+    path = build_xlsx(tmp_path / "long.xlsx", sheets=[f"<sheetData>{rows}</sheetData>"])
+
+    with pytest.raises(ImportFileError) as caught:
+        list(files.raw_rows(path))
+
+    assert caught.value.message == (
+        "The worksheet unpacks to more than 1 MB; split it or import it as CSV."
+    )
 
 
 def test_a_workbook_with_two_worksheets_is_refused(tmp_path, unparsed):

@@ -105,12 +105,22 @@ def column_label(header: list[str], index: int) -> str:
 def xlsx_check(path: Path) -> None:
     """Refuse a workbook that would take too much memory or time to parse, from its zip
     directory and the first bytes of its worksheet, before openpyxl opens it."""
-    max_bytes = settings.IMPORT_MAX_UNPACKED_BYTES
     with zipfile.ZipFile(path) as archive:
         entries = archive.infolist()
-        if sum(e.file_size for e in entries) > max_bytes:
+        sheets = [e for e in entries if _WORKSHEET_RE.match(e.filename)]
+        # openpyxl loads every part whole except the worksheet, which it streams: the parts
+        # bound the memory, the worksheet (with the row limit) the time.
+        sheet_bytes = sum(e.file_size for e in sheets)
+        max_bytes = settings.IMPORT_MAX_UNPACKED_BYTES
+        if sum(e.file_size for e in entries) - sheet_bytes > max_bytes:
             raise ImportFileError(
-                _("The workbook unpacks to more than %(mb)s MB.") % {"mb": max_bytes // 2**20}
+                _("The workbook unpacks to more than %(mb)s MB besides its worksheet.")
+                % {"mb": max_bytes // 2**20}
+            )
+        if sheet_bytes > settings.IMPORT_MAX_SHEET_BYTES:
+            raise ImportFileError(
+                _("The worksheet unpacks to more than %(mb)s MB; split it or import it as CSV.")
+                % {"mb": settings.IMPORT_MAX_SHEET_BYTES // 2**20}
             )
         for entry in entries:
             if entry.file_size > RATIO_FLOOR and entry.file_size > MAX_COMPRESSION_RATIO * max(
@@ -120,7 +130,6 @@ def xlsx_check(path: Path) -> None:
                     _("The workbook is compressed suspiciously well (%(name)s); it is refused.")
                     % {"name": entry.filename}
                 )
-        sheets = [e for e in entries if _WORKSHEET_RE.match(e.filename)]
         if len(sheets) > 1:
             raise ImportFileError(
                 _("The workbook has %(n)s worksheets; an import file has one.") % {"n": len(sheets)}
