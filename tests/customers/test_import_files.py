@@ -84,6 +84,17 @@ def test_text_after_a_closing_quote_is_an_error(tmp_path):
     assert counts() == (0, 0)
 
 
+def test_an_overlong_cell_is_an_error(tmp_path):
+    path = write(tmp_path, HEADER + "Ann," + "x" * 200_000 + ",ann@example.com,\n")
+
+    with pytest.raises(ImportFileError) as caught:
+        customers_import(path=path, dry_run=True)
+
+    assert caught.value.message == (
+        "row 2, column last_name: a cell is longer than 131072 characters"
+    )
+
+
 def test_quoted_cells_with_commas_quotes_and_line_breaks_are_read(tmp_path):
     path = write(
         tmp_path, HEADER + '"Ann, ""Annie""","Lee\nJr",ann@example.com,+86 139 1234 5678\n'

@@ -233,8 +233,10 @@ def _csv_rows(path: Path) -> Iterator[list[str]]:
 
 
 def _quote_problem(text: str) -> tuple[int, str | None]:
-    """(0-based column, reason) of the first bad quote in one CSV record's text."""
-    column, i, start = 0, 0, True
+    """(0-based column, reason) of what csv.reader refused in one CSV record's text: a bad
+    quote, or a cell longer than csv.field_size_limit()."""
+    limit = csv.field_size_limit()
+    column, i, field_start, start = 0, 0, 0, True
     while i < len(text):
         char = text[i]
         if start and char == '"':
@@ -247,13 +249,17 @@ def _quote_problem(text: str) -> tuple[int, str | None]:
                 return column, _("a closing quote must be followed by a comma or a line end")
             i, start = end + 1, False
             continue
-        if char == ",":
-            column, start = column + 1, True
-        elif char in "\r\n":
-            break
+        if char in ",\r\n":
+            if i - field_start > limit:
+                break
+            if char != ",":
+                return column, None
+            column, start, field_start = column + 1, True, i + 1
         else:
             start = False
         i += 1
+    if i - field_start > limit:
+        return column, _("a cell is longer than %(n)s characters") % {"n": limit}
     return column, None
 
 
