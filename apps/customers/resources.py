@@ -24,7 +24,7 @@ from apps.core.services import audit_record
 
 from .enums import Source
 from .identifiers import member_number_generate
-from .importing.files import cell_text
+from .importing.files import cell_text, nul_problems
 from .importing.rows import (
     CONSENT_COLUMNS,
     ImportContext,
@@ -116,6 +116,8 @@ class CustomerResource(_AuditedImport, _EscapedExport, resources.ModelResource):
 
     def before_import_row(self, row, **kwargs):
         values = _normalised(row)
+        if nul := nul_problems(values):
+            _raise(nul)
         clean, problems = customer_row_clean(values, self._ctx)
         problems.extend(customer_row_erased(clean, self._erased))
         if problems:
@@ -216,6 +218,8 @@ class OrderResource(_AuditedImport, _EscapedExport, resources.ModelResource):
         number = values.get("member_number", "")
         if number and number not in self._ctx.customers:
             self._ctx.customers.update(customer_ids_by_number([number]))
+        if nul := nul_problems(values):
+            _raise(nul)
         order, line, problems = order_row_clean(values, self._ctx)
         if line is not None:
             problems.append(

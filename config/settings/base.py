@@ -190,6 +190,13 @@ PRIVATE_MEDIA_ROOT = VAR_DIR / "private"
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 IMPORT_MAX_UPLOAD_BYTES = env.int("IMPORT_MAX_UPLOAD_BYTES", default=200 * 1024 * 1024)
+# An .xlsx import is refused before parsing when the parts openpyxl loads whole (shared
+# strings, styles, ...) unpack to more than the first, or its streamed worksheet to more than
+# the second; any import file past IMPORT_MAX_ROWS data rows is refused too (decompression
+# bombs, runaway files). A 1,000,000-row orders sheet is some 600 MB of XML.
+IMPORT_MAX_UNPACKED_BYTES = env.int("IMPORT_MAX_UNPACKED_BYTES", default=50 * 1024 * 1024)
+IMPORT_MAX_SHEET_BYTES = env.int("IMPORT_MAX_SHEET_BYTES", default=1024 * 1024 * 1024)
+IMPORT_MAX_ROWS = env.int("IMPORT_MAX_ROWS", default=1_000_000)
 
 # --- e-mail --------------------------------------------------------------------------------
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")

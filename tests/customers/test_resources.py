@@ -130,3 +130,26 @@ def test_exports_escape_formulae():
 
     assert data.dict[0]["first_name"] == '\'=HYPERLINK("x")'
     assert data.dict[0]["last_name"] == "'@SUM"
+
+
+def test_resources_refuse_nul_characters_and_write_nothing(manager):
+    StoreFactory(code="sh-01")
+    CustomerFactory(member_number="1234567897")
+    people = dataset(["first_name", "last_name", "email"], ["A\x00n", "Lee", "ann@example.com"])
+    orders = dataset(
+        ["member_number", "external_id", "store", "placed_at", "total", "coupon_code"],
+        ["1234567897", "A-1", "sh-01", "2025-01-02T10:00:00+08:00", "10.00", "X\x00"],
+    )
+
+    refused = [
+        CustomerResource().import_data(people, dry_run=False, user=manager),
+        OrderResource().import_data(orders, dry_run=False, user=manager),
+    ]
+
+    assert [
+        {k: [str(m) for m in v] for k, v in r.invalid_rows[0].error_dict.items()} for r in refused
+    ] == [
+        {"first_name": ["contains a NUL character"]},
+        {"coupon_code": ["contains a NUL character"]},
+    ]
+    assert (Customer.objects.count(), Order.objects.count()) == (1, 0)

@@ -126,6 +126,33 @@ def test_preview_shows_row_errors_and_import_is_refused(
     assert Customer.objects.count() == 2  # the two members of the fixture only
 
 
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (
+            b"first_name,last_name,email,phone\nAnn,Le\x00e,ann@example.com,+86 139 1234 5678\n",
+            "row 2, column last_name: contains a NUL character",
+        ),
+        (
+            b'first_name,last_name,email,phone\nAnn,"Lee,ann@example.com,+86 139 1234 5678\n',
+            "row 2, column last_name: a quoted value is never closed (a quote is missing)",
+        ),
+    ],
+)
+def test_a_broken_file_ends_failed_with_its_message_on_the_page(
+    client, manager, import_shop, content, message
+):
+    client.force_login(manager)
+    upload(client, "customers", "people.csv", content)
+    job = ImportJob.objects.get()
+
+    page = client.get(reverse("dashboard:data-import-job", kwargs={"pk": job.pk})).content.decode()
+
+    assert (job.status, job.errors) == ("failed", [message])
+    assert message in page
+    assert Customer.objects.count() == 2  # the two members of the fixture only
+
+
 def test_customers_import_through_the_page(
     client, manager, import_shop, django_capture_on_commit_callbacks
 ):

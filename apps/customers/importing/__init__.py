@@ -6,6 +6,10 @@ How an import runs:
 1. **Read and validate the whole file first** (nothing written). Every bad row is collected as
    ``row N, column C: reason``. ``N`` is the row number a spreadsheet user sees: the header is
    row 1, so the first data row is row 2; blank rows are skipped but keep their number.
+   Files are read strictly (``files``): a malformed CSV quote, a row wider or narrower than the
+   header, a NUL character or an XLSX formula is an error, never dropped, padded or blanked; an
+   XLSX workbook is checked from its zip directory (unpacked size, ratio, one sheet, rows)
+   before it is parsed, then streamed.
 2. **All or nothing**: any error and nothing is written; the first 1,000 messages are returned
    with the total count.
 3. **Write in one transaction**: on PostgreSQL the rows go through psycopg 3 ``COPY`` into a

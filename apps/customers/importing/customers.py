@@ -75,7 +75,7 @@ def customers_import(
     by_member: dict[str, int] = {}
     done = 0
     # In batches: each batch looks its e-mails and phones up on the suppression list at once.
-    for batch in batches(data_rows(path, header)):
+    for batch in batches(data_rows(path, header, errors)):
         cleaned = [(row_no, values, *customer_row_clean(values, ctx)) for row_no, values in batch]
         erased = erased_digests_of(clean for _n, _v, clean, _p in cleaned)
         for row_no, values, clean, problems in cleaned:

@@ -76,7 +76,7 @@ def orders_import(
     prev_key: tuple[int, str] | None = None
     looked_up: set[str] = set()
     done = 0
-    for batch in batches(data_rows(path, header)):
+    for batch in batches(data_rows(path, header, errors)):
         wanted = {v["member_number"] for _n, v in batch} - looked_up
         wanted.discard("")
         looked_up |= wanted

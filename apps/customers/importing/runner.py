@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from django.db import DatabaseError, OperationalError, connection
+from django.db import DatabaseError, OperationalError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -19,7 +19,7 @@ from ..models import ImportJob
 from .customers import customers_import
 from .files import ImportFileError, rows_estimate
 from .orders import orders_import
-from .results import ImportResult
+from .results import ImportResult, Progress
 from .retention import job_file_discard
 
 log = logging.getLogger(__name__)
@@ -130,6 +130,10 @@ def import_job_run(*, job_id: str) -> ImportJob | None:
 
 
 def _job_pass(job: ImportJob) -> ImportJob:
+    """One pass, every stage (counting, reading, validating, writing, saving the outcome) under
+    one handler: a database error hands the job back for a retry; anything else fails the job
+    with a message (nothing was written: the write is one transaction) and is re-raised -- or,
+    when the write had committed already, closes it as done."""
     dry_run = job.queued_at is None
     ours = ImportJob.objects.filter(pk=job.pk, status__in=_IN_PROGRESS)
 
@@ -141,22 +145,12 @@ def _job_pass(job: ImportJob) -> ImportJob:
             heartbeat_at=timezone.now(),
         )
 
-    expected = job.total_rows
-    if dry_run:
-        expected = rows_estimate(Path(job.stored_path))
-        progress(ImportJob.Status.VALIDATING, 0, expected)
+    written: ImportResult | None = None
     try:
-        result = IMPORTERS[job.kind](
-            path=job.stored_path,
-            dry_run=dry_run,
-            actor=job.created_by,
-            progress=progress,
-            file_name=job.file_name,
-            expected_rows=expected,
-        )
-    except ImportFileError as exc:
-        result = ImportResult(kind=job.kind, file_name=job.file_name, dry_run=dry_run)
-        result.error_count, result.errors = 1, [exc.message]
+        result = _job_result(job, dry_run=dry_run, progress=progress)
+        if not dry_run and result.ok:
+            written = result  # committed: from here on the job is done, whatever follows
+        _job_save(job, ours, result, dry_run=dry_run)
     except OperationalError:
         log.warning("import job %s: database error, handing it back for a retry", job.pk)
         try:
@@ -170,35 +164,92 @@ def _job_pass(job: ImportJob) -> ImportJob:
         raise
     except Exception:
         log.exception("import job %s failed", job.pk)
-        import_job_fail(job_id=str(job.pk))
+        if written is None:
+            import_job_fail(job_id=str(job.pk))
+        else:
+            _job_written(job, ours, written)
         raise
-    if dry_run and result.ok:
-        ours.update(
-            status=ImportJob.Status.PREVIEWED,
-            total_rows=result.rows,
-            processed_rows=result.rows,
-            error_count=0,
-            errors=[],
-            preview=result.preview,
-            summary=result.summary(),
-            heartbeat_at=None,
+    job.refresh_from_db()
+    return job
+
+
+def _job_written(job: ImportJob, ours: Any, result: ImportResult) -> None:
+    """Close a job whose rows were written although saving its outcome failed: it is done (a
+    "failed, nothing was written" would be untrue), with its counts."""
+    ours.update(
+        status=ImportJob.Status.DONE,
+        finished_at=timezone.now(),
+        total_rows=result.rows,
+        processed_rows=result.rows,
+        error_count=0,
+        errors=[],
+        summary=result.summary(),
+        heartbeat_at=None,
+    )
+    job_file_discard(job)
+
+
+def _job_result(job: ImportJob, *, dry_run: bool, progress: Progress) -> ImportResult:
+    expected = job.total_rows
+    if dry_run:
+        expected = rows_estimate(Path(job.stored_path))
+        progress(ImportJob.Status.VALIDATING, 0, expected)
+    try:
+        return IMPORTERS[job.kind](
+            path=job.stored_path,
+            dry_run=dry_run,
+            actor=job.created_by,
+            progress=progress,
+            file_name=job.file_name,
+            expected_rows=expected,
         )
-    else:
-        fields: dict[str, Any] = {"preview": result.preview} if dry_run else {}
+    except ImportFileError as exc:
+        result = ImportResult(kind=job.kind, file_name=job.file_name, dry_run=dry_run)
+        result.error_count, result.errors = 1, [exc.message]
+        return result
+
+
+def _json_safe(value: Any) -> Any:
+    """PostgreSQL's jsonb cannot hold U+0000: the importers refuse NUL characters, and this
+    keeps one that slipped through from making the outcome unsavable."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, list):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, dict):
+        return {_json_safe(k): _json_safe(v) for k, v in value.items()}
+    return value
+
+
+def _job_save(job: ImportJob, ours: Any, result: ImportResult, *, dry_run: bool) -> None:
+    # A savepoint: a refused UPDATE must not leave an enclosing transaction unusable for
+    # import_job_fail.
+    with transaction.atomic():
+        if dry_run and result.ok:
+            ours.update(
+                status=ImportJob.Status.PREVIEWED,
+                total_rows=result.rows,
+                processed_rows=result.rows,
+                error_count=0,
+                errors=[],
+                preview=_json_safe(result.preview),
+                summary=result.summary(),
+                heartbeat_at=None,
+            )
+            return
+        fields: dict[str, Any] = {"preview": _json_safe(result.preview)} if dry_run else {}
         ours.update(
             status=ImportJob.Status.DONE if result.ok else ImportJob.Status.FAILED,
             finished_at=timezone.now(),
             total_rows=result.rows,
             processed_rows=result.rows,
             error_count=result.error_count,
-            errors=result.errors,
+            errors=_json_safe(result.errors),
             summary=result.summary(),
             heartbeat_at=None,
             **fields,
         )
-        job_file_discard(job)
-    job.refresh_from_db()
-    return job
+    job_file_discard(job)
 
 
 def import_job_fail(*, job_id: str) -> int:
