@@ -64,6 +64,10 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
+    "apps.core.middleware.PermissionsPolicyMiddleware",
+    # Before anything reads the session cookie or the database: NUL bytes and oversized bodies
+    # are refused here (400 / 413), never a 500 further in.
+    "apps.core.middleware.RequestHygieneMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -226,7 +230,9 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["apps.api.auth.ApiKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["apps.api.auth.HasApiKey"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # Bounded depth, no lone surrogates (apps.api.parsers); NUL bytes and bodies above
+    # DATA_UPLOAD_MAX_MEMORY_SIZE are refused before it (apps.core.middleware).
+    "DEFAULT_PARSER_CLASSES": ["apps.api.parsers.JSONParser"],
     "DEFAULT_PAGINATION_CLASS": "apps.api.pagination.CursorPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "apps.api.errors.exception_handler",
@@ -247,6 +253,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
 }
+API_JSON_MAX_DEPTH = 32
 IDEMPOTENCY_KEY_TTL_HOURS = 24
 IDEMPOTENCY_RUNNING_TIMEOUT_SECONDS = 120
 
@@ -308,3 +315,24 @@ CSRF_COOKIE_HTTPONLY = False
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+# Permissions-Policy on every response (apps.core.middleware): feature -> allowed origins; an
+# empty list turns the feature off for every origin, this site included.
+PERMISSIONS_POLICY: dict[str, list[str]] = {
+    feature: []
+    for feature in (
+        "accelerometer",
+        "autoplay",
+        "camera",
+        "display-capture",
+        "geolocation",
+        "gyroscope",
+        "magnetometer",
+        "microphone",
+        "midi",
+        "payment",
+        "screen-wake-lock",
+        "serial",
+        "usb",
+        "xr-spatial-tracking",
+    )
+}
