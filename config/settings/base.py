@@ -163,6 +163,14 @@ ACCOUNT_RATE_LIMITS = {
     "reset_password_from_key": "20/m/ip",
     "change_password": "5/m/user",
 }
+# Behind a reverse proxy every request arrives from the proxy's address, and every user would
+# share one rate limit. Name either the number of proxies you run (each appends the address it
+# saw to X-Forwarded-For; the client's is the one the outermost proxy appended) or the header
+# your proxy sets to the client's address (X-Real-IP, CF-Connecting-IP). Unset: the connecting
+# address, and X-Forwarded-For is ignored (a client could forge it). allauth's limits and the
+# portal's (apps.portal.ratelimit.client_ip) read the address the same way.
+ALLAUTH_TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+ALLAUTH_TRUSTED_CLIENT_IP_HEADER = env("TRUSTED_CLIENT_IP_HEADER", default="") or None
 ACCOUNT_LOGIN_BY_CODE_ENABLED = True
 ACCOUNT_REAUTHENTICATION_REQUIRED = True
 ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Clientele] "
