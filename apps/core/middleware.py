@@ -6,7 +6,8 @@ header, cookie or form field reaches a query sooner or later. Rather than guard 
 with the API's ``{"code", "message"}`` envelope, elsewhere with the site's 400 page. File
 contents of a multipart upload are exempt (an XLSX file is binary); the import parsers check
 their cells. A body above ``DATA_UPLOAD_MAX_MEMORY_SIZE`` (or with more fields than
-``DATA_UPLOAD_MAX_NUMBER_FIELDS``) is answered here too, so the API's answer is its envelope.
+``DATA_UPLOAD_MAX_NUMBER_FIELDS``, or a Content-Length that is not a number) is answered here
+too, so the API's answer is its envelope.
 """
 
 import re
@@ -23,6 +24,9 @@ NUL = "\x00"
 # A \u0000 escape in JSON text: a backslash not itself escaped (an even run of backslashes
 # before it), then u0000.
 _JSON_NUL_ESCAPE = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
+
+
+_DIGITS = re.compile("[0-9]+")
 
 
 class NulByteRefused(BadRequest):
@@ -87,6 +91,14 @@ class RequestHygieneMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         is_api = request.path.startswith(API_PREFIX)
+        length = request.META.get("CONTENT_LENGTH", "")
+        if length and not _DIGITS.fullmatch(length.strip()):
+            # Django's request.body would raise ValueError on it: a 500.
+            if is_api:
+                return api_error(
+                    "bad_content_length", _("The Content-Length header is not a number."), 400
+                )
+            raise BadRequest("Content-Length is not a number")
         try:
             refused = _has_nul(request)
         except RequestDataTooBig:

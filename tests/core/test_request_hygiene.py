@@ -146,3 +146,21 @@ def test_every_response_carries_a_permissions_policy(client, path):
     features = dict(item.split("=") for item in policy.split(", "))
     for feature in ("camera", "microphone", "geolocation", "payment", "usb"):
         assert features[feature] == "()"
+
+
+@pytest.mark.parametrize("length", ["abc", "-5", "1e3", "\u00b2"])
+def test_a_content_length_that_is_not_a_number_is_400(api, client, store, length):
+    body = '{"first_name": "Ann", "email": "ann@example.org"}'
+    response = api.post(
+        reverse("api:customer-list"), body, content_type="application/json", CONTENT_LENGTH=length
+    )
+    assert response.status_code == 400
+    assert response.json() == {
+        "code": "bad_content_length",
+        "message": "The Content-Length header is not a number.",
+    }
+    form = client.post(
+        "/accounts/login/", "login=a", content_type="text/plain", CONTENT_LENGTH=length
+    )
+    assert form.status_code == 400
+    assert Customer.objects.count() == 0
