@@ -83,8 +83,8 @@ def api_error(code: str, message: str, status: int) -> JsonResponse:
 
 class RequestHygieneMiddleware:
     """Refuse NUL bytes anywhere in a request and answer oversized bodies, before any view,
-    session or database lookup sees them. Must come before SessionMiddleware (the session
-    cookie is looked up in the database)."""
+    session or database lookup sees them. It must run before anything loads the session (the
+    session cookie is looked up in the database) and after LocaleMiddleware."""
 
     def __init__(self, get_response):
         self.get_response = get_response

@@ -65,12 +65,13 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "apps.core.middleware.PermissionsPolicyMiddleware",
-    # Before anything reads the session cookie or the database: NUL bytes and oversized bodies
-    # are refused here (400 / 413), never a 500 further in.
-    "apps.core.middleware.RequestHygieneMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
+    # Before anything loads the session or reads the database (SessionMiddleware only reads the
+    # cookie, lazily), after LocaleMiddleware so refusals speak the client's language: NUL
+    # bytes and oversized bodies are refused here (400 / 413), never a 500 further in.
+    "apps.core.middleware.RequestHygieneMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",

@@ -164,3 +164,9 @@ def test_a_content_length_that_is_not_a_number_is_400(api, client, store, length
     )
     assert form.status_code == 400
     assert Customer.objects.count() == 0
+
+
+def test_a_refusal_answers_in_the_clients_language(api, customer):
+    response = api.get("/api/v1/customers/a%00b/", HTTP_ACCEPT_LANGUAGE="zh-hans")
+    assert response.status_code == 400
+    assert response["Content-Language"] == "zh-hans"
