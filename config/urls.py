@@ -7,7 +7,6 @@ from apps.api.errors import NOT_FOUND_ROUTE, api_not_found
 
 admin.autodiscover()
 admin.site.login = secure_admin_login(admin.site.login)
-admin.site.site_header = "Clientele"
 
 urlpatterns = [
     path("accounts/", include("allauth.urls")),

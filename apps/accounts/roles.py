@@ -40,3 +40,14 @@ def grant(apps, app_label: str, mapping: dict[str, list[str]]) -> None:
         if missing:
             raise RuntimeError(f"Unknown permissions for {app_label}: {sorted(missing)}")
         group.permissions.add(*perms)
+
+
+def is_administrator(user) -> bool:
+    """Administrators own the Django admin (DESIGN, roles): active staff who are superusers or
+    in the Administrator group. Agents, marketers and managers work in /staff/ only."""
+    return bool(
+        user.is_authenticated
+        and user.is_active
+        and user.is_staff
+        and (user.is_superuser or user.groups.filter(name=ADMINISTRATOR).exists())
+    )

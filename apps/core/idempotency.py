@@ -50,7 +50,9 @@ def request_fingerprint(*, method: str, path: str, body: Any) -> str:
     canonical = json.dumps(
         body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
     )
-    return hashlib.sha256(f"{method.upper()}\n{path}\n{canonical}".encode()).hexdigest()
+    # surrogatepass: a lone surrogate that slipped past the parser still hashes, not a 500.
+    text = f"{method.upper()}\n{path}\n{canonical}"
+    return hashlib.sha256(text.encode(errors="surrogatepass")).hexdigest()
 
 
 def _running_timeout() -> dt.timedelta:

@@ -4,7 +4,9 @@ requests and the unsubscribe endpoint."""
 
 import time
 
+from allauth.account.adapter import get_adapter
 from django.core.cache import cache
+from django.core.exceptions import PermissionDenied
 
 
 def hit(*, scope: str, key: str, limit: int, window_seconds: int) -> bool:
@@ -22,4 +24,10 @@ def hit(*, scope: str, key: str, limit: int, window_seconds: int) -> bool:
 
 
 def client_ip(request) -> str:
-    return request.META.get("REMOTE_ADDR", "") or "unknown"
+    """The client's address as allauth's rate limits see it: behind a proxy, the one the
+    trusted proxies report (ALLAUTH_TRUSTED_PROXY_COUNT / ALLAUTH_TRUSTED_CLIENT_IP_HEADER),
+    so both sets of limits key on the same person."""
+    try:
+        return get_adapter(request).get_client_ip(request)
+    except PermissionDenied:  # no usable address: all such requests share one bucket
+        return "unknown"

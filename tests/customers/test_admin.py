@@ -10,13 +10,21 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from openpyxl import load_workbook
 
+from apps.accounts import roles
 from apps.core.models import AuditEvent
 from apps.customers.identifiers import member_number_is_valid
 from apps.customers.models import ConsentRecord, Customer, Order
 from apps.customers.services import consent_record, interaction_log
+from tests.conftest import make_staff
 from tests.customers.factories import CustomerFactory, OrderFactory, StoreFactory, TagFactory
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def group_administrator(db):
+    """An Administrator by role, not a superuser: the admin checks each model permission."""
+    return make_staff(roles.ADMINISTRATOR, email="ada@test.local", full_name="Ada Admin")
 
 
 def format_index(model, title: str) -> int:
@@ -40,8 +48,8 @@ def _export(client, model, title: str):
     return client.post(url, {"format": format_index(model, title), "resource": 0, **columns})
 
 
-def test_manager_opens_the_customer_export_form(client, manager):
-    client.force_login(manager)
+def test_administrator_opens_the_customer_export_form(client, group_administrator):
+    client.force_login(group_administrator)
 
     response = client.get(reverse("admin:customers_customer_export"))
 
@@ -49,9 +57,9 @@ def test_manager_opens_the_customer_export_form(client, manager):
     assert AuditEvent.objects.filter(action__startswith="export.").count() == 0  # a form only
 
 
-def test_manager_exports_customers_as_csv_and_it_is_audited(client, manager):
+def test_administrator_exports_customers_as_csv_and_it_is_audited(client, group_administrator):
     CustomerFactory(member_number="1234567897", first_name="Wei", last_name="Zhang")
-    client.force_login(manager)
+    client.force_login(group_administrator)
 
     response = _export(client, Customer, "csv")
 
@@ -63,15 +71,15 @@ def test_manager_exports_customers_as_csv_and_it_is_audited(client, manager):
     event = AuditEvent.objects.get()
     assert (event.action, event.actor, event.after) == (
         "export.customers",
-        manager,
+        group_administrator,
         {"source": "admin", "rows": 1, "format": "csv"},
     )
 
 
-def test_manager_exports_orders_as_xlsx_and_it_is_audited(client, manager):
+def test_administrator_exports_orders_as_xlsx_and_it_is_audited(client, group_administrator):
     OrderFactory(external_id="TEA-1", store=StoreFactory(code="sh-01"))
     OrderFactory(external_id="TEA-2", store=StoreFactory(code="sh-01"))
-    client.force_login(manager)
+    client.force_login(group_administrator)
 
     response = _export(client, Order, "xlsx")
 
@@ -83,7 +91,7 @@ def test_manager_exports_orders_as_xlsx_and_it_is_audited(client, manager):
     event = AuditEvent.objects.get()
     assert (event.action, event.actor, event.after["rows"], event.after["format"]) == (
         "export.orders",
-        manager,
+        group_administrator,
         2,
         "xlsx",
     )
@@ -125,10 +133,10 @@ def _inline_management(response) -> dict[str, str]:
     return data
 
 
-def test_manager_adds_a_customer_through_the_services(client, manager):
+def test_administrator_adds_a_customer_through_the_services(client, group_administrator):
     store = StoreFactory(code="sh-01")
     vip = TagFactory(name="vip")
-    client.force_login(manager)
+    client.force_login(group_administrator)
     url = reverse("admin:customers_customer_add")
     page = client.get(url)
 
@@ -157,12 +165,14 @@ def test_manager_adds_a_customer_through_the_services(client, manager):
     assert list(wei.tags.values_list("name", flat=True)) == ["vip"]
     events = AuditEvent.objects.filter(target_id=str(wei.pk)).order_by("pk")
     assert [(e.action, e.actor, e.summary) for e in events] == [
-        ("customer.create", manager, wei.member_number),
-        ("customer.tag_add", manager, "vip"),
+        ("customer.create", group_administrator, wei.member_number),
+        ("customer.tag_add", group_administrator, "vip"),
     ]
 
 
-def test_manager_changes_a_customer_and_its_tags_with_audit_events(client, manager):
+def test_administrator_changes_a_customer_and_its_tags_with_audit_events(
+    client, group_administrator
+):
     customer = CustomerFactory(
         first_name="Wei", last_name="Zhang", email="wei@example.com", phone="+8613800138000"
     )
@@ -173,7 +183,7 @@ def test_manager_changes_a_customer_and_its_tags_with_audit_events(client, manag
     interaction_log(customer=customer, kind="note", summary="Called about tea", actor=None)
     before = AuditEvent.objects.count()
     coffee = TagFactory(name="coffee")
-    client.force_login(manager)
+    client.force_login(group_administrator)
     url = reverse("admin:customers_customer_change", args=[customer.pk])
     page = client.get(url)
     assert page.status_code == 200
@@ -200,14 +210,14 @@ def test_manager_changes_a_customer_and_its_tags_with_audit_events(client, manag
         ("customer.tag_add", "coffee"),
         ("customer.tag_remove", "vip"),
     ]
-    assert {e.actor for e in events} == {manager}
+    assert {e.actor for e in events} == {group_administrator}
     # The read-only inlines are left as they were.
     assert list(customer.consents.values_list("channel", "granted")) == [("sms", True)]
     assert list(customer.interactions.values_list("summary", flat=True)) == ["Called about tea"]
 
 
-def test_an_invalid_phone_in_the_admin_is_a_form_error(client, manager):
-    client.force_login(manager)
+def test_an_invalid_phone_in_the_admin_is_a_form_error(client, group_administrator):
+    client.force_login(group_administrator)
     url = reverse("admin:customers_customer_add")
     page = client.get(url)
 
@@ -227,9 +237,9 @@ def test_an_invalid_phone_in_the_admin_is_a_form_error(client, manager):
     assert Customer.objects.count() == 0 and AuditEvent.objects.count() == 0
 
 
-def test_a_birth_date_in_the_future_in_the_admin_is_a_form_error(client, manager):
+def test_a_birth_date_in_the_future_in_the_admin_is_a_form_error(client, group_administrator):
     customer = CustomerFactory(first_name="Wei")
-    client.force_login(manager)
+    client.force_login(group_administrator)
     url = reverse("admin:customers_customer_change", args=[customer.pk])
     page = client.get(url)
     form = page.context["adminform"].form
@@ -246,7 +256,7 @@ def test_a_birth_date_in_the_future_in_the_admin_is_a_form_error(client, manager
 # --- no deletion -------------------------------------------------------------------------------
 
 
-@pytest.fixture(params=["manager", "administrator"])
+@pytest.fixture(params=["group_administrator", "administrator"])
 def staff(request):
     return request.getfixturevalue(request.param)
 
@@ -299,9 +309,9 @@ def _admin_import(client, model, name: str, content: bytes):
     )
 
 
-def test_admin_import_of_customers_without_a_member_number_column(client, manager):
+def test_admin_import_of_customers_without_a_member_number_column(client, group_administrator):
     StoreFactory(code="sh-01")
-    client.force_login(manager)
+    client.force_login(group_administrator)
     content = (
         b"First_Name,last_name,email,phone,store,consent_email_marketing\n"
         b"Wei,Zhang,wei@example.com,13800138000,sh-01,yes\n"
@@ -332,12 +342,16 @@ def test_admin_import_of_customers_without_a_member_number_column(client, manage
     assert list(ConsentRecord.objects.values_list("customer__email", "channel", "granted")) == [
         ("wei@example.com", "email", True)
     ]
-    assert AuditEvent.objects.filter(action="import.customers", actor=manager).count() == 1
+    assert (
+        AuditEvent.objects.filter(action="import.customers", actor=group_administrator).count() == 1
+    )
 
 
-def test_admin_import_of_orders_without_a_store_column_gives_row_errors(client, manager):
+def test_admin_import_of_orders_without_a_store_column_gives_row_errors(
+    client, group_administrator
+):
     CustomerFactory(member_number="1234567897")
-    client.force_login(manager)
+    client.force_login(group_administrator)
     content = b"member_number,external_id,placed_at,total\n1234567897,TEA-1,2024-05-01 10:00,88\n"
 
     response = _admin_import(client, Order, "orders.csv", content)
@@ -351,9 +365,9 @@ def test_admin_import_of_orders_without_a_store_column_gives_row_errors(client, 
     assert Order.objects.count() == 0
 
 
-def test_the_admin_may_not_take_away_the_last_contact(client, manager):
+def test_the_admin_may_not_take_away_the_last_contact(client, group_administrator):
     customer = CustomerFactory(email="", phone="+8613800138000")
-    client.force_login(manager)
+    client.force_login(group_administrator)
     url = reverse("admin:customers_customer_change", args=[customer.pk])
     page = client.get(url)
     form = page.context["adminform"].form
@@ -378,10 +392,10 @@ def test_the_admin_may_not_take_away_the_last_contact(client, manager):
     ],
 )
 def test_the_admin_import_applies_the_one_upload_check(
-    client, manager, settings, name, size, message
+    client, group_administrator, settings, name, size, message
 ):
     settings.IMPORT_MAX_UPLOAD_BYTES = 2 * 1024 * 1024
-    client.force_login(manager)
+    client.force_login(group_administrator)
     before = (Customer.objects.count(), AuditEvent.objects.count())
     upload = SimpleUploadedFile(name, b"x" * size, content_type="text/csv")
     response = client.post(
