@@ -5,11 +5,13 @@ import re
 
 import pytest
 from allauth.account.models import EmailAddress
+from django.conf import settings
 from django.contrib.auth.models import Group
 from django.core.cache import cache
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.operations import RunPython
+from django.utils import translation
 from rest_framework.test import APIClient
 
 from apps.accounts import roles
@@ -33,6 +35,15 @@ def pytest_collection_modifyitems(config, items):
 def _clear_cache():
     cache.clear()
     yield
+
+
+@pytest.fixture(autouse=True)
+def _default_language():
+    """Each test starts in the default language: a request that the locale middleware answered
+    in another language (a refusal before the view) must not leak it into the next test."""
+    translation.activate(settings.LANGUAGE_CODE)
+    yield
+    translation.deactivate()
 
 
 # --- staff ---------------------------------------------------------------------------------------

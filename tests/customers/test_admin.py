@@ -97,10 +97,10 @@ def test_administrator_exports_orders_as_xlsx_and_it_is_audited(client, group_ad
     )
 
 
-def test_admin_xlsx_export_survives_a_stored_control_character(client, manager):
+def test_admin_xlsx_export_survives_a_stored_control_character(client, group_administrator):
     legacy = CustomerFactory(member_number="1234567897", first_name="Ann", last_name="Lee")
     Customer.objects.filter(pk=legacy.pk).update(first_name="Ann\u0007", last_name="=\x1bLee")
-    client.force_login(manager)
+    client.force_login(group_administrator)
 
     response = _export(client, Customer, "xlsx")
 
