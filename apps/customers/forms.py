@@ -8,12 +8,14 @@ checked here for every form that takes one (``upload_clean``)."""
 from typing import Any
 
 from django import forms
+from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
 from apps.core.exceptions import ValidationFailed
 
 from .importing.files import import_upload_check
-from .models import Customer, Store
+from .models import Customer
+from .selectors import store_list
 from .services import PROFILE_FIELDS, customer_profile_problems
 
 # A phone is typed in any common format (spaces, dashes, national form) and stored in E.164.
@@ -36,15 +38,15 @@ def profile_formfields(
             extra["widget"] = widgets[name]
         if name == "phone":
             field: forms.Field = forms.CharField(
-                label=Customer._meta.get_field("phone").verbose_name.capitalize(),
+                label=capfirst(Customer._meta.get_field("phone").verbose_name),
                 max_length=PHONE_INPUT_MAX_LENGTH,
                 help_text=_("Any common format; stored as +8613812345678."),
                 **extra,
             )
         elif name == "store":
             field = forms.ModelChoiceField(
-                label=Customer._meta.get_field("store").verbose_name.capitalize(),
-                queryset=Store.objects.order_by("code"),
+                label=capfirst(Customer._meta.get_field("store").verbose_name),
+                queryset=store_list(),
                 to_field_name="code",
                 **extra,
             )
