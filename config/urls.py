@@ -5,6 +5,10 @@ from django.urls import include, path, re_path
 
 from apps.api.errors import NOT_FOUND_ROUTE, api_not_found
 
+# Under /api/ a refused or failed request answers the API's {"code", "message"} envelope.
+handler400 = "apps.api.errors.bad_request"
+handler500 = "apps.api.errors.server_error"
+
 admin.autodiscover()
 admin.site.login = secure_admin_login(admin.site.login)
 

@@ -44,10 +44,16 @@ def grant(apps, app_label: str, mapping: dict[str, list[str]]) -> None:
 
 def is_administrator(user) -> bool:
     """Administrators own the Django admin (DESIGN, roles): active staff who are superusers or
-    in the Administrator group. Agents, marketers and managers work in /staff/ only."""
-    return bool(
-        user.is_authenticated
-        and user.is_active
-        and user.is_staff
-        and (user.is_superuser or user.groups.filter(name=ADMINISTRATOR).exists())
-    )
+    in the Administrator group. Agents, marketers and managers work in /staff/ only. The
+    answer is kept on the user object, so a page that asks twice costs one query."""
+    cached = getattr(user, "_is_administrator", None)
+    if cached is None:
+        cached = bool(
+            user.is_authenticated
+            and user.is_active
+            and user.is_staff
+            and (user.is_superuser or user.groups.filter(name=ADMINISTRATOR).exists())
+        )
+        if user.is_authenticated:
+            user._is_administrator = cached
+    return cached

@@ -11,6 +11,7 @@ from django.http import (
 )
 from django.urls import Resolver404, resolve
 from django.utils.translation import gettext as _
+from django.views import defaults
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -85,3 +86,31 @@ def api_not_found(request: HttpRequest, *args, **kwargs) -> HttpResponse:
         },
         status=404,
     )
+
+
+def _is_api(request: HttpRequest) -> bool:
+    return request.path_info.startswith("/api/")
+
+
+def bad_request(request: HttpRequest, exception=None) -> HttpResponse:
+    """``handler400``: a request Django refuses before any view (a suspicious operation such as
+    a disallowed host or too many fields) is the envelope under ``/api/``, the page elsewhere."""
+    if _is_api(request):
+        return JsonResponse(
+            {"code": "bad_request", "message": _("The request could not be read.")}, status=400
+        )
+    return defaults.bad_request(request, exception)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """``handler500``: an unexpected failure (logged by Django with its traceback) is the
+    envelope under ``/api/``, so an integration can always parse what it gets back."""
+    if _is_api(request):
+        return JsonResponse(
+            {
+                "code": "server_error",
+                "message": _("Something went wrong on our side; it has been logged. Try again."),
+            },
+            status=500,
+        )
+    return defaults.server_error(request)

@@ -19,6 +19,7 @@ from rest_framework.renderers import JSONRenderer
 
 from apps.core.idempotency import (
     KEY_MAX_LENGTH,
+    KEY_PATTERN,
     ClaimState,
     idempotency_claim,
     idempotency_finish,
@@ -49,6 +50,10 @@ def _key_from(request) -> str | None:
     if len(key) > KEY_MAX_LENGTH:
         raise exceptions.ValidationError(
             {HEADER: [_("At most %(n)d characters.") % {"n": KEY_MAX_LENGTH}]}
+        )
+    if not KEY_PATTERN.fullmatch(key):
+        raise exceptions.ValidationError(
+            {HEADER: [_("Use visible ASCII characters only (letters, digits, - _ . : and so on).")]}
         )
     return key
 

@@ -1,17 +1,19 @@
 """OpenAPI pieces shared by the v1 views: the error envelope, the Idempotency-Key header and
 the error responses every endpoint can give."""
 
+import math
+from decimal import Decimal
+
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.extensions import (
     OpenApiAuthenticationExtension,
     OpenApiSerializerFieldExtension,
 )
 from drf_spectacular.plumbing import ResolvedComponent
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, inline_serializer
 from rest_framework import serializers
 
-from apps.core.idempotency import KEY_MAX_LENGTH
+from apps.core.idempotency import KEY_MAX_LENGTH, KEY_REGEX
 
 ErrorSerializer = inline_serializer(
     name="Error",
@@ -46,11 +48,12 @@ def paginated(serializer_class, *, name: str):
 
 IDEMPOTENCY_KEY_PARAMETER = OpenApiParameter(
     name="Idempotency-Key",
-    type=OpenApiTypes.STR,
+    type={"type": "string", "pattern": KEY_REGEX, "maxLength": KEY_MAX_LENGTH},
     location=OpenApiParameter.HEADER,
     required=False,
     description=(
-        f"Optional, at most {KEY_MAX_LENGTH} characters, unique per API key. The same key with "
+        f"Optional, 1 to {KEY_MAX_LENGTH} visible ASCII characters (no spaces), unique per "
+        "API key. The same key with "
         "the same body returns the stored first response (with `Idempotent-Replayed: true`); "
         "the same key with another body gives 422 `idempotency_key_reused`; while the first "
         "request is still running, 409 `idempotency_conflict`. Keys are kept 24 hours."
@@ -109,6 +112,61 @@ class EnumFieldSchema(OpenApiSerializerFieldExtension):
         return component.ref
 
 
+def decimal_pattern(*, whole_digits: int, decimal_places: int, minimum: Decimal | None) -> str:
+    """The exact set of strings ``DecimalField`` accepts, as an ECMA regex: leading zeros are
+    free (they are not significant digits), at most ``decimal_places`` after the point, no sign
+    when ``minimum`` is 0 or more, and no zero value when it is above 0."""
+    places = decimal_places
+    fraction = rf"(?:\.\d{{0,{places}}})?" if places else ""
+    if minimum is not None and minimum > 0:
+        # A non-zero digit in the whole part, or a whole part of zeros and a non-zero fraction.
+        nonzero_fraction = "|".join(
+            "0" * k + "[1-9]" + (rf"\d{{0,{places - 1 - k}}}" if places - 1 - k else "")
+            for k in range(places)
+        )
+        whole = rf"0*[1-9]\d{{0,{whole_digits - 1}}}{fraction}"
+        body = whole if not places else rf"(?:{whole}|0*\.(?:{nonzero_fraction}))"
+        return rf"^{body}$"
+    sign = "" if minimum is not None and minimum >= 0 else "-?"
+    body = rf"0*\d{{1,{whole_digits}}}{fraction}" if whole_digits else rf"0*{fraction}"
+    if places:
+        body = rf"(?:{body}|0*\.\d{{1,{places}}})"
+    if minimum is not None and minimum == 0 and places:
+        # Decimal("-0") is not below zero.
+        body = rf"(?:{body}|-(?:0+(?:\.0{{0,{places}}})?|0*\.0{{1,{places}}}))"
+    return rf"^{sign}{body}$"
+
+
+class DecimalFieldSchema(OpenApiSerializerFieldExtension):
+    """Amounts and quantities as strings whose pattern is exactly what the field accepts, so a
+    schema-valid value is never refused (drf-spectacular's own pattern admits "" and "-")."""
+
+    target_class = "rest_framework.serializers.DecimalField"
+    match_subclasses = True
+
+    def map_serializer_field(self, auto_schema, direction):
+        field = self.target
+        minimum = field.min_value
+        schema = {
+            "type": "string",
+            "format": "decimal",
+            "pattern": decimal_pattern(
+                whole_digits=field.max_digits - field.decimal_places,
+                decimal_places=field.decimal_places,
+                minimum=minimum,
+            ),
+        }
+        if minimum is not None:
+            schema["description"] = f"At least {minimum}."
+        if direction == "request" and "inexact" in field.default_error_messages:
+            # ``apps.api.serializers.DecimalField`` also takes a whole JSON number.
+            whole = 10 ** (field.max_digits - field.decimal_places) - 1
+            low = -whole if minimum is None else math.ceil(minimum)
+            number = {"type": "integer", "minimum": low, "maximum": whole}
+            return {"oneOf": [schema, number]}
+        return schema
+
+
 CouponInvalidSerializer = inline_serializer(
     name="CouponInvalidError",
     fields={
@@ -122,3 +180,43 @@ CouponInvalidSerializer = inline_serializer(
         ),
     },
 )
+
+
+# Free text as the API takes it: DRF strips what Python calls whitespace at both ends, and the
+# text rule refuses C0 controls but tab and line feed in what remains (ECMA regex syntax).
+_SPACES = r"\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+_TRIMMED = rf"[\t\n\u000b\u000c\r\u001c-\u001f {_SPACES}]*"
+_VISIBLE = rf"[^\u0000-\u0020{_SPACES}]"
+_INSIDE = r"[^\u0000-\u0008\u000b-\u001f]*"
+TEXT_PATTERN = rf"^{_TRIMMED}{_VISIBLE}(?:{_INSIDE}{_VISIBLE})?{_TRIMMED}$"
+BLANK_OR_TEXT = rf"^{_TRIMMED}(?:{_VISIBLE}(?:{_INSIDE}{_VISIBLE})?{_TRIMMED})?$"
+
+
+def document_cross_field_rules(result, generator, request, public):
+    """Postprocessing hook: what serializers and services check beyond a field's type, written
+    into the schema where JSON Schema can say it. Free text in a request holds no control
+    characters (``apps.core.text``) and is trimmed, so a required one needs a visible
+    character; enrolment needs a contact: a non-blank e-mail or phone
+    (``customer_profile_problems``)."""
+    schemas = result.get("components", {}).get("schemas", {})
+    for name, component in schemas.items():
+        if name.endswith("Request"):
+            for prop in component.get("properties", {}).values():
+                if prop.get("type") == "string" and not {"format", "enum", "pattern"} & set(prop):
+                    prop["pattern"] = TEXT_PATTERN if prop.get("minLength") else BLANK_OR_TEXT
+    enrol = schemas.get("CustomerCreateInputRequest")
+    if enrol is not None:
+        enrol_ref = "#/components/schemas/CustomerCreateInputRequest"
+        for operations in result.get("paths", {}).values():
+            for operation in operations.values():
+                body = operation.get("requestBody", {}) if isinstance(operation, dict) else {}
+                if any(
+                    media.get("schema", {}).get("$ref") == enrol_ref
+                    for media in body.get("content", {}).values()
+                ):
+                    body["required"] = True
+        enrol["anyOf"] = [
+            {"required": [field], "properties": {field: {"minLength": 1}}}
+            for field in ("email", "phone")
+        ]
+    return result

@@ -1,11 +1,15 @@
 """Representations shared by the v1 views. Database ids never appear in them: customers are
 addressed by member number, stores by code, orders by (store, external id)."""
 
+from collections.abc import Mapping
+
 from django.db import models
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from rest_framework import serializers
 
 from apps.core.exceptions import ValidationFailed
+from apps.core.text import text_problem
 from apps.customers.enums import Channel, Gender, OrderChannel, OrderStatus
 from apps.customers.identifiers import phone_normalize
 from apps.customers.models import Customer
@@ -32,6 +36,64 @@ def phone_field_validate(value: str) -> str:
         return phone_normalize(value)
     except ValidationFailed as exc:
         raise serializers.ValidationError(exc.message) from None
+
+
+class JsonTypes:
+    """Input serializers take the JSON types their schema documents: a text field a string
+    without control characters (``apps.core.text``), a flag ``true``/``false``, a count a whole
+    number. (DRF would quietly read 12 as "12", "yes" as true and 2.0 as 2, which no schema
+    says and no client should rely on.)"""
+
+    def to_internal_value(self, data):
+        if isinstance(data, Mapping):
+            errors = {
+                name: [message]
+                for name, field in self.fields.items()
+                if not field.read_only
+                and data.get(name) is not None
+                and (message := _json_type_problem(field, data[name]))
+            }
+            if errors:
+                raise serializers.ValidationError(errors)
+        return super().to_internal_value(data)
+
+
+def _json_type_problem(field: serializers.Field, value) -> str:
+    if isinstance(field, serializers.CharField):
+        if not isinstance(value, str):
+            return _("Not a valid string.")
+        if field.max_length is not None and len(value) > field.max_length:
+            # Before trimming too: the schema's maxLength counts what is sent.
+            return _("Ensure this field has no more than %(max_length)s characters.") % {
+                "max_length": field.max_length
+            }
+        # The text rule holds for every text the API takes, stored or only looked up.
+        return text_problem(value.strip() if field.trim_whitespace else value) or ""
+    if isinstance(field, serializers.BooleanField) and not isinstance(value, bool):
+        return _("Must be true or false.")
+    if isinstance(field, serializers.IntegerField) and (
+        isinstance(value, bool) or not isinstance(value, int)
+    ):
+        return _("A valid integer is required.")
+    return ""
+
+
+class DecimalField(serializers.DecimalField):
+    """An exact amount or quantity: a string such as "19.90" or a whole JSON number such as 2.
+    A JSON number with a fraction is binary floating point (0.1 is not 0.1) and is refused
+    rather than rounded behind the caller's back."""
+
+    default_error_messages = {
+        "inexact": gettext_lazy(
+            'Send this as a string such as "19.90" or as a whole number; a number with a '
+            "fraction is inexact."
+        )
+    }
+
+    def to_internal_value(self, data):
+        if isinstance(data, float):
+            self.fail("inexact")
+        return super().to_internal_value(data)
 
 
 class EnumField(serializers.ChoiceField):
@@ -112,7 +174,7 @@ class CustomerOut(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class CustomerProfileIn(serializers.ModelSerializer):
+class CustomerProfileIn(JsonTypes, serializers.ModelSerializer):
     """Profile fields an integration may set at enrolment and change later, derived from the
     ``Customer`` model; blank strings clear a field. The one clean of a profile is the customers
     service's (``customer_profile_problems``): for a change, the view passes the customer being
@@ -166,7 +228,7 @@ class NextTierOut(TierRefOut):
     metric = TierMetricField(
         help_text=_("What qualifies: spend in the programme currency, or points earned."),
     )
-    threshold = serializers.DecimalField(max_digits=12, decimal_places=2)
+    threshold = DecimalField(max_digits=12, decimal_places=2)
 
     class Meta:
         ref_name = "NextTier"
@@ -188,7 +250,7 @@ class PointsOut(serializers.Serializer):
     lifetime_earned = serializers.IntegerField()
     tier = TierRefOut(allow_null=True, help_text=_("Current tier, or null."))
     next_tier = NextTierOut(allow_null=True, help_text=_("The next tier up, or null at the top."))
-    points_to_next_tier = serializers.DecimalField(
+    points_to_next_tier = DecimalField(
         max_digits=12,
         decimal_places=2,
         allow_null=True,
@@ -338,7 +400,7 @@ def redemption_out(redemption, *, balance: int) -> dict:
 
 class CouponCheckOut(serializers.Serializer):
     valid = serializers.BooleanField()
-    discount = serializers.DecimalField(
+    discount = DecimalField(
         max_digits=12, decimal_places=2, help_text=_("Discount on this order total (0 if invalid).")
     )
     reason = serializers.CharField(help_text=_("Why the coupon cannot be used; empty if valid."))
@@ -352,7 +414,7 @@ class CouponCheckOut(serializers.Serializer):
 
 class CouponUseOut(serializers.Serializer):
     code = serializers.CharField(help_text=_("The coupon's code, normalised."))
-    discount = serializers.DecimalField(max_digits=12, decimal_places=2)
+    discount = DecimalField(max_digits=12, decimal_places=2)
     order_external_id = serializers.CharField()
     store = serializers.CharField(help_text=_("Store code."))
     member_number = serializers.CharField(allow_null=True)

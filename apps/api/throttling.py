@@ -8,6 +8,8 @@ A limited request is ``429`` ``{"code": "throttled", "message": ...}`` with ``Re
 Rates are settings (``API_RATE``, ``API_COUPON_CHECK_RATE``, DRF's "N/second|minute|hour|day").
 """
 
+import hashlib
+
 from rest_framework.throttling import SimpleRateThrottle
 
 
@@ -28,5 +30,9 @@ class CouponCheckThrottle(ApiKeyThrottle):
         base = super().get_cache_key(request, view)
         if base is None:
             return None
-        member = str(request.data.get("member_number") or "-")[:32] if request.data else "-"
-        return f"{base}:{member}"
+        data = request.data
+        member = data.get("member_number") if isinstance(data, dict) else None
+        if not isinstance(member, str) or not member:
+            member = "-"
+        # Hashed: the value is whatever the caller sent, and cache keys must stay plain ASCII.
+        return f"{base}:{hashlib.sha256(member.encode('utf-8', 'replace')).hexdigest()[:32]}"

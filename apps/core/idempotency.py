@@ -20,6 +20,7 @@ import datetime as dt
 import enum
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +32,9 @@ from .exceptions import IdempotencyInProgress, IdempotencyKeyReused
 from .models import IdempotencyKey
 
 KEY_MAX_LENGTH = 255
+# Visible ASCII, no spaces: what a till can send in a header and log without escaping.
+KEY_REGEX = rf"^[!-~]{{1,{KEY_MAX_LENGTH}}}$"
+KEY_PATTERN = re.compile(KEY_REGEX)
 
 
 class ClaimState(enum.Enum):

@@ -61,3 +61,15 @@ def test_administrators_and_superusers_use_the_admin(client, request, who):
 def test_an_inactive_administrator_is_not_an_administrator(administrator):
     administrator.is_active = False
     assert not roles.is_administrator(administrator)
+
+
+@pytest.mark.parametrize(
+    ("role", "shown"),
+    [(roles.ADMINISTRATOR, True), (roles.MANAGER, False), (roles.SUPPORT_AGENT, False)],
+)
+def test_the_administration_link_is_shown_to_whoever_may_use_the_admin(client, role, shown):
+    """Issue 8: the link followed the superuser flag, so a group Administrator never saw it."""
+    user = make_staff(role, email=f"{role.split()[0].lower()}@test.local")
+    client.force_login(user)
+    html = client.get(reverse("dashboard:home")).content.decode()
+    assert (reverse("admin:index") in html) is shown

@@ -202,3 +202,36 @@ def test_a_refused_request_logs_one_line_without_a_traceback(tmp_path):
     lines = [line for line in (done.stdout + done.stderr).splitlines() if line.strip()]
     assert len(lines) == 1, lines
     assert lines[0].endswith("WARNING django.request Forbidden (Permission denied): /staff/x/")
+
+
+def _boom(*args, **kwargs):
+    raise RuntimeError("a bug")
+
+
+def test_an_unexpected_failure_under_the_api_is_the_envelope(api_key, customer, monkeypatch):
+    """Issue 8: every response under /api/ is {"code", "message"}, a bug's 500 included."""
+    monkeypatch.setattr("apps.api.views.customers.CustomerDetailApi.get", _boom)
+    client = APIClient(raise_request_exception=False)
+    client.credentials(HTTP_AUTHORIZATION=f"Api-Key {api_key[1]}")
+    response = client.get(reverse("api:customer-detail", args=[customer.member_number]))
+    assert response.status_code == 500
+    assert response["Content-Type"] == "application/json"
+    assert response.json()["code"] == "server_error"
+
+
+def test_an_unexpected_failure_of_a_page_stays_the_html_page(client, agent, monkeypatch):
+    monkeypatch.setattr("apps.dashboard.views.home.HomeView.get", _boom)
+    client.raise_request_exception = False
+    client.force_login(agent)
+    response = client.get(reverse("dashboard:home"))
+    assert response.status_code == 500
+    assert response["Content-Type"].startswith("text/html")
+
+
+def test_a_request_django_refuses_before_any_view_is_the_envelope(api, settings):
+    settings.ALLOWED_HOSTS = ["clientele.example"]
+    response = APIClient(raise_request_exception=False).get(
+        "/api/v1/customers/", HTTP_HOST="evil.example"
+    )
+    assert response.status_code == 400
+    assert response.json()["code"] == "bad_request"

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.django_db
 LIST = "dashboard:audit-list"
 EXPORT = "dashboard:audit-export"
 T0 = dt.datetime(2026, 3, 1, 4, 0, tzinfo=dt.UTC)
-AUDIT_BUDGET = 13  # 7 are the session, user, user-session and permission look-ups
+AUDIT_BUDGET = 14  # 8 are the session, user, user-session, permission and role look-ups
 
 
 def _event(at=T0, **fields) -> AuditEvent:

@@ -19,6 +19,7 @@ from ..serializers import (
     ChannelField,
     CustomerOut,
     CustomerProfileIn,
+    JsonTypes,
     phone_field_validate,
     validated,
 )
@@ -34,10 +35,15 @@ class CustomerListApi(APIView):
         member_number = serializers.CharField(max_length=16, required=False, allow_blank=True)
 
         def validate_phone(self, value: str) -> str:
-            return phone_field_validate(value)
+            # A lookup, not an input: what is no phone number matches nobody (stored phones
+            # are E.164), so the answer is an empty list rather than a refusal.
+            try:
+                return phone_field_validate(value)
+            except serializers.ValidationError:
+                return value
 
     class Input(CustomerProfileIn):
-        class ConsentIn(serializers.Serializer):
+        class ConsentIn(JsonTypes, serializers.Serializer):
             channel = ChannelField()
             purpose = serializers.ChoiceField(choices=ConsentPurpose.choices)
             granted = serializers.BooleanField()

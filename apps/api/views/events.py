@@ -15,7 +15,7 @@ from apps.loyalty.services.bonuses import EVENT_REFERENCE_MAX_LENGTH, event_bonu
 
 from ..idempotency import idempotent
 from ..schema import COMMON_ERRORS, IDEMPOTENT_ERRORS, error
-from ..serializers import EnumField, validated
+from ..serializers import EnumField, JsonTypes, validated
 
 
 class EarnEventField(EnumField):
@@ -45,7 +45,7 @@ class CustomerEventCreateApi(APIView):
     answer is 200 with ``points_awarded`` 0 and nothing is recorded. An event code this version
     does not know is 400 ``validation_error`` on ``event``."""
 
-    class Input(serializers.Serializer):
+    class Input(JsonTypes, serializers.Serializer):
         event = EarnEventField()
         reference = serializers.CharField(
             max_length=EVENT_REFERENCE_MAX_LENGTH,

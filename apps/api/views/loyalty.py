@@ -28,8 +28,7 @@ import uuid
 from decimal import Decimal
 
 from django.utils.translation import gettext as _
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -60,6 +59,8 @@ from ..schema import (
 from ..serializers import (
     CouponCheckOut,
     CouponUseOut,
+    DecimalField,
+    JsonTypes,
     PointsOut,
     PointsTransactionOut,
     RedemptionOut,
@@ -117,17 +118,16 @@ class RewardListApi(APIView):
     ``reason`` for that member (tier, per-member limit, stock, points)."""
 
     class Query(serializers.Serializer):
-        member_number = serializers.CharField(max_length=16, required=False, allow_blank=True)
+        member_number = serializers.CharField(
+            max_length=16,
+            required=False,
+            allow_blank=True,
+            help_text=_("Say for this member whether each reward can be redeemed now."),
+        )
 
     @extend_schema(
         operation_id="rewards_list",
-        parameters=[
-            OpenApiParameter(
-                "member_number",
-                OpenApiTypes.STR,
-                description="Say for this member whether each reward can be redeemed now.",
-            )
-        ],
+        parameters=[Query],
         responses={
             200: RewardOfferOut(many=True),
             **COMMON_ERRORS,
@@ -170,7 +170,7 @@ class RedemptionCreateApi(APIView):
     in one transaction. Refusals change nothing: 409 `insufficient_points`, `out_of_stock`,
     `limit_reached` (per-member limit) or `not_eligible` (tier, availability window)."""
 
-    class Input(serializers.Serializer):
+    class Input(JsonTypes, serializers.Serializer):
         member_number = serializers.CharField(max_length=16)
         reward = serializers.SlugField(max_length=60, help_text=_("Reward code."))
         quantity = serializers.IntegerField(min_value=1, max_value=100, default=1)
@@ -220,12 +220,10 @@ class CouponValidateApi(APIView):
 
     throttle_classes = [ApiKeyThrottle, CouponCheckThrottle]
 
-    class Input(serializers.Serializer):
+    class Input(JsonTypes, serializers.Serializer):
         code = serializers.CharField(max_length=60)
         member_number = serializers.CharField(max_length=16, required=False, allow_blank=True)
-        order_total = serializers.DecimalField(
-            max_digits=12, decimal_places=2, min_value=Decimal(0)
-        )
+        order_total = DecimalField(max_digits=12, decimal_places=2, min_value=Decimal(0))
 
         class Meta:
             ref_name = "CouponValidateInput"
@@ -268,12 +266,12 @@ class CouponRedeemApi(APIView):
     omitted, the recorded order's total is used. A refusal is 409 `coupon_invalid` with a
     stable ``reason`` and writes nothing."""
 
-    class Input(serializers.Serializer):
+    class Input(JsonTypes, serializers.Serializer):
         code = serializers.CharField(max_length=60)
         member_number = serializers.CharField(max_length=16, required=False, allow_blank=True)
         order_external_id = serializers.CharField(max_length=64)
         store = serializers.SlugField(max_length=32, help_text=_("Store code."))
-        order_total = serializers.DecimalField(
+        order_total = DecimalField(
             max_digits=12, decimal_places=2, min_value=Decimal(0), required=False
         )
 

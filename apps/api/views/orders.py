@@ -19,7 +19,15 @@ from apps.loyalty.services import EarnOutcome, order_ingest, refund_ingest
 
 from ..idempotency import idempotent
 from ..schema import COMMON_ERRORS, IDEMPOTENT_ERRORS, error
-from ..serializers import OrderChannelField, OrderStatusField, TierRefOut, tier_ref, validated
+from ..serializers import (
+    DecimalField,
+    JsonTypes,
+    OrderChannelField,
+    OrderStatusField,
+    TierRefOut,
+    tier_ref,
+    validated,
+)
 
 OrderResultOut = inline_serializer(
     name="OrderResult",
@@ -43,9 +51,9 @@ RefundResultOut = inline_serializer(
     name="RefundResult",
     fields={
         "refund_id": serializers.CharField(),
-        "amount": serializers.DecimalField(max_digits=12, decimal_places=2),
+        "amount": DecimalField(max_digits=12, decimal_places=2),
         "order_status": OrderStatusField(),
-        "refunded_total": serializers.DecimalField(max_digits=12, decimal_places=2),
+        "refunded_total": DecimalField(max_digits=12, decimal_places=2),
         "points_reversed": serializers.IntegerField(),
         "balance": serializers.IntegerField(),
     },
@@ -92,30 +100,28 @@ class OrderCreateApi(APIView):
     within 0.01, otherwise 400 ``validation_error`` on ``lines``: earn rules per category or
     SKU spread the paid total over the lines, so the lines must describe the same money."""
 
-    class Input(serializers.Serializer):
-        class LineIn(serializers.Serializer):
+    class Input(JsonTypes, serializers.Serializer):
+        class LineIn(JsonTypes, serializers.Serializer):
             sku = serializers.CharField(max_length=64)
             name = serializers.CharField(max_length=200, required=False, default="")
             category = serializers.CharField(max_length=80, required=False, default="")
-            quantity = serializers.DecimalField(
+            quantity = DecimalField(
                 max_digits=10, decimal_places=3, min_value=Decimal("0.001"), default=Decimal(1)
             )
-            unit_price = serializers.DecimalField(
-                max_digits=12, decimal_places=2, min_value=Decimal(0)
-            )
+            unit_price = DecimalField(max_digits=12, decimal_places=2, min_value=Decimal(0))
 
         external_id = serializers.CharField(max_length=64)
         member_number = serializers.CharField(max_length=16)
         store = serializers.SlugField(max_length=32, help_text=_("Store code."))
         placed_at = serializers.DateTimeField()
-        total = serializers.DecimalField(
+        total = DecimalField(
             max_digits=12,
             decimal_places=2,
             min_value=Decimal(0),
             help_text=_("Amount paid, after discount."),
         )
         channel = OrderChannelField(required=False)
-        discount = serializers.DecimalField(
+        discount = DecimalField(
             max_digits=12, decimal_places=2, min_value=Decimal(0), default=Decimal(0)
         )
         coupon_code = serializers.CharField(max_length=40, required=False, default="")
@@ -184,11 +190,9 @@ class RefundCreateApi(APIView):
     The clawback runs after the refund is recorded and is itself once per refund, so a retry
     after a failure between the two completes it."""
 
-    class Input(serializers.Serializer):
+    class Input(JsonTypes, serializers.Serializer):
         refund_id = serializers.CharField(max_length=64)
-        amount = serializers.DecimalField(
-            max_digits=12, decimal_places=2, min_value=Decimal("0.01")
-        )
+        amount = DecimalField(max_digits=12, decimal_places=2, min_value=Decimal("0.01"))
         reason = serializers.CharField(max_length=200, required=False, default="")
 
         class Meta:

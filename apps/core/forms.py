@@ -1,0 +1,26 @@
+"""Form pieces every app's forms share."""
+
+from django import forms
+
+from .text import instance_text_problems
+
+
+class TextRuleModelForm(forms.ModelForm):
+    """A model form that holds the text rule (``apps.core.text``) on the text columns it sets:
+    a control character is an error on its field, never a stored value that breaks an export.
+    The admin site gives it to every model admin and inline (``ClienteleAdminSite.register``),
+    so no admin page can bypass the rule, whatever model it edits."""
+
+    def _post_clean(self):
+        super()._post_clean()
+        names = self.changed_data if self.instance.pk else list(self.fields)
+        for name, message in instance_text_problems(self.instance, names=names):
+            if name not in self.errors:
+                self.add_error(name if name in self.fields else None, message)
+
+
+def with_text_rule(form_class: type[forms.ModelForm]) -> type[forms.ModelForm]:
+    """``form_class`` holding the text rule too (itself when it already does)."""
+    if issubclass(form_class, TextRuleModelForm):
+        return form_class
+    return type(form_class.__name__, (TextRuleModelForm, form_class), {})
