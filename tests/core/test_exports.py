@@ -32,11 +32,33 @@ def test_csv_and_xlsx_escape_and_keep_types():
     assert parsed[1][1:] == ["-12.50", "2024-01-02", "7"]
 
     ws = load_workbook(xlsx_file(title="t", header=["name", "total", "day", "n"], rows=rows)).active
-    values = list(ws.iter_rows(min_row=2, values_only=True))
-    # XML turns a stored "\r" into "\n" on reading; the apostrophe in front is what matters.
-    assert [r[0].replace("\n", "\r") for r in values] == ["'" + v for v in NASTY]
+    cells = list(ws.iter_rows(min_row=2))
+    # In XLSX formula-like text is a typed text cell with the quote-prefix style: it reads as
+    # it is (no apostrophe shows) and stays text when edited. XML reads a stored "\r" as "\n".
+    assert [r[0].value.replace("\n", "\r") for r in cells] == NASTY
+    assert all(r[0].data_type == "s" and r[0].quotePrefix for r in cells)
+    values = [[c.value for c in r] for r in cells]
     assert values[0][1] == -12.5 and isinstance(values[0][1], float)
     assert values[0][2] == dt.datetime(2024, 1, 2) and values[0][3] == 7
+    assert cells[0][2].number_format == "yyyy-mm-dd"
+
+
+def test_xlsx_reads_like_a_report():
+    """Issue 9, part 4: a bold frozen header with an autofilter, widths that fit, phones that
+    read as phones, dates as dates."""
+    rows = [
+        ("+8613290809573", "张伟", dt.datetime(2026, 12, 4, 9, 30), Decimal("88.00")),
+        ("+8613800000000", "Ann Lee", dt.datetime(2026, 12, 3, 18, 5), Decimal("5.50")),
+    ]
+    header = ["phone", "name", "placed_at", "total"]
+    ws = load_workbook(xlsx_file(title="Orders", header=header, rows=rows)).active
+    assert [c.value for c in ws[1]] == header and all(c.font.b for c in ws[1])
+    assert ws.freeze_panes == "A2" and ws.auto_filter.ref == "A1:D3"
+    assert ws["A2"].value == "+8613290809573" and ws["A2"].quotePrefix
+    assert not ws["B2"].quotePrefix
+    assert ws["C2"].is_date and ws["C2"].number_format == "yyyy-mm-dd hh:mm"
+    widths = {k: v.width for k, v in ws.column_dimensions.items()}
+    assert widths["A"] >= len("+8613290809573") and widths["D"] >= 8
 
 
 def _csv(response) -> list[list[str]]:
@@ -74,7 +96,7 @@ def test_customer_export_xlsx_escapes_and_keeps_dates_typed(client, manager):
     assert response.status_code == 200
     ws = load_workbook(io.BytesIO(b"".join(response.streaming_content))).active
     header, row = list(ws.iter_rows(values_only=True))
-    assert row[header.index("first_name")] == '\'=HYPERLINK("x")'
+    assert row[header.index("first_name")] == '=HYPERLINK("x")'
     assert row[header.index("birth_date")] == dt.datetime(1990, 5, 6)
     assert isinstance(row[header.index("joined_at")], dt.datetime)
     assert AuditEvent.objects.filter(action="export.customers", after__format="xlsx").count() == 1
@@ -100,7 +122,7 @@ def test_order_export_keeps_numbers_typed_in_xlsx(client, manager):
 
     ws = load_workbook(io.BytesIO(b"".join(response.streaming_content))).active
     header, row = list(ws.iter_rows(values_only=True))
-    assert row[header.index("external_id")] == "'-5"
+    assert row[header.index("external_id")] == "-5"
     assert row[header.index("total")] == 12.34
     event = AuditEvent.objects.get(action="export.orders")
     assert event.after["filters"] == {"store": "bj-01"} and event.after["rows"] == 1
