@@ -7,6 +7,12 @@ confuse (0/O, 1/I/L), so there is nothing to "correct": input is normalised by f
 full-width characters (Chinese input methods), upper-casing and dropping spaces, dashes and
 other separators, then re-grouped before the lookup.
 
+A voucher in a member's wallet (a coupon with an owner) is typed at a till, so its code is short:
+10 symbols of the same alphabet, ``7KQ4-M9TD-X2`` (10 × log2(31) ≈ 49.5 bits). It is bound to its
+owner (another member's check is ``not_owner``) and guessing is rate-limited per API key and
+member (``API_COUPON_CHECK_RATE``, 30 a minute): finding one live voucher by chance would take
+millions of years of guessing at that rate. Bearer codes without an owner (batches) keep 28.
+
 Referral codes are not secrets (they are meant to be shared); they are short (8 symbols of the
 same alphabet) and unique through a database constraint.
 """
@@ -19,6 +25,7 @@ from django.utils.crypto import salted_hmac
 
 ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 COUPON_CODE_LENGTH = 28
+VOUCHER_CODE_LENGTH = 10
 GROUP = 4
 REFERRAL_CODE_LENGTH = 8
 _SEPARATORS = str.maketrans("", "", " \t\r\n-_.‐‑‒–—―")
@@ -52,6 +59,11 @@ def code_normalize(raw: str) -> str:
 def coupon_code_generate() -> str:
     """A new coupon code: ≥128 bits from ``secrets``, grouped ``XXXX-XXXX-…``."""
     return code_group(_random_symbols(COUPON_CODE_LENGTH))
+
+
+def voucher_code_generate() -> str:
+    """A new code for an owned voucher: 10 symbols, grouped ``XXXX-XXXX-XX``."""
+    return code_group(_random_symbols(VOUCHER_CODE_LENGTH))
 
 
 def referral_code_generate() -> str:

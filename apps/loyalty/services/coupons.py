@@ -29,7 +29,13 @@ from apps.core.services import audit_record
 from apps.core.text import text_check
 from apps.customers.models import Customer, Order, Store
 
-from ..codes import code_compact, code_normalize, coupon_code_generate
+from ..codes import (
+    VOUCHER_CODE_LENGTH,
+    code_compact,
+    code_normalize,
+    coupon_code_generate,
+    voucher_code_generate,
+)
 from ..enums import CouponKind, CouponRefusal
 from ..exceptions import CouponInvalid
 from ..models import Coupon, CouponBatch, CouponUse, Redemption
@@ -51,6 +57,16 @@ class CouponCheck:
     code: str
     coupon: Coupon | None
     reason_code: str = ""
+
+
+def _voucher_code() -> str:
+    """A short owned-voucher code no coupon has yet (a repeat among 31^10 codes is rare, not
+    impossible; the unique column stays the last word)."""
+    for _attempt in range(8):
+        code = voucher_code_generate()
+        if not Coupon.objects.filter(code=code).exists():
+            return code
+    raise RuntimeError("No free voucher code after 8 draws: the code space is exhausted.")
 
 
 def coupon_find(*, code: str, lock: bool = False) -> Coupon | None:
@@ -77,6 +93,16 @@ def _refusal(code: str, coupon: Coupon | None, reason_code: str, reason: str) ->
     return CouponCheck(False, Decimal(0), reason, code, coupon, reason_code)
 
 
+def _hidden_from(coupon: Coupon, customer: Customer | None) -> bool:
+    """A short voucher code exists only for its owner: checked without the member, or for
+    another one, it is an unknown code, so guessing short codes finds nothing and learns
+    nothing. (Long codes, bearer secrets, keep ``not_owner`` and the owner-less check.)"""
+    short = len(code_compact(coupon.code)) == VOUCHER_CODE_LENGTH
+    return (
+        short and coupon.owner_id is not None and getattr(customer, "pk", None) != coupon.owner_id
+    )
+
+
 def _check(
     *,
     coupon: Coupon | None,
@@ -85,7 +111,7 @@ def _check(
     order_total: Decimal | None,
     at: dt.datetime,
 ) -> CouponCheck:
-    if coupon is None:
+    if coupon is None or _hidden_from(coupon, customer):
         return _refusal(code, None, CouponRefusal.UNKNOWN, _("There is no coupon with this code."))
     code = coupon.code
     if not coupon.is_active:
@@ -213,7 +239,7 @@ def coupon_issue(
     _check_terms(kind=kind, value=value, min_spend=min_spend)
     now = timezone.now()
     return Coupon.objects.create(
-        code=coupon_code_generate(),
+        code=_voucher_code() if owner is not None else coupon_code_generate(),
         kind=kind,
         value=value,
         min_spend=min_spend,
