@@ -64,9 +64,7 @@ def _json_type_problem(field: serializers.Field, value) -> str:
             return _("Not a valid string.")
         if field.max_length is not None and len(value) > field.max_length:
             # Before trimming too: the schema's maxLength counts what is sent.
-            return _("Ensure this field has no more than %(max_length)s characters.") % {
-                "max_length": field.max_length
-            }
+            return str(field.error_messages["max_length"]).format(max_length=field.max_length)
         # The text rule holds for every text the API takes, stored or only looked up.
         return text_problem(value.strip() if field.trim_whitespace else value) or ""
     if isinstance(field, serializers.BooleanField) and not isinstance(value, bool):

@@ -2,6 +2,7 @@
 
 from django import forms
 
+from .exceptions import ApplicationError
 from .text import instance_text_problems
 
 
@@ -24,3 +25,10 @@ def with_text_rule(form_class: type[forms.ModelForm]) -> type[forms.ModelForm]:
     if issubclass(form_class, TextRuleModelForm):
         return form_class
     return type(form_class.__name__, (TextRuleModelForm, form_class), {})
+
+
+def add_service_error(form: forms.BaseForm, exc: ApplicationError) -> None:
+    """Show a service refusal on the form: on its field when the error names one the form has,
+    else as a form-wide error."""
+    field = exc.extra.get("field")
+    form.add_error(field if field in form.fields else None, exc.message)

@@ -1,6 +1,6 @@
 from django.utils.translation import gettext_lazy as _
 
-from apps.core.exceptions import ApplicationError, Conflict, NotFound
+from apps.core.exceptions import ApplicationError, Conflict, NotFound, ValidationFailed
 
 
 class CustomerNotFound(NotFound):
@@ -47,15 +47,13 @@ class AlreadyMember(Conflict):
     default_message = _("This account already has a membership.")
 
 
-class ClaimNotPossible(ApplicationError):
+class ClaimNotPossible(Conflict):
     code = "claim_not_possible"
-    status = 409
     default_message = _("We could not match a membership to these details.")
 
 
-class PhoneCodeInvalid(ApplicationError):
+class PhoneCodeInvalid(ValidationFailed):
     code = "phone_code_invalid"
-    status = 400
     default_message = _("That code is not right or has expired. Request a new one.")
 
 

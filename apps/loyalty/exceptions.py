@@ -1,6 +1,6 @@
 from django.utils.translation import gettext_lazy as _
 
-from apps.core.exceptions import ApplicationError, Conflict
+from apps.core.exceptions import ApplicationError, Conflict, ValidationFailed
 
 
 class InsufficientPoints(Conflict):
@@ -46,6 +46,6 @@ class AdjustmentNotAllowed(ApplicationError):
     default_message = _("You cannot make this adjustment.")
 
 
-class LedgerDigestInvalid(ApplicationError):
+class LedgerDigestInvalid(ValidationFailed):
     code = "ledger_digest_invalid"
     default_message = _("This is not a ledger digest.")

@@ -7,6 +7,7 @@ import pytest
 from django.urls import reverse
 from drf_spectacular.generators import SchemaGenerator
 
+from apps.core.models import IdempotencyKey
 from apps.customers.models import Customer, Order
 from tests.api.conftest import order_payload
 
@@ -83,6 +84,8 @@ def test_an_idempotency_key_is_visible_ascii(api, customer, key):
     )
     assert response.status_code == 400
     assert "Idempotency-Key" in response.json()["errors"]
+    assert not Customer.objects.filter(email="k@example.org").exists()
+    assert not IdempotencyKey.objects.exists()
 
 
 @pytest.mark.parametrize("body", ["[null, null]", '"text"', "42"])

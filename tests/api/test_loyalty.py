@@ -415,6 +415,9 @@ def test_unknown_reward_or_member_is_404(
     [
         (0, "Ensure this value is greater than or equal to 1."),
         (101, "Ensure this value is less than or equal to 100."),
+        ("2", "A valid integer is required."),
+        (2.0, "A valid integer is required."),
+        (True, "A valid integer is required."),
     ],
 )
 def test_quantity_out_of_range_is_400(api, member_with_points, catalogue, quantity, error):
@@ -652,6 +655,7 @@ def test_a_voucher_is_redeemed_with_its_owner_named(api, store, programme):
     del body["member_number"]
     refused = api.post(REDEEM, body, format="json")
     assert (refused.status_code, refused.json()["reason"]) == (409, "unknown")
+    assert CouponUse.objects.count() == 0 and Coupon.objects.get(pk=owned.pk).uses == 0
     response = api.post(REDEEM, {**body, "member_number": owner.member_number}, format="json")
     assert response.status_code == 201
     assert response.json()["member_number"] == owner.member_number

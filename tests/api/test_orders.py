@@ -255,6 +255,8 @@ def test_refund_of_unknown_order_is_404(api, paid_order):
         ({"refund_id": "R-1", "amount": "0"}, "amount: Ensure this value is greater than"),
         ({"amount": "10"}, "refund_id: This field is required."),
         ({"refund_id": "R-1", "amount": "1.001"}, "amount: Ensure that there are no more than 2"),
+        ({"refund_id": "R-1", "amount": 1.5}, 'amount: Send this as a string such as "19.90"'),
+        ({"refund_id": 7, "amount": "10"}, "refund_id: Not a valid string."),
     ],
 )
 def test_invalid_refund_is_400_and_changes_nothing(api, paid_order, body, message):

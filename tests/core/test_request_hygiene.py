@@ -170,3 +170,28 @@ def test_a_refusal_answers_in_the_clients_language(api, customer):
     response = api.get("/api/v1/customers/a%00b/", HTTP_ACCEPT_LANGUAGE="zh-hans")
     assert response.status_code == 400
     assert response["Content-Language"] == "zh-hans"
+
+
+def test_too_many_form_fields_under_the_api_is_the_400_envelope(api, store, settings):
+    settings.DATA_UPLOAD_MAX_NUMBER_FIELDS = 10
+    fields = "&".join(f"f{i}=x" for i in range(11))
+    response = api.post(
+        reverse("api:customer-list"),
+        f"email=ann%40example.org&{fields}",
+        content_type="application/x-www-form-urlencoded",
+    )
+    assert response.status_code == 400
+    assert response.json()["code"] == "too_many_fields"
+    assert Customer.objects.count() == 0
+
+
+def test_a_malformed_multipart_body_under_the_api_is_the_400_envelope(api, store):
+    response = api.generic(
+        "POST",
+        reverse("api:customer-list"),
+        b"--x\r\nnot a part",
+        content_type="multipart/form-data",  # no boundary: the parser cannot read it
+    )
+    assert response.status_code == 400
+    assert response.json()["code"] == "parse_error"
+    assert Customer.objects.count() == 0

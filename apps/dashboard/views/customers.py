@@ -13,6 +13,7 @@ from django.views import View
 from django.views.generic import FormView, TemplateView
 
 from apps.core.exceptions import ApplicationError
+from apps.core.forms import add_service_error
 from apps.core.timeline import timeline_for
 from apps.customers.enums import Channel, ConsentPurpose, Source
 from apps.customers.exceptions import CustomerNotFound
@@ -61,12 +62,6 @@ def customer_or_404(member_number: str) -> Customer:
         return customer_get(member_number=member_number)
     except CustomerNotFound as exc:
         raise Http404(exc.message) from exc
-
-
-def add_service_error(form, exc: ApplicationError) -> None:
-    """Show a service refusal on the form: on its field when the error names one we show."""
-    field = exc.extra.get("field")
-    form.add_error(field if field in form.fields else None, exc.message)
 
 
 def detail_url(customer: Customer, anchor: str = "") -> str:

@@ -7,15 +7,11 @@ from django.utils.translation import gettext_lazy
 from django.views.generic import TemplateView
 
 from apps.core.exceptions import ApplicationError
+from apps.core.forms import add_service_error
 
 from .mixins import StaffRequiredMixin
 
 FORM_TEMPLATE = "dashboard/loyalty/form.html"
-
-
-def service_error(form, exc: ApplicationError) -> None:
-    field = exc.extra.get("field")
-    form.add_error(field if field in form.fields else None, exc.message)
 
 
 class FormPageView(StaffRequiredMixin, TemplateView):
@@ -55,7 +51,7 @@ class FormPageView(StaffRequiredMixin, TemplateView):
             try:
                 self.save(form)
             except ApplicationError as exc:
-                service_error(form, exc)
+                add_service_error(form, exc)
             else:
                 messages.success(request, self.success_message)
                 return redirect(self.get_success_url())

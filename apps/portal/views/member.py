@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 from django.views.generic import FormView, TemplateView
 
 from apps.core.exceptions import ApplicationError, NotFound
+from apps.core.forms import add_service_error
 from apps.customers.inbox import portal_message_mark_read
 from apps.customers.selectors import (
     consent_current,
@@ -87,8 +88,7 @@ class ProfileView(MemberMixin, FormView):
         try:
             customer_update(customer=self.customer, actor=self.request.user, **form.cleaned_data)
         except ApplicationError as exc:
-            field = exc.extra.get("field")
-            form.add_error(field if field in form.fields else None, exc.message)
+            add_service_error(form, exc)
             return self.form_invalid(form)
         messages.success(self.request, _("Your profile is saved."))
         return redirect("portal:profile")
