@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from apps.accounts.services import api_key_create
 from apps.core.models import IdempotencyKey
-from apps.customers.models import Order, Refund
+from apps.customers.models import Customer, Order, Refund
 from apps.loyalty.enums import TxKind
 from apps.loyalty.models import LoyaltyAccount, PointsTransaction
 from apps.loyalty.verification import ledger_faults
@@ -104,3 +104,17 @@ def test_10_concurrent_refunds_of_20_percent_each_exactly_5_succeed(order_body):
     assert Refund.objects.count() == 5
     assert LoyaltyAccount.objects.get().balance == 0
     assert list(ledger_faults()) == []
+
+
+def test_one_contact_enrolled_by_8_tills_at_once_is_one_member(store):
+    """Issue 8: the already-enrolled check runs in the enrolling transaction under a lock on
+    the contact, so simultaneous enrolments of one e-mail make one member and 409s."""
+    body = {"email": "twin@example.org", "first_name": "Twin"}
+    responses = run_concurrently(
+        8, lambda c: c.post(reverse("api:customer-list"), body, format="json")
+    )
+    codes = sorted(r.status_code for r in responses)
+    assert codes == [201] + [409] * 7
+    assert {r.json()["code"] for r in responses if r.status_code == 409} == {"already_enrolled"}
+
+    assert Customer.objects.filter(email="twin@example.org").count() == 1

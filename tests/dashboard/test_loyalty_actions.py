@@ -584,3 +584,30 @@ def test_liability_export_is_audited(client, manager, loyalty_world):
     assert body.splitlines()[0] == "month,issued,redeemed,expired"
     assert "outstanding points,1700" in body
     assert AuditEvent.objects.filter(action="export.liability", actor=manager).count() == 1
+
+
+@pytest.mark.parametrize("rule_id", ["abc", "-3", "1e9", ""])
+def test_earn_rule_preview_with_a_crafted_rule_id_previews_a_new_rule(
+    client, marketer, loyalty_world, rule_id
+):
+    """A rule_id that is no id was int()-ed in the view: a 500. Now the draft is a new rule."""
+    client.force_login(marketer)
+    data = {
+        "name": "Cups ×3",
+        "kind": "category",
+        "multiplier": "3",
+        "bonus_points": 0,
+        "category": "cups",
+        "min_spend": "0",
+        "priority": 100,
+        "stackable": "on",
+        "is_active": "on",
+        "rule_id": rule_id,
+    }
+    preview = client.post(
+        reverse("dashboard:loyalty-rule-preview"),
+        {**data, "preview-amount": "100", "preview-category": "cups"},
+    )
+    assert preview.status_code == 200
+    assert preview.context["result"].points == 300
+    assert not EarnRule.objects.filter(name="Cups ×3").exists()

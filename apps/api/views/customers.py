@@ -9,7 +9,7 @@ from rest_framework.views import APIView
 
 from apps.customers.enums import ConsentPurpose, Source
 from apps.customers.selectors import customer_get, customer_list_for_api, store_get
-from apps.customers.services import customer_contact_unique_check, customer_update
+from apps.customers.services import customer_update
 from apps.loyalty.services import customer_enrol_referred
 
 from ..idempotency import idempotent
@@ -101,9 +101,9 @@ class CustomerListApi(APIView):
         referral_code = data.pop("referral_code", "").strip()
         if "store" in data:
             data["store"] = store_get(code=data["store"])
-        customer_contact_unique_check(email=data.get("email", ""), phone=data.get("phone", ""))
         customer = customer_enrol_referred(
             referral_code=referral_code,
+            contact_unique=True,
             source=Source.API,
             consents=consents,
             consent_source=f"api:{request.auth.name}"[:40],

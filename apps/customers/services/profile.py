@@ -13,7 +13,7 @@ from typing import Any
 from allauth.account.models import EmailAddress
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -130,8 +130,17 @@ def customer_profile_clean(
 def customer_contact_unique_check(*, email: str = "", phone: str = "") -> None:
     """Integrations enrol a person once: an e-mail or phone already on an active customer is
     ``AlreadyEnrolled`` (409, with that member's number), as imports skip such rows. (Staff and
-    the portal may still enrol a second membership: the portal tags it for review.)"""
+    the portal may still enrol a second membership: the portal tags it for review.) Call it
+    inside the enrolling transaction: on PostgreSQL it locks the contact until that commits."""
     cleaned = customer_profile_clean({"email": email, "phone": phone}) if email or phone else {}
+    if connection.vendor == "postgresql" and connection.in_atomic_block:
+        # Two enrolments of one contact at once: the second waits for the first to commit and
+        # then finds it. Held to the end of the caller's transaction.
+        with connection.cursor() as cursor:
+            for contact in sorted(v for v in cleaned.values() if v):
+                cursor.execute(
+                    "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [f"contact:{contact}"]
+                )
     existing = customer_get_by_contact(
         email=cleaned.get("email", ""), phone=cleaned.get("phone", "")
     )

@@ -13,13 +13,14 @@ from django.utils.translation import gettext_lazy
 from django.views import View
 from django.views.generic import TemplateView
 
-from apps.loyalty.models import EarnRule, Programme, Tier
-from apps.loyalty.rules import LineFacts, OrderFacts, compute_earn
+from apps.loyalty.models import EarnRule, Tier
+from apps.loyalty.rules import LineFacts, OrderFacts
 from apps.loyalty.services.configuration import (
     earn_rule_create,
     earn_rule_deactivate,
     earn_rule_update,
 )
+from apps.loyalty.services.earning import earn_rule_trial
 from apps.loyalty.staff_selectors import earn_rule_list
 
 from ..forms_loyalty import EarnPreviewForm, EarnRuleForm
@@ -115,20 +116,15 @@ class EarnRulePreviewView(StaffRequiredMixin, TemplateView):
                 tier_multiplier=tier.earn_multiplier if tier else Decimal(1),
                 first_purchase=data["first_purchase"],
             )
-            rules = list(EarnRule.objects.filter(is_active=True).prefetch_related("tiers"))
-            rule_tiers = {r.pk: {t.pk for t in r.tiers.all()} for r in rules}
-            rate = Programme.get().points_per_currency_unit
-            context["current"] = compute_earn(
-                facts=facts, rate=rate, rules=rules, rule_tiers=rule_tiers
-            )
+            draft, draft_tiers = None, ()
             if rule_form.is_valid():
                 draft = rule_form.save(commit=False)
-                draft.pk = int(request.POST.get("rule_id") or 0) or -1
-                others = [r for r in rules if r.pk != draft.pk]
-                rule_tiers[draft.pk] = {t.pk for t in rule_form.cleaned_data.get("tiers", [])}
-                context["result"] = compute_earn(
-                    facts=facts, rate=rate, rules=[*others, draft], rule_tiers=rule_tiers
-                )
+                rule_id = request.POST.get("rule_id", "")
+                draft.pk = int(rule_id) if rule_id.isdigit() else -1
+                draft_tiers = {t.pk for t in rule_form.cleaned_data.get("tiers", [])}
             else:
                 context["rule_errors"] = True
+            context["current"], context["result"] = earn_rule_trial(
+                facts=facts, draft=draft, draft_tier_ids=draft_tiers
+            )
         return self.render_to_response(context)

@@ -23,7 +23,7 @@ from apps.customers.services import order_record
 from .. import ledger
 from ..enums import EarnRuleKind, LotStatus, TxKind
 from ..locks import entry_tier, lock_account, lock_accounts
-from ..models import LoyaltyAccount, PointsLot, PointsTransaction, Programme, Tier
+from ..models import EarnRule, LoyaltyAccount, PointsLot, PointsTransaction, Programme, Tier
 from ..rules import CONDITIONS, OrderFacts, compute_earn, spread_discount
 from ..selectors import earn_rules_active
 from .bonuses import debt_settle
@@ -82,6 +82,20 @@ def earn_preview(*, order: Order, account: LoyaltyAccount, programme: Programme)
         rules=rules,
         rule_tiers=rule_tiers,
     )
+
+
+def earn_rule_trial(*, facts: OrderFacts, draft: EarnRule | None = None, draft_tier_ids=()):
+    """What the active rules earn for ``facts`` now, and (with ``draft``, an unsaved rule that
+    is new or replaces the active rule of its pk, limited to ``draft_tier_ids``) what they would
+    earn with it: ``(current, with_draft or None)``. Writes nothing."""
+    rules, rule_tiers = earn_rules_active()
+    rate = Programme.get().points_per_currency_unit
+    current = compute_earn(facts=facts, rate=rate, rules=rules, rule_tiers=rule_tiers)
+    if draft is None:
+        return current, None
+    others = [r for r in rules if r.pk != draft.pk]
+    tiers = {**rule_tiers, draft.pk: set(draft_tier_ids)}
+    return current, compute_earn(facts=facts, rate=rate, rules=[*others, draft], rule_tiers=tiers)
 
 
 def _lock_existing_account(customer_id: int) -> LoyaltyAccount:

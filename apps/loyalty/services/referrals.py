@@ -23,7 +23,11 @@ from django.utils.translation import gettext as _
 from apps.accounts.models import User
 from apps.core.events import Event
 from apps.customers.models import Customer, Order
-from apps.customers.services import customer_create, membership_enrol
+from apps.customers.services import (
+    customer_contact_unique_check,
+    customer_create,
+    membership_enrol,
+)
 
 from ..codes import code_compact, referral_code_generate
 from ..enums import ReferralStatus
@@ -99,9 +103,15 @@ def referral_register(*, referee: Customer, code: str) -> Referral:
 
 
 @transaction.atomic
-def customer_enrol_referred(*, referral_code: str, **enrol: Any) -> Customer:
+def customer_enrol_referred(
+    *, referral_code: str, contact_unique: bool = False, **enrol: Any
+) -> Customer:
     """Enrol a member (``customer_create`` arguments) who names a referral code, in one
-    transaction: a code that cannot be used (NotEligible) enrols nobody."""
+    transaction: a code that cannot be used (NotEligible) enrols nobody. With
+    ``contact_unique`` (integrations), an e-mail or phone already enrolled is
+    ``AlreadyEnrolled``, checked under a lock on the contact in the same transaction."""
+    if contact_unique:
+        customer_contact_unique_check(email=enrol.get("email", ""), phone=enrol.get("phone", ""))
     customer = customer_create(**enrol)
     if referral_code.strip():
         referral_register(referee=customer, code=referral_code)
