@@ -1,0 +1,59 @@
+"""Template filters for locale-correct amounts, numbers, phones and times (``{% load fmt %}``);
+the rules live in :mod:`apps.core.formatting`."""
+
+from django import template
+from django.utils.html import format_html
+
+from apps.core import formatting
+
+register = template.Library()
+
+
+@register.filter
+def money(value, arg: str = ""):
+    """``{{ amount|money }}`` → ¥1,234.50; ``{{ amount|money:"trim" }}`` → ¥30 for whole
+    amounts; ``"signed"`` adds a plus to positive amounts (both: ``"trim,signed"``)."""
+    options = set(filter(None, arg.split(",")))
+    return formatting.money(value, trim="trim" in options, signed="signed" in options)
+
+
+@register.filter
+def number(value, places: int = 0):
+    """``{{ count|number }}`` → 12,345; ``{{ rate|number:1 }}`` → 12.5."""
+    return formatting.number(value, places=int(places))
+
+
+@register.filter
+def signed_number(value):
+    """+120 / −32 for point movements."""
+    return formatting.number(value, signed=True)
+
+
+@register.filter
+def points(value):
+    """1,234 points / 1,234 积分."""
+    return formatting.points(value)
+
+
+@register.filter
+def phone(value):
+    """+86 132 9080 9573."""
+    return formatting.phone_display(value or "")
+
+
+@register.filter
+def phone_link(value):
+    """A ``tel:`` link showing the grouped number; empty for no number."""
+    if not value:
+        return ""
+    return format_html(
+        '<a href="{}" class="text-nowrap">{}</a>',
+        formatting.phone_uri(value),
+        formatting.phone_display(value),
+    )
+
+
+@register.filter
+def since(value):
+    """3 days ago / 3天前; the date itself beyond a month."""
+    return formatting.since(value)
