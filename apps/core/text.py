@@ -16,6 +16,7 @@ from typing import Any
 from django.db import models
 from django.utils.translation import gettext as _
 
+from .content import translated_fields
 from .exceptions import ValidationFailed
 
 # C0 controls except tab (09) and line feed (0A); carriage return (0D) is handled per field.
@@ -57,10 +58,14 @@ def instance_text_problems(
     multi-line): all of them, or those in ``names`` (what a change sets, so a row stored
     before the rule can still be changed elsewhere)."""
     wanted = None if names is None else set(names)
+    # A translated field's text lives in its per-language columns (``name_en``, …), which the
+    # forms show: judge those, not the column that mirrors one of them.
+    mirrors = set(translated_fields(type(instance)))
     fields = [
         f
         for f in instance._meta.concrete_fields
         if isinstance(f, (models.CharField, models.TextField))
+        and f.name not in mirrors
         and (wanted is None or f.name in wanted)
     ]
     values = {f.name: getattr(instance, f.attname) for f in fields}

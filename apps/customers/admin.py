@@ -13,6 +13,7 @@ from django import forms
 from django.contrib import admin
 from import_export.admin import ImportExportModelAdmin
 from import_export.forms import ImportForm
+from modeltranslation.admin import TranslationAdmin
 
 from apps.core.services import export_record
 
@@ -217,7 +218,7 @@ class RefundAdmin(admin.ModelAdmin):
 
 
 @admin.register(Store)
-class StoreAdmin(admin.ModelAdmin):
+class StoreAdmin(TranslationAdmin):
     list_display = ["code", "name", "city", "kind", "is_active"]
     list_filter = ["kind", "is_active"]
     search_fields = ["code", "name", "city"]

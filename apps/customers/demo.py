@@ -118,7 +118,12 @@ def _ensure_reference(ref: dict) -> tuple[list[Store], dict[str, Tag]]:
     for row in ref["stores"]:
         store, _created = Store.objects.get_or_create(
             code=row["code"],
-            defaults={"name": row["name"], "city": row["city"], "kind": row["kind"]},
+            defaults={
+                "name_en": row["name_en"],
+                "name_zh_hans": row["name_zh_hans"],
+                "city": row["city"],
+                "kind": row["kind"],
+            },
         )
         stores.append(store)
     tags = {}

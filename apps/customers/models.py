@@ -8,6 +8,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from apps.core.content import is_cjk
 from apps.core.models import TimeStampedModel
 
 from .enums import (
@@ -22,10 +23,6 @@ from .enums import (
 )
 
 MONEY = {"max_digits": 12, "decimal_places": 2}
-
-
-def _is_cjk(text: str) -> bool:
-    return any("\u4e00" <= ch <= "\u9fff" for ch in text)
 
 
 class Store(TimeStampedModel):
@@ -122,7 +119,7 @@ class Customer(TimeStampedModel):
     def display_name(self) -> str:
         if self.anonymized_at:
             return str(_("Anonymised member"))
-        if _is_cjk(self.last_name + self.first_name):
+        if is_cjk(self.last_name + self.first_name):
             name = f"{self.last_name}{self.first_name}"  # 张伟: family name first, no space
         else:
             name = f"{self.first_name} {self.last_name}".strip()
@@ -130,7 +127,7 @@ class Customer(TimeStampedModel):
 
     @property
     def initials(self) -> str:
-        if _is_cjk(self.last_name + self.first_name):
+        if is_cjk(self.last_name + self.first_name):
             return (self.last_name or self.first_name)[:1] or "#"  # 吴涛 → 吴
         parts = [p for p in (self.first_name, self.last_name) if p]
         return "".join(p[0] for p in parts).upper()[:2] or "#"

@@ -8,18 +8,24 @@ from apps.loyalty.enums import CouponKind
 from apps.loyalty.models import EarnRule, Programme, Reward, Tier
 from apps.loyalty.services.configuration import (
     EARN_RULE_FIELDS,
+    EARN_RULE_KIND_FIELDS,
     PROGRAMME_FIELDS,
+    PROGRAMME_POLICY_FIELDS,
     REWARD_FIELDS,
+    REWARD_KIND_FIELDS,
     TIER_FIELDS,
     earn_rule_problems,
     reward_problems,
 )
 
+from .form_layout import LayoutMixin
+
 DATETIME = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
 
 
-class BootstrapMixin:
-    """Bootstrap 5 classes on every widget, so templates render fields without per-field markup."""
+class BootstrapMixin(LayoutMixin):
+    """Bootstrap 5 classes on every widget, so templates render fields without per-field markup;
+    sections, side-by-side languages and kind-dependent fields from ``LayoutMixin``."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -34,6 +40,29 @@ class BootstrapMixin:
 
 
 class ProgrammeForm(BootstrapMixin, forms.ModelForm):
+    sections = [
+        (_("Programme"), None, ["name", "points_per_currency_unit", "point_value"]),
+        (
+            _("Expiry"),
+            _("When earned points lapse, and how long before members are reminded."),
+            ["expiry_policy", "expiry_months", "expiry_years", "reminder_days"],
+        ),
+        (
+            _("Bonuses"),
+            _("Points awarded for joining, birthdays and referrals (0 = none)."),
+            ["signup_bonus", "birthday_bonus", "referrer_bonus", "referee_bonus"],
+        ),
+        (
+            _("Rules"),
+            _(
+                "Days before purchase points become spendable, tier grace, and the largest "
+                "adjustment staff may make without approval."
+            ),
+            ["pending_days", "tier_grace_days", "adjustment_limit"],
+        ),
+    ]
+    depends_on = ("expiry_policy", PROGRAMME_POLICY_FIELDS)
+
     class Meta:
         model = Programme
         fields = PROGRAMME_FIELDS
@@ -41,7 +70,24 @@ class ProgrammeForm(BootstrapMixin, forms.ModelForm):
 
 class EarnRuleForm(BootstrapMixin, forms.ModelForm):
     """The rule's fields; what each kind needs is the loyalty service's check
-    (``earn_rule_problems``), shown here on the field it concerns."""
+    (``earn_rule_problems``), shown here on the field it concerns. Only the fields the chosen
+    kind uses are shown (``EARN_RULE_KIND_FIELDS``)."""
+
+    sections = [
+        (None, None, ["name", "kind"]),
+        (
+            _("What it gives"),
+            None,
+            ["multiplier", "bonus_points", "category", "sku", "event", "min_spend"],
+        ),
+        (
+            _("Where and when"),
+            _("Leave empty to apply everywhere and always."),
+            ["store", "channel", "tiers", "starts_at", "ends_at"],
+        ),
+        (_("Order of rules"), None, ["priority", "stackable", "is_active"]),
+    ]
+    depends_on = ("kind", EARN_RULE_KIND_FIELDS)
 
     class Meta:
         model = EarnRule
@@ -92,6 +138,16 @@ class EarnPreviewForm(BootstrapMixin, forms.Form):
 
 
 class TierForm(BootstrapMixin, forms.ModelForm):
+    sections = [
+        (None, None, ["name", "slug", "rank", "color"]),
+        (
+            _("Qualifying"),
+            _("What members must reach in the window to enter the tier, and to keep it."),
+            ["metric", "threshold", "retention_threshold", "window_months"],
+        ),
+        (_("Benefits"), None, ["earn_multiplier", "entry_gift_points", "benefits"]),
+    ]
+
     class Meta:
         model = Tier
         fields = TIER_FIELDS
@@ -112,6 +168,22 @@ class TierForm(BootstrapMixin, forms.ModelForm):
 
 
 class RewardForm(BootstrapMixin, forms.ModelForm):
+    sections = [
+        (None, None, ["name", "description", "slug", "kind", "image"]),
+        (
+            _("Voucher"),
+            _("What the member's voucher takes off at the till."),
+            ["coupon_kind", "coupon_value", "coupon_min_spend", "coupon_valid_days"],
+        ),
+        (
+            _("Availability"),
+            None,
+            ["cost_points", "stock", "per_member_limit", "min_tier", "starts_at", "ends_at"],
+        ),
+        (None, None, ["is_active"]),
+    ]
+    depends_on = ("kind", REWARD_KIND_FIELDS)
+
     class Meta:
         model = Reward
         fields = REWARD_FIELDS

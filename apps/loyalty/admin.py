@@ -19,6 +19,7 @@ from django.db import transaction
 from django.db.models.fields.files import FieldFile
 from django.http import HttpResponseRedirect
 from django.utils.translation import gettext_lazy as _
+from modeltranslation.admin import TranslationAdmin
 
 from apps.core.exceptions import ApplicationError, ValidationFailed
 from apps.core.services import audit_record, model_snapshot
@@ -185,7 +186,7 @@ class RewardAdminForm(ProblemsCheckForm):
 
 
 @admin.register(Programme)
-class ProgrammeAdmin(AuditedAdmin):
+class ProgrammeAdmin(TranslationAdmin, AuditedAdmin):
     audit_name = "programme"
     audit_fields = PROGRAMME_FIELDS
     list_display = ["name", "points_per_currency_unit", "point_value", "expiry_policy"]
@@ -244,7 +245,7 @@ class TierAdminForm(forms.ModelForm):
 
 
 @admin.register(Tier)
-class TierAdmin(AuditedAdmin):
+class TierAdmin(TranslationAdmin, AuditedAdmin):
     audit_name = "tier"
     audit_fields = TIER_CREATE_FIELDS
     form = TierAdminForm
@@ -265,7 +266,7 @@ class TierAdmin(AuditedAdmin):
         return ["slug", "rank"] if obj is not None else []
 
     def get_prepopulated_fields(self, request, obj=None):
-        return {"slug": ["name"]} if obj is None else {}
+        return {"slug": ["name_en"]} if obj is None else {}
 
     def save_model(self, request, obj, form, change):
         if change:
@@ -275,7 +276,7 @@ class TierAdmin(AuditedAdmin):
 
 
 @admin.register(EarnRule)
-class EarnRuleAdmin(AuditedAdmin):
+class EarnRuleAdmin(TranslationAdmin, AuditedAdmin):
     audit_name = "earn_rule"
     audit_fields = EARN_RULE_FIELDS
     form = EarnRuleAdminForm
@@ -301,7 +302,7 @@ class EarnRuleAdmin(AuditedAdmin):
 
 
 @admin.register(Reward)
-class RewardAdmin(AuditedAdmin):
+class RewardAdmin(TranslationAdmin, AuditedAdmin):
     audit_name = "reward"
     audit_fields = [*REWARD_FIELDS, "stock"]
     form = RewardAdminForm
@@ -310,7 +311,7 @@ class RewardAdmin(AuditedAdmin):
     list_filter = ["kind", "is_active", "min_tier"]
     list_select_related = ["min_tier"]
     search_fields = ["name", "slug"]
-    prepopulated_fields = {"slug": ["name"]}
+    prepopulated_fields = {"slug": ["name_en"]}
 
     def get_readonly_fields(self, request, obj=None):
         # Stock of an existing reward changes only through redemption and restock (row locks).
@@ -388,12 +389,12 @@ class ReferralCodeAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Badge)
-class BadgeAdmin(AuditedAdmin):
+class BadgeAdmin(TranslationAdmin, AuditedAdmin):
     audit_name = "badge"
     audit_fields = BADGE_FIELDS
     list_display = ["name", "slug", "rule", "threshold", "bonus_points", "is_active"]
     list_filter = ["rule", "is_active"]
-    prepopulated_fields = {"slug": ["name"]}
+    prepopulated_fields = {"slug": ["name_en"]}
 
     def save_model(self, request, obj, form, change):
         if change:

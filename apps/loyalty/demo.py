@@ -68,7 +68,7 @@ def _reference(anchor: dt.datetime) -> dict[str, int]:
             tz = timezone.get_current_timezone()
             row["starts_at"] = dt.datetime.combine(starts, dt.time.min, tzinfo=tz)
             row["ends_at"] = dt.datetime.combine(ends, dt.time.min, tzinfo=tz)
-        EarnRule.objects.update_or_create(name=row["name"], defaults=row)
+        EarnRule.objects.update_or_create(name_en=row["name_en"], defaults=row)
     for row in data["rewards"]:
         row = dict(row)
         min_tier = row.pop("min_tier", None)

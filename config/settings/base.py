@@ -35,6 +35,7 @@ DEBUG = env.bool("DJANGO_DEBUG", default=False)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
 
 INSTALLED_APPS = [
+    "modeltranslation",  # before the admin: translated content fields (docs/decisions.md)
     "apps.accounts.admin_config.ClienteleAdminConfig",  # django.contrib.admin, Administrators only
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -187,6 +188,12 @@ STAFF_MFA_REQUIRED = env.bool("STAFF_MFA_REQUIRED", default=False)
 LANGUAGE_CODE = env("LANGUAGE_CODE", default="en")
 LANGUAGES = [("en", _("English")), ("zh-hans", _("Simplified Chinese"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+# Programme content (reward, tier, badge, store, earn-rule names, …) is written in both
+# languages and read in the reader's, falling back to the other (django-modeltranslation).
+MODELTRANSLATION_DEFAULT_LANGUAGE = "en"
+MODELTRANSLATION_LANGUAGES = ("en", "zh-hans")
+MODELTRANSLATION_FALLBACK_LANGUAGES = {"default": ("en", "zh-hans")}
+MODELTRANSLATION_REQUIRED_LANGUAGES = ()
 # Per-language date and number formats (config/formats/<lang>/formats.py).
 FORMAT_MODULE_PATH = ["config.formats"]
 TIME_ZONE = env("TIME_ZONE", default="Asia/Shanghai")

@@ -20,6 +20,7 @@ from apps.loyalty.models import (
     Programme,
     Redemption,
     Reward,
+    Tier,
 )
 from apps.loyalty.services import bonus_award, coupon_issue, order_ingest
 from tests.conftest import api_client
@@ -692,3 +693,21 @@ def test_bonus_points_have_no_order(api, customer, programme):
     assert Order.objects.count() == 0
     assert Programme.objects.count() == 1
     assert ledger.tx_exists("bonus:test") is not None
+
+
+def test_rewards_catalogue_speaks_the_callers_accept_language(api, member_with_points, catalogue):
+    Reward.objects.filter(slug="mug").update(
+        name_zh_hans="马克杯", description_en="Stoneware", description_zh_hans="粗陶"
+    )
+    Tier.objects.filter(slug="silver").update(name_zh_hans="白银")
+
+    def by_slug(language: str) -> dict:
+        rows = api.get(REWARDS, {"member_number": "1234567897"}, HTTP_ACCEPT_LANGUAGE=language)
+        assert rows["Content-Language"] == language
+        return {r["reward"]: r for r in rows.json()}
+
+    chinese, english = by_slug("zh-hans"), by_slug("en")
+    assert (chinese["mug"]["name"], chinese["mug"]["description"]) == ("马克杯", "粗陶")
+    assert (english["mug"]["name"], english["mug"]["description"]) == ("Mug", "Stoneware")
+    assert chinese["bike"]["name"] == "Bike"  # no Chinese name yet: the English one, not a blank
+    assert chinese["lounge"]["reason"] == "仅限白银及以上等级会员。"

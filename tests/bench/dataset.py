@@ -81,7 +81,14 @@ def seed(*, scale: float, seed: int = 42, log=print) -> dict:
     timings: dict[str, float] = {}
     ref = reference_data()
     stores = Store.objects.bulk_create(
-        Store(code=s["code"], name=s["name"], city=s["city"], kind=s["kind"]) for s in ref["stores"]
+        Store(
+            code=s["code"],
+            name_en=s["name_en"],
+            name_zh_hans=s["name_zh_hans"],
+            city=s["city"],
+            kind=s["kind"],
+        )
+        for s in ref["stores"]
     )
     store_ids = sorted(s.pk for s in stores)
     started = time.perf_counter()

@@ -24,10 +24,16 @@ def test_a_store_named_with_a_control_character_is_refused_on_its_field(client, 
     client.force_login(administrator)
     response = client.post(
         reverse("admin:customers_store_add"),
-        {"code": "sh-02", "name": BELL, "city": "Shanghai", "kind": "offline", "is_active": "on"},
+        {
+            "code": "sh-02",
+            "name_en": BELL,
+            "city": "Shanghai",
+            "kind": "offline",
+            "is_active": "on",
+        },
     )
     assert response.status_code == 200
-    assert "U+0007" in str(response.context["adminform"].form.errors["name"])
+    assert "U+0007" in str(response.context["adminform"].form.errors["name_en"])
     assert not Store.objects.filter(code="sh-02").exists()
 
 
@@ -44,7 +50,7 @@ def test_a_row_stored_before_the_rule_can_still_be_edited_elsewhere(client, admi
     client.force_login(administrator)
     response = client.post(
         reverse("admin:customers_store_change", args=[store.pk]),
-        {"code": "sh-03", "name": BELL, "city": "Suzhou", "kind": store.kind, "is_active": "on"},
+        {"code": "sh-03", "name_en": BELL, "city": "Suzhou", "kind": store.kind, "is_active": "on"},
     )
     assert response.status_code == 302
     store.refresh_from_db()

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from openpyxl import load_workbook
 
 from apps.core.models import AuditEvent
@@ -376,7 +376,7 @@ def test_marketer_creates_a_reward_with_an_image(
     response = client.post(
         reverse("dashboard:loyalty-reward-create"),
         {
-            "name": "Tote bag",
+            "name_en": "Tote bag",
             "slug": "tote-bag",
             "kind": "physical",
             "cost_points": 800,
@@ -399,7 +399,7 @@ def test_marketer_creates_a_reward_with_an_image(
 def test_earn_rule_create_preview_and_switch_off(client, marketer, loyalty_world):
     client.force_login(marketer)
     data = {
-        "name": "Cups ×3",
+        "name_en": "Cups ×3",
         "kind": "category",
         "multiplier": "3",
         "bonus_points": 0,
@@ -445,7 +445,7 @@ def test_tier_keep_threshold_above_reach_threshold_is_refused(client, manager, l
     response = client.post(
         reverse("dashboard:loyalty-tier-edit", args=[tier.pk]),
         {
-            "name": "Silver",
+            "name_en": "Silver",
             "metric": "spend",
             "threshold": "1000",
             "retention_threshold": "2000",
@@ -464,7 +464,8 @@ def test_tier_keep_threshold_above_reach_threshold_is_refused(client, manager, l
 
 def _new_tier(**over) -> dict:
     return {
-        "name": "Gold",
+        "name_en": "Gold",
+        "name_zh_hans": "金卡",
         "slug": "gold",
         "rank": 2,
         "metric": "spend",
@@ -472,7 +473,8 @@ def _new_tier(**over) -> dict:
         "retention_threshold": "4000",
         "window_months": 12,
         "earn_multiplier": "1.50",
-        "benefits": "Free shipping\nTasting invitations",
+        "benefits_en": "Free shipping\nTasting invitations",
+        "benefits_zh_hans": "免运费\n品鉴会邀请",
         "entry_gift_points": 500,
         "color": "#c9a227",
         **over,
@@ -494,6 +496,8 @@ def test_manager_creates_a_tier_audited(client, manager, loyalty_world):
         Decimal(5000),
         Decimal(4000),
     )
+    with translation.override("zh-hans"):  # the member reads their language
+        assert (tier.name, tier.benefit_list) == ("金卡", ["免运费", "品鉴会邀请"])
     assert (tier.earn_multiplier, tier.entry_gift_points, tier.benefit_list) == (
         Decimal("1.50"),
         500,
@@ -502,7 +506,8 @@ def test_manager_creates_a_tier_audited(client, manager, loyalty_world):
     event = AuditEvent.objects.get(action="tier.create")
     assert (event.actor, event.target_id, event.before) == (manager, str(tier.pk), None)
     assert event.after == {
-        "name": "Gold",
+        "name_en": "Gold",
+        "name_zh_hans": "金卡",
         "slug": "gold",
         "rank": 2,
         "metric": "spend",
@@ -510,7 +515,8 @@ def test_manager_creates_a_tier_audited(client, manager, loyalty_world):
         "retention_threshold": "4000.00",
         "window_months": 12,
         "earn_multiplier": "1.50",
-        "benefits": "Free shipping\nTasting invitations",
+        "benefits_en": "Free shipping\nTasting invitations",
+        "benefits_zh_hans": "免运费\n品鉴会邀请",
         "entry_gift_points": 500,
         "color": "#c9a227",
     }
@@ -593,7 +599,7 @@ def test_earn_rule_preview_with_a_crafted_rule_id_previews_a_new_rule(
     """A rule_id that is no id was int()-ed in the view: a 500. Now the draft is a new rule."""
     client.force_login(marketer)
     data = {
-        "name": "Cups ×3",
+        "name_en": "Cups ×3",
         "kind": "category",
         "multiplier": "3",
         "bonus_points": 0,
@@ -611,3 +617,45 @@ def test_earn_rule_preview_with_a_crafted_rule_id_previews_a_new_rule(
     assert preview.status_code == 200
     assert preview.context["result"].points == 300
     assert not EarnRule.objects.filter(name="Cups ×3").exists()
+
+
+def test_reward_form_shows_both_languages_side_by_side_and_only_what_the_kind_uses(
+    client, marketer, loyalty_world
+):
+    client.force_login(marketer)
+    page = client.get(reverse("dashboard:loyalty-reward-create")).content.decode()
+    assert 'name="name_en"' in page and 'name="name_zh_hans"' in page
+    assert "Name · English" in page and "Name · 简体中文" in page
+    assert page.count('class="form-pair"') == 2  # name and description
+    # Voucher fields are shown for the voucher kinds only.
+    assert 'data-show-when="kind:cash_off voucher"' in page
+
+    response = client.post(
+        reverse("dashboard:loyalty-reward-create"),
+        {
+            "name_zh_hans": "茶具",
+            "slug": "tea-set",
+            "kind": "physical",
+            "cost_points": 800,
+            "coupon_kind": "percent",  # typed before switching kind: a physical gift ignores it
+            "coupon_value": "15",
+            "coupon_valid_days": 90,
+            "coupon_min_spend": "0",
+            "is_active": "on",
+        },
+    )
+    assert response.status_code == 302, response.context["form"].errors
+    reward = Reward.objects.get(slug="tea-set")
+    assert (reward.coupon_kind, reward.coupon_value) == ("", 0)
+    assert reward.name == "茶具"  # no English name: English readers see the Chinese one
+
+
+def test_a_reward_needs_a_name_in_at_least_one_language(client, marketer, loyalty_world):
+    client.force_login(marketer)
+    response = client.post(
+        reverse("dashboard:loyalty-reward-create"),
+        {"slug": "nameless", "kind": "physical", "cost_points": 10, "coupon_valid_days": 90},
+    )
+    assert response.status_code == 400
+    assert response.context["form"].errors["name_en"] == ["Enter it in at least one language."]
+    assert not Reward.objects.filter(slug="nameless").exists()

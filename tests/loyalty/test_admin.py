@@ -212,7 +212,7 @@ def test_tier_added_in_the_admin_goes_through_tier_create(client, superuser, pro
     response = _add(
         client,
         "tier",
-        name="Gold",
+        name_en="Gold",
         slug="gold",
         rank="1",
         metric="spend",
@@ -241,7 +241,7 @@ def test_tier_below_the_previous_threshold_is_refused_on_the_admin_form(
     TierFactory(slug="silver", name="Silver", rank=1, threshold=Decimal(1000))
     client.force_login(superuser)
     response = _add(
-        client, "tier", name="Gold", slug="gold", rank="2", threshold="900", color="#c9a227"
+        client, "tier", name_en="Gold", slug="gold", rank="2", threshold="900", color="#c9a227"
     )
     assert response.status_code == 200
     assert response.context["adminform"].form.errors["threshold"] == [
@@ -256,7 +256,7 @@ def test_earn_rule_add_and_change_in_the_admin_are_audited(client, superuser, pr
     response = _add(
         client,
         "earnrule",
-        name="Tea ×2",
+        name_en="Tea ×2",
         kind="category",
         multiplier="2",
         category="tea",
@@ -283,7 +283,7 @@ def test_earn_rule_ending_before_it_starts_is_refused_on_the_form(client, superu
     response = _add(
         client,
         "earnrule",
-        name="Backwards",
+        name_en="Backwards",
         kind="category",
         starts_at_0="2026-05-02",
         starts_at_1="00:00:00",
@@ -302,7 +302,7 @@ def test_reward_add_and_change_in_the_admin_are_audited(client, superuser, progr
     response = _add(
         client,
         "reward",
-        name="Tote",
+        name_en="Tote",
         slug="tote",
         kind="physical",
         cost_points="800",
@@ -379,7 +379,7 @@ def test_deletions_in_the_admin_are_audited(client, superuser, programme):
     assert response.status_code == 302
     assert not EarnRule.objects.exists()
     events = _events("earn_rule.delete")
-    assert [(e[1], e[2]["name"], e[3]) for e in events] == [
+    assert [(e[1], e[2]["name_en"], e[3]) for e in events] == [
         (str(single.pk), "Single", None),
         (str(bulk[0].pk), "Bulk A", None),
         (str(bulk[1].pk), "Bulk B", None),
@@ -392,7 +392,7 @@ def test_a_refusal_by_the_service_is_shown_and_writes_nothing(client, superuser,
     service applies: the admin form shows it on the field, keeps what was typed, and nothing is
     saved or audited."""
     client.force_login(superuser)
-    response = _add(client, "earnrule", name="No SKU", kind="sku", multiplier="2")
+    response = _add(client, "earnrule", name_en="No SKU", kind="sku", multiplier="2")
     assert response.status_code == 200
     assert response.context["adminform"].form.errors["sku"] == [
         "A product multiplier needs its SKU."
@@ -466,7 +466,7 @@ def test_reward_window_ending_before_it_starts_is_refused(client, superuser, pro
     response = _add(
         client,
         "reward",
-        name="Late",
+        name_en="Late",
         slug="late",
         kind="physical",
         cost_points="100",
@@ -492,7 +492,7 @@ def test_badge_add_and_change_go_through_the_audited_services(client, superuser,
         client,
         "badge",
         slug="tenth",
-        name="Tenth order",
+        name_en="Tenth order",
         rule="orders_count",
         threshold="10",
         bonus_points="50",

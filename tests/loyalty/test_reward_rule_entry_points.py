@@ -19,7 +19,7 @@ MESSAGE = "A voucher reward needs the voucher's kind."
 
 def _form(**overrides):
     data = {
-        "name": "Tea voucher",
+        "name_en": "Tea voucher",
         "slug": "tea-voucher",
         "kind": "voucher",
         "description": "",

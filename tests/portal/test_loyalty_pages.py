@@ -157,7 +157,7 @@ def test_points_tier_progress_counts_points_for_a_points_tier(client, mia, tiers
     html = text(client.get(reverse("portal:points")))
     # Bonuses do not qualify for a points tier: all 5,000 purchase points are still to go.
     assert "<strong>5,000 points</strong> to go to Gold" in html
-    assert "Tier review on March 31, 2031" in html
+    assert "Tier review on 31 Mar 2031" in html
     assert "Free delivery" in html
 
 

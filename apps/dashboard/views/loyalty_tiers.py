@@ -10,6 +10,7 @@ from django.views.generic import TemplateView
 from apps.loyalty.models import Tier
 from apps.loyalty.services import tier_create
 from apps.loyalty.services.configuration import tier_update
+from apps.loyalty.services.tiers import TIER_CREATE_FIELDS
 from apps.loyalty.staff_selectors import tier_list_with_members, tier_new_defaults
 
 from ..forms_loyalty import TierForm
@@ -30,7 +31,7 @@ class TierCreateForm(TierForm):
     the tier by it) and the rank (its place on the ladder)."""
 
     class Meta(TierForm.Meta):
-        fields = ["name", "slug", "rank", *[f for f in TierForm.Meta.fields if f != "name"]]
+        fields = TIER_CREATE_FIELDS
 
 
 class TierCreateView(FormPageView):

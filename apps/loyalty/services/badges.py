@@ -28,6 +28,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from apps.accounts.models import User
+from apps.core.content import content_input, localized_fields
 from apps.core.events import Event
 from apps.core.exceptions import ValidationFailed
 from apps.core.services import audit_record, model_snapshot
@@ -201,8 +202,10 @@ def badges_anniversary_award(*, today: dt.date | None = None, chunk: int = 500) 
     return awarded
 
 
-BADGE_FIELDS = ["slug", "name", "description", "rule", "threshold", "bonus_points", "icon"]
-BADGE_FIELDS += ["is_active"]
+BADGE_FIELDS = localized_fields(
+    Badge,
+    ["slug", "name", "description", "rule", "threshold", "bonus_points", "icon", "is_active"],
+)
 
 
 def _check_badge(badge: Badge) -> None:
@@ -214,6 +217,7 @@ def _check_badge(badge: Badge) -> None:
 @transaction.atomic
 def badge_create(*, actor: User, **data: Any) -> Badge:
     """A new badge, validated and audited as ``badge.create``."""
+    data = content_input(Badge, data)
     badge = Badge(**{k: v for k, v in data.items() if k in BADGE_FIELDS})
     text_refuse(badge)
     _check_badge(badge)

@@ -15,75 +15,112 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from apps.accounts.models import User
+from apps.core.content import content_input, content_problems, localized_fields
 from apps.core.exceptions import ValidationFailed
 from apps.core.services import audit_record, changed_fields, model_snapshot
 from apps.core.text import instance_text_problems
 
-from ..enums import BONUS_KINDS, MULTIPLIER_KINDS, VOUCHER_KINDS, EarnRuleKind
+from ..enums import BONUS_KINDS, MULTIPLIER_KINDS, VOUCHER_KINDS, EarnRuleKind, ExpiryPolicy
 from ..locks import lock_reward
 from ..models import EarnRule, Programme, Reward, Tier
 
-PROGRAMME_FIELDS = [
-    "name",
-    "points_per_currency_unit",
-    "point_value",
-    "expiry_policy",
-    "expiry_months",
-    "expiry_years",
-    "pending_days",
-    "signup_bonus",
-    "birthday_bonus",
-    "referrer_bonus",
-    "referee_bonus",
-    "reminder_days",
-    "tier_grace_days",
-    "adjustment_limit",
-]
-EARN_RULE_FIELDS = [
-    "name",
-    "kind",
-    "multiplier",
-    "bonus_points",
-    "category",
-    "sku",
-    "store",
-    "channel",
-    "event",
-    "min_spend",
-    "priority",
-    "stackable",
-    "starts_at",
-    "ends_at",
-    "is_active",
-]
-TIER_FIELDS = [
-    "name",
-    "metric",
-    "threshold",
-    "retention_threshold",
-    "window_months",
-    "earn_multiplier",
-    "benefits",
-    "entry_gift_points",
-    "color",
-]
-REWARD_FIELDS = [
-    "name",
-    "slug",
-    "kind",
-    "description",
-    "cost_points",
-    "per_member_limit",
-    "min_tier",
-    "starts_at",
-    "ends_at",
-    "is_active",
-    "image",
-    "coupon_kind",
-    "coupon_value",
-    "coupon_valid_days",
-    "coupon_min_spend",
-]
+PROGRAMME_FIELDS = localized_fields(
+    Programme,
+    [
+        "name",
+        "points_per_currency_unit",
+        "point_value",
+        "expiry_policy",
+        "expiry_months",
+        "expiry_years",
+        "pending_days",
+        "signup_bonus",
+        "birthday_bonus",
+        "referrer_bonus",
+        "referee_bonus",
+        "reminder_days",
+        "tier_grace_days",
+        "adjustment_limit",
+    ],
+)
+EARN_RULE_FIELDS = localized_fields(
+    EarnRule,
+    [
+        "name",
+        "kind",
+        "multiplier",
+        "bonus_points",
+        "category",
+        "sku",
+        "store",
+        "channel",
+        "event",
+        "min_spend",
+        "priority",
+        "stackable",
+        "starts_at",
+        "ends_at",
+        "is_active",
+    ],
+)
+TIER_FIELDS = localized_fields(
+    Tier,
+    [
+        "name",
+        "metric",
+        "threshold",
+        "retention_threshold",
+        "window_months",
+        "earn_multiplier",
+        "benefits",
+        "entry_gift_points",
+        "color",
+    ],
+)
+REWARD_FIELDS = localized_fields(
+    Reward,
+    [
+        "name",
+        "slug",
+        "kind",
+        "description",
+        "cost_points",
+        "per_member_limit",
+        "min_tier",
+        "starts_at",
+        "ends_at",
+        "is_active",
+        "image",
+        "coupon_kind",
+        "coupon_value",
+        "coupon_valid_days",
+        "coupon_min_spend",
+    ],
+)
+
+
+# Which fields each kind uses (the others keep their neutral default): forms show only these,
+# and ``earn_rule_problems`` / ``reward_problems`` refuse a value in a field the kind ignores.
+_ALL_RULE_KINDS = frozenset(EarnRuleKind.values)
+EARN_RULE_KIND_FIELDS = {
+    "multiplier": MULTIPLIER_KINDS,
+    "bonus_points": BONUS_KINDS,
+    "category": frozenset({EarnRuleKind.CATEGORY}),
+    "sku": frozenset({EarnRuleKind.SKU}),
+    "store": _ALL_RULE_KINDS - {EarnRuleKind.EVENT},
+    "channel": _ALL_RULE_KINDS - {EarnRuleKind.EVENT},
+    "event": frozenset({EarnRuleKind.EVENT}),
+    "min_spend": frozenset({EarnRuleKind.MIN_SPEND}),
+}
+REWARD_KIND_FIELDS = {
+    name: frozenset(VOUCHER_KINDS)
+    for name in ("coupon_kind", "coupon_value", "coupon_valid_days", "coupon_min_spend")
+}
+PROGRAMME_POLICY_FIELDS = {
+    "expiry_months": frozenset({ExpiryPolicy.ROLLING}),
+    "expiry_years": frozenset({ExpiryPolicy.END_OF_YEAR}),
+    "reminder_days": frozenset({ExpiryPolicy.ROLLING, ExpiryPolicy.END_OF_YEAR}),
+}
 
 
 def text_refuse(instance, names=None) -> None:
@@ -95,6 +132,10 @@ def text_refuse(instance, names=None) -> None:
 
 
 def validate(instance) -> None:
+    """The content rule (a name in at least one language), then the model's own checks."""
+    if problems := content_problems(instance):
+        field, message = problems[0]
+        raise ValidationFailed(message, field=field)
     try:
         instance.full_clean()
     except DjangoValidationError as exc:
@@ -109,6 +150,7 @@ def audited_update(
 ):
     """Set ``fields`` from ``data`` on a locked ``instance``, validate (``check``, else
     ``full_clean``), save, and audit the fields that changed as ``action``."""
+    data = content_input(type(instance), data)
     before = model_snapshot(instance, fields)
     for name in fields:
         if name in data:
@@ -235,6 +277,7 @@ def _check_earn_rule(rule: EarnRule) -> None:
 def earn_rule_create(*, actor: User, tiers: list[Tier] | None = None, **data: Any) -> EarnRule:
     """A new earn rule, refused with a field-specific ``ValidationFailed`` when its kind lacks
     what it needs (``earn_rule_problems``); audited."""
+    data = content_input(EarnRule, data)
     rule = EarnRule(**{k: v for k, v in data.items() if k in EARN_RULE_FIELDS})
     text_refuse(rule)
     _check_earn_rule(rule)
@@ -330,6 +373,7 @@ def _check_reward(reward: Reward) -> None:
 @transaction.atomic
 def reward_create(*, actor: User, stock: int | None = None, **data: Any) -> Reward:
     """A new reward, refused when ``reward_problems`` finds anything; audited."""
+    data = content_input(Reward, data)
     reward = Reward(stock=stock, **{k: v for k, v in data.items() if k in REWARD_FIELDS})
     text_refuse(reward)
     _check_reward(reward)

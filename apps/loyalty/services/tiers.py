@@ -4,13 +4,13 @@ date, after the grace period, and only below the tier's retention threshold (inv
 import datetime as dt
 from decimal import Decimal
 
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from apps.accounts.models import User
 from apps.core import events
+from apps.core.content import content_input, localized_fields
 from apps.core.exceptions import ValidationFailed
 from apps.core.services import audit_record, model_snapshot
 from apps.core.text import text_check
@@ -21,7 +21,7 @@ from ..locks import lock_accounts
 from ..models import LoyaltyAccount, Programme, Tier, TierHistory
 from ..selectors import qualifying_value
 from .bonuses import bonus_award
-from .configuration import TIER_FIELDS
+from .configuration import TIER_FIELDS, validate
 
 
 def _values(account: LoyaltyAccount, tiers: list[Tier], as_of) -> dict[int, Decimal]:
@@ -178,7 +178,8 @@ def _review_one(account: LoyaltyAccount, tiers: list[Tier], programme: Programme
 # --- staff: a new tier -------------------------------------------------------------------------
 
 # A new tier sets its code and rank once; everything else is what tier_update may change.
-TIER_CREATE_FIELDS = ["name", "slug", "rank", *(f for f in TIER_FIELDS if f != "name")]
+TIER_CREATE_FIELDS = ["slug", "rank", *TIER_FIELDS]
+TIER_CONTENT_FIELDS = localized_fields(Tier, ["name", "benefits"])
 
 
 def tier_create_check(
@@ -226,7 +227,6 @@ def tier_create_check(
 def tier_create(
     *,
     actor: User,
-    name: str,
     slug: str,
     rank: int,
     metric: str = TierMetric.SPEND,
@@ -234,17 +234,23 @@ def tier_create(
     retention_threshold: Decimal = Decimal(0),
     window_months: int = 12,
     earn_multiplier: Decimal = Decimal(1),
-    benefits: str = "",
     entry_gift_points: int = 0,
     color: str = "#6c757d",
+    **content: str,
 ) -> Tier:
     """Add a tier to the ladder (see ``tier_create_check``); audited with every value.
 
     The tier rows are locked (a handful, in pk order) so two staff adding tiers at once cannot
     both take the same rank or slip past each other's threshold; the unique code and rank are
     the database backstop. Members move up into the new tier at their next evaluation (their
-    next order); nobody moves down before their review date (invariant 5)."""
-    text_check(name=name, slug=slug, benefits=benefits, color=color, multiline=["benefits"])
+    next order); nobody moves down before their review date (invariant 5). ``content`` is the
+    name and benefits, per language (``name_en``, ``benefits_zh_hans``, …) or in the active
+    language (``name``)."""
+    content = content_input(Tier, content)
+    if unknown := set(content) - set(TIER_CONTENT_FIELDS):
+        raise ValidationFailed(_("Unknown fields: %(f)s") % {"f": ", ".join(sorted(unknown))})
+    benefits = localized_fields(Tier, ["benefits"])
+    text_check(slug=slug, color=color, multiline=benefits, **content)
     tiers = list(Tier.objects.select_for_update().order_by("pk"))
     tiers.sort(key=lambda t: t.rank)
     tier_create_check(
@@ -256,7 +262,7 @@ def tier_create(
         tiers=tiers,
     )
     tier = Tier(
-        name=name,
+        **content,
         slug=slug,
         rank=rank,
         metric=metric,
@@ -264,14 +270,10 @@ def tier_create(
         retention_threshold=retention_threshold,
         window_months=window_months,
         earn_multiplier=earn_multiplier,
-        benefits=benefits,
         entry_gift_points=entry_gift_points,
         color=color,
     )
-    try:
-        tier.full_clean()
-    except DjangoValidationError as exc:
-        raise ValidationFailed(" ".join(exc.messages)) from exc
+    validate(tier)
     try:
         with transaction.atomic():
             tier.save()

@@ -55,27 +55,35 @@ def test_configuration_texts_are_refused(manager):
         lambda: reward_create(
             actor=manager, name="Mug\u0007", slug="mug", kind="physical", cost_points=10
         ),
-        "name",
+        "name_en",
     )
     _refused(
-        lambda: reward_update(reward=reward, actor=manager, description="Nice\u0007"), "description"
+        lambda: reward_update(reward=reward, actor=manager, description="Nice\u0007"),
+        "description_en",
     )
-    _refused(lambda: tier_update(tier=tier, actor=manager, benefits="Free tea\u0007"), "benefits")
     _refused(
-        lambda: tier_create(actor=manager, name="Pla\u0007tinum", slug="platinum", rank=9), "name"
+        lambda: tier_update(tier=tier, actor=manager, benefits="Free tea\u0007"), "benefits_en"
     )
-    _refused(lambda: programme_update(actor=manager, name="Club\u0007"), "name")
+    _refused(
+        lambda: tier_create(actor=manager, name="Pla\u0007tinum", slug="platinum", rank=9),
+        "name_en",
+    )
+    _refused(lambda: programme_update(actor=manager, name="Club\u0007"), "name_en")
     _refused(
         lambda: earn_rule_create(
             actor=manager, name="Tea\u0007", kind="category", category="tea", multiplier=2
         ),
-        "name",
+        "name_en",
+    )
+    _refused(  # the Chinese column is judged like the English one
+        lambda: reward_update(reward=reward, actor=manager, name_zh_hans="茶\u0007具"),
+        "name_zh_hans",
     )
     _refused(
         lambda: badge_create(
             actor=manager, slug="b", name="First\u0007", rule="orders_count", threshold=1
         ),
-        "name",
+        "name_en",
     )
 
 

@@ -326,7 +326,8 @@ def test_tier_create_adds_the_tier_and_audits_every_value(programme, tiers, mana
     event = AuditEvent.objects.get(action="tier.create")
     assert (event.actor, event.target_id, event.before) == (manager, str(tier.pk), None)
     assert event.after == {
-        "name": "Platinum",
+        "name_en": "Platinum",
+        "name_zh_hans": None,
         "slug": "platinum",
         "rank": 3,
         "metric": "spend",
@@ -334,7 +335,8 @@ def test_tier_create_adds_the_tier_and_audits_every_value(programme, tiers, mana
         "retention_threshold": "16000.00",
         "window_months": 12,
         "earn_multiplier": "2.00",
-        "benefits": "",
+        "benefits_en": None,
+        "benefits_zh_hans": None,
         "entry_gift_points": 1000,
         "color": "#6c757d",
     }
