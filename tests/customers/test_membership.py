@@ -13,8 +13,8 @@ from apps.customers.exceptions import (
 )
 from apps.customers.models import ConsentRecord, Customer
 from apps.customers.services import (
-    membership_claim_by_email,
     membership_claim_by_phone,
+    membership_claim_verified,
     membership_enrol,
     membership_options,
     phone_code_send,
@@ -30,8 +30,8 @@ pytestmark = pytest.mark.django_db
 def test_verified_email_matching_one_customer_is_claimed_and_audited():
     till = CustomerFactory(email="ann@shop.test", source="store")
     user = verified_user("ann@shop.test")
-    assert membership_options(user=user).email_claimable == till
-    customer = membership_claim_by_email(user=user)
+    assert membership_options(user=user).claimable == till
+    customer = membership_claim_verified(user=user)
     assert customer.pk == till.pk and Customer.objects.get(pk=till.pk).user == user
     event = AuditEvent.objects.get(action="membership.claim")
     assert event.target_id == str(till.pk) and event.summary == "email"
@@ -42,7 +42,7 @@ def test_unverified_email_claims_nothing():
     user = UserFactory(email="ann@shop.test")
     EmailAddress.objects.create(user=user, email=user.email, verified=False, primary=True)
     with pytest.raises(ClaimNotPossible):
-        membership_claim_by_email(user=user)
+        membership_claim_verified(user=user)
     assert Customer.objects.get(pk=till.pk).user is None
 
 
@@ -51,9 +51,9 @@ def test_email_shared_by_two_customers_is_never_guessed():
     b = CustomerFactory(email="fam@shop.test")
     user = verified_user("fam@shop.test")
     options = membership_options(user=user)
-    assert options.email_candidates == 2 and options.email_claimable is None
+    assert options.email_candidates == 2 and options.claimable is None
     with pytest.raises(ClaimNotPossible):
-        membership_claim_by_email(user=user)
+        membership_claim_verified(user=user)
     assert not Customer.objects.filter(pk__in=[a.pk, b.pk], user__isnull=False).exists()
     # Enrolling anew is allowed and flagged for staff to merge by hand.
     new = membership_enrol(user=user, first_name="Fam")
@@ -68,7 +68,7 @@ def test_email_already_linked_to_another_account_is_never_relinked():
     user = verified_user("shared@shop.test")
     assert membership_options(user=user).email_linked_elsewhere is True
     with pytest.raises(ClaimNotPossible):
-        membership_claim_by_email(user=user)
+        membership_claim_verified(user=user)
     assert Customer.objects.get(pk=linked.pk).user == owner
 
 
@@ -76,7 +76,7 @@ def test_anonymised_customers_are_never_claimed():
     CustomerFactory(email="gone@shop.test", anonymized_at="2026-01-01T00:00:00Z")
     user = verified_user("gone@shop.test")
     with pytest.raises(ClaimNotPossible):
-        membership_claim_by_email(user=user)
+        membership_claim_verified(user=user)
 
 
 def test_staff_accounts_are_refused_and_nothing_changes(sms_outbox):
@@ -84,7 +84,7 @@ def test_staff_accounts_are_refused_and_nothing_changes(sms_outbox):
     staff = verified_user("agent@shop.test", is_staff=True)
     before = Customer.objects.count()
     for call in (
-        lambda: membership_claim_by_email(user=staff),
+        lambda: membership_claim_verified(user=staff),
         lambda: membership_enrol(user=staff),
         lambda: phone_code_send(user=staff, phone=till.phone),
     ):
@@ -99,7 +99,7 @@ def test_a_member_cannot_claim_a_second_membership():
     membership_enrol(user=user)
     CustomerFactory(email="one@test.local")
     with pytest.raises(AlreadyMember):
-        membership_claim_by_email(user=user)
+        membership_claim_verified(user=user)
 
 
 def test_phone_claim_needs_the_sms_code(sms_outbox):
@@ -203,7 +203,7 @@ def test_claim_carries_over_signup_grants_but_not_unticked_boxes():
         customer=till, channel="sms", purpose="marketing", granted=True, source="store"
     )
     user = verified_user("keep@shop.test")
-    membership_claim_by_email(
+    membership_claim_verified(
         user=user, consents=[("email", "marketing", True), ("sms", "marketing", False)]
     )
     latest = {
