@@ -40,7 +40,9 @@ class User(AbstractBaseUser, PermissionsMixin):
     support asks the adapter to store exactly one number and whether it is verified; a verified
     number belongs to one account only (a database constraint)."""
 
-    email = models.EmailField(_("e-mail address"), max_length=254, unique=True, null=True)
+    email = models.EmailField(
+        _("e-mail address"), max_length=254, unique=True, null=True, blank=True
+    )
     full_name = models.CharField(_("full name"), max_length=150, blank=True)
     is_staff = models.BooleanField(
         _("staff status"), default=False, help_text=_("Can use the staff dashboard.")

@@ -12,7 +12,9 @@ from allauth.account import app_settings as account_settings
 from allauth.account.models import EmailAddress
 from django.test import Client
 from django.urls import reverse
+from django.utils import translation
 
+from apps.accounts import adapters
 from apps.accounts.models import User
 from apps.core.models import AuditEvent
 from apps.customers.models import ConsentRecord, Customer
@@ -120,10 +122,20 @@ def test_signing_up_with_a_number_that_has_an_account_makes_none(client, sms_out
     assert _signed_in_as(client) is None
 
 
-def test_phone_sign_up_keeps_the_language_of_the_page(client, sms_outbox):
+def test_the_code_is_texted_in_the_members_language(client, sms_outbox, monkeypatch):
+    # Which language the text is written in, whatever the catalogue holds today.
+    monkeypatch.setattr(adapters, "_", lambda text: f"[{translation.get_language()}] {text}")
     _sign_up(client, headers={"accept-language": "zh-hans"})
-    # The code text is written in the member's language (User.language, set at sign-up).
     assert User.objects.get().language == "zh-hans"
+    assert sms_outbox[0].body.startswith("[zh-hans] Your Clientele code is")
+    # Later texts follow the account's language, not the page's.
+    code = re.search(r"\b\d{6}\b", sms_outbox[0].body).group()
+    client.post(reverse("account_verify_phone"), {"code": code})
+    assert User.objects.get().phone_verified is True
+    Client().post(
+        reverse("account_request_login_code"), {"phone": PHONE}, headers={"accept-language": "en"}
+    )
+    assert sms_outbox[-1].body.startswith("[zh-hans] Your Clientele code is")
 
 
 # --- sign-in by code ----------------------------------------------------------------------------
