@@ -1,6 +1,6 @@
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.core import context, ratelimit
-from allauth.core.exceptions import ImmediateHttpResponse
+from allauth.core.exceptions import RateLimited
 from django.conf import settings
 from django.urls import reverse
 from django.utils import translation
@@ -114,11 +114,14 @@ class AccountAdapter(DefaultAccountAdapter):
         )
 
     def _send_sms(self, phone: str, body: str) -> None:
+        """Send one text, or raise allauth's ``RateLimited`` -- as its own phone limit does: its
+        "new code" buttons show that as a message, anything else answers 429
+        (``middleware.RateLimitedMiddleware``). Nothing is sent either way."""
         request = context.request
         if request is not None and not ratelimit.consume(
             request, action=SMS_RATE_LIMIT_ACTION, key=phone
         ):
-            raise ImmediateHttpResponse(ratelimit.respond_429(request))
+            raise RateLimited
         get_sms_backend().send(to=phone, body=body)
 
 

@@ -109,6 +109,7 @@ class PhoneSignupForm(SignupForm):
         # Without an e-mail address there is nobody to e-mail.
         for name in ("consent_email_marketing", "consent_email_surveys"):
             self.fields.pop(name)
+        self.fields["phone"].label = _("Mobile number")  # allauth labels it "Phone"
         self.fields["phone"].help_text = _("We text you a code to check that the number is yours.")
 
     def _get_signup_fields(self, kwargs) -> dict:

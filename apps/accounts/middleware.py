@@ -30,9 +30,10 @@ class StaffMFAMiddleware:
 
 class RateLimitedMiddleware:
     """allauth refuses an SMS code it may not send yet (``verify_phone`` in
-    ``ACCOUNT_RATE_LIMITS``: one per number per 30 seconds) by raising ``RateLimited`` from
-    deep inside its flows, where no view catches it; answer it as allauth answers its other
-    limits -- 429 Too Many Requests -- rather than as a server error."""
+    ``ACCOUNT_RATE_LIMITS``: one per number per 30 seconds; and our ``send_sms`` cap, see
+    ``adapters``) by raising ``RateLimited`` from deep inside its flows, where most views do not
+    catch it; answer it as allauth answers its other limits -- 429 Too Many Requests -- rather
+    than as a server error."""
 
     def __init__(self, get_response):
         self.get_response = get_response

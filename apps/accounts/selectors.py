@@ -49,6 +49,7 @@ def users_in_role(*, role: str) -> QuerySet[User]:
     such as the ledger verification's, which go to every Manager)."""
     return (
         User.objects.filter(groups__name=role, is_active=True, is_staff=True)
+        .exclude(email__isnull=True)
         .exclude(email="")
         .distinct()
         .order_by("pk")

@@ -312,3 +312,20 @@ def test_a_till_membership_with_the_number_is_offered_after_phone_sign_up(client
     assert response.status_code == 302 and response["Location"] == reverse("portal:overview")
     assert Customer.objects.get(pk=till.pk).user_id == _signed_in_as(client)
     assert AuditEvent.objects.get(action="membership.claim").summary == "phone"
+
+
+def test_asking_for_a_new_code_past_the_cap_says_so_and_sends_nothing(
+    client, sms_outbox, monkeypatch
+):
+    _sign_up(client)
+    for n in range(2):  # two sign-in codes asked for the same number elsewhere: 3 texts
+        Client(REMOTE_ADDR=f"10.0.6.{n}").post(
+            reverse("account_request_login_code"), {"phone": PHONE}
+        )
+    assert len(sms_outbox) == 3
+    later = time.time() + 31  # past allauth's one code per 30 seconds, within the 10 minutes
+    monkeypatch.setattr(time, "time", lambda: later)
+    response = client.post(reverse("account_verify_phone"), {"action": "resend"}, follow=True)
+    assert response.status_code == 200
+    assert "you are sending too many requests" in response.content.decode()
+    assert len(sms_outbox) == 3 and _signed_in_as(client) is None
