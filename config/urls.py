@@ -3,6 +3,7 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path, re_path
 
+from apps.accounts.views import signup_phone
 from apps.api.errors import NOT_FOUND_ROUTE, api_not_found
 
 # Under /api/ a refused or failed request answers the API's {"code", "message"} envelope.
@@ -13,6 +14,7 @@ admin.autodiscover()
 admin.site.login = secure_admin_login(admin.site.login)
 
 urlpatterns = [
+    path("accounts/signup/phone/", signup_phone, name="account_signup_phone"),
     path("accounts/", include("allauth.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("staff/", include("apps.dashboard.urls")),

@@ -8,11 +8,13 @@ from .models import ApiKey, User
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):
     ordering = ["email"]
-    list_display = ["email", "full_name", "is_staff", "is_active", "last_login"]
+    list_display = ["email", "phone", "full_name", "is_staff", "is_active", "last_login"]
     list_filter = ["is_staff", "is_superuser", "is_active", "groups"]
-    search_fields = ["email", "full_name"]
+    search_fields = ["email", "phone", "full_name"]
+    # The sign-in number changes only through its SMS code (the member's account settings).
+    readonly_fields = ["phone", "phone_verified"]
     fieldsets = [
-        (None, {"fields": ["email", "password"]}),
+        (None, {"fields": ["email", "phone", "phone_verified", "password"]}),
         (_("Personal info"), {"fields": ["full_name", "language"]}),
         (
             _("Permissions"),

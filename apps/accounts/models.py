@@ -3,6 +3,7 @@ import hashlib
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.db import models
+from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -33,9 +34,15 @@ class UserManager(BaseUserManager):
 
 
 class User(AbstractBaseUser, PermissionsMixin):
-    """Everyone who logs in: staff (``is_staff``) and portal members. E-mail is the login."""
+    """Everyone who logs in: staff (``is_staff``) and portal members. The login is the e-mail
+    address or, for members, the mobile number (signed up with an SMS code, no e-mail needed:
+    ``email`` is then NULL). The phone is kept here, one per account, because allauth's phone
+    support asks the adapter to store exactly one number and whether it is verified; a verified
+    number belongs to one account only (a database constraint)."""
 
-    email = models.EmailField(_("e-mail address"), max_length=254, unique=True)
+    email = models.EmailField(
+        _("e-mail address"), max_length=254, unique=True, null=True, blank=True
+    )
     full_name = models.CharField(_("full name"), max_length=150, blank=True)
     is_staff = models.BooleanField(
         _("staff status"), default=False, help_text=_("Can use the staff dashboard.")
@@ -43,6 +50,9 @@ class User(AbstractBaseUser, PermissionsMixin):
     is_active = models.BooleanField(_("active"), default=True)
     date_joined = models.DateTimeField(_("date joined"), default=timezone.now)
     language = models.CharField(_("language"), max_length=10, blank=True)
+    # E.164, written only by accounts.services (through the allauth adapter).
+    phone = models.CharField(_("mobile number"), max_length=20, blank=True, db_index=True)
+    phone_verified = models.BooleanField(_("mobile number verified"), default=False)
 
     objects = UserManager()
 
@@ -53,20 +63,33 @@ class User(AbstractBaseUser, PermissionsMixin):
     class Meta:
         verbose_name = _("user")
         verbose_name_plural = _("users")
-        constraints = [models.UniqueConstraint(Lower("email"), name="accounts_user_email_ci_uniq")]
+        constraints = [
+            models.UniqueConstraint(Lower("email"), name="accounts_user_email_ci_uniq"),
+            models.UniqueConstraint(
+                fields=["phone"],
+                condition=Q(phone_verified=True),
+                name="accounts_user_verified_phone_uniq",
+            ),
+            models.CheckConstraint(
+                condition=Q(phone_verified=False) | ~Q(phone=""),
+                name="accounts_user_verified_phone_not_blank",
+            ),
+        ]
 
     def __str__(self) -> str:
-        return self.email
+        return self.email or self.phone or f"#{self.pk}"
 
     def get_full_name(self) -> str:
-        return self.full_name or self.email
+        return self.full_name or str(self)
 
     def get_short_name(self) -> str:
-        return (self.full_name or self.email).split(" ")[0]
+        return self.get_full_name().split(" ")[0]
 
     @property
     def display_name(self) -> str:
-        return self.full_name or self.email.split("@")[0]
+        if self.full_name:
+            return self.full_name
+        return self.email.split("@")[0] if self.email else str(self)
 
 
 class ApiKey(models.Model):

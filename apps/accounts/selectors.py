@@ -20,6 +20,25 @@ def user_get_by_email(*, email: str) -> User | None:
     return User.objects.filter(email__iexact=email.strip()).first()
 
 
+def user_get_by_phone(*, phone: str) -> User | None:
+    """The account signing in with this mobile number (E.164): the one that verified it, else
+    one that only typed it at sign-up (a code sent to the number then proves it), else None."""
+    if not phone:
+        return None
+    return User.objects.filter(phone=phone).order_by("-phone_verified", "pk").first()
+
+
+def verified_phone_get(*, user) -> str:
+    """The account's verified mobile number (E.164), or "" (read afresh: a verification may
+    have happened since ``user`` was loaded)."""
+    if user is None or user.pk is None:
+        return ""
+    phone = (
+        User.objects.filter(pk=user.pk, phone_verified=True).values_list("phone", flat=True).first()
+    )
+    return phone or ""
+
+
 def staff_list() -> QuerySet[User]:
     """Staff accounts by e-mail (for pickers: the audit trail's actor filter)."""
     return User.objects.filter(is_staff=True).order_by("email")
@@ -30,6 +49,7 @@ def users_in_role(*, role: str) -> QuerySet[User]:
     such as the ledger verification's, which go to every Manager)."""
     return (
         User.objects.filter(groups__name=role, is_active=True, is_staff=True)
+        .exclude(email__isnull=True)
         .exclude(email="")
         .distinct()
         .order_by("pk")

@@ -334,10 +334,10 @@ def audit_export_bound() -> int:
 
 
 def actor_display(event: AuditEvent) -> tuple[str, str]:
-    """(name, e-mail) of who acted; the stored label when the account is gone or for the
-    system."""
+    """(name, e-mail or, for a member who signs in by phone, mobile number) of who acted; the
+    stored label when the account is gone or for the system."""
     if event.actor is not None:
-        return event.actor.get_full_name(), event.actor.email
+        return event.actor.get_full_name(), event.actor.email or event.actor.phone
     return event.actor_label or str(_("system")), ""
 
 

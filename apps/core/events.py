@@ -45,6 +45,7 @@ When = Literal["in_transaction", "after_commit"]
 
 # The closed list: name -> what happened and the payload it carries.
 EVENTS: dict[str, str] = {
+    "account.phone_verified": "An account proved a mobile number by SMS code. user_id, phone.",
     "customer.enrolled": "A member joined one by one (staff, API, portal, admin). customer_id.",
     "customer.erased": "A customer's personal data was erased. customer_id.",
     "order.recorded": "A new order was recorded. order_id, customer_id (or null), store_id.",

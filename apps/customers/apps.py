@@ -11,7 +11,7 @@ class CustomersConfig(AppConfig):
         """The app's wiring, in one visible place (see ``manage.py events``)."""
         from allauth.account.signals import email_changed, email_confirmed
 
-        from apps.core import privacy, timeline
+        from apps.core import events, privacy, timeline
 
         from . import selectors, tasks  # noqa: F401 - tasks: Celery registers them on import
         from .importing import retention
@@ -21,6 +21,7 @@ class CustomersConfig(AppConfig):
         email_confirmed.connect(
             profile.on_email_confirmed, dispatch_uid="customers.email_confirmed"
         )
+        events.subscribe("account.phone_verified", profile.on_phone_verified, when="in_transaction")
 
         for provider in (
             selectors.orders_timeline,

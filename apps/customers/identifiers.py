@@ -1,4 +1,5 @@
-"""Member numbers, phone numbers and contact digests.
+"""Member numbers, phone numbers and contact digests. (``phone_normalize`` lives in
+``apps.core.phones``: sign-in in ``apps.accounts`` normalises numbers the same way.)
 
 Member numbers are 10 digits: 9 random digits and a Luhn check digit, so a mistyped digit at the
 till is caught before any lookup, and numbers cannot be enumerated from each other.
@@ -10,11 +11,10 @@ import hmac
 import re
 import secrets
 
-import phonenumbers
 from django.conf import settings
-from django.utils.translation import gettext as _
 
 from apps.core.exceptions import ValidationFailed
+from apps.core.phones import phone_normalize
 
 MEMBER_NUMBER_LENGTH = 10
 CONTACT_KINDS = ("email", "phone")
@@ -44,24 +44,6 @@ def member_number_is_valid(value: str) -> bool:
         and value.isdigit()
         and luhn_check_digit(value[:-1]) == value[-1]
     )
-
-
-def phone_normalize(raw: str, *, region: str | None = None) -> str:
-    """E.164 form of ``raw`` (``+8613812345678``), or "" for blank; ValidationFailed if invalid."""
-    raw = (raw or "").strip()
-    if not raw:
-        return ""
-    try:
-        parsed = phonenumbers.parse(raw, region or settings.PHONE_DEFAULT_REGION)
-    except phonenumbers.NumberParseException as exc:
-        raise ValidationFailed(
-            _("“%(phone)s” is not a phone number.") % {"phone": raw}, field="phone"
-        ) from exc
-    if not phonenumbers.is_valid_number(parsed):
-        raise ValidationFailed(
-            _("“%(phone)s” is not a valid phone number.") % {"phone": raw}, field="phone"
-        )
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
 def contact_digest(kind: str, value: str) -> str:

@@ -293,6 +293,7 @@ class PrivacySummary:
     sessions: int
     verified_emails: list
     unverified_emails: list
+    sign_in_phone: str  # the portal account's verified mobile number (signs in by SMS code)
     phone: str
     consents: dict
     consent_history: list
@@ -309,13 +310,14 @@ def customer_privacy_summary(*, customer: Customer, history_limit: int = 20) -> 
     return PrivacySummary(
         has_account=user is not None,
         account_active=bool(user and user.is_active),
-        account_email=user.email if user else "",
+        account_email=(user.email or "") if user else "",
         last_login=user.last_login if user else None,
         date_joined=user.date_joined if user else None,
         two_factor=bool(user) and Authenticator.objects.filter(user=user).exists(),
         sessions=UserSession.objects.filter(user=user).count() if user else 0,
         verified_emails=[a.email for a in addresses if a.verified],
         unverified_emails=[a.email for a in addresses if not a.verified],
+        sign_in_phone=user.phone if user and user.phone_verified else "",
         phone=customer.phone,
         consents=consent_current(customer=customer),
         consent_history=list(consent_history(customer=customer)[:history_limit]),

@@ -81,6 +81,7 @@ MIDDLEWARE = [
     "allauth.account.middleware.AccountMiddleware",
     "allauth.usersessions.middleware.UserSessionsMiddleware",
     "apps.accounts.middleware.StaffMFAMiddleware",
+    "apps.accounts.middleware.RateLimitedMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -149,8 +150,11 @@ AUTH_PASSWORD_VALIDATORS = [
 ACCOUNT_ADAPTER = "apps.accounts.adapters.AccountAdapter"
 ACCOUNT_FORMS = {"signup": "apps.accounts.forms.SignupForm"}
 ACCOUNT_USER_MODEL_USERNAME_FIELD = None
-ACCOUNT_LOGIN_METHODS = {"email"}
-ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
+# Members sign in with their e-mail address or their mobile number (docs/decisions.md, "Members
+# sign in with their phone"). "phone" is optional here because e-mail sign-up (this list) asks
+# for none; the phone sign-up form (apps.accounts.forms.PhoneSignupForm) asks for "phone*" only.
+ACCOUNT_LOGIN_METHODS = {"email", "phone"}
+ACCOUNT_SIGNUP_FIELDS = ["email*", "phone", "password1*", "password2*"]
 ACCOUNT_EMAIL_VERIFICATION = "mandatory"
 ACCOUNT_UNIQUE_EMAIL = True
 ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
@@ -164,6 +168,15 @@ ACCOUNT_RATE_LIMITS = {
     "reset_password": "20/m/ip,5/m/key",
     "reset_password_from_key": "20/m/ip",
     "change_password": "5/m/user",
+    # Phone: sign-in codes are requested per number as e-mail ones are (allauth's default,
+    # "20/m/ip,3/m/key"); a verification code goes to a number at most once per 30 seconds; a
+    # member may try to change their number 3 times a minute (the password check allauth asks
+    # for first replays the request, which counts again).
+    "verify_phone": "1/30s/key,3/m/ip",
+    "change_phone": "3/m/user",
+    # Every text message the sign-in flows send, whichever flow (apps.accounts.adapters):
+    # per number 3 per 10 minutes and 10 a day, per client address 30 an hour.
+    "send_sms": "3/10m/key,10/d/key,30/h/ip",
 }
 # Behind a reverse proxy every request arrives from the proxy's address, and every user would
 # share one rate limit. Name either the number of proxies you run (each appends the address it
@@ -174,6 +187,12 @@ ACCOUNT_RATE_LIMITS = {
 ALLAUTH_TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 ALLAUTH_TRUSTED_CLIENT_IP_HEADER = env("TRUSTED_CLIENT_IP_HEADER", default="") or None
 ACCOUNT_LOGIN_BY_CODE_ENABLED = True
+ACCOUNT_PHONE_VERIFICATION_ENABLED = True
+ACCOUNT_PHONE_VERIFICATION_SUPPORTS_RESEND = True  # "Request new code" on the code page
+ACCOUNT_PHONE_VERIFICATION_SUPPORTS_CHANGE = True  # fix a mistyped number at sign-up
+# Six digits, as every Chinese app texts them (phones offer to fill them in). Guessing is bounded
+# by 3 tries per code (allauth's default) and the SMS limits above.
+ACCOUNT_PHONE_VERIFICATION_CODE_FORMAT = {"numeric": True, "length": 6, "dashed": False}
 ACCOUNT_REAUTHENTICATION_REQUIRED = True
 ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Clientele] "
 USERSESSIONS_TRACK_ACTIVITY = True

@@ -129,4 +129,5 @@ def login(page, email: str, password: str = "pw-Secret-123") -> None:
     page.goto(page.base_url + "/accounts/login/")
     page.fill("input[name=login]", email)
     page.fill("input[name=password]", password)
-    page.click("button[type=submit]")
+    # The page leads with the mobile-number form (its own submit): press the password form's.
+    page.click("form[action='/accounts/login/'] button[type=submit]")

@@ -49,8 +49,8 @@ from .consent import (
 from .erasure import customer_erase
 from .export import customer_export
 from .membership import (
-    membership_claim_by_email,
     membership_claim_by_phone,
+    membership_claim_verified,
     membership_enrol,
     membership_options,
     phone_code_send,
@@ -60,8 +60,8 @@ __all__ += [
     "consent_preferences_save",
     "customer_erase",
     "customer_export",
-    "membership_claim_by_email",
     "membership_claim_by_phone",
+    "membership_claim_verified",
     "membership_enrol",
     "membership_options",
     "phone_code_send",

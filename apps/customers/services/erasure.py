@@ -88,6 +88,7 @@ def erase_account(*, customer: Customer) -> None:
     EmailAddress.objects.filter(user=user).delete()
     Authenticator.objects.filter(user=user).delete()
     user.email = f"erased-{user.pk}@erased.invalid"
+    user.phone, user.phone_verified = "", False  # the number may sign up again, afresh
     user.full_name = ""
     user.language = ""
     user.is_active = False

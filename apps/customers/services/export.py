@@ -64,7 +64,9 @@ def export_account(*, customer: Customer) -> list[dict]:
     rows = [
         {
             "record": "user",
-            "email": user.email,
+            "email": user.email or "",
+            "phone": user.phone,
+            "phone_verified": user.phone_verified,
             "full_name": user.full_name,
             "language": user.language,
             "date_joined": _plain(user.date_joined),

@@ -3,16 +3,19 @@
 Claim rules (what links a portal ``User`` to a ``Customer``):
 
 1. Only a contact point the member has *proved* they control can link: an e-mail address that
-   allauth has verified (sign-up is blocked until it is), or a phone number confirmed with a
-   one-time code sent by SMS to that number.
+   allauth has verified (e-mail sign-up is blocked until it is), or a mobile number confirmed
+   with a one-time code sent by SMS to that number -- at phone sign-up or sign-in, or in account
+   settings (allauth's phone verification, kept as the account's verified phone), or on the
+   join page (``phone_code_send``). An unverified e-mail address or phone never links.
 2. Only customers that are not anonymised and not linked to any user are candidates. A customer
    linked to another user is never re-linked, whatever matches; a user holds at most one
    customer (a one-to-one key in the database makes both hold under concurrency too).
-3. Verified e-mail matching exactly one candidate → the member may claim it (one click).
-   Several candidates share the e-mail or phone → we never guess: the member must also give
+3. The account's verified e-mail and verified phone together pointing at exactly one candidate
+   → the member may claim it (one click). Several candidates share the e-mail or phone, or the
+   e-mail points at one and the phone at another → we never guess: the member must also give
    the member number printed on their card, and it must be one of the candidates whose phone
    they have verified by SMS code. Otherwise they can enrol anew; a new membership whose
-   verified e-mail also belongs to other memberships is tagged ``REVIEW_TAG`` so
+   verified e-mail or phone also belongs to other memberships is tagged ``REVIEW_TAG`` so
    staff can merge by hand.
    Contact permissions ticked at sign-up are applied to a claimed membership (grants only).
 4. Staff accounts (``is_staff``) never hold a membership: staff who shop use a personal e-mail
@@ -31,9 +34,11 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
+from django.db.models import Q, QuerySet
 from django.utils.translation import gettext as _
 
 from apps.accounts.models import User
+from apps.accounts.selectors import verified_phone_get
 from apps.core.services import audit_record
 from apps.core.sms import get_sms_backend
 
@@ -56,30 +61,55 @@ class ClaimOptions:
 
     is_staff: bool
     verified_email: str
+    verified_phone: str
     email_candidates: int  # unlinked, non-anonymised customers with the verified e-mail
+    phone_candidates: int  # ... with the verified phone
     email_linked_elsewhere: bool  # the e-mail belongs to a membership of another account
-    email_claimable: Customer | None  # exactly one candidate → this one
+    phone_linked_elsewhere: bool  # the phone belongs to a membership of another account
+    claimable: Customer | None  # the verified contacts point at exactly one candidate → it
 
 
-def _candidates() -> "models.QuerySet[Customer]":  # noqa: F821 - typing only
+def _candidates() -> QuerySet[Customer]:
     return Customer.objects.filter(anonymized_at__isnull=True, user__isnull=True)
 
 
-def membership_options(*, user: User) -> ClaimOptions:
-    email = verified_email_get(user=user)
-    candidates = list(_candidates().filter(email__iexact=email)[:3]) if email else []
-    linked_elsewhere = bool(email) and (
-        Customer.objects.filter(email__iexact=email, anonymized_at__isnull=True)
+def _contact_match(*, email: str, phone: str) -> Q | None:
+    """Customers with this e-mail (any case) or this phone (E.164); None when both are blank."""
+    match = Q()
+    if email:
+        match |= Q(email__iexact=email)
+    if phone:
+        match |= Q(phone=phone)
+    return match or None
+
+
+def _verified_contacts(user: User) -> tuple[str, str]:
+    return verified_email_get(user=user), verified_phone_get(user=user)
+
+
+def _linked_elsewhere(user: User, match: Q) -> bool:
+    return (
+        Customer.objects.filter(match, anonymized_at__isnull=True)
         .exclude(user__isnull=True)
         .exclude(user=user)
         .exists()
     )
+
+
+def membership_options(*, user: User) -> ClaimOptions:
+    email, phone = _verified_contacts(user)
+    by_email = list(_candidates().filter(email__iexact=email)[:3]) if email else []
+    by_phone = list(_candidates().filter(phone=phone)[:3]) if phone else []
+    pointed = {c.pk: c for c in [*by_email, *by_phone]}
     return ClaimOptions(
         is_staff=user.is_staff,
         verified_email=email,
-        email_candidates=len(candidates),
-        email_linked_elsewhere=linked_elsewhere,
-        email_claimable=candidates[0] if len(candidates) == 1 else None,
+        verified_phone=phone,
+        email_candidates=len(by_email),
+        phone_candidates=len(by_phone),
+        email_linked_elsewhere=bool(email) and _linked_elsewhere(user, Q(email__iexact=email)),
+        phone_linked_elsewhere=bool(phone) and _linked_elsewhere(user, Q(phone=phone)),
+        claimable=next(iter(pointed.values())) if len(pointed) == 1 else None,
     )
 
 
@@ -125,18 +155,23 @@ def _carry_over_grants(
 
 
 @transaction.atomic
-def membership_claim_by_email(
+def membership_claim_verified(
     *, user: User, consents: Iterable[tuple[str, str, bool]] = ()
 ) -> Customer:
-    """Claim the one membership whose e-mail equals the user's verified e-mail (rule 3)."""
+    """Claim the one membership that the user's verified e-mail and verified phone point at
+    (rules 1 and 3): both contacts are matched together, and anything but exactly one candidate
+    is refused -- nothing is guessed. The audit summary names the contact that matched."""
     _check_can_join(user)
-    email = verified_email_get(user=user)
-    if not email:
-        raise ClaimNotPossible(_("Please verify your e-mail address first."))
-    candidates = list(_candidates().filter(email__iexact=email)[:2])
+    email, phone = _verified_contacts(user)
+    match = _contact_match(email=email, phone=phone)
+    if match is None:
+        raise ClaimNotPossible(_("Please verify your e-mail address or mobile number first."))
+    candidates = list(_candidates().filter(match).order_by("pk")[:2])
     if len(candidates) != 1:
         raise ClaimNotPossible()
-    customer = _link(customer=candidates[0], user=user, method="email")
+    candidate = candidates[0]
+    method = "email" if email and candidate.email.strip().lower() == email else "phone"
+    customer = _link(customer=candidate, user=user, method=method)
     _carry_over_grants(customer, user, consents)
     return customer
 
@@ -250,11 +285,13 @@ def membership_enrol(
     evidence: str = "",
 ) -> Customer:
     """Create a new membership for ``user`` (source "portal", consents as ticked, actor None)
-    and link it. If other memberships share the verified e-mail, tag for staff review."""
+    with the account's verified e-mail and verified phone, and link it. If other memberships
+    share either, tag for staff review."""
     _check_can_join(user)
-    email = verified_email_get(user=user)
-    if not email:
-        raise ClaimNotPossible(_("Please verify your e-mail address first."))
+    email, phone = _verified_contacts(user)
+    match = _contact_match(email=email, phone=phone)
+    if match is None:
+        raise ClaimNotPossible(_("Please verify your e-mail address or mobile number first."))
     customer = customer_create(
         actor=None,
         source=Source.PORTAL,
@@ -263,13 +300,10 @@ def membership_enrol(
         first_name=first_name,
         last_name=last_name,
         email=email,
+        phone=phone,
         preferred_language=_language_code(user),
     )
-    if (
-        Customer.objects.filter(email__iexact=email, anonymized_at__isnull=True)
-        .exclude(pk=customer.pk)
-        .exists()
-    ):
+    if Customer.objects.filter(match, anonymized_at__isnull=True).exclude(pk=customer.pk).exists():
         customer_tag_add(customer=customer, name=REVIEW_TAG, actor=None)
     if evidence:
         # Consent evidence (how the member agreed) belongs to the consent rows just written.

@@ -366,6 +366,25 @@ def customer_email_sync(*, user: User) -> Customer | None:
     return customer_update(customer=customer, actor=user, email=address)
 
 
+@transaction.atomic
+def customer_phone_sync(*, user_id: int) -> Customer | None:
+    """Copy the portal account's verified mobile number to its membership, through
+    ``customer_update`` (audited, the member as actor), as ``customer_email_sync`` does for the
+    e-mail: a member who changes their number in account settings changes it on their card.
+    An unverified number never reaches the customer; staff accounts and anonymised memberships
+    have nothing to sync. Returns the updated customer, or None when nothing changed."""
+    user = User.objects.filter(pk=user_id, phone_verified=True).first()
+    customer = Customer.objects.filter(user_id=user_id, anonymized_at__isnull=True).first()
+    if user is None or customer is None or customer.phone == user.phone:
+        return None
+    return customer_update(customer=customer, actor=user, phone=user.phone)
+
+
+def on_phone_verified(event: events.Event) -> None:
+    """``account.phone_verified``, in the verifying transaction: the membership follows."""
+    customer_phone_sync(user_id=event.payload["user_id"])
+
+
 def on_email_changed(sender, *, user, **kwargs) -> None:
     """allauth's ``email_changed``: a member who changes their e-mail at /accounts/email/
     changes it on the membership."""

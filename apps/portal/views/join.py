@@ -10,8 +10,8 @@ from apps.accounts.forms import SIGNUP_CONSENTS, SIGNUP_SESSION_KEY
 from apps.core.exceptions import ApplicationError
 from apps.customers.selectors import phone_code_pending
 from apps.customers.services import (
-    membership_claim_by_email,
     membership_claim_by_phone,
+    membership_claim_verified,
     membership_options,
     phone_code_send,
 )
@@ -48,10 +48,12 @@ class JoinView(SignedInMixin, TemplateView):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         pending = phone_code_pending(user=self.request.user)
+        options = membership_options(user=self.request.user)
         context.update(
-            options=membership_options(user=self.request.user),
+            options=options,
             enrol_form=kwargs.get("enrol_form") or EnrolForm(initial=self._enrol_initial()),
-            phone_form=kwargs.get("phone_form") or PhoneForm(initial={"phone": pending}),
+            phone_form=kwargs.get("phone_form")
+            or PhoneForm(initial={"phone": pending or options.verified_phone}),
             code_form=kwargs.get("code_form") or PhoneCodeForm(),
             pending_phone=pending,
         )
@@ -62,7 +64,7 @@ class JoinView(SignedInMixin, TemplateView):
             return redirect("portal:overview")
         action = request.POST.get("action", "")
         handler = {
-            "email": self._claim_email,
+            "claim": self._claim_verified,
             "enrol": self._enrol,
             "phone": self._send_code,
             "code": self._claim_phone,
@@ -97,10 +99,10 @@ class JoinView(SignedInMixin, TemplateView):
         messages.error(self.request, _("Too many attempts. Please try again in an hour."))
         return True
 
-    def _claim_email(self):
+    def _claim_verified(self):
         if self._limited("claim", CLAIMS_PER_HOUR):
             return redirect("portal:join")
-        membership_claim_by_email(user=self.request.user, consents=self._signup_consents())
+        membership_claim_verified(user=self.request.user, consents=self._signup_consents())
         return self._joined(_("Welcome back! Your membership is now linked to this account."))
 
     def _enrol(self):
