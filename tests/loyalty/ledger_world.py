@@ -62,10 +62,11 @@ def programme_and_tiers():
 
 def every_kind(customer: Customer, *, actor, start: int = 0, n: int = 1) -> None:
     """``n`` rounds of: an order earned as Gold ×1.2 (available) and its refund of ¥80, an order
-    that is pending then matures and one that stays pending, a redemption, one cancelled by the
-    member and one by staff, an expiry of points earned in May 2025, an event bonus, a staff
-    adjustment and a legacy-keyed birthday bonus. The first order earns the first-purchase
-    badge."""
+    that is pending then matures and one that stays pending (until the next round matures it),
+    a redemption, one cancelled by the member and one by staff, an expiry of points earned in
+    May 2025, an event bonus, a staff adjustment and a legacy-keyed birthday bonus. Each round
+    holds every kind, so the newest page looks alike however many rounds there are. The first
+    order earns the first-purchase badge."""
     store = StoreFactory(code="sh-njr", name="Shanghai Nanjing Road")
     gold = TierFactory(slug="gold")
     now = timezone.now()
@@ -101,11 +102,10 @@ def every_kind(customer: Customer, *, actor, start: int = 0, n: int = 1) -> None
         # A row from before ``detail``: only its key says it was a birthday bonus.
         bonus_award(customer=customer, points=88, key=f"bonus:birthday:{customer.pk}:{3000 + i}",
                     reason="Happy birthday!")  # fmt: skip
-    points_expire_due(as_of=now)
-    # The pending orders mature (their return window has passed by then); one more order a
-    # round stays pending.
-    points_mature_due(as_of=now + dt.timedelta(days=15))
-    for i in range(start, start + n):
+        points_expire_due(as_of=now)
+        # This round's pending order matures (its return window has passed by then), and one
+        # more order stays pending until the next round.
+        points_mature_due(as_of=now + dt.timedelta(days=15))
         order_ingest(
             store=store,
             external_id=f"N{i:05d}",
