@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from apps.core import formatting
 
@@ -328,6 +329,29 @@ def _compensate(tx, detail, lookups, audience) -> LedgerLine:
     if tx.actor_id is not None and tx.reason:
         details.append(tx.reason)
     return LedgerLine(tx=tx, headline=_("Compensation"), details=tuple(details))
+
+
+def expiring_text(*, points: int, expires_on: dt.date, earned_in: dt.date | None = None) -> str:
+    """Points about to expire, in the words of an expired row: "120 points earned in May 2025
+    expire on 10 May 2026" (e-mails and the inbox)."""
+    values = {
+        "points": formatting.points(points),
+        "date": date_format(expires_on, "DATE_FORMAT"),
+    }
+    if earned_in is None:
+        return (
+            ngettext("%(points)s expires on %(date)s", "%(points)s expire on %(date)s", points)
+            % values
+        )
+    values["month"] = date_format(earned_in, "YEAR_MONTH_FORMAT")
+    return (
+        ngettext(
+            "%(points)s earned in %(month)s expires on %(date)s",
+            "%(points)s earned in %(month)s expire on %(date)s",
+            points,
+        )
+        % values
+    )
 
 
 _DESCRIBERS = {

@@ -345,3 +345,48 @@ def test_bulk_earning_records_the_same_detail(db):
         found = lines(customer)
     assert one(found, tx.kind).points_note == "Gold ×1.2"
     assert list(LedgerCheck().faults()) == []
+
+
+# --- the expiring-points e-mail speaks like the history -----------------------------------------
+
+
+def test_expiring_points_email_names_the_month_they_were_earned(
+    customer, superuser, django_capture_on_commit_callbacks
+):
+    from django.core import mail
+
+    from apps.loyalty.services.reminders import points_expiring_remind
+
+    ledger_world.programme_and_tiers()
+    customer.preferred_language = "en"  # the e-mail is written in the member's language
+    customer.save(update_fields=["preferred_language"])
+    earned = timezone.make_aware(dt.datetime(2026, 1, 15, 10, 0))
+    bonus_award(customer=customer, points=1200, key="jan", reason="gift", at=earned)
+    bonus_award(customer=customer, points=1, key="jan-2", reason="gift", at=earned)
+    lot_expires = timezone.localtime(
+        PointsTransaction.objects.get(idempotency_key="jan").lot.expires_at
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        assert points_expiring_remind(as_of=lot_expires - dt.timedelta(days=3)) == 1
+    body = mail.outbox[0].body
+    expected_day = f"{lot_expires:%-d %b %Y}"
+    assert f"- 1,201 points earned in Jan 2026 expire on {expected_day}" in body
+    assert "1,201" in mail.outbox[0].alternatives[0][0]  # the HTML table, grouped
+
+
+def test_expiring_text_for_one_point_and_without_a_month():
+    from apps.loyalty.describe import expiring_text
+
+    with translation.override("en"):
+        one_point = expiring_text(
+            points=1, expires_on=dt.date(2026, 5, 10), earned_in=dt.date(2025, 5, 1)
+        )
+        assert one_point == "1 point earned in May 2025 expires on 10 May 2026"
+        assert expiring_text(points=30, expires_on=dt.date(2026, 5, 10)) == (
+            "30 points expire on 10 May 2026"
+        )
+    with translation.override("zh-hans"):
+        text = expiring_text(
+            points=30, expires_on=dt.date(2026, 5, 10), earned_in=dt.date(2025, 5, 1)
+        )
+    assert "2025年5月" in text and "2026年5月10日" in text and "30" in text
