@@ -137,6 +137,7 @@ def test_an_order_link_shows_that_orders_rows_and_another_members_order_nothing(
     client.force_login(user)
     response = client.get(reverse(URL), {"order": order.pk})
     assert {row["line"].tx.kind for row in response.context["history"]} == {"earn", "refund"}
+    assert "Points of order 000000" in text(response) and "Show everything" in text(response)
     _, other = enrolled_member("other@test.local")
     ledger_world.every_kind(other, actor=superuser, start=7)
     theirs = PointsTransaction.objects.filter(account__customer=other, order__isnull=False).first()

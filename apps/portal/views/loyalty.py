@@ -104,12 +104,21 @@ class PointsView(MemberMixin, TemplateView):
             rows = rows.none()  # a filter we cannot apply shows nothing rather than everything
         page = Paginator(rows, HISTORY_PAGE_SIZE).get_page(self.request.GET.get("page"))
         export_query = {k: v for k in form.fields if (v := self.request.GET.get(k))}
+        history = [
+            {"line": line, "url": history_link(line.target)}
+            for line in describe(page.object_list, audience=MEMBER)
+        ]
+        order_id = form.cleaned_data.get("order") if valid else None
         context.update(
             form=form,
-            history=[
-                {"line": line, "url": history_link(line.target)}
-                for line in describe(page.object_list, audience=MEMBER)
-            ],
+            history=history,
+            # The order a row's link narrowed the history to, by its number.
+            order_number=next(
+                (r["line"].tx.order.external_id for r in history if r["line"].tx.order_id),
+                "",
+            )
+            if order_id
+            else "",
             export_query=urlencode(export_query) if valid else None,
             summary=summary,
             expiring_days=EXPIRING_DAYS,
