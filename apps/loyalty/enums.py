@@ -20,6 +20,37 @@ class TxKind(models.TextChoices):
     REFUND = "refund", _("Refund clawback")
 
 
+class TxGroup(models.TextChoices):
+    """How a member filters their points history: what happened to their points, in their
+    words. A kind missing from ``TX_GROUP_KINDS`` (a kind added later) shows under "all" only."""
+
+    EARNED = "earned", _("Earned")
+    REDEEMED = "redeemed", _("Redeemed")
+    EXPIRED = "expired", _("Expired")
+    ADJUSTED = "adjusted", _("Adjusted")
+
+
+TX_GROUP_KINDS: dict[str, tuple[str, ...]] = {
+    TxGroup.EARNED: (TxKind.EARN, TxKind.PENDING, TxKind.MATURE, TxKind.COMPENSATE),
+    TxGroup.REDEEMED: (TxKind.REDEEM, TxKind.REVERSE),
+    TxGroup.EXPIRED: (TxKind.EXPIRE,),
+    TxGroup.ADJUSTED: (TxKind.ADJUST, TxKind.REFUND),
+}
+
+
+class BonusKind(models.TextChoices):
+    """Why points were given outside an order; recorded in a ledger row's ``detail["bonus"]``
+    so its description can say so in the reader's language."""
+
+    WELCOME = "welcome", _("Welcome bonus")
+    BIRTHDAY = "birthday", _("Birthday bonus")
+    REFERRAL = "referral", _("Referral bonus")
+    REFERRED = "referred", _("Bonus for joining through a friend")
+    BADGE = "badge", _("Badge bonus")
+    TIER_GIFT = "tier_gift", _("Tier welcome gift")
+    EVENT = "event", _("Event bonus")
+
+
 class LotStatus(models.TextChoices):
     PENDING = "pending", _("Pending")
     AVAILABLE = "available", _("Available")

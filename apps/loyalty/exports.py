@@ -10,10 +10,13 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from apps.accounts.models import User
+from apps.core.exports import XLSX_MAX_ROWS
 from apps.core.services import export_record
+from apps.customers.models import Customer
 
-from .models import CouponBatch
-from .selectors import liability_report
+from .describe import MEMBER, describe
+from .models import CouponBatch, LoyaltyAccount
+from .selectors import liability_report, transaction_list
 from .staff_selectors import coupon_batch_codes, liability_monthly
 
 COUPON_EXPORT_HEADER = [
@@ -85,5 +88,76 @@ def coupon_batch_export(
         rows=batch.size,
         target=batch,
         summary=f"{batch.name}: {batch.size} codes as {fmt}"[:300],
+    )
+    return written
+
+
+POINTS_HISTORY_HEADER = [
+    gettext_lazy("date"),
+    gettext_lazy("kind"),
+    gettext_lazy("description"),
+    gettext_lazy("details"),
+    gettext_lazy("points"),
+    gettext_lazy("pending points"),
+    gettext_lazy("balance after"),
+    gettext_lazy("order"),
+    gettext_lazy("store"),
+]
+_HISTORY_CHUNK = 500
+
+
+def _history_rows(*, customer: Customer, filters: dict) -> list[list]:
+    """The member's ledger rows (newest first) in words, read and described a chunk at a time
+    (a fixed number of queries per chunk). A member's history is small enough to hold."""
+    rows: list[list] = []
+    last_id = None
+    while len(rows) < XLSX_MAX_ROWS:
+        qs = transaction_list(customer=customer, **filters)
+        if last_id is not None:
+            qs = qs.filter(id__lt=last_id)
+        chunk = list(qs[:_HISTORY_CHUNK])
+        if not chunk:
+            break
+        last_id = chunk[-1].pk
+        for line in describe(chunk, audience=MEMBER):
+            tx = line.tx
+            rows.append(
+                [
+                    tx.created_at,
+                    line.kind_label,
+                    line.headline,
+                    line.detail_text,
+                    tx.points,
+                    tx.pending_points,
+                    tx.balance_after,
+                    tx.order.external_id if tx.order is not None else "",
+                    tx.order.store.name if tx.order is not None and tx.order.store_id else "",
+                ]
+            )
+    return rows[:XLSX_MAX_ROWS]
+
+
+def points_history_export(
+    *,
+    customer: Customer,
+    actor: User | None,
+    filters: dict,
+    fmt: str,
+    write: Callable[[list[str], Iterable[list]], Written],
+) -> Written:
+    """A member's own points history (``transaction_list`` filters), described in the active
+    language, handed to ``write`` (header, rows): points as numbers, times as times. Audited
+    with the member's account as its target once ``write`` has returned, as
+    ``coupon_batch_export``."""
+    rows = _history_rows(customer=customer, filters=filters)
+    written = write([str(h) for h in POINTS_HISTORY_HEADER], rows)
+    export_record(
+        actor=actor,
+        what="points_history",
+        fmt=fmt,
+        rows=len(rows),
+        target=LoyaltyAccount.objects.filter(customer=customer).first(),
+        summary=f"points history of member {customer.member_number}, {fmt}",
+        details={k: str(v) for k, v in filters.items() if v},
     )
     return written

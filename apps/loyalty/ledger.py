@@ -131,10 +131,13 @@ def build(
     pending_points: int = 0,
     reason: str = "",
     at: dt.datetime | None = None,
+    detail: dict | None = None,
     **links,
 ) -> PointsTransaction:
     """An unsaved ledger row chained to the account's last one; moves the account's counters in
-    memory. Batch jobs build many rows, then ``bulk_create`` them and save the accounts."""
+    memory. Batch jobs build many rows, then ``bulk_create`` them and save the accounts.
+    ``detail`` holds the ids and codes the row's description is built from (see
+    ``apps.loyalty.describe``); like ``reason`` it is outside the hash."""
     created_at = at or timezone.now()
     balance_after = account.balance + points
     prev = account.last_hash or GENESIS
@@ -145,6 +148,7 @@ def build(
         pending_points=pending_points,
         balance_after=balance_after,
         reason=reason[:200],
+        detail=detail or {},
         idempotency_key=key,
         created_at=created_at,
         prev_hash=prev,

@@ -92,6 +92,13 @@ class OrderFacts:
 class EarnResult:
     points: int
     parts: list[tuple[str, int]] = field(default_factory=list)
+    # The saved rules that applied (multipliers on any line, then bonuses), each once, in the
+    # order they applied: a ledger row records them so its description can name them.
+    rule_ids: list[int] = field(default_factory=list)
+
+    def record_rule(self, rule) -> None:
+        if rule.pk is not None and rule.pk not in self.rule_ids:
+            self.rule_ids.append(rule.pk)
 
 
 def _applies(rule, facts: OrderFacts, tier_ids: set[int]) -> bool:
@@ -181,15 +188,16 @@ def compute_earn(
     bonuses = [r for r in rules if r.kind in ORDER_BONUS_KINDS]
     base = Decimal(0)
     boosted = Decimal(0)
+    result = EarnResult(points=0)
     for line in facts.lines:
         line_base = line.amount * rate
         factor = Decimal(1)
         for rule in apply_by_priority(r for r in multipliers if _matches_line(r, facts, line)):
             factor *= rule.multiplier
+            result.record_rule(rule)
         base += line_base
         boosted += line_base * factor
     tiered = boosted * facts.tier_multiplier
-    result = EarnResult(points=0)
     base_points = int(base.to_integral_value(ROUND_FLOOR))
     total_points = int(tiered.to_integral_value(ROUND_FLOOR))
     result.parts.append(("base", base_points))
@@ -202,6 +210,7 @@ def compute_earn(
     for rule in apply_by_priority(r for r in bonuses if _matches_order(r, facts)):
         total_points += rule.bonus_points
         result.parts.append((rule.name, rule.bonus_points))
+        result.record_rule(rule)
     result.points = max(total_points, 0)
     return result
 
@@ -224,4 +233,5 @@ def compute_event_bonus(
     for rule in apply_by_priority(matching):
         result.points += rule.bonus_points
         result.parts.append((rule.name, rule.bonus_points))
+        result.record_rule(rule)
     return result

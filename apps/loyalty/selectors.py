@@ -10,12 +10,14 @@ from django.utils import timezone
 from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 
+from apps.core import formatting
 from apps.core.exceptions import NotFound
 from apps.core.timeline import TimelineEvent
 from apps.customers.models import Customer, Order
 
 from .codes import code_compact
-from .enums import LotStatus, RedemptionStatus, TierMetric, TxKind
+from .describe import LEDGER_RELATED, STAFF, describe
+from .enums import TX_GROUP_KINDS, LotStatus, RedemptionStatus, TierMetric, TxKind
 from .exceptions import RewardNotFound
 from .ledger import _add_months
 from .models import (
@@ -133,12 +135,32 @@ def points_summary(*, customer: Customer, expiring_days: int = 90) -> PointsSumm
     return summary
 
 
-def transaction_list(*, customer: Customer) -> QuerySet[PointsTransaction]:
-    return (
-        PointsTransaction.objects.filter(account__customer=customer)
-        .select_related("order", "order__store", "redemption__reward", "actor")
-        .order_by("-id")
-    )
+def transaction_list(
+    *,
+    customer: Customer,
+    group: str = "",
+    since: dt.date | None = None,
+    until: dt.date | None = None,
+    order_id: int | None = None,
+) -> QuerySet[PointsTransaction]:
+    """The member's ledger, newest first, with what ``describe`` reads. ``group`` (a
+    ``TxGroup``; blank for all) narrows the kinds; ``since`` and ``until`` are days in the
+    business time zone, both included; ``order_id`` keeps the rows of one of the member's
+    orders (earned, matured, refunded)."""
+    qs = PointsTransaction.objects.filter(account__customer=customer)
+    if group:
+        qs = qs.filter(kind__in=TX_GROUP_KINDS.get(group, ()))
+    if since is not None:
+        qs = qs.filter(created_at__gte=_day_start(since))
+    if until is not None:
+        qs = qs.filter(created_at__lt=_day_start(until + dt.timedelta(days=1)))
+    if order_id is not None:
+        qs = qs.filter(order_id=order_id)
+    return qs.select_related(*LEDGER_RELATED).order_by("-id")
+
+
+def _day_start(day: dt.date) -> dt.datetime:
+    return timezone.make_aware(dt.datetime.combine(day, dt.time.min))
 
 
 def lot_list(*, customer: Customer) -> QuerySet[PointsLot]:
@@ -207,17 +229,21 @@ def liability_report(*, since: dt.datetime | None = None) -> Liability:
 
 
 def points_timeline(*, customer: Customer, limit: int) -> list[TimelineEvent]:
-    rows = PointsTransaction.objects.filter(account__customer=customer).order_by("-id")[:limit]
+    rows = (
+        PointsTransaction.objects.filter(account__customer=customer)
+        .select_related(*LEDGER_RELATED)
+        .order_by("-id")[:limit]
+    )
     return [
         TimelineEvent(
-            at=tx.created_at,
+            at=line.tx.created_at,
             kind="points",
             icon="star",
-            title=_("%(kind)s: %(points)s points")
-            % {"kind": tx.get_kind_display(), "points": f"{tx.points + tx.pending_points:+d}"},
-            detail=tx.reason,
+            title=_("%(what)s: %(points)s")
+            % {"what": line.headline, "points": formatting.points(line.points, signed=True)},
+            detail=line.detail_text,
         )
-        for tx in rows
+        for line in describe(rows, audience=STAFF)
     ]
 
 

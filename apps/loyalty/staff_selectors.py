@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from apps.customers.models import Customer
 
+from .describe import LEDGER_RELATED, STAFF, LedgerLine, describe
 from .enums import AdjustmentStatus, RedemptionStatus, RewardKind, TxKind
 from .models import (
     Coupon,
@@ -199,7 +200,7 @@ class LoyaltyPanel:
     customer: Customer
     summary: PointsSummary
     lots: list = field(default_factory=list)
-    transactions: list = field(default_factory=list)
+    ledger: list[LedgerLine] = field(default_factory=list)  # the newest rows, described
     tier_history: list = field(default_factory=list)
     badges: list = field(default_factory=list)
     referrals: list = field(default_factory=list)
@@ -210,8 +211,9 @@ class LoyaltyPanel:
 
 def loyalty_panel(*, customer: Customer, ledger_rows: int = 50) -> LoyaltyPanel:
     """Everything the staff 360 page shows about a member's loyalty, in a bounded number of
-    queries: open lots with expiry, the last ``ledger_rows`` ledger rows, tier history, badges,
-    referrals both ways, recent redemptions and adjustments waiting for approval."""
+    queries: open lots with expiry, the last ``ledger_rows`` ledger rows in words (``describe``),
+    tier history, badges, referrals both ways, recent redemptions and adjustments waiting for
+    approval."""
     summary = points_summary(customer=customer)
     account = LoyaltyAccount.objects.filter(customer=customer).first()
     panel = LoyaltyPanel(customer=customer, summary=summary)
@@ -233,10 +235,11 @@ def loyalty_panel(*, customer: Customer, ledger_rows: int = 50) -> LoyaltyPanel:
         .select_related("order")
         .order_by(F("expires_at").asc(nulls_last=True), "id")[:100]
     )
-    panel.transactions = list(
+    panel.ledger = describe(
         PointsTransaction.objects.filter(account=account)
-        .select_related("order__store", "redemption__reward", "actor")
-        .order_by("-id")[:ledger_rows]
+        .select_related(*LEDGER_RELATED)
+        .order_by("-id")[:ledger_rows],
+        audience=STAFF,
     )
     panel.tier_history = list(
         TierHistory.objects.filter(account=account).select_related("from_tier", "to_tier")[:20]

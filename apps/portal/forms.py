@@ -1,11 +1,15 @@
 """Portal forms: shape and labels only; the services decide."""
 
+import datetime as dt
+
 from django import forms
+from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 
 from apps.accounts.forms import SIGNUP_CONSENTS
 from apps.customers.enums import MEMBER_SWITCHABLE_PURPOSES, Channel, ConsentPurpose
 from apps.customers.forms import profile_form_class
+from apps.loyalty.enums import TxGroup
 
 # The preference centre offers the purposes the customers app lets a member switch.
 PREFERENCE_PURPOSES = list(MEMBER_SWITCHABLE_PURPOSES)
@@ -96,6 +100,72 @@ class RedeemForm(forms.Form):
     double-click or a resubmitted form redeems once."""
 
     key = forms.UUIDField(widget=forms.HiddenInput)
+
+
+class PointsHistoryForm(forms.Form):
+    """Filters of the points history and its export: what happened, between which days (both
+    included) and, from a row's order link, one order. Anything invalid is a field error."""
+
+    EARLIEST = dt.date(2000, 1, 1)
+    LATEST = dt.date(2100, 12, 31)
+
+    kind = forms.ChoiceField(
+        label=_("Show"),
+        required=False,
+        choices=[("", _("Everything")), *TxGroup.choices],
+    )
+    date_from = forms.DateField(
+        label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    date_to = forms.DateField(
+        label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    order = forms.IntegerField(
+        required=False, min_value=1, max_value=2**63 - 1, widget=forms.HiddenInput
+    )
+
+    def _check_day(self, name: str) -> dt.date | None:
+        day = self.cleaned_data.get(name)
+        if day is not None and not self.EARLIEST <= day <= self.LATEST:
+            raise forms.ValidationError(
+                _("Enter a date between %(first)s and %(last)s.")
+                % {
+                    "first": date_format(self.EARLIEST, "DATE_FORMAT"),
+                    "last": date_format(self.LATEST, "DATE_FORMAT"),
+                }
+            )
+        return day
+
+    def clean_date_from(self) -> dt.date | None:
+        return self._check_day("date_from")
+
+    def clean_date_to(self) -> dt.date | None:
+        return self._check_day("date_to")
+
+    def clean(self):
+        data = super().clean()
+        start, end = data.get("date_from"), data.get("date_to")
+        if start and end and start > end:
+            self.add_error("date_to", _("The end date is before the start date."))
+        if self.errors.get("order"):
+            # The order comes from a link, not from a field the member sees.
+            self.add_error(None, _("This order link is not valid."))
+        return data
+
+    def filters(self) -> dict:
+        """Keyword arguments of ``transaction_list``; call after ``is_valid()`` returned True
+        (or on an unbound form, for everything)."""
+        data = self.cleaned_data if self.is_bound else {}
+        return {
+            "group": data.get("kind") or "",
+            "since": data.get("date_from"),
+            "until": data.get("date_to"),
+            "order_id": data.get("order"),
+        }
+
+    @property
+    def filtered(self) -> bool:
+        return self.is_bound and any(self.data.get(name) for name in self.fields)
 
 
 class PhoneForm(forms.Form):

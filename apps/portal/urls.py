@@ -10,6 +10,7 @@ urlpatterns = [
     path("me/join/", join.JoinView.as_view(), name="join"),
     path("me/card/", member.CardView.as_view(), name="card"),
     path("me/points/", loyalty.PointsView.as_view(), name="points"),
+    path("me/points/export.<str:fmt>", loyalty.PointsExportView.as_view(), name="points-export"),
     path("me/rewards/", loyalty.RewardListView.as_view(), name="rewards"),
     path(
         "me/rewards/redemptions/<int:pk>/",

@@ -157,7 +157,7 @@ def test_points_tier_progress_counts_points_for_a_points_tier(client, mia, tiers
     html = text(client.get(reverse("portal:points")))
     # Bonuses do not qualify for a points tier: all 5,000 purchase points are still to go.
     assert "<strong>5,000 points</strong> to go to Gold" in html
-    assert "Tier review on 31 Mar 2031" in html
+    assert "Tier review on 31 Mar 2031" in html  # DATE_FORMAT of config/formats/en
     assert "Free delivery" in html
 
 
@@ -183,8 +183,8 @@ def test_points_history_is_paginated_25_a_page_with_signed_points(client, mia):
     first = client.get(reverse("portal:points"))
     assert len(first.context["page_obj"].object_list) == 25
     html = text(first)
-    # 10 + 11 + … + 39 = 735 given, 45 spent: the newest row comes first.
-    assert re.search(r'pts-minus">-45<.*?Balance 690<', html)
+    # 10 + 11 + … + 39 = 735 given, 45 spent: the newest row comes first (a true minus sign).
+    assert re.search(r'pts-minus">\u221245<.*?Balance 690<', html)
     assert 'pts-plus">+39<' in html and "1–25 of 31" in html
     second = client.get(reverse("portal:points") + "?page=2")
     assert len(second.context["page_obj"].object_list) == 6

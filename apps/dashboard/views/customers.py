@@ -129,7 +129,7 @@ class CustomerDetailView(StaffRequiredMixin, TemplateView):
             context["consent_grid"] = _consent_grid(privacy.consents)
             context["consent_log"] = privacy.consent_history
         if user.has_perm("loyalty.view_loyaltyaccount"):
-            context.update(loyalty_panel_context(customer))
+            context.update(loyalty_panel_context(customer, user))
         return context
 
 

@@ -11,6 +11,7 @@ from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.functional import cached_property
+from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views import View
@@ -21,6 +22,7 @@ from apps.core.exports import csv_response, xlsx_response
 from apps.customers.exceptions import CustomerNotFound
 from apps.customers.models import Customer
 from apps.customers.selectors import customer_get
+from apps.loyalty.describe import Target
 from apps.loyalty.enums import AdjustmentStatus
 from apps.loyalty.exports import liability_export
 from apps.loyalty.models import PointsAdjustment, Programme
@@ -49,10 +51,31 @@ def customer_or_404(member_number: str) -> Customer:
         raise Http404(exc.message) from exc
 
 
-def loyalty_panel_context(customer: Customer) -> dict:
+def loyalty_panel_context(customer: Customer, user) -> dict:
     """The context of ``dashboard/loyalty/_customer_panel.html`` for the 360° page: one call,
-    a fixed number of queries."""
-    return {"loyalty": loyalty_panel(customer=customer)}
+    a fixed number of queries. ``loyalty_ledger`` pairs each described ledger row with its link
+    for ``user`` (none where they may not follow it)."""
+    panel = loyalty_panel(customer=customer)
+    page = reverse("dashboard:loyalty-customer", args=[customer.member_number])
+    listed = {r.pk for r in panel.redemptions}
+    may_see_orders = user.has_perm("customers.view_order")
+
+    def link(target: Target | None) -> str:
+        if target is None:
+            return ""
+        if target.kind == "order" and may_see_orders:
+            query = urlencode({"q": target.number, "store": target.store})
+            return f"{reverse('dashboard:order-list')}?{query}"
+        if target.kind == "redemption" and target.pk in listed:
+            return f"{page}#redemption-{target.pk}"
+        if target.kind == "badge":
+            return f"{page}#badge-{target.pk}"
+        return ""
+
+    return {
+        "loyalty": panel,
+        "loyalty_ledger": [{"line": line, "url": link(line.target)} for line in panel.ledger],
+    }
 
 
 class CustomerLoyaltyView(StaffRequiredMixin, TemplateView):
@@ -64,7 +87,7 @@ class CustomerLoyaltyView(StaffRequiredMixin, TemplateView):
     def get_context_data(self, **kwargs):
         customer = customer_or_404(self.kwargs["member_number"])
         return super().get_context_data(
-            customer=customer, **loyalty_panel_context(customer), **kwargs
+            customer=customer, **loyalty_panel_context(customer, self.request.user), **kwargs
         )
 
 

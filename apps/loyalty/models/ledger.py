@@ -99,6 +99,12 @@ class PointsTransaction(models.Model):
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+    # What the row's description is built from, beyond its links (``apps.loyalty.describe``):
+    # ids and codes, never text -- e.g. {"tier": 3, "multiplier": "1.2", "rules": [7]} for an
+    # order, {"bonus": "birthday"}, {"bonus": "badge", "badge": 4}. Written once with the row
+    # (the append-only trigger refuses later changes); not part of the hash chain, so it adds
+    # nothing to what ``verify_ledger`` proves and rows written before it existed read "{}".
+    detail = models.JSONField(_("detail"), default=dict, db_default={}, blank=True, editable=False)
     idempotency_key = models.CharField(max_length=120, unique=True)
     created_at = models.DateTimeField(_("at"), default=timezone.now)
     prev_hash = models.CharField(max_length=64)

@@ -35,7 +35,7 @@ from apps.core.services import audit_record, model_snapshot
 from apps.customers.enums import OrderStatus
 from apps.customers.models import Customer, Order
 
-from ..enums import ReferralStatus
+from ..enums import BonusKind, ReferralStatus
 from ..locks import lock_account
 from ..models import Badge, CustomerBadge, Referral
 from .bonuses import bonus_award
@@ -117,6 +117,7 @@ def _award(*, customer: Customer, badge: Badge) -> CustomerBadge | None:
         key=f"bonus:badge:{customer.pk}:{badge.pk}",
         reason=_("Badge: %(name)s") % {"name": badge.name},
         source_ref=f"badge:{badge.slug}",
+        detail={"bonus": BonusKind.BADGE, "badge": badge.pk},
     )
     return held
 

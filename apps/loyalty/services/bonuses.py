@@ -20,7 +20,7 @@ from apps.core.exceptions import ValidationFailed
 from apps.customers.models import Customer
 
 from .. import ledger
-from ..enums import EarnEvent, TxKind
+from ..enums import BonusKind, EarnEvent, TxKind
 from ..locks import lock_account
 from ..models import LoyaltyAccount, PointsTransaction, Programme
 from ..rules import OrderFacts, compute_event_bonus
@@ -57,9 +57,11 @@ def bonus_award(
     kind: str = TxKind.EARN,
     actor=None,
     source_ref: str = "",
+    detail: dict | None = None,
 ) -> PointsTransaction | None:
     """Award available points once per ``key`` (sign-up, birthday, referral, badge, tier gift,
-    compensation). Returns None when already awarded."""
+    compensation). ``detail`` says which bonus it is for the row's description (``{"bonus":
+    BonusKind, ...}``). Returns None when already awarded."""
     if points <= 0:
         return None
     account = lock_account(customer_id=customer.pk)
@@ -79,6 +81,7 @@ def bonus_award(
         lot=lot,
         actor=actor if getattr(actor, "pk", None) else None,
         source_ref=source_ref,
+        detail=detail,
         at=now,
     )
     debt_settle(account=account, key=f"{key}:settle")
@@ -94,6 +97,7 @@ def signup_bonus_award(*, customer: Customer) -> PointsTransaction | None:
         key=f"bonus:signup:{customer.pk}",
         reason=_("Welcome bonus"),
         source_ref="signup",
+        detail={"bonus": BonusKind.WELCOME},
     )
 
 
@@ -156,6 +160,7 @@ def event_bonus_record(*, customer: Customer, event: str, reference: str) -> Eve
         reason=", ".join(f"{name} {pts}" for name, pts in result.parts),
         at=now,
         source_ref=f"{event}:{digest}"[:64],
+        detail={"bonus": BonusKind.EVENT, "event": event, "rules": result.rule_ids},
     )
     account.refresh_from_db(fields=["balance"])
     return EventBonusOutcome(tx, True, account.balance)

@@ -113,6 +113,8 @@ def refund_clawback(*, refund: Refund) -> PointsTransaction | None:
         points=-(from_others + (0 if pending else from_lot)),
         pending_points=-(from_lot if pending else 0),
         reason=reason,
+        # Parts of the share not taken from the balance: already expired, or owed.
+        detail={k: v for k, v in (("expired", left_out), ("owed", debt)) if v},
         order=order,
         refund=refund,
     )

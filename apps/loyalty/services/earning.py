@@ -24,7 +24,7 @@ from .. import ledger
 from ..enums import EarnRuleKind, LotStatus, TxKind
 from ..locks import entry_tier, lock_account, lock_accounts
 from ..models import EarnRule, LoyaltyAccount, PointsLot, PointsTransaction, Programme, Tier
-from ..rules import CONDITIONS, OrderFacts, compute_earn, spread_discount
+from ..rules import CONDITIONS, EarnResult, OrderFacts, compute_earn, spread_discount
 from ..selectors import earn_rules_active
 from .bonuses import debt_settle
 from .tiers import tier_evaluate
@@ -71,6 +71,18 @@ def _order_facts(
         first_purchase=first,
         customer_id=order.customer_id,
     )
+
+
+def earn_detail(*, result: EarnResult, tier: Tier | None) -> dict:
+    """What an order's ledger row records for its description: the member's tier and its earn
+    multiplier at the time (when it multiplied anything) and the rules that applied."""
+    detail: dict = {}
+    if tier is not None and tier.earn_multiplier != 1:
+        detail["tier"] = tier.pk
+        detail["multiplier"] = f"{tier.earn_multiplier.normalize():f}"
+    if result.rule_ids:
+        detail["rules"] = list(result.rule_ids)
+    return detail
 
 
 def earn_preview(*, order: Order, account: LoyaltyAccount, programme: Programme):
@@ -139,14 +151,16 @@ def _order_earn(*, order: Order, new: bool) -> EarnOutcome:
             programme=programme,
             order=order,
         )
-        detail = ", ".join(f"{name} {pts}" for name, pts in result.parts)
+        reason = ", ".join(f"{name} {pts}" for name, pts in result.parts)
+        detail = earn_detail(result=result, tier=account.tier)
         if lot.status == LotStatus.PENDING:
             tx = ledger.append(
                 account=account,
                 kind=TxKind.PENDING,
                 key=key,
                 pending_points=result.points,
-                reason=detail,
+                reason=reason,
+                detail=detail,
                 order=order,
                 lot=lot,
             )
@@ -156,7 +170,8 @@ def _order_earn(*, order: Order, new: bool) -> EarnOutcome:
                 kind=TxKind.EARN,
                 key=key,
                 points=result.points,
-                reason=detail,
+                reason=reason,
+                detail=detail,
                 order=order,
                 lot=lot,
             )
@@ -322,10 +337,11 @@ def _earn_chunk(
             expires_at=ledger.expiry_for(earned_at=order.placed_at, programme=programme),
             order=order,
         )
-        planned.append((order, account, lot, ", ".join(f"{n} {p}" for n, p in result.parts)))
+        reason = ", ".join(f"{n} {p}" for n, p in result.parts)
+        planned.append((order, account, lot, reason, earn_detail(result=result, tier=tier)))
     bulk_insert(PointsLot, [p[2] for p in planned], set_pks=True)
     txs = []
-    for order, account, lot, detail in planned:
+    for order, account, lot, reason, detail in planned:
         pending = lot.status == LotStatus.PENDING
         txs.append(
             ledger.build(
@@ -334,21 +350,22 @@ def _earn_chunk(
                 key=f"order:{order.pk}:earn",
                 points=0 if pending else lot.points,
                 pending_points=lot.points if pending else 0,
-                reason=detail,
+                reason=reason,
+                detail=detail,
                 order=order,
                 lot=lot,
                 at=order.placed_at if at_order_time else None,
             )
         )
     bulk_insert(PointsTransaction, txs)
-    touched = {a.pk: a for _, a, _, _ in planned}
+    touched = {a.pk: a for _, a, _, _, _ in planned}
     bulk_update_fields(LoyaltyAccount, list(touched.values()), ledger.ACCOUNT_COUNTERS)
     for account in touched.values():
         if account.debt:
             debt_settle(account=account, key=f"settle:{account.pk}:{account.last_hash[:16]}")
         tier_evaluate(account=account)
     if publish_earned:
-        newest = {order.customer_id: order for order, _, _, _ in planned}
+        newest = {order.customer_id: order for order, *_ in planned}
         for order in newest.values():
             events.publish("order.earned", order_id=order.pk, customer_id=order.customer_id)
     return len(planned)

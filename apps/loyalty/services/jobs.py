@@ -16,7 +16,7 @@ from apps.core.db import bulk_insert, bulk_update_fields
 from apps.customers.models import Customer
 
 from .. import ledger
-from ..enums import LotStatus, TxKind
+from ..enums import BonusKind, LotStatus, TxKind
 from ..locks import account_ensure, lock_accounts
 from ..models import LoyaltyAccount, PointsLot, PointsTransaction, Programme
 from .bonuses import bonus_award, debt_settle
@@ -151,6 +151,7 @@ def birthday_bonuses_award(*, today: dt.date | None = None) -> int:
                     points=programme.birthday_bonus,
                     key=f"bonus:birthday:{customer.pk}:{today.year}",
                     reason=_("Happy birthday!"),
+                    detail={"bonus": BonusKind.BIRTHDAY},
                 )
                 is not None
             ):

@@ -242,7 +242,11 @@ def _restore_lots(*, redemption: Redemption, account: LoyaltyAccount) -> None:
 
 @transaction.atomic
 def redemption_cancel(
-    *, redemption: Redemption, actor: User | None = None, reason: str = ""
+    *,
+    redemption: Redemption,
+    actor: User | None = None,
+    reason: str = "",
+    by_member: bool = False,
 ) -> Redemption:
     """Cancel a redemption that is still requested, or a voucher whose coupon was never used:
     the points go back to the same lots (original expiry), the stock comes back, the voucher is
@@ -268,6 +272,8 @@ def redemption_cancel(
         key=f"redemption:{redemption.pk}:cancel",
         points=redemption.points,
         reason=(reason or _("Redemption cancelled"))[:200],
+        # The member's own withdrawal, or whether ``reason`` is a note staff wrote (shown as is).
+        detail={"by": "member"} if by_member else {"note": bool(reason)},
         redemption=redemption,
         actor=actor if getattr(actor, "pk", None) else None,
         at=now,
@@ -346,4 +352,6 @@ def redemption_cancel_by_member(*, customer: Customer, redemption: Redemption) -
         raise Conflict(
             _("This redemption can no longer be cancelled."), code="redemption_not_cancellable"
         )
-    return redemption_cancel(redemption=locked, actor=None, reason=_("Cancelled by the member"))
+    return redemption_cancel(
+        redemption=locked, actor=None, reason=_("Cancelled by the member"), by_member=True
+    )

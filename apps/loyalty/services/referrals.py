@@ -30,7 +30,7 @@ from apps.customers.services import (
 )
 
 from ..codes import code_compact, referral_code_generate
-from ..enums import ReferralStatus
+from ..enums import BonusKind, ReferralStatus
 from ..exceptions import NotEligible
 from ..models import Programme, Referral, ReferralCode
 from .badges import badges_evaluate
@@ -165,6 +165,7 @@ def referral_reward_on_first_purchase(*, customer_id: int) -> Referral | None:
         key=f"bonus:referral:{referral.pk}:referee",
         reason=_("Welcome bonus for joining through a friend"),
         source_ref=f"referral:{referral.pk}",
+        detail={"bonus": BonusKind.REFERRED, "referral": referral.pk},
     )
     bonus_award(
         customer=referrer,
@@ -173,6 +174,7 @@ def referral_reward_on_first_purchase(*, customer_id: int) -> Referral | None:
         reason=_("Thank you for referring %(name)s")
         % {"name": referee.first_name or referee.member_number},
         source_ref=f"referral:{referral.pk}",
+        detail={"bonus": BonusKind.REFERRAL, "referral": referral.pk},
     )
     referral.status = ReferralStatus.REWARDED
     referral.rewarded_at = timezone.now()

@@ -38,6 +38,7 @@ from apps.customers.enums import Channel, ConsentPurpose
 from apps.customers.inbox import portal_message_send
 from apps.customers.models import ConsentRecord, Customer, PortalMessage
 
+from ..describe import expiring_text
 from ..enums import ExpiryPolicy
 from ..models import PointsLot, Programme
 from ..selectors import lots_expiring
@@ -72,21 +73,24 @@ def _remind_chunk(*, account_ids: list[int], as_of: dt.datetime, within_days: in
         .filter(account_id__in=account_ids)
         .select_for_update(skip_locked=True, of=("self",))
         .order_by("id")
-        .values("id", "remaining", "expires_at", "account__customer_id")
+        .values("id", "remaining", "expires_at", "earned_at", "account__customer_id")
     )
     if not lots:
         return 0
     PointsLot.objects.filter(pk__in=[lot["id"] for lot in lots], reminded_at__isnull=True).update(
         reminded_at=as_of
     )
-    per_customer: dict[int, dict[dt.date, int]] = defaultdict(lambda: defaultdict(int))
+    # Per member, points per expiry day and month they were earned in (the reminder names them
+    # as the history will once they expire: "points earned in May 2025").
+    per_customer: dict[int, dict[tuple[dt.date, str], int]] = defaultdict(lambda: defaultdict(int))
     for lot in lots:
         day = timezone.localdate(lot["expires_at"])
-        per_customer[lot["account__customer_id"]][day] += lot["remaining"]
+        earned = f"{timezone.localdate(lot['earned_at']):%Y-%m}"
+        per_customer[lot["account__customer_id"]][(day, earned)] += lot["remaining"]
     items = {
         customer_id: [
-            {"points": points, "expires_on": day.isoformat()}
-            for day, points in sorted(days.items())
+            {"points": points, "expires_on": day.isoformat(), "earned_in": earned}
+            for (day, earned), points in sorted(days.items())
         ]
         for customer_id, days in per_customer.items()
     }
@@ -131,11 +135,29 @@ def points_expiring_remind(*, as_of: dt.datetime | None = None, chunk: int = 500
     return reminded
 
 
+def _month(value: str | None) -> dt.date | None:
+    """``"2025-05"`` → 1 May 2025; None for an event queued before reminders named the month."""
+    try:
+        return dt.date.fromisoformat(f"{value}-01") if value else None
+    except ValueError:
+        return None
+
+
 def _render(*, customer: Customer, items: list[dict]) -> tuple[str, str, str]:
-    rows = [
-        {"points": item["points"], "expires_on": dt.date.fromisoformat(item["expires_on"])}
-        for item in items
-    ]
+    rows = []
+    for item in items:
+        expires_on = dt.date.fromisoformat(item["expires_on"])
+        earned_in = _month(item.get("earned_in"))
+        rows.append(
+            {
+                "points": item["points"],
+                "expires_on": expires_on,
+                "earned_in": earned_in,
+                "text": expiring_text(
+                    points=item["points"], expires_on=expires_on, earned_in=earned_in
+                ),
+            }
+        )
     context = {
         "customer": customer,
         "programme": Programme.get(),

@@ -15,7 +15,7 @@ from apps.core.exceptions import ValidationFailed
 from apps.core.services import audit_record, model_snapshot
 from apps.core.text import text_check
 
-from ..enums import TierMetric
+from ..enums import BonusKind, TierMetric
 from ..ledger import _add_months
 from ..locks import lock_accounts
 from ..models import LoyaltyAccount, Programme, Tier, TierHistory
@@ -109,6 +109,7 @@ def tier_evaluate(*, account: LoyaltyAccount, as_of: dt.datetime | None = None) 
                 points=best.entry_gift_points,
                 key=f"bonus:tier-gift:{account.pk}:{best.pk}",
                 reason=_("Welcome gift for %(tier)s") % {"tier": best.name},
+                detail={"bonus": BonusKind.TIER_GIFT, "tier": best.pk},
             )
     return account.tier
 

@@ -13,14 +13,19 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
 from django.utils.formats import number_format
+from django.utils.http import urlencode
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
+from django.views import View
 from django.views.generic import FormView, TemplateView
 
 from apps.core.exceptions import ApplicationError, NotFound
+from apps.core.exports import csv_response, xlsx_response
 from apps.customers.selectors import customer_get_for_member
+from apps.loyalty.describe import MEMBER, Target, describe
 from apps.loyalty.enums import RedemptionStatus, RewardKind, TierMetric
 from apps.loyalty.exceptions import RewardNotFound
+from apps.loyalty.exports import points_history_export
 from apps.loyalty.models import Programme
 from apps.loyalty.selectors import (
     account_get,
@@ -42,7 +47,7 @@ from apps.loyalty.services import (
     reward_redeem,
 )
 
-from ..forms import REFERRAL_SESSION_KEY, RedeemForm
+from ..forms import REFERRAL_SESSION_KEY, PointsHistoryForm, RedeemForm
 from . import member
 from .mixins import MemberMixin
 
@@ -65,7 +70,25 @@ def qr_svg(value: str) -> str:
     return mark_safe(member.member_qr_svg(value))  # noqa: S308
 
 
+def history_link(target: Target | None) -> str:
+    """Where a history row leads a member: its redemption's page, the history of its order
+    (earned, matured, refunded), or its badge on the points page."""
+    if target is None:
+        return ""
+    if target.kind == "redemption":
+        return reverse("portal:redemption-detail", args=[target.pk])
+    if target.kind == "order":
+        return f"{reverse('portal:points')}?{urlencode({'order': target.pk})}#history"
+    if target.kind == "badge":
+        return f"{reverse('portal:points')}#badge-{target.slug}"
+    return ""
+
+
 class PointsView(MemberMixin, TemplateView):
+    """Balance, tier, expiring points, badges and the history in words, filtered by what
+    happened and by dates (``PointsHistoryForm``; invalid filters show as field errors and
+    an empty history, never everything), 25 rows a page, with CSV and Excel downloads."""
+
     template_name = "portal/points.html"
     nav = "points"
 
@@ -74,8 +97,29 @@ class PointsView(MemberMixin, TemplateView):
         summary = points_summary(customer=self.customer, expiring_days=EXPIRING_DAYS)
         current = summary.tier.benefit_list if summary.tier else []
         upcoming = summary.next_tier.benefit_list if summary.next_tier else []
-        history = Paginator(transaction_list(customer=self.customer), HISTORY_PAGE_SIZE)
+        form = PointsHistoryForm(self.request.GET)
+        valid = form.is_valid()
+        rows = transaction_list(customer=self.customer, **(form.filters() if valid else {}))
+        if not valid:
+            rows = rows.none()  # a filter we cannot apply shows nothing rather than everything
+        page = Paginator(rows, HISTORY_PAGE_SIZE).get_page(self.request.GET.get("page"))
+        export_query = {k: v for k in form.fields if (v := self.request.GET.get(k))}
+        history = [
+            {"line": line, "url": history_link(line.target)}
+            for line in describe(page.object_list, audience=MEMBER)
+        ]
+        order_id = form.cleaned_data.get("order") if valid else None
         context.update(
+            form=form,
+            history=history,
+            # The order a row's link narrowed the history to, by its number.
+            order_number=next(
+                (r["line"].tx.order.external_id for r in history if r["line"].tx.order_id),
+                "",
+            )
+            if order_id
+            else "",
+            export_query=urlencode(export_query) if valid else None,
             summary=summary,
             expiring_days=EXPIRING_DAYS,
             programme=Programme.get(),
@@ -84,9 +128,36 @@ class PointsView(MemberMixin, TemplateView):
             current_benefits=current,
             next_benefits=[b for b in upcoming if b not in current],
             badges=list(badge_list_for_member(customer=self.customer)),
-            page_obj=history.get_page(self.request.GET.get("page")),
+            page_obj=page,
         )
         return context
+
+
+class PointsExportView(MemberMixin, View):
+    """The member's own points history, with the page's filters, as CSV or Excel; audited.
+    Invalid filters lead back to the page, which shows why; never to a file of everything."""
+
+    def get(self, request, fmt):
+        if fmt not in ("csv", "xlsx"):
+            raise Http404
+        form = PointsHistoryForm(request.GET)
+        if not form.is_valid():
+            return redirect(f"{reverse('portal:points')}?{request.GET.urlencode()}#history")
+        filename = f"points-{self.customer.member_number}-{timezone.localdate():%Y%m%d}"
+
+        def write(header, rows):
+            if fmt == "csv":
+                return csv_response(filename=filename, header=header, rows=rows)
+            title = _("Points history")
+            return xlsx_response(filename=filename, title=title, header=header, rows=rows)
+
+        return points_history_export(
+            customer=self.customer,
+            actor=request.user,
+            filters=form.filters(),
+            fmt=fmt,
+            write=write,
+        )
 
 
 class RewardListView(MemberMixin, TemplateView):
