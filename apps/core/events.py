@@ -47,6 +47,7 @@ When = Literal["in_transaction", "after_commit"]
 EVENTS: dict[str, str] = {
     "customer.enrolled": "A member joined one by one (staff, API, portal, admin). customer_id.",
     "customer.erased": "A customer's personal data was erased. customer_id.",
+    "customer.merged": "A duplicate customer was merged into another. source_id, target_id.",
     "order.recorded": "A new order was recorded. order_id, customer_id (or null), store_id.",
     "orders.imported": "An orders import wrote its orders. order_ids (new and already recorded).",
     "refund.recorded": "A new refund was recorded. refund_id, order_id.",

@@ -37,7 +37,7 @@ from apps.accounts.models import User
 from apps.core.services import audit_record
 from apps.core.sms import get_sms_backend
 
-from ..enums import Source
+from ..enums import REVIEW_TAG, Source
 from ..exceptions import AlreadyMember, ClaimNotPossible, PhoneCodeInvalid, StaffCannotBeMember
 from ..identifiers import phone_code_cache_key, phone_normalize
 from ..models import Customer
@@ -45,7 +45,6 @@ from ..selectors import verified_email_get
 from .consent import consent_preferences_save
 from .profile import customer_create, customer_tag_add
 
-REVIEW_TAG = "portal-review"
 PHONE_CODE_TTL_SECONDS = 10 * 60
 PHONE_CODE_MAX_ATTEMPTS = 5
 
@@ -62,14 +61,18 @@ class ClaimOptions:
 
 
 def _candidates() -> "models.QuerySet[Customer]":  # noqa: F821 - typing only
-    return Customer.objects.filter(anonymized_at__isnull=True, user__isnull=True)
+    return Customer.objects.filter(
+        anonymized_at__isnull=True, user__isnull=True, merged_into__isnull=True
+    )
 
 
 def membership_options(*, user: User) -> ClaimOptions:
     email = verified_email_get(user=user)
     candidates = list(_candidates().filter(email__iexact=email)[:3]) if email else []
     linked_elsewhere = bool(email) and (
-        Customer.objects.filter(email__iexact=email, anonymized_at__isnull=True)
+        Customer.objects.filter(
+            email__iexact=email, anonymized_at__isnull=True, merged_into__isnull=True
+        )
         .exclude(user__isnull=True)
         .exclude(user=user)
         .exists()
@@ -94,7 +97,11 @@ def _link(*, customer: Customer, user: User, method: str) -> Customer:
     """Link inside the caller's transaction, with the customer row locked: two claims of one
     membership cannot both win, and a linked membership is never taken over."""
     locked = Customer.objects.select_for_update().get(pk=customer.pk)
-    if locked.user_id is not None or locked.anonymized_at is not None:
+    if (
+        locked.user_id is not None
+        or locked.anonymized_at is not None
+        or locked.merged_into_id is not None
+    ):
         raise ClaimNotPossible()
     locked.user = user
     locked.save(update_fields=["user", "updated_at"])
@@ -266,7 +273,9 @@ def membership_enrol(
         preferred_language=_language_code(user),
     )
     if (
-        Customer.objects.filter(email__iexact=email, anonymized_at__isnull=True)
+        Customer.objects.filter(
+            email__iexact=email, anonymized_at__isnull=True, merged_into__isnull=True
+        )
         .exclude(pk=customer.pk)
         .exists()
     ):

@@ -87,6 +87,8 @@ def order_record(
         raise ValidationFailed(problem, field="lines")
     try:
         with transaction.atomic():
+            if customer is not None:
+                customer = _customer_for_order(customer)
             order = Order.objects.create(
                 store=store,
                 external_id=external_id,
@@ -139,6 +141,17 @@ def order_record(
             code="order_conflict",
         )
     return existing, False
+
+
+def _customer_for_order(customer: Customer) -> Customer:
+    """The customer row locked (FOR NO KEY UPDATE, which inserting orders for it does not
+    need, but a merge holds), then the survivor if it was merged: an order posted while its
+    customer is being merged waits for the merge and lands on the survivor, never on the
+    merged-away customer whose points have just been moved out."""
+    locked = Customer.objects.select_for_update(no_key=True).get(pk=customer.pk)
+    if locked.merged_into_id is None:
+        return customer
+    return _customer_for_order(Customer.objects.get(pk=locked.merged_into_id))
 
 
 def _difference_label(name: str) -> str:
