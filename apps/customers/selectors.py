@@ -92,15 +92,16 @@ def customer_list(
     return qs.order_by(*CUSTOMER_ORDERINGS.get(ordering, CUSTOMER_ORDERINGS["-joined"]))
 
 
-def customer_get(*, member_number: str) -> Customer:
+def customer_get(*, member_number: str, follow_merge: bool = True) -> Customer:
     """The customer with this member number; a merged-away member number leads to the survivor
-    (old cards keep working at the till, in the API and on staff pages)."""
+    (old cards keep working at the till, in the API and on staff pages). ``follow_merge=False``
+    gives the record itself (the merge page must show exactly what staff named)."""
     customer = (
         Customer.objects.select_related("store", "user").filter(member_number=member_number).first()
     )
     if customer is None:
         raise CustomerNotFound()
-    return customer_survivor(customer)
+    return customer_survivor(customer) if follow_merge else customer
 
 
 def customer_lookup(
