@@ -12,6 +12,7 @@ from django.utils import timezone
 from apps.core.exceptions import ValidationFailed
 from apps.core.models import AuditEvent
 from apps.customers.exceptions import MergeNotAllowed, MergeRefused
+from apps.customers.importing.rows import customer_ids_by_number
 from apps.customers.models import ConsentRecord, Customer, Interaction, Order, PortalMessage
 from apps.customers.selectors import consent_current, customer_get, customer_list, customer_lookup
 from apps.customers.services import (
@@ -41,6 +42,7 @@ from apps.loyalty.services import (
     points_adjust,
     points_mature_due,
     redemption_cancel,
+    referral_register,
     refund_ingest,
     reward_redeem,
 )
@@ -481,3 +483,15 @@ def test_pending_redemption_stays_fulfillable_after_the_merge(manager, programme
     _merge(source, target, manager)
     assert Redemption.objects.get(pk=redemption.pk).account.customer == target
     assert _account(target).balance == 200
+
+
+def test_imported_orders_and_referral_codes_of_the_old_number_reach_the_survivor(manager):
+    source, target = CustomerFactory(), CustomerFactory()
+    ReferralCode.objects.create(customer=source, code="OLDCODE1")
+    ReferralCode.objects.create(customer=target, code="NEWCODE1")
+    _merge(source, target, manager)
+
+    ids = dict(customer_ids_by_number([source.member_number, target.member_number]))
+    assert ids == {source.member_number: target.pk, target.member_number: target.pk}
+    friend = CustomerFactory()
+    assert referral_register(referee=friend, code="OLDCODE1").referrer == target
