@@ -48,6 +48,7 @@ EVENTS: dict[str, str] = {
     "account.phone_verified": "An account proved a mobile number by SMS code. user_id, phone.",
     "customer.enrolled": "A member joined one by one (staff, API, portal, admin). customer_id.",
     "customer.erased": "A customer's personal data was erased. customer_id.",
+    "customer.merged": "A duplicate customer was merged into another. source_id, target_id.",
     "order.recorded": "A new order was recorded. order_id, customer_id (or null), store_id.",
     "orders.imported": "An orders import wrote its orders. order_ids (new and already recorded).",
     "refund.recorded": "A new refund was recorded. refund_id, order_id.",

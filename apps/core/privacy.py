@@ -10,6 +10,13 @@ that the books need (orders, ledger) and must be safe to run twice.
 A section may also name the audit targets it owns for the customer (``audit_targets`` returns
 ``[(target_type, [ids]), ...]``, e.g. ``("loyalty.redemption", ["12", "15"])``): the customers
 app's privacy log exports the audit events about them and its eraser scrubs them.
+
+A section may also say how to merge a duplicate customer into another (``merge(source=,
+target=, actor=)``, see ``apps.customers.services.merge``): move that app's rows from the
+merged-away ``source`` to the surviving ``target`` inside the merge's transaction, keep that
+app's invariants, and return what it moved as ``{label: count}`` for the audit event. Mergers
+run in ascending ``merge_order`` (then name): an app above another one registers a higher
+order, so it finds the lower app's rows (orders, say) already on the survivor.
 """
 
 from collections.abc import Callable
@@ -21,6 +28,7 @@ from .events import wiring_only
 Exporter = Callable[..., list[dict[str, Any]]]
 Eraser = Callable[..., None]
 AuditTargets = Callable[..., list[tuple[str, list[str]]]]
+Merger = Callable[..., dict[str, int]]
 
 
 @dataclass(frozen=True)
@@ -30,6 +38,8 @@ class PrivacySection:
     erase: Eraser | None
     order: int
     audit_targets: AuditTargets | None = None
+    merge: Merger | None = None
+    merge_order: int = 100
 
 
 _sections: dict[str, PrivacySection] = {}
@@ -42,14 +52,23 @@ def register(
     erase: Eraser | None = None,
     order: int = 100,
     audit_targets: AuditTargets | None = None,
+    merge: Merger | None = None,
+    merge_order: int = 100,
 ) -> None:
     """Register (or replace, so module reloads stay harmless) a section of personal data.
-    Erasers run in ascending ``order``; the customer's own profile should go last."""
+    Erasers run in ascending ``order``; the customer's own profile should go last. Mergers run
+    in ascending ``merge_order``."""
     wiring_only(f"the privacy section {name!r}")
     if not name.replace("_", "").isalnum():
         raise ValueError(f"Section names are used as file names: {name!r}")
     _sections[name] = PrivacySection(
-        name=name, export=export, erase=erase, order=order, audit_targets=audit_targets
+        name=name,
+        export=export,
+        erase=erase,
+        order=order,
+        audit_targets=audit_targets,
+        merge=merge,
+        merge_order=merge_order,
     )
 
 
@@ -79,3 +98,15 @@ def audit_targets(*, customer) -> list[tuple[str, list[str]]]:
         if section.audit_targets is not None:
             out.extend((kind, ids) for kind, ids in section.audit_targets(customer=customer) if ids)
     return out
+
+
+def merge_sections(*, source, target, actor) -> dict[str, int]:
+    """Run every registered merger (ascending ``merge_order``) for a merge of ``source`` into
+    ``target``; return what they moved, ``{"<section>.<label>": count}``. Runs inside the
+    merge's transaction: a merger that raises rolls the whole merge back."""
+    moved: dict[str, int] = {}
+    for section in sorted(_sections.values(), key=lambda s: (s.merge_order, s.name)):
+        if section.merge is not None:
+            counts = section.merge(source=source, target=target, actor=actor)
+            moved.update({f"{section.name}.{label}": n for label, n in counts.items()})
+    return moved

@@ -6,11 +6,14 @@ points depend on them — they come from the API, the till integrations and impo
 and orders are never deleted here: a customer leaves through erasure (the customer page's
 "Erase", which anonymises and keeps the ledger), and orders carry ledger links. Import/export
 buttons use the resources in ``resources.py`` and the import/export permissions of the roles;
-every admin export writes an audit event.
+every admin export writes an audit event. A merged-away customer shows its survivor and is
+read-only: merges happen on the staff dashboard's duplicates pages (``customer_merge``), never by
+editing the pointer.
 """
 
 from django import forms
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
 from import_export.admin import ImportExportModelAdmin
 from import_export.forms import ImportForm
 from modeltranslation.admin import TranslationAdmin
@@ -124,6 +127,21 @@ class CustomerAdminForm(forms.ModelForm):
         return data
 
 
+class MergedFilter(admin.SimpleListFilter):
+    title = _("merged")
+    parameter_name = "merged"
+
+    def lookups(self, request, model_admin):
+        return [("no", _("Active")), ("yes", _("Merged into another customer"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(merged_into__isnull=False)
+        if self.value() == "no":
+            return queryset.filter(merged_into__isnull=True)
+        return queryset
+
+
 @admin.register(Customer)
 class CustomerAdmin(_AuditedExportAdmin):
     resource_classes = [CustomerResource]
@@ -139,11 +157,20 @@ class CustomerAdmin(_AuditedExportAdmin):
         "phone",
         "store",
         "joined_at",
+        "merged_into",
     ]
-    list_filter = ["source", "store", "gender", "preferred_language", "tags"]
+    list_filter = ["source", "store", "gender", "preferred_language", MergedFilter, "tags"]
     search_fields = ["member_number", "email", "phone", "last_name", "first_name"]
-    list_select_related = ["store"]
-    readonly_fields = ["member_number", "joined_at", "source", "anonymized_at", "user"]
+    list_select_related = ["store", "merged_into"]
+    readonly_fields = [
+        "member_number",
+        "joined_at",
+        "source",
+        "anonymized_at",
+        "user",
+        "merged_into",
+        "merged_at",
+    ]
     autocomplete_fields = ["tags"]
     inlines = [ConsentInline, InteractionInline]
     date_hierarchy = "joined_at"
@@ -169,6 +196,12 @@ class CustomerAdmin(_AuditedExportAdmin):
         )
         for formset in formsets:
             self.save_formset(request, form, formset, change=change)
+
+    def has_change_permission(self, request, obj=None):
+        # A merged-away record is history: its survivor is the customer to change.
+        if obj is not None and obj.merged_into_id is not None:
+            return False
+        return super().has_change_permission(request, obj)
 
     def has_delete_permission(self, request, obj=None):
         # Erasure, not deletion: ``delete_customer`` is the erasure right of the dashboard.

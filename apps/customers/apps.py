@@ -15,7 +15,7 @@ class CustomersConfig(AppConfig):
 
         from . import selectors, tasks  # noqa: F401 - tasks: Celery registers them on import
         from .importing import retention
-        from .services import erasure, export, profile
+        from .services import erasure, export, merge, profile
 
         email_changed.connect(profile.on_email_changed, dispatch_uid="customers.email_changed")
         email_confirmed.connect(
@@ -37,14 +37,34 @@ class CustomersConfig(AppConfig):
         privacy.register(
             "account", export=export.export_account, erase=erasure.erase_account, order=900
         )
-        privacy.register("consents", export=export.export_consents, erase=erasure.erase_consents)
-        privacy.register("orders", export=export.export_orders, erase=erasure.erase_orders)
+        # Mergers (``merge=``) move this app's rows to the survivor of a merge; the apps above
+        # register theirs with a higher ``merge_order`` and find these rows already moved.
+        privacy.register(
+            "consents",
+            export=export.export_consents,
+            erase=erasure.erase_consents,
+            merge=merge.merge_consents,
+        )
+        privacy.register(
+            "orders",
+            export=export.export_orders,
+            erase=erasure.erase_orders,
+            merge=merge.merge_orders,
+        )
         privacy.register("order_lines", export=export.export_order_lines)
         privacy.register("refunds", export=export.export_refunds)
         privacy.register(
-            "interactions", export=export.export_interactions, erase=erasure.erase_interactions
+            "interactions",
+            export=export.export_interactions,
+            erase=erasure.erase_interactions,
+            merge=merge.merge_interactions,
         )
-        privacy.register("messages", export=export.export_messages, erase=erasure.erase_messages)
+        privacy.register(
+            "messages",
+            export=export.export_messages,
+            erase=erasure.erase_messages,
+            merge=merge.merge_messages,
+        )
         privacy.register(
             "privacy_log", export=export.export_privacy_log, erase=erasure.erase_audit, order=950
         )

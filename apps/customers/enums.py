@@ -63,3 +63,8 @@ class InteractionKind(models.TextChoices):
 # centre). "Service" messages (receipts, password resets, replies to a complaint) need no
 # consent and are not switchable by the member.
 MEMBER_SWITCHABLE_PURPOSES = (ConsentPurpose.MARKETING, ConsentPurpose.SURVEYS)
+
+
+# The tag the portal's enrolment puts on a new membership whose verified e-mail already belongs
+# to another one, for staff to review (and merge) by hand.
+REVIEW_TAG = "portal-review"

@@ -67,3 +67,17 @@ class AlreadyEnrolled(Conflict):
             % {"n": member_number},
             member_number=member_number,
         )
+
+
+class MergeRefused(Conflict):
+    """A merge of duplicate customers that would break an invariant; ``code`` says which rule
+    (``merge_same_customer``, ``merge_already_merged``, ``merge_anonymised``)."""
+
+    code = "merge_refused"
+    default_message = _("These two customers cannot be merged.")
+
+
+class MergeNotAllowed(ApplicationError):
+    code = "merge_not_allowed"
+    status = 403
+    default_message = _("You are not allowed to merge customers.")

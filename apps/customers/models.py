@@ -97,6 +97,17 @@ class Customer(TimeStampedModel):
     )
     tags = models.ManyToManyField(Tag, verbose_name=_("tags"), blank=True, related_name="customers")
     anonymized_at = models.DateTimeField(_("anonymised"), null=True, blank=True)
+    # A duplicate merged into another customer keeps its row (old cards and links still name
+    # its member number) and points at the survivor; only ``customer_merge`` writes these.
+    merged_into = models.ForeignKey(
+        "self",
+        verbose_name=_("merged into"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="merged_away",
+    )
+    merged_at = models.DateTimeField(_("merged"), null=True, blank=True)
     # Lower-cased "name email phone member_number", written by the services; one trigram index
     # on PostgreSQL makes search-as-you-type fast at any size.
     search_text = models.TextField(editable=False, default="")
@@ -109,11 +120,26 @@ class Customer(TimeStampedModel):
             ("export_customer", _("Can export customers")),
             ("import_customer", _("Can import customers")),
             ("tag_customer", _("Can tag and untag customers")),
+            ("merge_customer", _("Can merge duplicate customers")),
         ]
         indexes = [models.Index(fields=["last_name", "first_name"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(merged_into=models.F("id")), name="customers_customer_not_merged_self"
+            ),
+            models.CheckConstraint(
+                condition=Q(merged_into__isnull=True, merged_at__isnull=True)
+                | Q(merged_into__isnull=False, merged_at__isnull=False),
+                name="customers_customer_merged_pointer_and_time",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.display_name} ({self.member_number})"
+
+    @property
+    def is_merged(self) -> bool:
+        return self.merged_into_id is not None
 
     @property
     def display_name(self) -> str:

@@ -47,6 +47,27 @@ def customer_search(qs: QuerySet[Customer], query: str) -> QuerySet[Customer]:
     return qs
 
 
+def customers_active(qs: QuerySet[Customer] | None = None) -> QuerySet[Customer]:
+    """Customers that are members in their own right: not merged into another customer. Lists,
+    searches, counts and jobs start here; a merged-away customer is reached only by its member
+    number (``customer_get``), which leads to the survivor."""
+    return (Customer.objects.all() if qs is None else qs).filter(merged_into__isnull=True)
+
+
+# A survivor is never merged itself (``customer_merge`` re-points a merged-away customer's own
+# duplicates to the new survivor), so one hop is the rule; the bound only guards a bad row.
+MERGE_CHAIN_LIMIT = 16
+
+
+def customer_survivor(customer: Customer) -> Customer:
+    """``customer`` itself, or the customer it was merged into (following the chain)."""
+    for _hop in range(MERGE_CHAIN_LIMIT):
+        if customer.merged_into_id is None:
+            return customer
+        customer = Customer.objects.select_related("store", "user").get(pk=customer.merged_into_id)
+    raise RuntimeError(f"Merge chain of customer {customer.pk} is too long or circular.")
+
+
 def customer_list(
     *,
     query: str = "",
@@ -56,7 +77,7 @@ def customer_list(
     portal: str = "",
     ordering: str = "-joined",
 ) -> QuerySet[Customer]:
-    qs = Customer.objects.select_related("store", "user")
+    qs = customers_active(Customer.objects.select_related("store", "user"))
     qs = customer_search(qs, query)
     if tag:
         qs = qs.filter(tags__name=tag)
@@ -71,22 +92,33 @@ def customer_list(
     return qs.order_by(*CUSTOMER_ORDERINGS.get(ordering, CUSTOMER_ORDERINGS["-joined"]))
 
 
-def customer_get(*, member_number: str) -> Customer:
+def customer_get(*, member_number: str, follow_merge: bool = True) -> Customer:
+    """The customer with this member number; a merged-away member number leads to the survivor
+    (old cards keep working at the till, in the API and on staff pages). ``follow_merge=False``
+    gives the record itself (the merge page must show exactly what staff named)."""
     customer = (
         Customer.objects.select_related("store", "user").filter(member_number=member_number).first()
     )
     if customer is None:
         raise CustomerNotFound()
-    return customer
+    return customer_survivor(customer) if follow_merge else customer
 
 
 def customer_lookup(
     *, member_number: str = "", email: str = "", phone: str = ""
 ) -> QuerySet[Customer]:
-    """Exact lookups used by tills: by member number, e-mail or E.164 phone."""
-    qs = Customer.objects.select_related("store").filter(anonymized_at__isnull=True)
+    """Exact lookups used by tills: by member number, e-mail or E.164 phone. Merged-away
+    customers are left out; their member number finds the survivor."""
+    qs = customers_active(Customer.objects.select_related("store")).filter(
+        anonymized_at__isnull=True
+    )
     if member_number:
-        qs = qs.filter(member_number=member_number)
+        survivor = (
+            Customer.objects.filter(member_number=member_number)
+            .values_list("merged_into_id", flat=True)
+            .first()
+        )
+        qs = qs.filter(pk=survivor) if survivor else qs.filter(member_number=member_number)
     if email:
         qs = qs.filter(email=email.strip().lower())
     if phone:
@@ -251,7 +283,7 @@ def customer_get_for_member(*, user) -> Customer | None:
         return None
     return (
         Customer.objects.select_related("store")
-        .filter(user=user, anonymized_at__isnull=True)
+        .filter(user=user, anonymized_at__isnull=True, merged_into__isnull=True)
         .first()
     )
 
@@ -279,6 +311,8 @@ PRIVACY_ACTIONS = (
     "customer.export",
     "customer.erase",
     "customer.create",
+    "customer.merge",
+    "customer.merged_into",
 )
 
 
@@ -345,7 +379,7 @@ def customer_list_for_staff(**filters: str) -> QuerySet[Customer]:
 
 def customer_list_recent(*, limit: int = 8) -> list[Customer]:
     return list(
-        Customer.objects.select_related("store")
+        customers_active(Customer.objects.select_related("store"))
         .prefetch_related("tags")
         .order_by("-joined_at", "-id")[:limit]
     )
@@ -381,7 +415,7 @@ def customer_summary(*, days: int = 30, now: dt.datetime | None = None) -> Custo
     """Headline counts for the staff home page in two aggregate queries. Revenue is net of
     refunds."""
     since = (now or timezone.now()) - dt.timedelta(days=days)
-    people = Customer.objects.aggregate(
+    people = customers_active().aggregate(
         total=Count("id"), new=Count("id", filter=Q(joined_at__gte=since))
     )
     sales = Order.objects.filter(placed_at__gte=since).aggregate(
@@ -441,4 +475,4 @@ def customer_get_by_contact(*, email: str = "", phone: str = "") -> Customer | N
         match |= Q(phone=phone)
     if not match:
         return None
-    return Customer.objects.filter(match, anonymized_at__isnull=True).order_by("pk").first()
+    return customers_active().filter(match, anonymized_at__isnull=True).order_by("pk").first()

@@ -1,6 +1,6 @@
 from django.urls import path, register_converter
 
-from .views import customers, orders
+from .views import customers, duplicates, orders
 
 
 class MemberNumberConverter:
@@ -52,4 +52,10 @@ urlpatterns = [
         name="consent-update",
     ),
     path("orders/", orders.OrderListView.as_view(), name="order-list"),
+    path("duplicates/", duplicates.DuplicateListView.as_view(), name="duplicate-list"),
+    path(
+        "duplicates/<member_number:first>/<member_number:second>/",
+        duplicates.CustomerMergeView.as_view(),
+        name="customer-merge",
+    ),
 ]

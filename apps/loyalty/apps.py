@@ -15,7 +15,7 @@ class LoyaltyConfig(AppConfig):
         from . import privacy as sections
         from . import selectors, tasks  # noqa: F401 - tasks: Celery registers them on import
         from .demo import seed_loyalty
-        from .services import badges, bonuses, earning, referrals, reminders
+        from .services import badges, bonuses, earning, merge, referrals, reminders
 
         events.subscribe("customer.enrolled", bonuses.on_customer_enrolled, when="in_transaction")
         events.subscribe("orders.imported", earning.on_orders_imported, when="in_transaction")
@@ -31,6 +31,9 @@ class LoyaltyConfig(AppConfig):
             export=sections.export_account,
             erase=sections.erase,
             audit_targets=sections.audit_targets,
+            # After the customers app's mergers: the tier is evaluated on the moved orders.
+            merge=merge.merge_loyalty,
+            merge_order=500,
         )
         for name, exporter in (
             ("points_transactions", sections.export_transactions),

@@ -18,6 +18,9 @@ class TxKind(models.TextChoices):
     REVERSE = "reverse", _("Redemption cancelled")
     COMPENSATE = "compensate", _("Compensation")
     REFUND = "refund", _("Refund clawback")
+    # A merge of duplicate memberships: a debit on the merged-away account and a credit on the
+    # survivor's, same points; neither issues nor spends points (reports leave them out).
+    TRANSFER = "transfer", _("Merged membership transfer")
 
 
 class TxGroup(models.TextChoices):

@@ -48,13 +48,14 @@ def qualifying_value(
             customer_id=account.customer_id, placed_at__gt=since, placed_at__lte=as_of
         ).aggregate(total=Sum("total"), refunded=Sum("refunded_amount"))
         return (agg["total"] or Decimal(0)) - (agg["refunded"] or Decimal(0))
-    # Points earned from purchases (net of clawbacks); bonuses and gifts do not qualify.
+    # Points earned from purchases (net of clawbacks); bonuses and gifts do not qualify. By the
+    # orders' customer, not the ledger row's account: after a merge the survivor's purchases
+    # include those the merged-away membership earned on its own (now moved) orders.
     points = PointsTransaction.objects.filter(
         kind__in=[TxKind.EARN, TxKind.PENDING, TxKind.REFUND],
-        order__isnull=False,
+        order__customer_id=account.customer_id,
         created_at__gt=since,
         created_at__lte=as_of,
-        account=account,
     ).aggregate(p=Sum("points"), q=Sum("pending_points"))
     return Decimal((points["p"] or 0) + (points["q"] or 0))
 

@@ -280,3 +280,21 @@ def ledger_verification_latest() -> LedgerVerification | None:
 def ledger_verification_stale(latest: LedgerVerification | None) -> bool:
     """True when no run has finished recently: the ledger is not being watched."""
     return latest is None or timezone.now() - latest.finished_at > LEDGER_VERIFICATION_STALE_AFTER
+
+
+@dataclass(frozen=True)
+class PointsFacts:
+    balance: int
+    pending: int
+    tier: str
+
+
+def points_facts_by_customer(*, ids: set[int]) -> dict[int, PointsFacts]:
+    """Balance, pending points and tier name per customer id (one query; customers without an
+    account are absent). For pages that list customers side by side (duplicates, merge)."""
+    rows = (
+        LoyaltyAccount.objects.filter(customer_id__in=ids)
+        .order_by()
+        .values_list("customer_id", "balance", "pending", "tier__name")
+    )
+    return {cid: PointsFacts(balance=b, pending=p, tier=t or "") for cid, b, p, t in rows}

@@ -14,7 +14,7 @@ from apps.accounts import roles
 from apps.core.models import AuditEvent
 from apps.customers.identifiers import member_number_is_valid
 from apps.customers.models import ConsentRecord, Customer, Order
-from apps.customers.services import consent_record, interaction_log
+from apps.customers.services import consent_record, customer_merge, interaction_log
 from tests.conftest import make_staff
 from tests.customers.factories import CustomerFactory, OrderFactory, StoreFactory, TagFactory
 
@@ -404,3 +404,38 @@ def test_the_admin_import_applies_the_one_upload_check(
     assert response.status_code == 200
     assert response.context["form"].errors["import_file"] == [message]
     assert (Customer.objects.count(), AuditEvent.objects.count()) == before
+
+
+# --- merged customers ---------------------------------------------------------------------------
+
+
+def test_a_merged_away_customer_shows_its_survivor_and_is_read_only(client, group_administrator):
+    source, target = CustomerFactory(city="Hangzhou"), CustomerFactory()
+    customer_merge(source=source, target=target, actor=group_administrator, reason="dup")
+    client.force_login(group_administrator)
+    url = reverse("admin:customers_customer_change", args=[source.pk])
+
+    page = client.get(url)
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert target.member_number in html  # the survivor, shown
+    assert 'name="merged_into"' not in html and 'name="city"' not in html  # nothing to edit
+    response = client.post(url, {"city": "Suzhou", "email": source.email, "phone": source.phone})
+    assert response.status_code == 403
+    source.refresh_from_db()
+    assert source.city == "Hangzhou"
+
+    listed = client.get(reverse("admin:customers_customer_changelist"), {"merged": "yes"})
+    assert source.member_number in listed.content.decode()
+    assert target.member_number in listed.content.decode()  # in the survivor column
+
+
+def test_the_survivor_cannot_be_pointed_elsewhere_in_the_admin(client, group_administrator):
+    other = CustomerFactory()
+    customer = CustomerFactory(city="Hangzhou")
+    client.force_login(group_administrator)
+    url = reverse("admin:customers_customer_change", args=[customer.pk])
+    assert 'name="merged_into"' not in client.get(url).content.decode()
+    client.post(url, {"merged_into": other.pk, "email": customer.email, "phone": customer.phone})
+    customer.refresh_from_db()
+    assert customer.merged_into is None

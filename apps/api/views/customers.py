@@ -1,5 +1,6 @@
 """Customers: look up, list, enrol, read and update members by member number."""
 
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
@@ -112,8 +113,21 @@ class CustomerListApi(APIView):
         return Response(CustomerOut(customer).data, status=status.HTTP_201_CREATED)
 
 
+def _canonical(response: Response, request: Request, asked: str, customer) -> Response:
+    """A merged-away member number answers with its survivor (an old card keeps working at the
+    till); ``Content-Location`` names the survivor's own URL, and the body's ``member_number``
+    is the survivor's, so the till can update the card."""
+    if customer.member_number != asked:
+        response["Content-Location"] = request.build_absolute_uri(
+            reverse("api:customer-detail", kwargs={"member_number": customer.member_number})
+        )
+    return response
+
+
 class CustomerDetailApi(APIView):
-    """One member by member number: read, or change profile fields (PATCH, partial)."""
+    """One member by member number: read, or change profile fields (PATCH, partial). The member
+    number of a customer merged into another one leads to the survivor: the answer is the
+    survivor's, with its URL in ``Content-Location``."""
 
     class Input(CustomerProfileIn):
         class Meta(CustomerProfileIn.Meta):
@@ -125,7 +139,8 @@ class CustomerDetailApi(APIView):
         tags=["customers"],
     )
     def get(self, request: Request, member_number: str) -> Response:
-        return Response(CustomerOut(customer_get(member_number=member_number)).data)
+        customer = customer_get(member_number=member_number)
+        return _canonical(Response(CustomerOut(customer).data), request, member_number, customer)
 
     @extend_schema(
         operation_id="customers_partial_update",
@@ -144,4 +159,4 @@ class CustomerDetailApi(APIView):
         if "store" in data:
             data["store"] = store_get(code=data["store"])
         customer = customer_update(customer=customer, actor=None, **data)
-        return Response(CustomerOut(customer).data)
+        return _canonical(Response(CustomerOut(customer).data), request, member_number, customer)

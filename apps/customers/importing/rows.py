@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import connection
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -288,19 +289,22 @@ def order_row_clean(
 
 
 def customer_ids_by_number(numbers: list[str]) -> Iterator[tuple[str, int]]:
-    """(member_number, id) of the customers among ``numbers``."""
+    """(member_number, id) of the customers among ``numbers``; a merged-away member number
+    gives its survivor's id (old cards keep earning for the person)."""
     if not numbers:
         return
     if is_postgres():
         with connection.cursor() as cursor:
             cursor.execute(
-                f"SELECT member_number, id FROM {Customer._meta.db_table} "  # noqa: S608 (table name from model meta)
-                "WHERE member_number = ANY(%s)",
+                "SELECT member_number, COALESCE(merged_into_id, id) "  # noqa: S608 (table name from model meta)
+                f"FROM {Customer._meta.db_table} WHERE member_number = ANY(%s)",
                 [numbers],
             )
             yield from cursor.fetchall()
         return
     for chunk in chunks(numbers):
-        yield from Customer.objects.filter(member_number__in=chunk).values_list(
-            "member_number", "id"
+        yield from (
+            Customer.objects.filter(member_number__in=chunk)
+            .annotate(survivor=Coalesce("merged_into_id", "id"))
+            .values_list("member_number", "survivor")
         )

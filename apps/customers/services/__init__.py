@@ -55,11 +55,14 @@ from .membership import (
     membership_options,
     phone_code_send,
 )
+from .merge import customer_merge, customer_merge_check
 
 __all__ += [
     "consent_preferences_save",
     "customer_erase",
     "customer_export",
+    "customer_merge",
+    "customer_merge_check",
     "membership_claim_by_phone",
     "membership_claim_verified",
     "membership_enrol",

@@ -15,6 +15,7 @@ from apps.core.exceptions import ValidationFailed
 from ..enums import MEMBER_SWITCHABLE_PURPOSES, Channel, ConsentPurpose
 from ..exceptions import UnsubscribeTokenInvalid
 from ..models import ConsentRecord, Customer
+from ..selectors import customer_survivor
 from .profile import _consent_write
 
 UNSUBSCRIBE_SALT = "clientele.customers.unsubscribe"
@@ -54,6 +55,9 @@ def consent_preferences_save(
                 _("These contact preferences cannot be changed here."), field="purpose"
             )
     customer = Customer.objects.select_for_update().get(pk=customer.pk)
+    if customer.merged_into_id is not None:
+        # Merged while this request waited for the lock: the choice is the survivor's.
+        customer = Customer.objects.select_for_update().get(pk=customer_survivor(customer).pk)
     current = _latest_consents(customer)
     written = []
     for (channel, purpose), granted in sorted(choices.items()):
@@ -82,7 +86,8 @@ def unsubscribe_token_make(*, customer: Customer, channel: str, purpose: str) ->
 
 def unsubscribe_token_read(*, token: str) -> tuple[Customer, str, str]:
     """Customer, channel and purpose of a valid token; ``UnsubscribeTokenInvalid`` (404) for a
-    forged, altered or malformed token or one of an anonymised customer."""
+    forged, altered or malformed token or one of an anonymised customer. A token of a merged-away
+    member number unsubscribes the survivor: the old e-mail's link must still work."""
     try:
         data = signing.loads(token, salt=UNSUBSCRIBE_SALT)
         member_number, channel, purpose = str(data["m"]), str(data["c"]), str(data["p"])
@@ -90,10 +95,9 @@ def unsubscribe_token_read(*, token: str) -> tuple[Customer, str, str]:
         raise UnsubscribeTokenInvalid() from exc
     if channel not in Channel.values or purpose not in ConsentPurpose.values:
         raise UnsubscribeTokenInvalid()
-    customer = Customer.objects.filter(
-        member_number=member_number, anonymized_at__isnull=True
-    ).first()
-    if customer is None:
+    customer = Customer.objects.filter(member_number=member_number).first()
+    customer = customer_survivor(customer) if customer is not None else None
+    if customer is None or customer.anonymized_at is not None:
         raise UnsubscribeTokenInvalid()
     return customer, channel, purpose
 

@@ -76,15 +76,20 @@ def erase_audit(*, customer: Customer) -> None:
         AuditEvent.objects.filter(actor_id=customer.user_id).update(actor_label="erased member")
 
 
+def sessions_end(*, user: User) -> None:
+    """Sign the account out everywhere: every session it has is deleted."""
+    store = import_module(settings.SESSION_ENGINE).SessionStore
+    for key in UserSession.objects.filter(user=user).values_list("session_key", flat=True):
+        store(session_key=key).delete()
+    UserSession.objects.filter(user=user).delete()
+
+
 def erase_account(*, customer: Customer) -> None:
     """Deactivate the portal account, replace its identity, end every session."""
     if customer.user_id is None:
         return
     user = User.objects.select_for_update().get(pk=customer.user_id)
-    store = import_module(settings.SESSION_ENGINE).SessionStore
-    for key in UserSession.objects.filter(user=user).values_list("session_key", flat=True):
-        store(session_key=key).delete()
-    UserSession.objects.filter(user=user).delete()
+    sessions_end(user=user)
     EmailAddress.objects.filter(user=user).delete()
     Authenticator.objects.filter(user=user).delete()
     user.email = f"erased-{user.pk}@erased.invalid"
@@ -120,11 +125,16 @@ def erase_profile(*, customer: Customer) -> None:
 @transaction.atomic
 def customer_erase(*, customer: Customer, actor: User | None) -> Customer:
     """Anonymise ``customer`` everywhere (invariant 10): every registered section's eraser
-    runs, then the profile; order and ledger totals stay. Idempotent; audited without any
-    personal value. When the member erases themselves, the audit names the erased account."""
+    runs, then the profile; order and ledger totals stay. Customers merged into it are erased
+    with it (each with its own audit event). Idempotent; audited without any personal value.
+    When the member erases themselves, the audit names the erased account."""
     customer = Customer.objects.select_for_update().get(pk=customer.pk)
     if customer.anonymized_at is not None:
         return customer
+    # The person's earlier duplicates, merged into this customer, still hold their old names
+    # and contacts: they are the same person's data and go too.
+    for merged in Customer.objects.filter(merged_into=customer, anonymized_at__isnull=True):
+        customer_erase(customer=merged, actor=actor)
     self_service = actor is not None and actor.pk is not None and actor.pk == customer.user_id
     contacts_suppress(customer=customer)
     sections = privacy.erase_sections(customer=customer)

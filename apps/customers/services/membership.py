@@ -42,7 +42,7 @@ from apps.accounts.selectors import verified_phone_get
 from apps.core.services import audit_record
 from apps.core.sms import get_sms_backend
 
-from ..enums import Source
+from ..enums import REVIEW_TAG, Source
 from ..exceptions import AlreadyMember, ClaimNotPossible, PhoneCodeInvalid, StaffCannotBeMember
 from ..identifiers import phone_code_cache_key, phone_normalize
 from ..models import Customer
@@ -50,7 +50,6 @@ from ..selectors import verified_email_get
 from .consent import consent_preferences_save
 from .profile import customer_create, customer_tag_add
 
-REVIEW_TAG = "portal-review"
 PHONE_CODE_TTL_SECONDS = 10 * 60
 PHONE_CODE_MAX_ATTEMPTS = 5
 
@@ -70,7 +69,9 @@ class ClaimOptions:
 
 
 def _candidates() -> QuerySet[Customer]:
-    return Customer.objects.filter(anonymized_at__isnull=True, user__isnull=True)
+    return Customer.objects.filter(
+        anonymized_at__isnull=True, user__isnull=True, merged_into__isnull=True
+    )
 
 
 def _contact_match(*, email: str, phone: str) -> Q | None:
@@ -89,7 +90,7 @@ def _verified_contacts(user: User) -> tuple[str, str]:
 
 def _linked_elsewhere(user: User, match: Q) -> bool:
     return (
-        Customer.objects.filter(match, anonymized_at__isnull=True)
+        Customer.objects.filter(match, anonymized_at__isnull=True, merged_into__isnull=True)
         .exclude(user__isnull=True)
         .exclude(user=user)
         .exists()
@@ -124,7 +125,11 @@ def _link(*, customer: Customer, user: User, method: str) -> Customer:
     """Link inside the caller's transaction, with the customer row locked: two claims of one
     membership cannot both win, and a linked membership is never taken over."""
     locked = Customer.objects.select_for_update().get(pk=customer.pk)
-    if locked.user_id is not None or locked.anonymized_at is not None:
+    if (
+        locked.user_id is not None
+        or locked.anonymized_at is not None
+        or locked.merged_into_id is not None
+    ):
         raise ClaimNotPossible()
     locked.user = user
     locked.save(update_fields=["user", "updated_at"])
@@ -303,7 +308,11 @@ def membership_enrol(
         phone=phone,
         preferred_language=_language_code(user),
     )
-    if Customer.objects.filter(match, anonymized_at__isnull=True).exclude(pk=customer.pk).exists():
+    if (
+        Customer.objects.filter(match, anonymized_at__isnull=True, merged_into__isnull=True)
+        .exclude(pk=customer.pk)
+        .exists()
+    ):
         customer_tag_add(customer=customer, name=REVIEW_TAG, actor=None)
     if evidence:
         # Consent evidence (how the member agreed) belongs to the consent rows just written.

@@ -97,6 +97,13 @@ def order_record(
                 coupon_code=coupon_code,
                 **({"channel": channel} if channel else {}),
             )
+            if customer is not None:
+                # Locked after the insert, so a repeated order (refused by the unique key
+                # above) costs no lock.
+                survivor = _customer_for_order(customer)
+                if survivor.pk != customer.pk:
+                    order.customer = customer = survivor
+                    order.save(update_fields=["customer", "updated_at"])
             OrderLine.objects.bulk_create(
                 OrderLine(
                     order=order,
@@ -119,6 +126,10 @@ def order_record(
         existing = Order.objects.filter(store=store, external_id=external_id).first()
         if existing is None:
             raise
+        if customer is not None and existing.customer_id not in (None, customer.pk):
+            # The order's customer may since have been merged into the survivor that now holds
+            # the order: the same customer, not a conflict.
+            customer = _customer_resolved(customer)
     differs = _order_differences(
         existing,
         customer=customer,
@@ -139,6 +150,24 @@ def order_record(
             code="order_conflict",
         )
     return existing, False
+
+
+def _customer_resolved(customer: Customer) -> Customer:
+    fresh = Customer.objects.filter(pk=customer.pk).first()
+    while fresh is not None and fresh.merged_into_id is not None:
+        fresh = Customer.objects.filter(pk=fresh.merged_into_id).first()
+    return fresh or customer
+
+
+def _customer_for_order(customer: Customer) -> Customer:
+    """The customer row locked (FOR NO KEY UPDATE, which inserting an order for it does not
+    take, but a merge holds), then the survivor if it was merged: an order posted while its
+    customer is being merged waits for the merge and moves to the survivor, never stays on the
+    merged-away customer whose points have just been moved out."""
+    locked = Customer.objects.select_for_update(no_key=True).get(pk=customer.pk)
+    if locked.merged_into_id is None:
+        return customer
+    return _customer_for_order(Customer.objects.get(pk=locked.merged_into_id))
 
 
 def _difference_label(name: str) -> str:

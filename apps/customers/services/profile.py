@@ -360,7 +360,9 @@ def customer_email_sync(*, user: User) -> Customer | None:
         .values_list("email", flat=True)
         .first()
     )
-    customer = Customer.objects.filter(user=user, anonymized_at__isnull=True).first()
+    customer = Customer.objects.filter(
+        user=user, anonymized_at__isnull=True, merged_into__isnull=True
+    ).first()
     if not address or customer is None or customer.email == address.strip().lower():
         return None
     return customer_update(customer=customer, actor=user, email=address)

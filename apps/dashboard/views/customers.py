@@ -15,7 +15,8 @@ from django.views.generic import FormView, TemplateView
 from apps.core.exceptions import ApplicationError
 from apps.core.forms import add_service_error
 from apps.core.timeline import timeline_for
-from apps.customers.enums import Channel, ConsentPurpose, Source
+from apps.customers.duplicates import duplicate_candidates
+from apps.customers.enums import REVIEW_TAG, Channel, ConsentPurpose, Source
 from apps.customers.exceptions import CustomerNotFound
 from apps.customers.models import Customer
 from apps.customers.selectors import (
@@ -103,17 +104,31 @@ class CustomerDetailView(StaffRequiredMixin, TemplateView):
     permission_required = "customers.view_customer"
     template_name = "dashboard/customers/detail.html"
 
+    def get(self, request, *args, **kwargs):
+        self.customer = customer_or_404(kwargs["member_number"])
+        if self.customer.member_number != kwargs["member_number"]:
+            # An old card's number: the record was merged into this customer.
+            messages.info(
+                request,
+                _("Member %(old)s was merged into %(new)s.")
+                % {"old": kwargs["member_number"], "new": self.customer.member_number},
+            )
+            return redirect(detail_url(self.customer))
+        return super().get(request, *args, **kwargs)
+
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        customer = customer_or_404(self.kwargs["member_number"])
+        customer = self.customer
         user = self.request.user
         # The portal and privacy panel (account, verified e-mails, consent history, privacy
         # audit trail; Export / Erase by permission). Its consent reads serve the consent
         # panel too, so the page does not run them twice.
         privacy = customer_privacy_summary(customer=customer, history_limit=CONSENT_LOG_ON_PAGE)
+        tags = tag_list_for_customer(customer=customer)
         context.update(
             customer=customer,
-            tags=tag_list_for_customer(customer=customer),
+            tags=tags,
+            possible_duplicate=any(t.name.lower() == REVIEW_TAG for t in tags),
             stats=customer_stats(customer=customer),
             timeline=timeline_for(customer, limit=TIMELINE_ON_PAGE),
             tag_form=TagAddForm(),
@@ -130,7 +145,21 @@ class CustomerDetailView(StaffRequiredMixin, TemplateView):
             context["consent_log"] = privacy.consent_history
         if user.has_perm("loyalty.view_loyaltyaccount"):
             context.update(loyalty_panel_context(customer, user))
+        if context["possible_duplicate"] and user.has_perm("customers.merge_customer"):
+            context["duplicate_url"] = _duplicate_url(customer)
         return context
+
+
+def _duplicate_url(customer: Customer) -> str:
+    """Where the "possible duplicate" hint leads: the merge page when there is one twin, the
+    duplicates list of this customer otherwise."""
+    pairs = duplicate_candidates(customer=customer)[:2]
+    if len(pairs) == 1:
+        return reverse(
+            "dashboard:customer-merge",
+            kwargs={"first": pairs[0].first.member_number, "second": pairs[0].second.member_number},
+        )
+    return f"{reverse('dashboard:duplicate-list')}?member={customer.member_number}"
 
 
 def _consent_grid(current: dict) -> list[dict]:

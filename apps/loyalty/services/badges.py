@@ -187,7 +187,9 @@ def badges_anniversary_award(*, today: dt.date | None = None, chunk: int = 500) 
         cutoff = _years_before(today, badge.threshold) + dt.timedelta(days=1)
         joined_before = dt.datetime.combine(cutoff, dt.time.min, tzinfo=tz)
         ids = list(
-            Customer.objects.filter(anonymized_at__isnull=True, joined_at__lt=joined_before)
+            Customer.objects.filter(
+                anonymized_at__isnull=True, merged_into__isnull=True, joined_at__lt=joined_before
+            )
             .exclude(badges__badge=badge)
             .order_by("pk")
             .values_list("pk", flat=True)

@@ -132,13 +132,19 @@ def birthday_bonuses_award(*, today: dt.date | None = None) -> int:
     if not programme.birthday_bonus:
         return 0
     qs = Customer.objects.filter(
-        anonymized_at__isnull=True, birth_date__month=today.month, birth_date__day=today.day
+        anonymized_at__isnull=True,
+        merged_into__isnull=True,
+        birth_date__month=today.month,
+        birth_date__day=today.day,
     )
     ids = list(qs.values_list("pk", flat=True))
     if today.month == 2 and today.day == 28 and not _is_leap(today.year):
         ids += list(
             Customer.objects.filter(
-                anonymized_at__isnull=True, birth_date__month=2, birth_date__day=29
+                anonymized_at__isnull=True,
+                merged_into__isnull=True,
+                birth_date__month=2,
+                birth_date__day=29,
             ).values_list("pk", flat=True)
         )
     awarded = 0

@@ -201,18 +201,25 @@ def reward_redeem(
 
 
 def _lock_redemption(redemption: Redemption) -> tuple[LoyaltyAccount, Redemption]:
-    customer_id = (
-        LoyaltyAccount.objects.filter(pk=redemption.account_id)
-        .values_list("customer_id", flat=True)
-        .get()
-    )
-    account = lock_account(customer_id=customer_id)
-    locked = (
-        Redemption.objects.select_for_update(of=("self",))
-        .select_related("reward")
-        .get(pk=redemption.pk)
-    )
-    return account, locked
+    """The redemption's account and the redemption, locked in that order. The account is read
+    from the database, not from ``redemption``: a merge of duplicate members moves redemptions
+    to the survivor's account, and a copy loaded before it would name the old one."""
+    for _attempt in range(3):
+        customer_id = (
+            Redemption.objects.filter(pk=redemption.pk)
+            .values_list("account__customer_id", flat=True)
+            .get()
+        )
+        account = lock_account(customer_id=customer_id)
+        locked = (
+            Redemption.objects.select_for_update(of=("self",))
+            .select_related("reward")
+            .get(pk=redemption.pk)
+        )
+        if locked.account_id == account.pk:
+            return account, locked
+        # Moved by a merge between the read and the lock: lock the new account instead.
+    raise Conflict(_("The redemption is being changed; try again."), code="redemption_busy")
 
 
 def _restore_lots(*, redemption: Redemption, account: LoyaltyAccount) -> None:

@@ -23,6 +23,7 @@ from django.utils.translation import gettext as _
 from apps.accounts.models import User
 from apps.core.events import Event
 from apps.customers.models import Customer, Order
+from apps.customers.selectors import customer_survivor
 from apps.customers.services import (
     customer_contact_unique_check,
     customer_create,
@@ -80,7 +81,8 @@ def referral_register(*, referee: Customer, code: str) -> Referral:
     found = ReferralCode.objects.select_related("customer").filter(code=code_compact(code)).first()
     if found is None:
         raise NotEligible(_("There is no referral code “%(code)s”.") % {"code": code.strip()})
-    referrer = found.customer
+    # The code of a merged-away member keeps working: it refers for the survivor.
+    referrer = customer_survivor(found.customer)
     if referrer.pk == referee.pk:
         raise NotEligible(_("Members cannot refer themselves."))
     if referrer.anonymized_at is not None:

@@ -114,6 +114,19 @@ def tier_evaluate(*, account: LoyaltyAccount, as_of: dt.datetime | None = None) 
     return account.tier
 
 
+def tier_adopt(
+    *, account: LoyaltyAccount, tier: Tier, review_at: dt.date | None, reason: str
+) -> None:
+    """Put the account in ``tier`` with the given review date (a merge: the survivor takes
+    over the higher tier of the merged-away membership, which keeps its own review date -- the
+    merge neither downgrades the person nor extends the tier). The caller holds the lock."""
+    now = timezone.now()
+    value = qualifying_value(account=account, tier=tier, as_of=now)
+    _move(account, tier, reason=reason, value=value, now=now, programme=None)
+    account.tier_review_at = review_at
+    account.save(update_fields=["tier_review_at", "updated_at"])
+
+
 def tier_review_due(*, as_of: dt.date | None = None, chunk: int = 500) -> int:
     """Review tiers whose review date plus the grace period has passed. A member keeps the tier
     while the qualifying value stays at or above its retention threshold; otherwise they move
