@@ -331,6 +331,25 @@ def _compensate(tx, detail, lookups, audience) -> LedgerLine:
     return LedgerLine(tx=tx, headline=_("Compensation"), details=tuple(details))
 
 
+def _transfer(tx, detail, lookups, audience) -> LedgerLine:
+    # A customer merge moves the merged-away membership's points in one pair of rows; the
+    # source reference names the other membership ("merge:<member number>").
+    other = tx.source_ref.removeprefix("merge:") if tx.source_ref.startswith("merge:") else ""
+    if tx.points < 0 or tx.pending_points < 0:
+        headline = (
+            _("Moved to membership %(number)s (memberships merged)") % {"number": other}
+            if other
+            else _("Moved to another membership (memberships merged)")
+        )
+    else:
+        headline = (
+            _("Moved from membership %(number)s (memberships merged)") % {"number": other}
+            if other
+            else _("Moved from another membership (memberships merged)")
+        )
+    return LedgerLine(tx=tx, headline=headline)
+
+
 def expiring_text(*, points: int, expires_on: dt.date, earned_in: dt.date | None = None) -> str:
     """Points about to expire, in the words of an expired row: "120 points earned in May 2025
     expire on 10 May 2026" (e-mails and the inbox)."""
@@ -364,6 +383,7 @@ _DESCRIBERS = {
     TxKind.ADJUST: _adjust,
     TxKind.REFUND: _refund,
     TxKind.COMPENSATE: _compensate,
+    TxKind.TRANSFER: _transfer,
 }
 
 

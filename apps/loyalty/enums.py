@@ -37,7 +37,7 @@ TX_GROUP_KINDS: dict[str, tuple[str, ...]] = {
     TxGroup.EARNED: (TxKind.EARN, TxKind.PENDING, TxKind.MATURE, TxKind.COMPENSATE),
     TxGroup.REDEEMED: (TxKind.REDEEM, TxKind.REVERSE),
     TxGroup.EXPIRED: (TxKind.EXPIRE,),
-    TxGroup.ADJUSTED: (TxKind.ADJUST, TxKind.REFUND),
+    TxGroup.ADJUSTED: (TxKind.ADJUST, TxKind.REFUND, TxKind.TRANSFER),
 }
 
 

@@ -75,7 +75,8 @@ def by_headline(found: list[LedgerLine], start: str) -> LedgerLine:
 
 
 def test_the_world_has_a_row_of_every_kind(world):
-    assert ledger_world.kinds_of(world) == set(TxKind.values) - {TxKind.COMPENSATE}
+    # Compensation and merge transfers have tests of their own.
+    assert ledger_world.kinds_of(world) == set(TxKind.values) - {TxKind.COMPENSATE, TxKind.TRANSFER}
 
 
 def test_purchase_names_the_store_the_order_and_the_tier_multiplier(world):
@@ -196,14 +197,31 @@ def test_compensation_names_its_ticket_and_an_unknown_kind_reads_as_its_label(cu
     account = lock_account(customer_id=customer.pk)
     ledger.append(account=account, kind=TxKind.COMPENSATE, key="c1", points=0,
                   source_ref="C-2026-000123")  # fmt: skip
-    # A kind another change adds (a transfer between merged members): no describer yet.
-    ledger.append(account=account, kind="transfer", key="t1", points=0)
+    # A kind a later change adds, before it has a describer: its code, never a crash.
+    ledger.append(account=account, kind="gift", key="g1", points=0)
     with translation.override("en"):
         found = lines(customer)
     assert one(found, TxKind.COMPENSATE).text == "Compensation · C-2026-000123 · 0 points"
-    unknown = one(found, "transfer")
-    assert unknown.headline == "transfer" and unknown.text == "transfer · 0 points"
+    unknown = one(found, "gift")
+    assert unknown.headline == "gift" and unknown.text == "gift · 0 points"
     assert unknown.group == "" and unknown.target is None
+
+
+def test_a_merge_transfer_names_the_other_membership(customer):
+    ledger_world.programme_and_tiers()
+    bonus_award(customer=customer, points=100, key="gift", reason="gift")
+    account = lock_account(customer_id=customer.pk)
+    ledger.append(account=account, kind=TxKind.TRANSFER, key="m-out", points=-100,
+                  source_ref="merge:1234567897")  # fmt: skip
+    ledger.append(account=account, kind=TxKind.TRANSFER, key="m-in", points=40,
+                  source_ref="merge:7654321098")  # fmt: skip
+    with translation.override("en"):
+        found = [x for x in lines(customer) if x.tx.kind == TxKind.TRANSFER]
+    assert [x.text for x in found] == [
+        "Moved to membership 1234567897 (memberships merged) · \u2212100 points",
+        "Moved from membership 7654321098 (memberships merged) · 40 points",
+    ]
+    assert {x.group for x in found} == {TxGroup.ADJUSTED}
 
 
 def test_settling_points_owed_reads_as_such(customer, superuser):
