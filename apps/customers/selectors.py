@@ -18,7 +18,7 @@ from apps.core.exceptions import NotFound
 from apps.core.models import AuditEvent
 from apps.core.timeline import TimelineEvent
 
-from .enums import Channel, ConsentPurpose
+from .enums import Channel, ConsentPurpose, StoreKind
 from .exceptions import CustomerNotFound, OrderNotFound, StoreNotFound
 from .identifiers import phone_code_cache_key
 from .models import ConsentRecord, Customer, Interaction, Order, PortalMessage, Store, Tag
@@ -364,6 +364,11 @@ def tag_get(*, pk: int) -> Tag | None:
 def store_list(*, active_only: bool = False) -> QuerySet[Store]:
     qs = Store.objects.order_by("name")
     return qs.filter(is_active=True) if active_only else qs
+
+
+def store_list_for_pickup() -> QuerySet[Store]:
+    """Stores where a member can collect a reward: open shops and partners (not online)."""
+    return Store.objects.filter(is_active=True).exclude(kind=StoreKind.ONLINE).order_by("name")
 
 
 @dataclass(frozen=True)

@@ -165,6 +165,26 @@ class CancelRedemptionForm(BootstrapMixin, forms.Form):
     reason = forms.CharField(label=_("Reason"), max_length=200)
 
 
+class IdListField(forms.TypedMultipleChoiceField):
+    """Several row ids (ticked checkboxes): any whole number is valid in shape; which rows can
+    be acted on is the service's answer."""
+
+    def __init__(self, **kwargs):
+        super().__init__(coerce=int, choices=(), **kwargs)
+
+    def valid_value(self, value) -> bool:
+        return str(value).isdigit() and len(str(value)) <= 12
+
+
+class BulkFulfilForm(forms.Form):
+    """The queue's ticked rows and one note for all of them."""
+
+    ids = IdListField(
+        required=True, error_messages={"required": _("Select the redemptions to fulfil.")}
+    )
+    notes = forms.CharField(label=_("Fulfilment notes"), required=False, max_length=1000)
+
+
 class CouponBatchForm(BootstrapMixin, forms.Form):
     name = forms.CharField(label=_("Name"), max_length=120)
     kind = forms.ChoiceField(label=_("Kind"), choices=CouponKind.choices)

@@ -141,3 +141,17 @@
     }
   });
 })();
+
+/* A "select all" checkbox: data-check-all="NAME" ticks every checkbox named NAME on the page
+   (the fulfilment queue's rows). Without JavaScript each row is ticked by hand. */
+(function () {
+  "use strict";
+  document.addEventListener("change", function (event) {
+    var all = event.target;
+    if (!all.matches || !all.matches("input[data-check-all]")) return;
+    var name = all.getAttribute("data-check-all");
+    document.querySelectorAll('input[type="checkbox"][name="' + CSS.escape(name) + '"]').forEach(function (box) {
+      box.checked = all.checked;
+    });
+  });
+})();

@@ -692,3 +692,38 @@ def test_bonus_points_have_no_order(api, customer, programme):
     assert Order.objects.count() == 0
     assert Programme.objects.count() == 1
     assert ledger.tx_exists("bonus:test") is not None
+
+
+def test_a_gift_can_name_its_pickup_store_or_address(api, member_with_points, catalogue, store):
+    response = api.post(
+        REDEMPTIONS,
+        {"member_number": "1234567897", "reward": "mug", "pickup_store": store.code},
+        format="json",
+    )
+    assert response.status_code == 201
+    assert Redemption.objects.get().pickup_store == store
+
+
+def test_an_unknown_pickup_store_is_404_and_redeems_nothing(api, member_with_points, catalogue):
+    response = api.post(
+        REDEMPTIONS,
+        {"member_number": "1234567897", "reward": "mug", "pickup_store": "nowhere"},
+        format="json",
+    )
+    assert response.status_code == 404 and response.json()["code"] == "store_not_found"
+    assert not Redemption.objects.exists()
+
+
+def test_store_and_address_together_are_refused(api, member_with_points, catalogue, store):
+    response = api.post(
+        REDEMPTIONS,
+        {
+            "member_number": "1234567897",
+            "reward": "mug",
+            "pickup_store": store.code,
+            "delivery_address": "8 Tea Lane",
+        },
+        format="json",
+    )
+    assert response.status_code == 400 and response.json()["code"] == "validation_error"
+    assert not Redemption.objects.exists()

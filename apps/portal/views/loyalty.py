@@ -18,7 +18,8 @@ from django.utils.translation import gettext as _
 from django.views.generic import FormView, TemplateView
 
 from apps.core.exceptions import ApplicationError, NotFound
-from apps.customers.selectors import customer_get_for_member
+from apps.core.forms import add_service_error
+from apps.customers.selectors import customer_get_for_member, store_list_for_pickup
 from apps.loyalty.enums import RedemptionStatus, RewardKind, TierMetric
 from apps.loyalty.exceptions import RewardNotFound
 from apps.loyalty.models import Programme
@@ -140,6 +141,12 @@ class RewardRedeemView(MemberMixin, FormView):
     def get_initial(self):
         return {"key": uuid.uuid4()}
 
+    def get_form_kwargs(self):
+        kwargs = super().get_form_kwargs()
+        if self.reward.kind in (RewardKind.PHYSICAL, RewardKind.EXPERIENCE):
+            kwargs["stores"] = store_list_for_pickup()
+        return kwargs
+
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         account = account_get(customer=self.customer)
@@ -170,9 +177,10 @@ class RewardRedeemView(MemberMixin, FormView):
                 quantity=1,
                 key=f"portal:{self.customer.pk}:{form.cleaned_data['key']}",
                 channel="portal",
+                **form.handover_choice(),
             )
         except ApplicationError as exc:
-            form.add_error(None, exc.message)
+            add_service_error(form, exc)
             return self.form_invalid(form)
         if redemption.voucher_code:
             messages.success(self.request, _("Done! Your voucher is ready to use."))
