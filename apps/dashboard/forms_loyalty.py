@@ -4,6 +4,8 @@ decide and write."""
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from apps.customers.enums import OrderChannel
+from apps.customers.models import Store
 from apps.loyalty.enums import CouponKind
 from apps.loyalty.models import EarnRule, Programme, Reward, Tier
 from apps.loyalty.services.configuration import (
@@ -82,12 +84,24 @@ class EarnRuleForm(BootstrapMixin, forms.ModelForm):
 
 
 class EarnPreviewForm(BootstrapMixin, forms.Form):
-    """An example basket for the rule preview."""
+    """An example basket for the rule preview: what, who, where and when (blank: now)."""
 
     amount = forms.DecimalField(label=_("Basket amount"), min_value=0, max_digits=10, initial=100)
     category = forms.CharField(label=_("Category"), max_length=80, required=False)
     sku = forms.CharField(label=_("SKU"), max_length=64, required=False)
     tier = forms.ModelChoiceField(label=_("Tier"), queryset=Tier.objects.all(), required=False)
+    store = forms.ModelChoiceField(
+        label=_("Store"), queryset=Store.objects.order_by("name"), required=False
+    )
+    channel = forms.ChoiceField(
+        label=_("Channel"), choices=[("", "—"), *OrderChannel.choices], required=False
+    )
+    placed_at = forms.DateTimeField(
+        label=_("Time of purchase"),
+        required=False,
+        widget=DATETIME,
+        help_text=_("Blank: now."),
+    )
     first_purchase = forms.BooleanField(label=_("First purchase"), required=False)
 
 
