@@ -341,6 +341,19 @@ def customer_list_for_staff(**filters: str) -> QuerySet[Customer]:
     return customer_list(**filters).prefetch_related("tags")
 
 
+def customer_quick_search(*, query: str, limit: int = 8) -> tuple[list[Customer], bool]:
+    """The top bar's search as you type: the ``limit`` newest members matching ``query`` (the
+    customer list's search, one query on its trigram index) and whether there are more."""
+    if not query.strip():
+        return [], False
+    found = list(
+        customer_search(Customer.objects.all(), query)
+        .only("member_number", "first_name", "last_name", "email", "phone", "anonymized_at")
+        .order_by("-joined_at", "-id")[: limit + 1]
+    )
+    return found[:limit], len(found) > limit
+
+
 def customer_list_recent(*, limit: int = 8) -> list[Customer]:
     return list(
         Customer.objects.select_related("store")
