@@ -87,21 +87,27 @@ def _staff_snapshot(user: User) -> dict:
     }
 
 
-def _lock_administrators() -> list[int]:
-    """Lock every active Administrator's row (pk order) and return their ids. Two requests that
-    each demote a different one of the last two Administrators serialise here, so the second
-    sees that only one is left."""
-    ids = (
+def _administrator_ids():
+    return (
         User.objects.filter(is_active=True, is_staff=True)
         .filter(Q(is_superuser=True) | Q(groups__name=roles.ADMINISTRATOR))
         .values("pk")
     )
-    return list(
+
+
+def _lock_administrators() -> list[int]:
+    """Lock every active Administrator's row (pk order) and return who is an Administrator
+    once the locks are held. Two requests that each demote a different one of the last two
+    Administrators serialise here, and the second sees that only one is left: the ids are read
+    again after the lock, in a new statement (a new snapshot), because a demotion may only
+    delete a group membership and leave the user row itself unchanged."""
+    list(
         User.objects.select_for_update()
-        .filter(pk__in=ids)
+        .filter(pk__in=_administrator_ids())
         .order_by("pk")
         .values_list("pk", flat=True)
     )
+    return sorted(set(_administrator_ids().values_list("pk", flat=True)))
 
 
 def administrator_removal_check(*, user: User, actor: User | None, stays: bool) -> None:
