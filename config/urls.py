@@ -1,7 +1,9 @@
 from allauth.account.decorators import secure_admin_login
 from django.conf import settings
 from django.contrib import admin
+from django.templatetags.static import static
 from django.urls import include, path, re_path
+from django.views.generic import RedirectView
 
 from apps.accounts.views import signup_phone
 from apps.api.errors import NOT_FOUND_ROUTE, api_not_found
@@ -10,11 +12,23 @@ from apps.api.errors import NOT_FOUND_ROUTE, api_not_found
 handler400 = "apps.api.errors.bad_request"
 handler500 = "apps.api.errors.server_error"
 
+
+class FaviconView(RedirectView):
+    """``/favicon.ico``, which browsers and bookmark tools ask for by themselves: the SVG icon
+    that every page links (its hashed static URL in production, so asked for at request time)."""
+
+    permanent = False
+
+    def get_redirect_url(self, *args, **kwargs) -> str:
+        return static("img/favicon.svg")
+
+
 admin.autodiscover()
 admin.site.login = secure_admin_login(admin.site.login)
 
 urlpatterns = [
     path("accounts/signup/phone/", signup_phone, name="account_signup_phone"),
+    path("favicon.ico", FaviconView.as_view(), name="favicon"),
     path("accounts/", include("allauth.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("staff/", include("apps.dashboard.urls")),

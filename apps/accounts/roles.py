@@ -57,3 +57,13 @@ def is_administrator(user) -> bool:
         if user.is_authenticated:
             user._is_administrator = cached
     return cached
+
+
+def user_role(user) -> str:
+    """The user's staff role: Administrator for superusers, else the highest role group they
+    are in (``ROLES`` order), "" for none. Reads ``user.groups.all()``, so a list that
+    prefetches the groups answers without a query per row."""
+    if user.is_superuser:
+        return ADMINISTRATOR
+    names = {group.name for group in user.groups.all()}
+    return next((role for role in reversed(ROLES) if role in names), "")

@@ -72,6 +72,12 @@ ACTION_LABELS = {
     "reward.delete": _("Reward deleted"),
     "reward.redeem": _("Reward redeemed"),
     "reward.restock": _("Reward restocked"),
+    "staff.invite": _("Staff member invited"),
+    "staff.invite_resend": _("Staff invitation sent again"),
+    "staff.role_change": _("Staff role changed"),
+    "staff.deactivate": _("Staff member deactivated"),
+    "staff.reactivate": _("Staff member reactivated"),
+    "staff.update": _("Staff account changed in the admin"),
     "tier.create": _("Tier created"),
     "tier.update": _("Tier changed"),
     "tier.delete": _("Tier deleted"),
@@ -92,6 +98,7 @@ TARGET_TYPES = (
     "loyalty.badge",
     "loyalty.programme",
     "accounts.apikey",
+    "accounts.user",
 )
 
 

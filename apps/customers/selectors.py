@@ -18,7 +18,7 @@ from apps.core.exceptions import NotFound
 from apps.core.models import AuditEvent
 from apps.core.timeline import TimelineEvent
 
-from .enums import Channel, ConsentPurpose
+from .enums import Channel, ConsentPurpose, StoreKind
 from .exceptions import CustomerNotFound, OrderNotFound, StoreNotFound
 from .identifiers import phone_code_cache_key
 from .models import ConsentRecord, Customer, Interaction, Order, PortalMessage, Store, Tag
@@ -377,6 +377,19 @@ def customer_list_for_staff(**filters: str) -> QuerySet[Customer]:
     return customer_list(**filters).prefetch_related("tags")
 
 
+def customer_quick_search(*, query: str, limit: int = 8) -> tuple[list[Customer], bool]:
+    """The top bar's search as you type: the ``limit`` newest members matching ``query`` (the
+    customer list's search, one query on its trigram index) and whether there are more."""
+    if not query.strip():
+        return [], False
+    found = list(
+        customer_search(Customer.objects.all(), query)
+        .only("member_number", "first_name", "last_name", "email", "phone", "anonymized_at")
+        .order_by("-joined_at", "-id")[: limit + 1]
+    )
+    return found[:limit], len(found) > limit
+
+
 def customer_list_recent(*, limit: int = 8) -> list[Customer]:
     return list(
         customers_active(Customer.objects.select_related("store"))
@@ -400,6 +413,11 @@ def tag_get(*, pk: int) -> Tag | None:
 def store_list(*, active_only: bool = False) -> QuerySet[Store]:
     qs = Store.objects.order_by("name")
     return qs.filter(is_active=True) if active_only else qs
+
+
+def store_list_for_pickup() -> QuerySet[Store]:
+    """Stores where a member can collect a reward: open shops and partners (not online)."""
+    return Store.objects.filter(is_active=True).exclude(kind=StoreKind.ONLINE).order_by("name")
 
 
 @dataclass(frozen=True)

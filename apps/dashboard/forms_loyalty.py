@@ -4,6 +4,8 @@ decide and write."""
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from apps.customers.enums import OrderChannel
+from apps.customers.models import Store
 from apps.loyalty.enums import CouponKind
 from apps.loyalty.models import EarnRule, Programme, Reward, Tier
 from apps.loyalty.services.configuration import (
@@ -128,12 +130,24 @@ class EarnRuleForm(BootstrapMixin, forms.ModelForm):
 
 
 class EarnPreviewForm(BootstrapMixin, forms.Form):
-    """An example basket for the rule preview."""
+    """An example basket for the rule preview: what, who, where and when (blank: now)."""
 
     amount = forms.DecimalField(label=_("Basket amount"), min_value=0, max_digits=10, initial=100)
     category = forms.CharField(label=_("Category"), max_length=80, required=False)
     sku = forms.CharField(label=_("SKU"), max_length=64, required=False)
     tier = forms.ModelChoiceField(label=_("Tier"), queryset=Tier.objects.all(), required=False)
+    store = forms.ModelChoiceField(
+        label=_("Store"), queryset=Store.objects.order_by("name"), required=False
+    )
+    channel = forms.ChoiceField(
+        label=_("Channel"), choices=[("", "—"), *OrderChannel.choices], required=False
+    )
+    placed_at = forms.DateTimeField(
+        label=_("Time of purchase"),
+        required=False,
+        widget=DATETIME,
+        help_text=_("Blank: now."),
+    )
     first_purchase = forms.BooleanField(label=_("First purchase"), required=False)
 
 
@@ -235,6 +249,26 @@ class FulfilForm(BootstrapMixin, forms.Form):
 
 class CancelRedemptionForm(BootstrapMixin, forms.Form):
     reason = forms.CharField(label=_("Reason"), max_length=200)
+
+
+class IdListField(forms.TypedMultipleChoiceField):
+    """Several row ids (ticked checkboxes): any whole number is valid in shape; which rows can
+    be acted on is the service's answer."""
+
+    def __init__(self, **kwargs):
+        super().__init__(coerce=int, choices=(), **kwargs)
+
+    def valid_value(self, value) -> bool:
+        return str(value).isdigit() and len(str(value)) <= 12
+
+
+class BulkFulfilForm(forms.Form):
+    """The queue's ticked rows and one note for all of them."""
+
+    ids = IdListField(
+        required=True, error_messages={"required": _("Select the redemptions to fulfil.")}
+    )
+    notes = forms.CharField(label=_("Fulfilment notes"), required=False, max_length=1000)
 
 
 class CouponBatchForm(BootstrapMixin, forms.Form):

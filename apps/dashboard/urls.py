@@ -12,4 +12,5 @@ urlpatterns = [
     path("", include("apps.dashboard.urls_loyalty")),
     path("", include("apps.dashboard.urls_privacy")),
     path("", include("apps.dashboard.urls_audit")),
+    path("", include("apps.dashboard.urls_staff")),
 ]

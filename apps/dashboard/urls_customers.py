@@ -22,6 +22,11 @@ urlpatterns = [
     path("customers/", customers.CustomerListView.as_view(), name="customer-list"),
     path("customers/new/", customers.CustomerCreateView.as_view(), name="customer-create"),
     path(
+        "customers/quick/",
+        customers.CustomerQuickSearchView.as_view(),
+        name="customer-quick-search",
+    ),
+    path(
         "customers/<member_number:member_number>/",
         customers.CustomerDetailView.as_view(),
         name="customer-detail",

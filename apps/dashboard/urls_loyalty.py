@@ -42,6 +42,11 @@ urlpatterns = [
         name="loyalty-redemption-list",
     ),
     path(
+        "loyalty/redemptions/fulfil/",
+        redemptions.RedemptionBulkFulfilView.as_view(),
+        name="loyalty-redemption-bulk-fulfil",
+    ),
+    path(
         "loyalty/redemptions/<int:pk>/fulfil/",
         redemptions.RedemptionActionView.as_view(action="fulfil"),
         name="loyalty-redemption-fulfil",

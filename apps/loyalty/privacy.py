@@ -5,12 +5,13 @@ redemptions, the coupons they own and the coupon uses on their orders, referrals
 received (the other party only by member number), their referral code and badges.
 
 Erasure (invariant 10) keeps every point, balance and total and replaces the free text that may
-describe the person with "(erased)": ledger reasons (also the referrer's thank-you row that named
-a referred member), adjustment reasons, fulfilment notes, tier-change reasons and referral
-refusal reasons. The ledger is append-only; on PostgreSQL its trigger lets exactly this through
-when the transaction set ``clientele.ledger_erasure`` (migration 0004): only ``reason``, which is
-not hashed, so ``verify_ledger`` still passes. The summaries of audit events about the account,
-redemptions and coupons are scrubbed by the customers app's eraser through ``audit_targets``.
+describe the person with "(erased)": redemptions' delivery addresses, ledger reasons (also the
+referrer's thank-you row that named a referred member), adjustment reasons, fulfilment notes,
+tier-change reasons and referral refusal reasons. The ledger is append-only; on PostgreSQL its
+trigger lets exactly this through when the transaction set ``clientele.ledger_erasure``
+(migration 0004): only ``reason``, which is not hashed, so ``verify_ledger`` still passes. The
+summaries of audit events about the account, redemptions and coupons are scrubbed by the
+customers app's eraser through ``audit_targets``.
 
 Registered from ``LoyaltyConfig.ready()``.
 """
@@ -184,6 +185,9 @@ def erase(*, customer: Customer) -> None:
         Redemption.objects.filter(account=account).exclude(
             fulfilment_notes__in=("", ERASED_TEXT)
         ).update(fulfilment_notes=ERASED_TEXT)
+        Redemption.objects.filter(account=account).exclude(
+            delivery_address__in=("", ERASED_TEXT)
+        ).update(delivery_address=ERASED_TEXT)
         TierHistory.objects.filter(account=account).exclude(reason__in=("", ERASED_TEXT)).update(
             reason=ERASED_TEXT
         )

@@ -39,6 +39,11 @@ Priority and stacking (per family: multipliers per line, bonuses per order or ev
     others only where it matches (a SKU rule only on its lines; a tier-limited rule only for
     members of its tiers).
 
+Why a rule did not apply (``rule_explain``): the same tests as above, asked one by one, each
+failed test a ``Miss`` (a stable ``code`` and the values that explain it, no text: the delivery
+layer words it in the reader's language). No misses means the rule applied; a rule that matched
+but lost to priority or stacking says which rule stopped it.
+
 Extension point: ``CONDITIONS`` maps a condition name to a predicate ``(rule, facts) -> bool``.
 Every predicate is asked about every rule, so it must answer True for rules it does not limit.
 For an event, ``facts`` carries the member (``customer_id``, ``tier_id``) and the time, with no
@@ -148,6 +153,119 @@ def _matches_order(rule, facts: OrderFacts) -> bool:
     if rule.kind == EarnRuleKind.MIN_SPEND:
         return rule.min_spend > 0 and facts.total >= rule.min_spend
     return False
+
+
+@dataclass(frozen=True)
+class Miss:
+    """One reason a rule did not apply: ``code`` and its ``params`` (see ``rule_explain``)."""
+
+    code: str
+    params: dict = field(default_factory=dict)
+
+
+def _limit_misses(rule, facts: OrderFacts, tier_ids: set[int]) -> list[Miss]:
+    """``_applies``, test by test."""
+    misses = []
+    if not rule.is_active:
+        misses.append(Miss("inactive"))
+    if rule.starts_at and facts.placed_at < rule.starts_at:
+        misses.append(Miss("not_started", {"starts_at": rule.starts_at}))
+    if rule.ends_at and facts.placed_at >= rule.ends_at:
+        misses.append(Miss("ended", {"ends_at": rule.ends_at}))
+    if tier_ids and facts.tier_id not in tier_ids:
+        misses.append(Miss("tier", {"tier_ids": sorted(tier_ids)}))
+    if rule.store_id and rule.store_id != facts.store_id:
+        misses.append(Miss("store", {"store_id": rule.store_id}))
+    if rule.channel and rule.channel != facts.channel:
+        misses.append(Miss("channel", {"channel": rule.channel}))
+    if getattr(rule, "segment_id", None) and "segment" not in CONDITIONS:
+        misses.append(Miss("segment"))
+    for name, check in CONDITIONS.items():
+        if not check(rule, facts):
+            misses.append(Miss("condition", {"name": name}))
+    return misses
+
+
+def _target_misses(rule, facts: OrderFacts) -> list[Miss]:
+    """``_matches_line`` / ``_matches_order``, in words: what the rule's own target needs."""
+    kind = rule.kind
+    if kind == EarnRuleKind.CATEGORY:
+        if not rule.category.strip():
+            return [Miss("no_target")]
+        if not any(_matches_line(rule, facts, line) for line in facts.lines):
+            return [Miss("category", {"category": rule.category.strip()})]
+    elif kind == EarnRuleKind.SKU:
+        if not rule.sku:
+            return [Miss("no_target")]
+        if not any(_matches_line(rule, facts, line) for line in facts.lines):
+            return [Miss("sku", {"sku": rule.sku})]
+    elif kind in (EarnRuleKind.STORE, EarnRuleKind.CHANNEL):
+        # A missing target; a different store or channel is already a limit miss.
+        if not (rule.store_id if kind == EarnRuleKind.STORE else rule.channel):
+            return [Miss("no_target")]
+    elif kind == EarnRuleKind.PROMOTION:
+        if rule.starts_at is None or rule.ends_at is None:
+            return [Miss("promotion_window")]
+    elif kind == EarnRuleKind.EVENT:
+        return [Miss("event_only", {"event": rule.event})]
+    elif kind in ORDER_BONUS_KINDS:
+        if rule.bonus_points <= 0:
+            return [Miss("no_bonus")]
+        if kind == EarnRuleKind.FIRST_PURCHASE and not facts.first_purchase:
+            return [Miss("not_first_purchase")]
+        if kind == EarnRuleKind.MIN_SPEND:
+            if rule.min_spend <= 0:
+                return [Miss("no_target")]
+            if facts.total < rule.min_spend:
+                return [
+                    Miss(
+                        "min_spend",
+                        {"min_spend": rule.min_spend, "missing": rule.min_spend - facts.total},
+                    )
+                ]
+    return []
+
+
+def _stopped_by(rule, matching: list) -> Miss | None:
+    """Why ``rule``, which matches, is not among ``apply_by_priority(matching)``; None when it
+    is (the same walk, told)."""
+    applied = []
+    for other in sorted(matching, key=_by_priority):
+        if other is rule:
+            if not rule.stackable and applied:
+                return Miss("not_alone", {"rules": [r.name for r in applied]})
+            return None
+        if not other.stackable:
+            return Miss("outranked", {"rule": other.name})
+        applied.append(other)
+    return None
+
+
+def rule_explain(
+    rule, *, facts: OrderFacts, rules: Iterable, rule_tiers: dict[int, set[int]]
+) -> list[Miss]:
+    """Why ``rule`` (one of ``rules``, the same object) adds nothing to the order ``facts``:
+    every limit or target it fails, else the rule that stopped it by priority or stacking.
+    ``[]`` when it applies (to at least one line, for a multiplier)."""
+    misses = _limit_misses(rule, facts, rule_tiers.get(rule.pk, set()))
+    misses += _target_misses(rule, facts)
+    if misses:
+        return misses
+    live = [r for r in rules if _applies(r, facts, rule_tiers.get(r.pk, set()))]
+    if rule.kind in MULTIPLIER_KINDS:
+        family = [r for r in live if r.kind in MULTIPLIER_KINDS]
+        stops = []
+        for line in facts.lines:
+            if not _matches_line(rule, facts, line):
+                continue
+            stop = _stopped_by(rule, [r for r in family if _matches_line(r, facts, line)])
+            if stop is None:
+                return []
+            stops.append(stop)
+        return stops[:1]
+    family = [r for r in live if r.kind in ORDER_BONUS_KINDS and _matches_order(r, facts)]
+    stop = _stopped_by(rule, family)
+    return [stop] if stop is not None else []
 
 
 def _by_priority(rule) -> tuple[int, int]:

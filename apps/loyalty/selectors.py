@@ -322,7 +322,12 @@ def redemption_list_for_member(*, customer: Customer) -> QuerySet[Redemption]:
 
 def redemption_get_for_member(*, customer: Customer, pk: int) -> Redemption:
     """One of the member's own redemptions; another member's id is simply not found."""
-    redemption = redemption_list_for_member(customer=customer).filter(pk=pk).first()
+    redemption = (
+        redemption_list_for_member(customer=customer)
+        .select_related("pickup_store")
+        .filter(pk=pk)
+        .first()
+    )
     if redemption is None:
         raise NotFound()
     return redemption

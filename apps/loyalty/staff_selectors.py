@@ -82,9 +82,9 @@ def reward_list_for_staff(*, query: str = "", kind: str = "") -> QuerySet[Reward
 
 def fulfilment_queue(*, status: str = RedemptionStatus.REQUESTED) -> QuerySet[Redemption]:
     """Physical and experience redemptions in ``status``, oldest first (first come, first
-    served)."""
+    served), with the member and the pick-up store."""
     qs = Redemption.objects.filter(reward__kind__in=FULFILMENT_KINDS).select_related(
-        "reward", "account__customer"
+        "reward", "account__customer", "pickup_store"
     )
     if status:
         qs = qs.filter(status=status)

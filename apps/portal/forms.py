@@ -97,9 +97,52 @@ class EnrolForm(forms.Form):
 
 class RedeemForm(forms.Form):
     """The confirmation of a redemption. ``key`` is minted when the page is shown, so a
-    double-click or a resubmitted form redeems once."""
+    double-click or a resubmitted form redeems once. A gift or an experience (``stores`` given:
+    where it can be collected) also asks how it reaches the member: a store to collect it from,
+    or an address to deliver it to."""
+
+    PICKUP, DELIVERY = "pickup", "delivery"
 
     key = forms.UUIDField(widget=forms.HiddenInput)
+
+    def __init__(self, *args, stores=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if stores is None:
+            return
+        self.fields["handover"] = forms.ChoiceField(
+            label=_("How do you want to get it?"),
+            choices=[(self.PICKUP, _("Collect it at a store")), (self.DELIVERY, _("Deliver it"))],
+            widget=forms.RadioSelect,
+            initial=self.PICKUP,
+        )
+        self.fields["pickup_store"] = forms.ModelChoiceField(
+            label=_("Store"), queryset=stores, required=False, empty_label=_("Choose a store")
+        )
+        self.fields["delivery_address"] = forms.CharField(
+            label=_("Delivery address"),
+            max_length=500,
+            required=False,
+            widget=forms.Textarea(attrs={"rows": 3, "autocomplete": "street-address"}),
+            help_text=_("Name, street, city and phone number for the courier."),
+        )
+
+    def clean(self):
+        data = super().clean()
+        handover = data.get("handover")
+        if handover == self.PICKUP and not data.get("pickup_store"):
+            self.add_error("pickup_store", _("Choose the store where you will collect it."))
+        elif handover == self.DELIVERY and not data.get("delivery_address", "").strip():
+            self.add_error("delivery_address", _("Enter the address to deliver it to."))
+        return data
+
+    def handover_choice(self) -> dict:
+        """The service's ``pickup_store`` / ``delivery_address`` for the chosen way."""
+        data = self.cleaned_data
+        if data.get("handover") == self.PICKUP:
+            return {"pickup_store": data["pickup_store"]}
+        if data.get("handover") == self.DELIVERY:
+            return {"delivery_address": data["delivery_address"]}
+        return {}
 
 
 class PointsHistoryForm(forms.Form):

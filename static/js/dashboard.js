@@ -141,3 +141,67 @@
     }
   });
 })();
+
+/* A "select all" checkbox: data-check-all="NAME" ticks every checkbox named NAME on the page
+   (the fulfilment queue's rows). Without JavaScript each row is ticked by hand. */
+(function () {
+  "use strict";
+  document.addEventListener("change", function (event) {
+    var all = event.target;
+    if (!all.matches || !all.matches("input[data-check-all]")) return;
+    var name = all.getAttribute("data-check-all");
+    document.querySelectorAll('input[type="checkbox"][name="' + CSS.escape(name) + '"]').forEach(function (box) {
+      box.checked = all.checked;
+    });
+  });
+})();
+
+/* The top bar's search as you type (htmx fills #global-search-results): ArrowDown from the box
+   into the matches, ArrowUp/ArrowDown between them, Escape back to the box and closes them;
+   Enter on a match opens it, Enter in the box opens the full customer list (the form's submit). */
+(function () {
+  "use strict";
+  var box = document.getElementById("global-search");
+  var panel = document.getElementById("global-search-results");
+  if (!box || !panel) return;
+
+  function links() { return Array.prototype.slice.call(panel.querySelectorAll("a.search-result")); }
+  function open() { return !panel.hidden && links().length > 0; }
+  function close() { panel.hidden = true; }
+
+  box.addEventListener("focus", function () { panel.hidden = false; });
+  document.addEventListener("htmx:afterSwap", function (event) {
+    if (event.target === panel) panel.hidden = false;
+  });
+  document.addEventListener("click", function (event) {
+    if (!event.target.closest(".topbar-search")) close();
+  });
+
+  // Capture phase, ahead of the page-wide shortcuts (j/k, arrows through table rows).
+  document.addEventListener("keydown", function (event) {
+    if (event.altKey || event.ctrlKey || event.metaKey) return;
+    var target = event.target;
+    var list = links();
+    if (target === box) {
+      if (event.key === "ArrowDown" && open()) {
+        event.preventDefault();
+        list[0].focus();
+      } else if (event.key === "Escape") {
+        close();
+      }
+      return;
+    }
+    if (!panel.contains(target)) return;
+    var index = list.indexOf(target);
+    if (event.key === "ArrowDown" || event.key === "ArrowUp") {
+      event.preventDefault();
+      var next = index + (event.key === "ArrowDown" ? 1 : -1);
+      if (next < 0) box.focus();
+      else if (next < list.length) list[next].focus();
+    } else if (event.key === "Escape") {
+      event.preventDefault();
+      box.focus(); // reopens on focus: close after
+      close();
+    }
+  }, true);
+})();

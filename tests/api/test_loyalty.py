@@ -711,3 +711,38 @@ def test_rewards_catalogue_speaks_the_callers_accept_language(api, member_with_p
     assert (english["mug"]["name"], english["mug"]["description"]) == ("Mug", "Stoneware")
     assert chinese["bike"]["name"] == "Bike"  # no Chinese name yet: the English one, not a blank
     assert chinese["lounge"]["reason"] == "仅限白银及以上等级会员。"
+
+
+def test_a_gift_can_name_its_pickup_store_or_address(api, member_with_points, catalogue, store):
+    response = api.post(
+        REDEMPTIONS,
+        {"member_number": "1234567897", "reward": "mug", "pickup_store": store.code},
+        format="json",
+    )
+    assert response.status_code == 201
+    assert Redemption.objects.get().pickup_store == store
+
+
+def test_an_unknown_pickup_store_is_404_and_redeems_nothing(api, member_with_points, catalogue):
+    response = api.post(
+        REDEMPTIONS,
+        {"member_number": "1234567897", "reward": "mug", "pickup_store": "nowhere"},
+        format="json",
+    )
+    assert response.status_code == 404 and response.json()["code"] == "store_not_found"
+    assert not Redemption.objects.exists()
+
+
+def test_store_and_address_together_are_refused(api, member_with_points, catalogue, store):
+    response = api.post(
+        REDEMPTIONS,
+        {
+            "member_number": "1234567897",
+            "reward": "mug",
+            "pickup_store": store.code,
+            "delivery_address": "8 Tea Lane",
+        },
+        format="json",
+    )
+    assert response.status_code == 400 and response.json()["code"] == "validation_error"
+    assert not Redemption.objects.exists()

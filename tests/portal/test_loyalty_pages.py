@@ -291,7 +291,9 @@ def test_refused_redemption_below_the_minimum_tier_changes_nothing(client, mia, 
     url = reverse("portal:reward-redeem", args=[reward.slug])
     confirm = text(client.get(url))
     assert "For Gold members and above." in confirm and " disabled>" in confirm
-    response = client.post(url, {"key": form_key(client, reward)})
+    response = client.post(
+        url, {"key": form_key(client, reward), "handover": "delivery", "delivery_address": "1 Rd"}
+    )
     assert response.status_code == 200
     assert "This reward is for Gold members and above." in text(response)
     assert balance(customer) == 1000 and Redemption.objects.count() == 0
@@ -337,7 +339,10 @@ def test_member_cancels_a_requested_physical_reward_and_gets_the_points_back(cli
     give(customer, 500, key="t:gift")
     gift = RewardFactory(name="Tea mug", slug="mug", cost_points=300, stock=4)
     client.force_login(user)
-    client.post(reverse("portal:reward-redeem", args=[gift.slug]), {"key": form_key(client, gift)})
+    client.post(
+        reverse("portal:reward-redeem", args=[gift.slug]),
+        {"key": form_key(client, gift), "handover": "delivery", "delivery_address": "1 Tea Rd"},
+    )
     redemption = Redemption.objects.get()
     assert redemption.status == "requested" and balance(customer) == 200
     detail = reverse("portal:redemption-detail", args=[redemption.pk])
@@ -551,3 +556,32 @@ def test_query_count_does_not_grow_with_rows(client, mia, olly, name):
     many_count = _count(client, url)
     assert few_count == many_count
     assert few_count <= 18  # 7 of them are the session, the user and allauth's user session
+
+
+def test_a_gift_asks_where_to_collect_or_deliver_it(client, mia, store):
+    user, customer = mia
+    give(customer, 1000, key="t:gift")
+    gift = RewardFactory(name="Tea mug", slug="mug", cost_points=300)
+    client.force_login(user)
+    url = reverse("portal:reward-redeem", args=[gift.slug])
+    page = text(client.get(url))
+    assert "Collect it at a store" in page and f'<option value="{store.pk}"' in page
+    missing = client.post(url, {"key": form_key(client, gift), "handover": "pickup"})
+    assert missing.status_code == 200 and Redemption.objects.count() == 0
+    assert "Choose the store where you will collect it." in text(missing)
+    client.post(
+        url, {"key": form_key(client, gift), "handover": "pickup", "pickup_store": store.pk}
+    )
+    redemption = Redemption.objects.get()
+    assert (redemption.pickup_store, redemption.delivery_address) == (store, "")
+    detail = text(client.get(reverse("portal:redemption-detail", args=[redemption.pk])))
+    assert "Collect at" in detail and "Shanghai Jing" in detail
+
+
+def test_a_voucher_asks_nothing_about_delivery(client, mia):
+    user, customer = mia
+    give(customer, 500, key="t:gift")
+    reward = voucher()
+    client.force_login(user)
+    page = text(client.get(reverse("portal:reward-redeem", args=[reward.slug])))
+    assert "Collect it at a store" not in page

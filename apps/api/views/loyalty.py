@@ -174,6 +174,18 @@ class RedemptionCreateApi(APIView):
         member_number = serializers.CharField(max_length=16)
         reward = serializers.SlugField(max_length=60, help_text=_("Reward code."))
         quantity = serializers.IntegerField(min_value=1, max_value=100, default=1)
+        pickup_store = serializers.SlugField(
+            max_length=32,
+            required=False,
+            help_text=_("Gifts and experiences: code of the store where the member collects it."),
+        )
+        delivery_address = serializers.CharField(
+            max_length=500,
+            required=False,
+            allow_blank=True,
+            trim_whitespace=True,
+            help_text=_("Gifts and experiences: where to deliver it (instead of a store)."),
+        )
 
         class Meta:
             ref_name = "RedemptionCreateInput"
@@ -184,7 +196,7 @@ class RedemptionCreateApi(APIView):
         responses={
             201: RedemptionOut,
             **COMMON_ERRORS,
-            404: error("`customer_not_found` or `reward_not_found`."),
+            404: error("`customer_not_found`, `reward_not_found` or `store_not_found`."),
             409: error(
                 "`insufficient_points`, `out_of_stock`, `limit_reached`, `not_eligible`; "
                 "`idempotency_conflict` (a request with this Idempotency-Key is still running, "
@@ -206,6 +218,8 @@ class RedemptionCreateApi(APIView):
             quantity=data["quantity"],
             key=redemption_key(request),
             channel="api",
+            pickup_store=store_get(code=data["pickup_store"]) if data.get("pickup_store") else None,
+            delivery_address=data.get("delivery_address", ""),
         )
         account = account_get(customer=customer)
         return Response(

@@ -23,6 +23,7 @@ from apps.customers.selectors import (
     customer_get,
     customer_list_for_staff,
     customer_privacy_summary,
+    customer_quick_search,
     customer_stats,
     interaction_list,
     order_list_for_customer,
@@ -94,6 +95,25 @@ class CustomerListView(StaffRequiredMixin, PartialResultsMixin, TemplateView):
     def render_to_response(self, context, **response_kwargs):
         response = super().render_to_response(context, **response_kwargs)
         patch_vary_headers(response, ["HX-Request", "HX-Target"])
+        return response
+
+
+class CustomerQuickSearchView(StaffRequiredMixin, TemplateView):
+    """htmx: the top bar's search as you type. The best matches as links (name, member number,
+    phone) under the box; Enter in the box still opens the full customer list."""
+
+    permission_required = "customers.view_customer"
+    template_name = "dashboard/customers/_quick_results.html"
+    limit = 8
+
+    def get_context_data(self, **kwargs):
+        query = self.request.GET.get("q", "")[:100].strip()
+        results, more = customer_quick_search(query=query, limit=self.limit)
+        return super().get_context_data(query=query, results=results, more=more, **kwargs)
+
+    def render_to_response(self, context, **response_kwargs):
+        response = super().render_to_response(context, **response_kwargs)
+        response["Cache-Control"] = "private, no-store"
         return response
 
 

@@ -7,14 +7,14 @@ from decimal import Decimal
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views import View
 from django.views.generic import TemplateView
 
 from apps.loyalty.models import EarnRule, Tier
-from apps.loyalty.rules import LineFacts, OrderFacts
+from apps.loyalty.rules import LineFacts, Miss, OrderFacts
 from apps.loyalty.services.configuration import (
     earn_rule_create,
     earn_rule_deactivate,
@@ -104,11 +104,12 @@ class EarnRulePreviewView(StaffRequiredMixin, TemplateView):
         if basket.is_valid():
             data = basket.cleaned_data
             tier: Tier | None = data["tier"]
+            store = data["store"]
             facts = OrderFacts(
                 total=data["amount"],
-                placed_at=timezone.now(),
-                store_id=None,
-                channel="",
+                placed_at=data["placed_at"] or timezone.now(),
+                store_id=store.pk if store else None,
+                channel=data["channel"],
                 lines=(
                     LineFacts(sku=data["sku"], category=data["category"], amount=data["amount"]),
                 ),
@@ -124,7 +125,72 @@ class EarnRulePreviewView(StaffRequiredMixin, TemplateView):
                 draft_tiers = {t.pk for t in rule_form.cleaned_data.get("tiers", [])}
             else:
                 context["rule_errors"] = True
-            context["current"], context["result"] = earn_rule_trial(
-                facts=facts, draft=draft, draft_tier_ids=draft_tiers
+            trial = earn_rule_trial(facts=facts, draft=draft, draft_tier_ids=draft_tiers)
+            context.update(
+                current=trial.current,
+                result=trial.result,
+                reasons=[miss_text(miss) for miss in trial.misses],
             )
         return self.render_to_response(context)
+
+
+def _when(value) -> str:
+    return formats.date_format(timezone.localtime(value), "SHORT_DATETIME_FORMAT")
+
+
+def _money(value) -> str:
+    return formats.number_format(value, decimal_pos=2, use_l10n=True, force_grouping=True)
+
+
+def miss_text(miss: Miss) -> str:
+    """A reason the rule did not apply (``apps.loyalty.rules.Miss``), in the reader's language."""
+    p = miss.params
+    texts = {
+        "inactive": lambda: _("The rule is switched off."),
+        "not_started": lambda: (
+            _("The purchase is before the rule starts (%(when)s).")
+            % {"when": _when(p["starts_at"])}
+        ),
+        "ended": lambda: (
+            _("The purchase is after the rule ended (%(when)s).") % {"when": _when(p["ends_at"])}
+        ),
+        "tier": lambda: (
+            _("Only for members in %(tiers)s; the basket's member is not.")
+            % {"tiers": ", ".join(p["tiers"])}
+        ),
+        "store": lambda: _("Only for purchases at %(store)s.") % {"store": p["store"]},
+        "channel": lambda: (
+            _("Only for purchases through the %(channel)s channel.") % {"channel": p["channel"]}
+        ),
+        "segment": lambda: _("Segment-limited rules cannot be previewed yet."),
+        "condition": lambda: (
+            _("A condition of the rule is not met (%(name)s).") % {"name": p["name"]}
+        ),
+        "no_target": lambda: _("The rule has no target for its kind, so it matches nothing."),
+        "category": lambda: (
+            _("No item of the basket is in the category “%(category)s”.")
+            % {"category": p["category"]}
+        ),
+        "sku": lambda: _("No item of the basket has the SKU “%(sku)s”.") % {"sku": p["sku"]},
+        "promotion_window": lambda: _("A promotion needs both a start and an end."),
+        "event_only": lambda: (
+            _("Event bonuses are awarded for the event (%(event)s), never on purchases.")
+            % {"event": p["event"]}
+        ),
+        "no_bonus": lambda: _("A bonus rule without bonus points adds nothing."),
+        "not_first_purchase": lambda: _("Only for a member's first purchase."),
+        "min_spend": lambda: (
+            _("The basket is below the minimum spend of %(min_spend)s: %(missing)s more needed.")
+            % {"min_spend": _money(p["min_spend"]), "missing": _money(p["missing"])}
+        ),
+        "outranked": lambda: (
+            _("“%(rule)s” comes first by priority and does not stack, so it stops this rule.")
+            % {"rule": p["rule"]}
+        ),
+        "not_alone": lambda: (
+            _("This rule does not stack, and higher-priority rules already apply: %(rules)s.")
+            % {"rules": ", ".join(p["rules"])}
+        ),
+    }
+    text = texts.get(miss.code)
+    return text() if text is not None else miss.code

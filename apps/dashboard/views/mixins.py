@@ -4,6 +4,8 @@ Anonymous users are sent to the login page; logged-in users without the right ge
 
 from django.contrib.auth.mixins import AccessMixin
 
+from apps.accounts.roles import is_administrator
+
 
 class StaffRequiredMixin(AccessMixin):
     """Staff member with every permission in ``permission_required`` (a str or a tuple)."""
@@ -26,3 +28,11 @@ class StaffRequiredMixin(AccessMixin):
             self.raise_exception = True
             return self.handle_no_permission()
         return super().dispatch(request, *args, **kwargs)
+
+
+class AdministratorRequiredMixin(StaffRequiredMixin):
+    """Administrators only (``roles.is_administrator``: active staff who are superusers or in
+    the Administrator group), the same rule as the Django admin."""
+
+    def has_permission(self) -> bool:
+        return is_administrator(self.request.user)

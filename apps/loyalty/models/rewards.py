@@ -78,6 +78,17 @@ class Redemption(TimeStampedModel):
     )
     voucher_code = models.CharField(_("voucher code"), max_length=40, blank=True)
     fulfilment_notes = models.TextField(_("fulfilment notes"), blank=True)
+    # How a gift or experience reaches the member: collected at a store, or delivered to an
+    # address (at most one; see ``services.redemption``). Personal data: erased with the member.
+    pickup_store = models.ForeignKey(
+        "customers.Store",
+        verbose_name=_("pick-up store"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    delivery_address = models.TextField(_("delivery address"), blank=True, max_length=500)
     fulfilled_at = models.DateTimeField(_("fulfilled"), null=True, blank=True)
     cancelled_at = models.DateTimeField(_("cancelled"), null=True, blank=True)
     channel = models.CharField(_("channel"), max_length=10, default="portal")

@@ -49,6 +49,7 @@ from .redemption import (
     redemption_cancel,
     redemption_cancel_by_member,
     redemption_fulfil,
+    redemptions_fulfil,
     reward_redeem,
 )
 from .referrals import (
@@ -80,6 +81,7 @@ __all__ += [
     "redemption_cancel",
     "redemption_cancel_by_member",
     "redemption_fulfil",
+    "redemptions_fulfil",
     "referral_code_for",
     "referral_register",
     "referral_reward_on_first_purchase",

@@ -17,14 +17,23 @@ from django.utils import timezone
 
 from apps.core import events
 from apps.core.db import bulk_insert, bulk_update_fields
+from apps.customers.enums import OrderChannel
 from apps.customers.models import Customer, Order, OrderLine, Store
 from apps.customers.services import order_record
 
 from .. import ledger
-from ..enums import EarnRuleKind, LotStatus, TxKind
+from ..enums import EarnEvent, EarnRuleKind, LotStatus, TxKind
 from ..locks import entry_tier, lock_account, lock_accounts
 from ..models import EarnRule, LoyaltyAccount, PointsLot, PointsTransaction, Programme, Tier
-from ..rules import CONDITIONS, EarnResult, OrderFacts, compute_earn, spread_discount
+from ..rules import (
+    CONDITIONS,
+    EarnResult,
+    Miss,
+    OrderFacts,
+    compute_earn,
+    rule_explain,
+    spread_discount,
+)
 from ..selectors import earn_rules_active
 from .bonuses import debt_settle
 from .tiers import tier_evaluate
@@ -96,18 +105,54 @@ def earn_preview(*, order: Order, account: LoyaltyAccount, programme: Programme)
     )
 
 
-def earn_rule_trial(*, facts: OrderFacts, draft: EarnRule | None = None, draft_tier_ids=()):
+@dataclass(frozen=True)
+class RuleTrial:
+    """The earn-rule preview: points with the rules as they are (``current``), with the draft
+    rule (``result``, None without a draft), and why the draft adds nothing (``misses``, empty
+    when it applies). Miss params name things for reading: ``tiers`` (names) for ``tier``,
+    ``store`` (name) for ``store``, ``channel`` (label) for ``channel``."""
+
+    current: EarnResult
+    result: EarnResult | None
+    misses: list[Miss]
+
+
+def _named(misses: list[Miss], draft: EarnRule) -> list[Miss]:
+    out = []
+    for miss in misses:
+        params = dict(miss.params)
+        if miss.code == "tier":
+            names = Tier.objects.filter(pk__in=params.pop("tier_ids")).order_by("rank")
+            params["tiers"] = [t.name for t in names]
+        elif miss.code == "store":
+            store = draft.store if draft.store_id == params["store_id"] else None
+            store = store or Store.objects.filter(pk=params["store_id"]).first()
+            params["store"] = store.name if store else str(params["store_id"])
+        elif miss.code == "channel":
+            params["channel"] = str(dict(OrderChannel.choices).get(params["channel"], ""))
+        elif miss.code == "event_only":
+            params["event"] = str(dict(EarnEvent.choices).get(params["event"], params["event"]))
+        out.append(Miss(miss.code, params))
+    return out
+
+
+def earn_rule_trial(
+    *, facts: OrderFacts, draft: EarnRule | None = None, draft_tier_ids=()
+) -> RuleTrial:
     """What the active rules earn for ``facts`` now, and (with ``draft``, an unsaved rule that
     is new or replaces the active rule of its pk, limited to ``draft_tier_ids``) what they would
-    earn with it: ``(current, with_draft or None)``. Writes nothing."""
+    earn with it, and why the draft adds nothing when it does not. Writes nothing."""
     rules, rule_tiers = earn_rules_active()
     rate = Programme.get().points_per_currency_unit
     current = compute_earn(facts=facts, rate=rate, rules=rules, rule_tiers=rule_tiers)
     if draft is None:
-        return current, None
+        return RuleTrial(current=current, result=None, misses=[])
     others = [r for r in rules if r.pk != draft.pk]
     tiers = {**rule_tiers, draft.pk: set(draft_tier_ids)}
-    return current, compute_earn(facts=facts, rate=rate, rules=[*others, draft], rule_tiers=tiers)
+    with_draft = [*others, draft]
+    result = compute_earn(facts=facts, rate=rate, rules=with_draft, rule_tiers=tiers)
+    misses = rule_explain(draft, facts=facts, rules=with_draft, rule_tiers=tiers)
+    return RuleTrial(current=current, result=result, misses=_named(misses, draft))
 
 
 def _lock_existing_account(customer_id: int) -> LoyaltyAccount:

@@ -23,6 +23,9 @@ expiry job then expires them; if the lot was already closed by that job, the poi
 new lot with the same earning and expiry dates (a lot expires once, under its own key).
 """
 
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
 from django.db import IntegrityError, transaction
 from django.db.models import F, Sum
 from django.utils import timezone
@@ -30,9 +33,11 @@ from django.utils.translation import gettext as _
 
 from apps.accounts.models import User
 from apps.core import events
-from apps.core.exceptions import Conflict, NotFound, ValidationFailed
+from apps.core.exceptions import ApplicationError, Conflict, NotFound, ValidationFailed
 from apps.core.services import audit_record
-from apps.customers.models import Customer
+from apps.core.text import text_check
+from apps.customers.enums import StoreKind
+from apps.customers.models import Customer, Store
 
 from .. import ledger
 from ..enums import VOUCHER_KINDS, CouponKind, LotStatus, RedemptionStatus, RewardKind, TxKind
@@ -43,6 +48,34 @@ from .bonuses import debt_settle
 from .coupons import coupon_issue
 
 IMMEDIATE_KINDS = (*VOUCHER_KINDS, RewardKind.DONATION)
+DELIVERY_ADDRESS_MAX = 500
+
+
+def _check_handover(*, reward: Reward, pickup_store: Store | None, delivery_address: str) -> None:
+    """How a gift or experience reaches the member: at most one of a pick-up store (a shop or
+    partner that is open) and a delivery address; neither for rewards that complete at once."""
+    if pickup_store is None and not delivery_address:
+        return
+    if reward.kind in IMMEDIATE_KINDS:
+        raise ValidationFailed(
+            _("Only gifts and experiences are collected or delivered."), field="pickup_store"
+        )
+    if pickup_store is not None and delivery_address:
+        raise ValidationFailed(
+            _("Choose a pick-up store or a delivery address, not both."), field="delivery_address"
+        )
+    if pickup_store is not None and (
+        not pickup_store.is_active or pickup_store.kind == StoreKind.ONLINE
+    ):
+        raise ValidationFailed(
+            _("Rewards cannot be collected at this store."), field="pickup_store"
+        )
+    if len(delivery_address) > DELIVERY_ADDRESS_MAX:
+        raise ValidationFailed(
+            _("The address is too long (%(n)s characters at most).") % {"n": DELIVERY_ADDRESS_MAX},
+            field="delivery_address",
+        )
+    text_check(delivery_address=delivery_address, multiline=["delivery_address"])
 
 
 def _check_eligible(*, account: LoyaltyAccount, reward: Reward, quantity: int) -> None:
@@ -118,15 +151,20 @@ def reward_redeem(
     key: str,
     actor: User | None = None,
     channel: str = "portal",
+    pickup_store: Store | None = None,
+    delivery_address: str = "",
 ) -> Redemption:
     """Spend points (soonest-expiring first) and stock for ``quantity`` of ``reward``, once per
     ``key``: the same key again, for the same member, reward and quantity, returns the first
     redemption. The same key for another member, reward or quantity raises Conflict
     ``idempotency_conflict`` and reveals nothing of the first one (its voucher code is the
     member's money). Refusals (NotEligible, LimitReached, OutOfStock, InsufficientPoints,
-    Conflict) change nothing."""
+    Conflict) change nothing. A gift or experience may say how it reaches the member: a
+    ``pickup_store`` or a ``delivery_address`` (the fulfilment queue shows it)."""
     if not 1 <= quantity <= 100:
         raise ValidationFailed(_("Quantity must be between 1 and 100."))
+    delivery_address = delivery_address.strip()
+    _check_handover(reward=reward, pickup_store=pickup_store, delivery_address=delivery_address)
     if not key:
         raise ValidationFailed(_("A redemption needs an idempotency key."))
     if (done := _replay(key=key, customer=customer, reward=reward, quantity=quantity)) is not None:
@@ -150,6 +188,8 @@ def reward_redeem(
                 status=RedemptionStatus.FULFILLED if immediate else RedemptionStatus.REQUESTED,
                 fulfilled_at=now if immediate else None,
                 channel=channel[:10],
+                pickup_store=pickup_store,
+                delivery_address=delivery_address,
                 idempotency_key=key,
                 actor=actor if getattr(actor, "pk", None) else None,
             )
@@ -339,6 +379,49 @@ def redemption_fulfil(*, redemption: Redemption, actor: User, notes: str = "") -
         after={"status": redemption.status},
     )
     return redemption
+
+
+BULK_FULFIL_MAX = 100
+
+
+@dataclass
+class BulkFulfilment:
+    """What ``redemptions_fulfil`` did: the rows it fulfilled, and the ones it could not with
+    the reason (``redemption`` is None for an id that is not in the fulfilment queue)."""
+
+    fulfilled: list[Redemption] = field(default_factory=list)
+    failed: list[tuple[int, Redemption | None, str]] = field(default_factory=list)
+
+
+def redemptions_fulfil(*, ids: Iterable[int], actor: User, notes: str = "") -> BulkFulfilment:
+    """Fulfil several redemptions of the queue (gifts and experiences), each through
+    ``redemption_fulfil`` in its own transaction, in id order: a row that cannot be fulfilled
+    (cancelled or fulfilled meanwhile, not in the queue) is reported with its reason and does
+    not hold back the others. At most ``BULK_FULFIL_MAX`` ids at once."""
+    wanted = sorted({int(pk) for pk in ids})
+    if not wanted:
+        raise ValidationFailed(_("Select the redemptions to fulfil."), field="ids")
+    if len(wanted) > BULK_FULFIL_MAX:
+        raise ValidationFailed(
+            _("At most %(n)s redemptions at once.") % {"n": BULK_FULFIL_MAX}, field="ids"
+        )
+    found = Redemption.objects.select_related("reward", "account__customer").in_bulk(
+        [pk for pk in wanted]
+    )
+    outcome = BulkFulfilment()
+    for pk in wanted:
+        redemption = found.get(pk)
+        if redemption is None or redemption.reward.kind in IMMEDIATE_KINDS:
+            outcome.failed.append((pk, None, str(NotFound.default_message)))
+            continue
+        try:
+            done = redemption_fulfil(redemption=redemption, actor=actor, notes=notes)
+        except ApplicationError as exc:
+            outcome.failed.append((pk, redemption, exc.message))
+        else:
+            done.account = redemption.account  # the caller names the member without a query
+            outcome.fulfilled.append(done)
+    return outcome
 
 
 def member_may_cancel(redemption: Redemption) -> bool:

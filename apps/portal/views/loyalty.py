@@ -21,7 +21,8 @@ from django.views.generic import FormView, TemplateView
 
 from apps.core.exceptions import ApplicationError, NotFound
 from apps.core.exports import csv_response, xlsx_response
-from apps.customers.selectors import customer_get_for_member
+from apps.core.forms import add_service_error
+from apps.customers.selectors import customer_get_for_member, store_list_for_pickup
 from apps.loyalty.describe import MEMBER, Target, describe
 from apps.loyalty.enums import RedemptionStatus, RewardKind, TierMetric
 from apps.loyalty.exceptions import RewardNotFound
@@ -211,6 +212,12 @@ class RewardRedeemView(MemberMixin, FormView):
     def get_initial(self):
         return {"key": uuid.uuid4()}
 
+    def get_form_kwargs(self):
+        kwargs = super().get_form_kwargs()
+        if self.reward.kind in (RewardKind.PHYSICAL, RewardKind.EXPERIENCE):
+            kwargs["stores"] = store_list_for_pickup()
+        return kwargs
+
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         account = account_get(customer=self.customer)
@@ -241,9 +248,10 @@ class RewardRedeemView(MemberMixin, FormView):
                 quantity=1,
                 key=f"portal:{self.customer.pk}:{form.cleaned_data['key']}",
                 channel="portal",
+                **form.handover_choice(),
             )
         except ApplicationError as exc:
-            form.add_error(None, exc.message)
+            add_service_error(form, exc)
             return self.form_invalid(form)
         if redemption.voucher_code:
             messages.success(self.request, _("Done! Your voucher is ready to use."))
