@@ -9,6 +9,7 @@ e-mail or the phone is verified, see customers.services.membership).
 from allauth.account.fields import PhoneField
 from allauth.account.forms import SignupForm as AllauthSignupForm
 from django import forms
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from apps.core.exceptions import ValidationFailed
@@ -76,6 +77,12 @@ class SignupForm(AllauthSignupForm):
             self.fields.pop("phone", None)
         self.fields["first_name"].widget.attrs["autocomplete"] = "given-name"
         self.fields["last_name"].widget.attrs["autocomplete"] = "family-name"
+        if (get_language() or "").startswith("zh"):
+            # 姓 then 名: a Chinese reader gives the family name first.
+            order = list(self.fields)
+            first, last = order.index("first_name"), order.index("last_name")
+            order[first], order[last] = order[last], order[first]
+            self.order_fields(order)
 
     def signup_choices(self) -> dict:
         data = self.cleaned_data

@@ -8,6 +8,8 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from apps.core.content import is_cjk
+
 
 class UserManager(BaseUserManager):
     use_in_migrations = True
@@ -83,7 +85,11 @@ class User(AbstractBaseUser, PermissionsMixin):
         return self.full_name or str(self)
 
     def get_short_name(self) -> str:
-        return self.get_full_name().split(" ")[0]
+        """How to greet: a Chinese name whole (王芳), a Western one by its first word."""
+        name = self.get_full_name()
+        if is_cjk(name):
+            return name
+        return name.split(" ")[0]
 
     @property
     def display_name(self) -> str:

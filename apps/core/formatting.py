@@ -48,16 +48,34 @@ def _decimal(value) -> Decimal | None:
         return None
 
 
-def money(value, *, currency: str | None = None, trim: bool = False, signed: bool = False) -> str:
-    """``¥1,234.50``; ``trim`` drops ``.00`` from whole amounts (``¥30``), ``signed`` shows a plus
-    sign on positive amounts. Anything that is not a number comes back as it is."""
+def money(
+    value,
+    *,
+    currency: str | None = None,
+    trim: bool = False,
+    signed: bool = False,
+    whole: bool = False,
+    exact: bool = False,
+) -> str:
+    """``¥1,234.50``; ``trim`` drops ``.00`` from whole amounts (``¥30``), ``whole`` rounds to the
+    unit (headline figures), ``exact`` keeps up to four decimals (a point's value, ``¥0.005``),
+    ``signed`` shows a plus sign on positive amounts. Anything that is not a number comes back
+    as it is."""
     amount = _decimal(value)
     if amount is None:
         return "" if value is None else str(value)
-    amount = amount.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
-    digits = f"{abs(amount):,.2f}"
-    if trim and digits.endswith(".00"):
-        digits = digits[:-3]
+    if whole:
+        amount = amount.quantize(Decimal(1), rounding=ROUND_HALF_UP)
+        digits = f"{abs(amount):,.0f}"
+    elif exact:
+        amount = amount.quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP)
+        digits = f"{abs(amount):,.4f}".rstrip("0")
+        digits += "0" * max(0, 2 - len(digits.partition(".")[2]))
+    else:
+        amount = amount.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+        digits = f"{abs(amount):,.2f}"
+        if trim and digits.endswith(".00"):
+            digits = digits[:-3]
     sign = MINUS if amount < 0 else ("+" if signed and amount > 0 else "")
     return f"{sign}{currency_symbol(currency)}{digits}"
 

@@ -25,6 +25,27 @@ from .enums import (
 MONEY = {"max_digits": 12, "decimal_places": 2}
 
 
+CONSENT_SOURCES = {
+    "portal": _("Member portal"),
+    "portal_signup": _("Portal sign-up"),
+    "unsubscribe_link": _("Unsubscribe link"),
+    "import": _("Import"),
+    "staff": _("Staff"),
+    "store": _("In store"),
+    "api": _("API"),
+    "merge": _("Customer merge"),
+}
+
+
+def consent_source_label(source: str) -> str:
+    """A consent change's source in words; ``api:<key>`` names the integration key."""
+    head, _sep, detail = source.partition(":")
+    label = CONSENT_SOURCES.get(head)
+    if label is None:
+        return source
+    return f"{label} ({detail})" if detail else str(label)
+
+
 class Store(TimeStampedModel):
     code = models.SlugField(_("code"), max_length=32, unique=True)
     name = models.CharField(_("name"), max_length=120)
@@ -152,6 +173,27 @@ class Customer(TimeStampedModel):
         return name or self.email or self.member_number
 
     @property
+    def greeting_name(self) -> str:
+        """How to greet the member: a Chinese name whole, family name first (张伟), a Western
+        one by the first name (Mia); blank when no name is known."""
+        if self.anonymized_at:
+            return ""
+        if is_cjk(self.last_name + self.first_name):
+            return f"{self.last_name}{self.first_name}"
+        return self.first_name or self.last_name
+
+    @property
+    def masked_name(self) -> str:
+        """A name shown to someone else (a referrer seeing their friends): 张* or Mia M."""
+        if self.anonymized_at:
+            return ""
+        if is_cjk(self.last_name + self.first_name):
+            return (self.last_name or self.first_name[:1]) + "*" * max(1, len(self.first_name))
+        if self.first_name and self.last_name:
+            return f"{self.first_name} {self.last_name[0]}."
+        return self.first_name
+
+    @property
     def initials(self) -> str:
         if is_cjk(self.last_name + self.first_name):
             return (self.last_name or self.first_name)[:1] or "#"  # 吴涛 → 吴
@@ -182,6 +224,11 @@ class ConsentRecord(models.Model):
     def __str__(self) -> str:
         state = "granted" if self.granted else "withdrawn"
         return f"{self.customer_id} {self.channel}/{self.purpose} {state}"
+
+    @property
+    def source_label(self) -> str:
+        """Where the change came from, in words ("Member portal", "API (till-sh-01)")."""
+        return consent_source_label(self.source)
 
 
 class Order(TimeStampedModel):

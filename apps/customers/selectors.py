@@ -8,12 +8,12 @@ from decimal import Decimal
 from allauth.account.models import EmailAddress
 from allauth.mfa.models import Authenticator
 from allauth.usersessions.models import UserSession
-from django.conf import settings
 from django.core.cache import cache
 from django.db.models import Count, F, Max, Q, QuerySet, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from apps.core import formatting
 from apps.core.exceptions import NotFound
 from apps.core.models import AuditEvent
 from apps.core.timeline import TimelineEvent
@@ -239,7 +239,7 @@ def orders_timeline(*, customer: Customer, limit: int) -> list[TimelineEvent]:
                 icon="bag",
                 title=_("Order %(id)s at %(store)s")
                 % {"id": order.external_id, "store": order.store.name},
-                detail=f"{settings.CURRENCY} {order.total} · {order.get_status_display()}",
+                detail=f"{formatting.money(order.total)} · {order.get_status_display()}",
             )
         )
     return events

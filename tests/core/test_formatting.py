@@ -82,3 +82,39 @@ def test_template_filters_format_money_and_numbers_in_chinese():
     with translation.override("zh-hans"):
         html = template.render(Context({"a": Decimal("10.00"), "n": 123456, "d": 158}))
     assert html == "¥10 123,456 +158"
+
+
+def test_money_rounds_headline_figures_and_keeps_a_points_exact_value():
+    assert formatting.money(Decimal("123456.50"), whole=True) == "¥123,457"
+    assert formatting.money(Decimal("0.0100"), exact=True) == "¥0.01"
+    assert formatting.money(Decimal("0.005"), exact=True) == "¥0.005"
+    html = Template('{% load fmt %}{{ v|money:"whole" }}').render(Context({"v": Decimal("9.6")}))
+    assert html == "¥10"
+
+
+def test_greetings_and_masked_names_respect_chinese_name_order():
+    from apps.accounts.models import User
+    from apps.customers.models import Customer
+
+    zhang = Customer(first_name="伟", last_name="张")
+    mia = Customer(first_name="Mia", last_name="Miller")
+    assert (zhang.greeting_name, zhang.masked_name) == ("张伟", "张*")
+    assert (mia.greeting_name, mia.masked_name) == ("Mia", "Mia M.")
+    assert Customer(first_name="Mia").masked_name == "Mia"
+    assert User(full_name="王芳").get_short_name() == "王芳"
+    assert User(full_name="Lee Chen").get_short_name() == "Lee"
+
+
+def test_name_fields_come_family_name_first_in_chinese():
+    from django import forms
+
+    from apps.core.templatetags.fields import name_fields
+
+    class NameForm(forms.Form):
+        first_name = forms.CharField()
+        last_name = forms.CharField()
+
+    with translation.override("zh-hans"):
+        assert [f.name for f in name_fields(NameForm())] == ["last_name", "first_name"]
+    with translation.override("en"):
+        assert [f.name for f in name_fields(NameForm())] == ["first_name", "last_name"]

@@ -21,7 +21,7 @@ def test_matches_show_name_member_number_and_phone_as_links(client, agent):
     response = client.get(reverse(URL), {"q": "138-1234"}, HTTP_HX_REQUEST="true")
     html = response.content.decode()
     assert response.status_code == 200 and "no-store" in response["Cache-Control"]
-    assert "王伟" in html and wang.member_number in html and "+8613812345678" in html
+    assert "王伟" in html and wang.member_number in html and "+86 138 1234 5678" in html
     assert f'href="{reverse("dashboard:customer-detail", args=[wang.member_number])}"' in html
     assert "Smith" not in html
     assert f'href="{reverse("dashboard:customer-list")}?q=138-1234"' in html

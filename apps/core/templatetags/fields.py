@@ -3,6 +3,7 @@ dashboard, the member portal and the restyled allauth pages."""
 
 from django import forms, template
 from django.forms.boundfield import BoundField
+from django.utils.translation import get_language
 
 register = template.Library()
 
@@ -47,3 +48,13 @@ def bs_widget(bound_field: BoundField, small: bool = False):
             described.append(f"{bound_field.auto_id}_helptext")
         attrs["aria-describedby"] = " ".join(described)
     return bound_field.as_widget(attrs=attrs)
+
+
+@register.filter
+def name_fields(form) -> list[BoundField]:
+    """The form's name fields in the reader's order: 姓 then 名 in Chinese (family name first),
+    first then last name in English."""
+    names = ["first_name", "last_name"]
+    if (get_language() or "").startswith("zh"):
+        names.reverse()
+    return [form[name] for name in names if name in form.fields]

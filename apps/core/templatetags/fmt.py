@@ -5,6 +5,7 @@ from django import template
 from django.utils.html import format_html
 
 from apps.core import formatting
+from apps.core.audit import action_label
 
 register = template.Library()
 
@@ -12,9 +13,16 @@ register = template.Library()
 @register.filter
 def money(value, arg: str = ""):
     """``{{ amount|money }}`` → ¥1,234.50; ``{{ amount|money:"trim" }}`` → ¥30 for whole
-    amounts; ``"signed"`` adds a plus to positive amounts (both: ``"trim,signed"``)."""
+    amounts; ``"whole"`` rounds to the unit, ``"exact"`` keeps up to four decimals, ``"signed"``
+    adds a plus to positive amounts (combine with commas: ``"trim,signed"``)."""
     options = set(filter(None, arg.split(",")))
-    return formatting.money(value, trim="trim" in options, signed="signed" in options)
+    return formatting.money(
+        value,
+        trim="trim" in options,
+        signed="signed" in options,
+        whole="whole" in options,
+        exact="exact" in options,
+    )
 
 
 @register.filter
@@ -42,6 +50,12 @@ def phone(value):
 
 
 @register.filter
+def tel(value):
+    """The ``tel:`` URI of a stored number."""
+    return formatting.phone_uri(value or "")
+
+
+@register.filter
 def phone_link(value):
     """A ``tel:`` link showing the grouped number; empty for no number."""
     if not value:
@@ -57,3 +71,9 @@ def phone_link(value):
 def since(value):
     """3 days ago / 3天前; the date itself beyond a month."""
     return formatting.since(value)
+
+
+@register.filter
+def audit_action(code):
+    """An audit action in words ("Points adjusted"), never its code."""
+    return action_label(code or "")
