@@ -25,6 +25,7 @@ from django.utils import timezone
 from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
+from .content import content_label, split_localized, translated_fields
 from .models import AuditEvent
 
 PAGE_SIZE = 50
@@ -136,10 +137,27 @@ def field_label(target_type: str, key: str) -> str:
     model = _model(target_type)
     if model is None or "." in key:
         return key
+    if (parts := split_localized(key)) and parts[0] in translated_fields(model):
+        base, lang = parts
+        return content_label(capfirst(str(model._meta.get_field(base).verbose_name)), lang)
     try:
         return capfirst(str(model._meta.get_field(key).verbose_name))
     except FieldDoesNotExist:
         return key
+
+
+def field_value(target_type: str, key: str, value: Any) -> str:
+    """A recorded value as text; a choice field's value as its label ("Fixed amount", not
+    ``fixed``)."""
+    model = _model(target_type)
+    if model is not None and "." not in key and isinstance(value, str):
+        try:
+            f = model._meta.get_field(key)
+        except FieldDoesNotExist:
+            f = None
+        if f is not None and getattr(f, "choices", None):
+            return str(dict(f.flatchoices).get(value, value))
+    return display_value(value)
 
 
 # --- diff -----------------------------------------------------------------------------------
@@ -199,8 +217,8 @@ def audit_diff(before: Any, after: Any, *, target_type: str = "") -> list[DiffRo
             DiffRow(
                 key=key,
                 label=field_label(target_type, key),
-                before=None if a is MISSING else display_value(a),
-                after=None if b is MISSING else display_value(b),
+                before=None if a is MISSING else field_value(target_type, key, a),
+                after=None if b is MISSING else field_value(target_type, key, b),
                 status=status,
             )
         )

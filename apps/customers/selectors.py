@@ -268,7 +268,7 @@ def consent_timeline(*, customer: Customer, limit: int) -> list[TimelineEvent]:
                 _("Consent granted: %(what)s") if c.granted else _("Consent withdrawn: %(what)s")
             )
             % {"what": f"{c.get_channel_display()} / {c.get_purpose_display()}"},
-            detail=c.source,
+            detail=c.source_label,
         )
         for c in ConsentRecord.objects.filter(customer=customer).order_by("-at")[:limit]
     ]

@@ -177,13 +177,16 @@ def _as_date(value) -> dt.date:
 def points_by_tier() -> list[dict]:
     """Members, outstanding and pending points per tier (members without a tier last)."""
     rows = (
-        LoyaltyAccount.objects.values("tier__name", "tier__rank")
+        LoyaltyAccount.objects.values("tier_id", "tier__rank")
         .annotate(members=Count("id"), balance=Sum("balance"), pending=Sum("pending"))
         .order_by(F("tier__rank").asc(nulls_last=True))
     )
+    # Names from the tier rows, not values(): a translated name read through values() has no
+    # fallback to the other language.
+    tiers = Tier.objects.in_bulk([r["tier_id"] for r in rows if r["tier_id"]])
     return [
         {
-            "tier": r["tier__name"],
+            "tier": tiers[r["tier_id"]].name if r["tier_id"] else None,
             "members": r["members"],
             "balance": r["balance"] or 0,
             "pending": r["pending"] or 0,
@@ -292,9 +295,14 @@ class PointsFacts:
 def points_facts_by_customer(*, ids: set[int]) -> dict[int, PointsFacts]:
     """Balance, pending points and tier name per customer id (one query; customers without an
     account are absent). For pages that list customers side by side (duplicates, merge)."""
-    rows = (
+    rows = list(
         LoyaltyAccount.objects.filter(customer_id__in=ids)
         .order_by()
-        .values_list("customer_id", "balance", "pending", "tier__name")
+        .values_list("customer_id", "balance", "pending", "tier_id")
     )
-    return {cid: PointsFacts(balance=b, pending=p, tier=t or "") for cid, b, p, t in rows}
+    # The tier's name from its row: values() would read only the active language's column.
+    tiers = Tier.objects.in_bulk({t for *_rest, t in rows if t})
+    return {
+        cid: PointsFacts(balance=b, pending=p, tier=tiers[t].name if t else "")
+        for cid, b, p, t in rows
+    }

@@ -203,6 +203,19 @@ class TierHistory(models.Model):
     def __str__(self) -> str:
         return f"{self.from_tier} → {self.to_tier}"
 
+    @property
+    def change_label(self) -> str:
+        """What happened, in the reader's language, from the two tiers (the stored ``reason``
+        is the writer's language at the time)."""
+        before, after = self.from_tier, self.to_tier
+        if after is None:
+            return str(_("Left the tier ladder"))
+        if before is None or after.rank > before.rank:
+            return str(_("Qualified for %(tier)s") % {"tier": after.name})
+        if after.pk == before.pk:
+            return str(_("Kept %(tier)s at review") % {"tier": after.name})
+        return str(_("Moved down to %(tier)s at review") % {"tier": after.name})
+
 
 class PointsAdjustment(models.Model):
     """A staff request to add or remove points. Above the programme's limit a manager approves

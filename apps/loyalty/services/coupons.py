@@ -303,7 +303,7 @@ def coupon_batch_create(
         actor=actor,
         action="coupon_batch.create",
         target=batch,
-        summary=f"{batch.name}: {size} × {kind} {value}"[:300],
+        summary=f"{batch.name}: {size} × {batch.get_kind_display()} {value}"[:300],
         after={"size": size, "kind": kind, "value": str(value), "max_uses": max_uses},
     )
     return batch
