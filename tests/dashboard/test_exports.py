@@ -24,7 +24,7 @@ from apps.customers.exports import customer_export_header, customers_export_rows
 from apps.customers.models import Customer
 from apps.customers.services import consent_record
 from apps.loyalty.models import LoyaltyAccount
-from apps.loyalty.services import points_adjust
+from apps.loyalty.services import coupon_batch_create, points_adjust
 from tests.customers.factories import CustomerFactory, OrderFactory, StoreFactory, TagFactory
 from tests.loyalty.factories import ProgrammeFactory, TierFactory
 
@@ -261,6 +261,29 @@ def test_liability_xlsx_writes_the_outstanding_value_as_money(client, manager):
     ws = load_workbook(io.BytesIO(b"".join(response.streaming_content))).active
     value = next(r for r in ws.iter_rows(min_row=2) if r[0].value == "Outstanding value")[1]
     assert value.number_format == '"¥"#,##0.00' and value.data_type == "n"
+
+
+def test_coupon_export_has_kind_labels_and_money(client, marketer, superuser):
+    batch = coupon_batch_create(
+        name="Spring",
+        kind="fixed",
+        value=Decimal(30),
+        min_spend=Decimal(200),
+        valid_from=timezone.now(),
+        valid_until=None,
+        max_uses=1,
+        max_uses_per_customer=1,
+        size=2,
+        actor=superuser,
+    )
+    client.force_login(marketer)
+
+    url = reverse("dashboard:loyalty-coupon-export", args=[batch.pk, "xlsx"])
+    row = _row(load_workbook(io.BytesIO(b"".join(client.get(url).streaming_content))).active)
+
+    assert row["Kind"].value == "Amount off"
+    assert row["Value"].value == 30 and row["Value"].number_format == money_format()
+    assert row["Minimum spend (¥)"].value == 200 and row["Valid from"].is_date
 
 
 # --- queries --------------------------------------------------------------------------------------
