@@ -56,6 +56,7 @@ ACTION_LABELS = {
     "export.customers": _("Customers exported"),
     "export.liability": _("Points liability exported"),
     "export.orders": _("Orders exported"),
+    "export.points_history": _("Points history exported"),
     "import.customers": _("Customers imported"),
     "import.orders": _("Orders imported"),
     "interaction.create": _("Interaction logged"),
@@ -350,6 +351,26 @@ def audit_page(
             is_first=False,
         )
     return _first_page(qs, size)
+
+
+# Every export is audited (invariant 8), so the audit trail is the list of past exports: no
+# second record of them, and nothing of what they held is kept.
+EXPORT_ACTIONS = (
+    "customer.export",
+    *sorted(code for code in ACTION_LABELS if code.startswith("export.")),
+)
+
+
+def export_history(*, actor_id: int | None = None) -> QuerySet[AuditEvent]:
+    """Past exports, newest first: ``actor_id``'s, or every staff member's (members' own
+    downloads of their data are theirs, not a staff export). ``action IN (...)`` and
+    ``actor_id`` use the ``(action, at, id)`` and ``(actor, at, id)`` indexes."""
+    whose = {"actor_id": actor_id} if actor_id is not None else {"actor__is_staff": True}
+    return (
+        AuditEvent.objects.filter(action__in=EXPORT_ACTIONS, **whose)
+        .select_related("actor")
+        .order_by("-at", "-id")
+    )
 
 
 def audit_export_bound() -> int:

@@ -5,7 +5,11 @@ text (CSV injection): in CSV they get a leading apostrophe, the only way that fo
 they are typed text cells with Excel's quote-prefix style, so ``=HYPERLINK(...)`` and a phone such
 as ``+8613290809573`` read as they are, and stay text when someone edits the cell.
 An XLSX export reads like a report: a bold, frozen header row with an autofilter, column widths
-that fit the header and the first rows, dates as dates and amounts as numbers.
+that fit the header and the first rows, dates as dates (naive, in the business time zone) and
+amounts as numbers: a :class:`Money` cell carries the currency's number format (``"¥"#,##0.00``)
+in XLSX and is a plain number in CSV, whose header names the currency instead (``money_header``).
+Staff exports are reports for people: their headers are column titles in the reader's language and
+their values are labels (``yes_no``, the choices' labels), never codes.
 CSV is streamed row by row, so exporting 100k customers keeps memory flat; XLSX is written in
 openpyxl's write-only mode to a temporary file.
 
@@ -27,11 +31,14 @@ from decimal import Decimal
 
 from django.http import FileResponse, StreamingHttpResponse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
+
+from .formatting import currency_symbol
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -56,6 +63,37 @@ class ExportRows:
     truncated: bool
 
 
+_CENT = Decimal("0.01")
+
+
+class Money(Decimal):
+    """An amount of money in an export: a number with the currency's format in XLSX, a plain
+    number (no symbol) in CSV."""
+
+
+def money_cell(value) -> Money | None:
+    """``value`` to the cent as a :class:`Money` cell (None stays empty)."""
+    return None if value is None else Money(Decimal(value).quantize(_CENT))
+
+
+def money_header(label) -> str:
+    """A money column's title names its currency, as its cells do not in CSV: "Total (¥)"."""
+    return f"{label} ({currency_symbol().strip()})"
+
+
+def money_format() -> str:
+    """Excel's number format for amounts in the configured currency: ``"¥"#,##0.00``."""
+    symbol = currency_symbol().replace('"', "")
+    return f'"{symbol}"#,##0.00'
+
+
+def yes_no(value: bool | None) -> str:
+    """A yes/no cell in the active language ("" when unknown)."""
+    if value is None:
+        return ""
+    return _("Yes") if value else _("No")
+
+
 def escape_cell(value):
     """Text that starts like a formula becomes inert text; numbers and dates stay typed."""
     if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
@@ -63,12 +101,17 @@ def escape_cell(value):
     return value
 
 
-def spreadsheet_text(value):
-    """A cell value a spreadsheet can hold: C0 control characters stripped, formula-like text
-    made inert; anything but text as it is."""
+def spreadsheet_cell(value):
+    """A cell value a spreadsheet can hold: C0 control characters stripped from text (formula-like
+    text is left to the writer, which makes it inert its format's way); anything else as it is."""
     if isinstance(value, str):
-        return escape_cell(ILLEGAL_CHARACTERS_RE.sub("", value))
+        return ILLEGAL_CHARACTERS_RE.sub("", value)
     return value
+
+
+def spreadsheet_text(value):
+    """A cell value a spreadsheet can hold, formula-like text made inert the CSV way."""
+    return escape_cell(spreadsheet_cell(value))
 
 
 def sheet_title(title) -> str:
@@ -129,17 +172,20 @@ def _xlsx_value(value):
         return timezone.localtime(value).replace(tzinfo=None) if timezone.is_aware(value) else value
     if isinstance(value, Decimal):
         return value
-    if isinstance(value, str):
-        return ILLEGAL_CHARACTERS_RE.sub("", value)
-    return value
+    return spreadsheet_cell(value)
 
 
 def _display_width(value) -> int:
-    text = value.strftime("%Y-%m-%d %H:%M") if isinstance(value, dt.date) else str(value or "")
+    if isinstance(value, dt.date):
+        text = value.strftime("%Y-%m-%d %H:%M")
+    elif isinstance(value, Money):
+        text = f"{currency_symbol()}{value:,.2f}"
+    else:
+        text = str(value if value is not None else "")
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
-def _xlsx_cell(ws, value, *, bold: bool = False) -> WriteOnlyCell:
+def _xlsx_cell(ws, value, *, bold: bool = False, amount_format: str = "") -> WriteOnlyCell:
     cell = WriteOnlyCell(ws, value=_xlsx_value(value))
     if isinstance(cell.value, str):
         # Text is text: never a formula, whatever it starts with (openpyxl would write "=…"
@@ -150,6 +196,8 @@ def _xlsx_cell(ws, value, *, bold: bool = False) -> WriteOnlyCell:
         cell.number_format = _DATETIME_FORMAT
     elif isinstance(value, dt.date):
         cell.number_format = _DATE_FORMAT
+    elif isinstance(value, Money):
+        cell.number_format = amount_format or money_format()
     if bold:
         cell.font = _HEADER_FONT
     return cell
@@ -169,9 +217,10 @@ def xlsx_file(*, title: str, header: Sequence[str], rows: Iterable[Sequence]):
         ws.column_dimensions[get_column_letter(index)].width = width
     ws.freeze_panes = "A2"
     ws.append([_xlsx_cell(ws, name, bold=True) for name in header])
+    amount_format = money_format()
     count = 0
     for row in itertools.chain(sample, rows):
-        ws.append([_xlsx_cell(ws, v) for v in row])
+        ws.append([_xlsx_cell(ws, v, amount_format=amount_format) for v in row])
         count += 1
     if header:
         ws.auto_filter.ref = f"A1:{get_column_letter(len(header))}{count + 1}"

@@ -1,10 +1,12 @@
 """Writes of the shared kernel: audit events, and the one way an export is audited."""
 
-from collections.abc import Callable, Sequence
+import itertools
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from django.db import models, transaction
 from django.db.models import QuerySet
+from django.utils import translation
 
 from .exports import XLSX_MAX_ROWS, ExportRows
 from .models import AuditEvent
@@ -86,20 +88,26 @@ def export_record(
 def export_audited(
     *,
     qs: QuerySet,
-    columns: Sequence[tuple[str, str]],
+    columns: Sequence[tuple[str, Any]],
     fmt: str,
     actor: Any | None,
     action: str,
     filters: dict[str, Any],
     row: Callable[[tuple], Sequence] | None = None,
+    chunk: Callable[[list[tuple]], Iterable[Sequence]] | None = None,
+    header: Sequence[Any] | None = None,
 ) -> ExportRows:
     """A queryset export: it counts the rows, records ``action`` through ``export_record``
     (actor, format, the filters that were set, rows written,
     whether the spreadsheet limit cut it) and returns the header and a lazy row iterator.
 
-    ``columns`` are ``(values_list path, column name)``; ``row`` may turn each fetched tuple into
-    the written one. Rows come from ``values_list(...).iterator()`` in chunks, so a million rows
-    never sit in memory; the caller streams them (CSV) or writes a workbook (XLSX)."""
+    ``columns`` are ``(values_list path, column title)``; the titles (lazy translations) are the
+    header unless ``header`` is given. ``row`` may turn each fetched tuple into the written one,
+    or ``chunk`` a whole chunk of them at once (for columns read in bulk, a few queries per
+    chunk whatever its size). Rows come from ``values_list(...).iterator()`` in chunks of
+    ``EXPORT_CHUNK``, so a million rows never sit in memory; the caller streams them (CSV) or
+    writes a workbook (XLSX). CSV rows are written after the view has returned, so ``row`` and
+    ``chunk`` run in the language active now, whatever is active then."""
     count = qs.count()
     limit = XLSX_MAX_ROWS if fmt == "xlsx" else None
     truncated = limit is not None and count > limit
@@ -111,13 +119,30 @@ def export_audited(
         summary=f"{fmt} {count} rows",
         details={"filters": {k: v for k, v in filters.items() if v}, "truncated": truncated},
     )
-    values = qs.values_list(*(path for path, _column in columns))
+    values = qs.values_list(*(path for path, _title in columns))
     if limit is not None:
         values = values[:limit]
-    rows = values.iterator(chunk_size=EXPORT_CHUNK)
+    titles = header if header is not None else [title for _path, title in columns]
     return ExportRows(
-        header=[column for _path, column in columns],
-        rows=map(row, rows) if row is not None else rows,
+        header=[str(title) for title in titles],
+        rows=_chunked_rows(values, row=row, chunk=chunk, language=translation.get_language()),
         count=count,
         truncated=truncated,
     )
+
+
+def _chunked_rows(
+    values: QuerySet,
+    *,
+    row: Callable[[tuple], Sequence] | None,
+    chunk: Callable[[list[tuple]], Iterable[Sequence]] | None,
+    language: str | None,
+) -> Iterator[Sequence]:
+    fetched = values.iterator(chunk_size=EXPORT_CHUNK)
+    while batch := list(itertools.islice(fetched, EXPORT_CHUNK)):
+        if chunk is None and row is None:
+            yield from batch
+            continue
+        with translation.override(language):
+            written = list(chunk(batch)) if chunk is not None else [row(t) for t in batch]
+        yield from written

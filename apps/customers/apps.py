@@ -13,7 +13,7 @@ class CustomersConfig(AppConfig):
 
         from apps.core import events, privacy, timeline
 
-        from . import selectors, tasks  # noqa: F401 - tasks: Celery registers them on import
+        from . import exports, selectors, tasks  # noqa: F401 - tasks: Celery registers on import
         from .importing import retention
         from .services import erasure, export, merge, profile
 
@@ -69,3 +69,15 @@ class CustomersConfig(AppConfig):
             "privacy_log", export=export.export_privacy_log, erase=erasure.erase_audit, order=950
         )
         privacy.register("imports", erase=retention.erase_imports)
+
+        # The customer export's figures after the profile (apps above add theirs, e.g. loyalty
+        # at 10: tier and points before spend).
+        exports.register_columns(
+            "orders", columns=exports.ORDER_COLUMNS, values=exports.order_figures, order=20
+        )
+        exports.register_columns(
+            "tags", columns=exports.TAG_COLUMNS, values=exports.tag_figures, order=30
+        )
+        exports.register_columns(
+            "consents", columns=exports.CONSENT_COLUMNS, values=exports.consent_figures, order=40
+        )

@@ -8,7 +8,8 @@ that differs from the recorded one is an error, a customer whose e-mail or phone
 suppression list of erased people is an error (checked in the import's transaction, under the
 list's lock). Orders imported here carry no lines; files with
 line columns go through ``manage.py import_orders`` or the dashboard import page.
-Exported cells are escaped against spreadsheet formulae like every other export.
+Exported cells are kept inert against spreadsheet formulae like every other export, by the admin's
+export formats (``apps.core.admin_exports``): an apostrophe in CSV, quote-prefixed text in XLSX.
 """
 
 import re
@@ -19,7 +20,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from import_export import fields, resources, widgets
 
-from apps.core.exports import spreadsheet_text
+from apps.core.exports import spreadsheet_cell
 from apps.core.services import audit_record
 
 from .enums import Source
@@ -72,8 +73,9 @@ def _raise(problems: list[tuple[str, str]]) -> None:
 class _EscapedExport:
     def export_field(self, field, instance, **kwargs):
         # Stored text a spreadsheet cannot hold (a control character from before the text
-        # rule) is stripped, so the admin's XLSX export never fails on it.
-        return spreadsheet_text(super().export_field(field, instance, **kwargs))
+        # rule) is stripped, so the admin's XLSX export never fails on it. Formula-like text is
+        # left to the export format (apps.core.admin_exports).
+        return spreadsheet_cell(super().export_field(field, instance, **kwargs))
 
 
 class _AuditedImport:

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import data
+from .views import data, exports
 
 urlpatterns = [
     path("data/import/", data.ImportView.as_view(), name="data-import"),
@@ -17,4 +17,5 @@ urlpatterns = [
     ),
     path("customers/export/", data.CustomerExportView.as_view(), name="customer-export"),
     path("orders/export/", data.OrderExportView.as_view(), name="order-export"),
+    path("data/exports/", exports.ExportHistoryView.as_view(), name="export-list"),
 ]

@@ -11,9 +11,10 @@ class LoyaltyConfig(AppConfig):
         """The app's wiring, in one visible place (see ``manage.py events``)."""
         from apps.core import events, privacy, timeline
         from apps.customers import demo
+        from apps.customers import exports as customer_exports
 
+        from . import exports, selectors, tasks  # noqa: F401 - tasks: Celery registers on import
         from . import privacy as sections
-        from . import selectors, tasks  # noqa: F401 - tasks: Celery registers them on import
         from .demo import seed_loyalty
         from .services import badges, bonuses, earning, merge, referrals, reminders
 
@@ -25,6 +26,12 @@ class LoyaltyConfig(AppConfig):
 
         timeline.register(selectors.points_timeline)
         demo.register("loyalty", seed_loyalty, order=10)
+        customer_exports.register_columns(
+            "loyalty",
+            columns=exports.CUSTOMER_COLUMNS,
+            values=exports.customer_loyalty_figures,
+            order=10,
+        )
 
         privacy.register(
             "loyalty_account",

@@ -10,28 +10,57 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from apps.accounts.models import User
-from apps.core.exports import XLSX_MAX_ROWS
+from apps.core.exports import XLSX_MAX_ROWS, money_cell
 from apps.core.services import export_record
+from apps.customers.exports import ExportColumn
 from apps.customers.models import Customer
 
 from .describe import MEMBER, describe
-from .models import CouponBatch, LoyaltyAccount
+from .enums import CouponKind
+from .models import CouponBatch, LoyaltyAccount, Tier
 from .selectors import liability_report, transaction_list
 from .staff_selectors import coupon_batch_codes, liability_monthly
 
 COUPON_EXPORT_HEADER = [
-    gettext_lazy("code"),
-    gettext_lazy("kind"),
-    gettext_lazy("value"),
-    gettext_lazy("minimum spend"),
-    gettext_lazy("valid from"),
-    gettext_lazy("valid until"),
-    gettext_lazy("uses per code"),
-    gettext_lazy("uses"),
+    ExportColumn(gettext_lazy("Code")),
+    ExportColumn(gettext_lazy("Kind")),
+    ExportColumn(gettext_lazy("Value")),
+    ExportColumn(gettext_lazy("Minimum spend"), money=True),
+    ExportColumn(gettext_lazy("Valid from")),
+    ExportColumn(gettext_lazy("Valid until")),
+    ExportColumn(gettext_lazy("Uses per code")),
+    ExportColumn(gettext_lazy("Uses")),
 ]
 
 
 Written = TypeVar("Written")
+
+
+# --- the customer export's loyalty columns (registered in LoyaltyConfig.ready) -------------------
+
+CUSTOMER_COLUMNS = (
+    ExportColumn(gettext_lazy("Tier")),
+    ExportColumn(gettext_lazy("Points balance")),
+    ExportColumn(gettext_lazy("Pending points")),
+    ExportColumn(gettext_lazy("Lifetime points earned")),
+)
+
+
+def customer_loyalty_figures(customer_ids: list[int]) -> dict[int, tuple]:
+    """Tier (its name in the active language), balance, pending and lifetime points of a chunk
+    of customers: their accounts in one query, the tiers they hold in another (a handful of
+    rows). A customer without an account gets empty cells."""
+    accounts = list(
+        LoyaltyAccount.objects.filter(customer_id__in=customer_ids)
+        .order_by()
+        .values_list("customer_id", "tier_id", "balance", "pending", "lifetime_earned")
+    )
+    tier_ids = {tier_id for _pk, tier_id, *_rest in accounts if tier_id is not None}
+    tiers = {t.pk: t.name for t in Tier.objects.filter(pk__in=tier_ids)} if tier_ids else {}
+    return {
+        pk: (tiers.get(tier_id, "") if tier_id else "", balance, pending, lifetime)
+        for pk, tier_id, balance, pending, lifetime in accounts
+    }
 
 
 def liability_export(
@@ -50,13 +79,14 @@ def liability_export(
         [row.month.strftime("%Y-%m"), row.issued, row.redeemed, row.expired] for row in series
     ]
     rows += [
-        [_("total"), report.issued, report.redeemed, report.expired],
-        [_("outstanding points"), report.outstanding, "", ""],
-        [_("outstanding value"), report.value, "", ""],
-        [_("pending points"), report.pending, "", ""],
-        [_("breakage rate"), report.breakage_rate, "", ""],
+        [_("Total"), report.issued, report.redeemed, report.expired],
+        [_("Outstanding points"), report.outstanding, "", ""],
+        [_("Outstanding value"), money_cell(report.value), "", ""],
+        [_("Pending points"), report.pending, "", ""],
+        [_("Breakage rate"), report.breakage_rate, "", ""],
     ]
-    written = write([_("month"), _("issued"), _("redeemed"), _("expired")], rows)
+    header = [_("Month"), _("Points issued"), _("Points redeemed"), _("Points expired")]
+    written = write(header, rows)
     export_record(
         actor=actor,
         what="liability",
@@ -80,7 +110,23 @@ def coupon_batch_export(
     with the batch as its target — only once ``write`` has returned, so an export that fails
     leaves no audit row (an XLSX file is complete by then; CSV streams rows it cannot fail
     on)."""
-    written = write([str(h) for h in COUPON_EXPORT_HEADER], coupon_batch_codes(batch=batch))
+    kinds = {k: str(v) for k, v in CouponKind.choices}
+
+    def row(values: tuple) -> tuple:
+        code, kind, value, min_spend, valid_from, valid_until, max_uses, uses = values
+        return (
+            code,
+            kinds.get(kind, kind),
+            money_cell(value) if kind == CouponKind.FIXED else value,
+            money_cell(min_spend),
+            valid_from,
+            valid_until,
+            max_uses,
+            uses,
+        )
+
+    rows = map(row, coupon_batch_codes(batch=batch))
+    written = write([str(h) for h in COUPON_EXPORT_HEADER], rows)
     export_record(
         actor=actor,
         what="coupons",

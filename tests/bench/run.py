@@ -13,7 +13,9 @@ application path is than the reference; for throughput, reference / value):
   vs the bare ``SELECT ... WHERE search_text LIKE ... LIMIT 25`` and ``count(*)``;
 - customer list page, list page with a search, and customer 360 page through the test Client
   logged in as a manager (median latency, query count) vs a bare Django view in the same stack;
-- CSV export of all customers through ``dashboard:customer-export`` vs ``COPY (...) TO STDOUT``;
+- the customer export (profile, loyalty account and tier, order figures, tags, consents) through
+  ``dashboard:customer-export``, as CSV and as XLSX, vs ``COPY`` of the same columns computed in one
+  ``SELECT``;
 - order import through ``orders_import`` vs ``COPY`` of the same file into a bare table;
 - ``POST /api/v1/orders/`` requests/s vs a bare Django JSON endpoint, in-process;
 - the audit trail page and its keyset pages over 1M audit rows (``tests/bench/audit.py``), first

@@ -75,7 +75,7 @@ def test_customer_export_csv_escapes_nasty_names(client, manager):
 
     assert response.status_code == 200
     rows = _csv(response)
-    assert rows[0][:3] == ["member_number", "first_name", "last_name"]
+    assert rows[0][:3] == ["Member number", "First name", "Last name"]
     assert [r[1] for r in rows[1:]] == ["'" + v for v in NASTY]
     event = AuditEvent.objects.get(action="export.customers")
     assert event.actor == manager
@@ -96,9 +96,9 @@ def test_customer_export_xlsx_escapes_and_keeps_dates_typed(client, manager):
     assert response.status_code == 200
     ws = load_workbook(io.BytesIO(b"".join(response.streaming_content))).active
     header, row = list(ws.iter_rows(values_only=True))
-    assert row[header.index("first_name")] == '=HYPERLINK("x")'
-    assert row[header.index("birth_date")] == dt.datetime(1990, 5, 6)
-    assert isinstance(row[header.index("joined_at")], dt.datetime)
+    assert row[header.index("First name")] == '=HYPERLINK("x")'
+    assert row[header.index("Birth date")] == dt.datetime(1990, 5, 6)
+    assert isinstance(row[header.index("Joined")], dt.datetime)
     assert AuditEvent.objects.filter(action="export.customers", after__format="xlsx").count() == 1
 
 
@@ -122,8 +122,8 @@ def test_order_export_keeps_numbers_typed_in_xlsx(client, manager):
 
     ws = load_workbook(io.BytesIO(b"".join(response.streaming_content))).active
     header, row = list(ws.iter_rows(values_only=True))
-    assert row[header.index("external_id")] == "-5"
-    assert row[header.index("total")] == 12.34
+    assert row[header.index("Order number")] == "-5"
+    assert row[header.index("Total (¥)")] == 12.34
     event = AuditEvent.objects.get(action="export.orders")
     assert event.after["filters"] == {"store": "bj-01"} and event.after["rows"] == 1
 
@@ -149,5 +149,5 @@ def test_customer_export_xlsx_survives_a_stored_control_character(client, manage
     ws = load_workbook(io.BytesIO(b"".join(response.streaming_content))).active
     assert ws.title == "Customers"
     header, row = list(ws.iter_rows(values_only=True))
-    assert (row[header.index("first_name")], row[header.index("city")]) == ("Ann", "Paris")
+    assert (row[header.index("First name")], row[header.index("City")]) == ("Ann", "Paris")
     assert AuditEvent.objects.filter(action="export.customers", after__format="xlsx").count() == 1

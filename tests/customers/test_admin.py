@@ -2,6 +2,8 @@
 behind the export permission, add/change through the audited services, no deletion (erasure is
 the way), and the import-export import of files without a member_number column."""
 
+import csv
+import datetime as dt
 import io
 
 import pytest
@@ -105,9 +107,61 @@ def test_admin_xlsx_export_survives_a_stored_control_character(client, group_adm
     response = _export(client, Customer, "xlsx")
 
     assert response.status_code == 200
-    rows = list(load_workbook(io.BytesIO(response.content)).active.iter_rows(values_only=True))
-    assert rows[1][:3] == ("1234567897", "Ann", "'=Lee")
+    sheet = load_workbook(io.BytesIO(response.content)).active
+    rows = list(sheet.iter_rows(values_only=True))
+    assert rows[1][:3] == ("1234567897", "Ann", "=Lee")
+    assert sheet["C2"].data_type == "s" and sheet["C2"].quotePrefix
     assert AuditEvent.objects.get().after == {"source": "admin", "rows": 1, "format": "xlsx"}
+
+
+def test_admin_xlsx_export_shows_phones_and_formula_text_without_an_apostrophe(
+    client, group_administrator
+):
+    """Issue 9, part 4: formula-like text stays inert in the admin's XLSX as quote-prefixed
+    text cells, not behind a visible apostrophe; dates are dates; the sheet reads like the
+    dashboard's exports (bold frozen header, autofilter)."""
+    CustomerFactory(
+        member_number="1234567897",
+        first_name="@home",
+        last_name="-Lee",
+        phone="+8613290809573",
+        birth_date=dt.date(1990, 5, 6),
+    )
+    client.force_login(group_administrator)
+
+    response = _export(client, Customer, "xlsx")
+
+    sheet = load_workbook(io.BytesIO(response.content)).active
+    header = [c.value for c in sheet[1]]
+    row = {name: cell for name, cell in zip(header, sheet[2], strict=True)}
+    for name, value in (
+        ("phone", "+8613290809573"),
+        ("first_name", "@home"),
+        ("last_name", "-Lee"),
+    ):
+        assert row[name].value == value
+        assert row[name].data_type == "s" and row[name].quotePrefix
+    assert not row["member_number"].quotePrefix
+    assert row["birth_date"].is_date and row["birth_date"].value == dt.datetime(1990, 5, 6)
+    assert isinstance(row["joined_at"].value, dt.datetime)
+    assert sheet.title == "Customers" and sheet.freeze_panes == "A2"
+    assert all(c.font.b for c in sheet[1]) and sheet.auto_filter.ref.startswith("A1:")
+
+
+def test_admin_csv_export_keeps_the_apostrophe(client, group_administrator):
+    CustomerFactory(member_number="1234567897", first_name="=SUM(A1)", phone="+8613290809573")
+    client.force_login(group_administrator)
+
+    response = _export(client, Customer, "csv")
+
+    header, row = list(csv.reader(io.StringIO(response.content.decode().lstrip("\ufeff"))))
+    assert row[header.index("first_name")] == "'=SUM(A1)"
+    assert row[header.index("phone")] == "'+8613290809573"
+
+
+def test_admin_offers_only_export_formats_that_keep_text_inert():
+    formats = admin.site._registry[Customer].get_export_formats()
+    assert [f().get_title() for f in formats] == ["csv", "xlsx", "tsv", "json"]
 
 
 @pytest.mark.parametrize("url", ["admin:customers_customer_export", "admin:customers_order_export"])

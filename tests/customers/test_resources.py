@@ -6,6 +6,7 @@ from decimal import Decimal
 import pytest
 import tablib
 
+from apps.core.admin_exports import EscapedCSV
 from apps.core.models import AuditEvent
 from apps.customers.identifiers import member_number_is_valid
 from apps.customers.models import ConsentRecord, Customer, Order
@@ -123,13 +124,16 @@ def test_order_resource_refuses_a_different_existing_order():
     assert Order.objects.get().total == Decimal("99.00")
 
 
-def test_exports_escape_formulae():
+def test_exports_leave_formulae_to_the_format_and_strip_control_characters():
     CustomerFactory(first_name='=HYPERLINK("x")', last_name="@SUM")
+    Customer.objects.update(city="\x1bParis")
 
     data = CustomerResource().export()
 
-    assert data.dict[0]["first_name"] == '\'=HYPERLINK("x")'
-    assert data.dict[0]["last_name"] == "'@SUM"
+    assert data.dict[0]["first_name"] == '=HYPERLINK("x")'
+    assert data.dict[0]["last_name"] == "@SUM" and data.dict[0]["city"] == "Paris"
+    text = EscapedCSV().export_data(data)
+    assert '"\'=HYPERLINK(""x"")"' in text and "'@SUM" in text
 
 
 def test_resources_refuse_nul_characters_and_write_nothing(manager):

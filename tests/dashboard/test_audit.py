@@ -304,12 +304,12 @@ def test_export_writes_exactly_one_audit_event_and_escapes_formulas(client, mana
     assert response.status_code == 200
     rows = _csv(response)
     assert rows[0] == [
-        "at", "id", "actor_email", "actor", "action", "action_label", "target_type", "target_id",
-        "summary", "before", "after",
+        "When", "Event", "Actor e-mail", "Actor", "Action", "Action code", "Target type",
+        "Target id", "Summary", "Before", "After",
     ]  # fmt: skip
     assert [(r[1], r[4], r[5], r[8], r[10]) for r in rows[1:]] == [
-        (str(second.pk), "points.adjust", "Points adjusted", "'+1 goodwill", ""),
-        (str(first.pk), "customer.update", "Customer changed", '\'=HYPERLINK("http://x","y")', '{"a": 1}'),
+        (str(second.pk), "Points adjusted", "points.adjust", "'+1 goodwill", ""),
+        (str(first.pk), "Customer changed", "customer.update", '\'=HYPERLINK("http://x","y")', '{"a": 1}'),
     ]  # fmt: skip
     # Exactly one new event: the export's own, not itself in the file it describes.
     export = AuditEvent.objects.exclude(pk__in=[first.pk, second.pk]).get()
@@ -327,8 +327,8 @@ def test_export_applies_the_filters_and_records_them(client, manager, agent, tra
 
     ws = load_workbook(io.BytesIO(b"".join(response.streaming_content))).active
     header, *rows = list(ws.iter_rows(values_only=True))
-    assert [r[header.index("id")] for r in rows] == [trail[2].pk, trail[0].pk]
-    assert isinstance(rows[0][header.index("at")], dt.datetime)
+    assert [r[header.index("Event")] for r in rows] == [trail[2].pk, trail[0].pk]
+    assert isinstance(rows[0][header.index("When")], dt.datetime)
     assert AuditEvent.objects.count() == before + 1
     export = AuditEvent.objects.get(action="export.audit")
     assert export.after == {

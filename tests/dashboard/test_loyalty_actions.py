@@ -587,8 +587,8 @@ def test_liability_export_is_audited(client, manager, loyalty_world):
     client.force_login(manager)
     response = client.get(reverse("dashboard:loyalty-liability-export", args=["csv"]) + "?months=3")
     body = b"".join(response.streaming_content).decode("utf-8-sig")
-    assert body.splitlines()[0] == "month,issued,redeemed,expired"
-    assert "outstanding points,1700" in body
+    assert body.splitlines()[0] == "Month,Points issued,Points redeemed,Points expired"
+    assert "Outstanding points,1700" in body
     assert AuditEvent.objects.filter(action="export.liability", actor=manager).count() == 1
 
 
