@@ -304,36 +304,26 @@ def staff_deactivate(*, user: User, actor: User | None) -> User:
     if actor is not None and actor.pk == user.pk:
         raise SelfLockout()
     administrator_removal_check(user=user, actor=actor, stays=False)
-    user = User.objects.select_for_update().get(pk=user.pk)
-    if not user.is_staff:
-        raise Conflict(_("This account is not a staff account."), code="not_staff")
-    if user.is_active:
-        before = _staff_snapshot(user)
-        user.is_active = False
-        user.save(update_fields=["is_active"])
-        audit_record(
-            actor=actor,
-            action="staff.deactivate",
-            target=user,
-            summary=user.email,
-            before=before,
-            after=_staff_snapshot(user),
-        )
-    return user
+    return _staff_active_set(user=user, actor=actor, active=False)
 
 
 @transaction.atomic
 def staff_reactivate(*, user: User, actor: User | None) -> User:
+    return _staff_active_set(user=user, actor=actor, active=True)
+
+
+def _staff_active_set(*, user: User, actor: User | None, active: bool) -> User:
+    """Switch a staff account on or off under its row lock; audited when it changes."""
     user = User.objects.select_for_update().get(pk=user.pk)
     if not user.is_staff:
         raise Conflict(_("This account is not a staff account."), code="not_staff")
-    if not user.is_active:
+    if user.is_active != active:
         before = _staff_snapshot(user)
-        user.is_active = True
+        user.is_active = active
         user.save(update_fields=["is_active"])
         audit_record(
             actor=actor,
-            action="staff.reactivate",
+            action="staff.reactivate" if active else "staff.deactivate",
             target=user,
             summary=user.email,
             before=before,

@@ -305,6 +305,12 @@ class PointsTransactionOut(serializers.Serializer):
     pending_points = serializers.IntegerField(help_text=_("Change of the pending points."))
     balance_after = serializers.IntegerField()
     reason = serializers.CharField()
+    description = serializers.CharField(
+        help_text=_(
+            'The row in plain words, in the Accept-Language of the request, e.g. "Purchase at '
+            'Nanjing Road · order 000123 · 158 points (Gold ×1.2)".'
+        )
+    )
     created_at = serializers.DateTimeField()
     order = OrderRefOut(allow_null=True)
     reward = serializers.CharField(allow_null=True, help_text=_("Reward code of a redemption."))
@@ -319,6 +325,7 @@ class PointsTransactionOut(serializers.Serializer):
             "pending_points": tx.pending_points,
             "balance_after": tx.balance_after,
             "reason": tx.reason,
+            "description": self.context.get("descriptions", {}).get(tx.pk, ""),
             "created_at": serializers.DateTimeField().to_representation(tx.created_at),
             "order": (
                 {"store": tx.order.store.code, "external_id": tx.order.external_id}

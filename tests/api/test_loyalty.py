@@ -200,6 +200,7 @@ def test_transactions_newest_first_without_database_ids(api, member_with_points)
         "pending_points",
         "balance_after",
         "reason",
+        "description",
         "created_at",
         "order",
         "reward",
@@ -216,7 +217,7 @@ def test_transactions_are_cursor_paginated(api, member_with_points):
 
 
 def test_transactions_name_the_redeemed_reward(api, member_with_points):
-    RewardFactory(slug="mug", cost_points=120)
+    RewardFactory(slug="mug", name_en="Mug", name_zh_hans="马克杯", cost_points=120)
     api.post(REDEMPTIONS, {"member_number": "1234567897", "reward": "mug"}, format="json")
     row = api.get(TRANSACTIONS).json()["results"][0]
     assert (row["kind"], row["points"], row["reward"], row["order"]) == (
@@ -225,6 +226,10 @@ def test_transactions_name_the_redeemed_reward(api, member_with_points):
         "mug",
         None,
     )
+    # In words, in the caller's language, like the member's portal.
+    assert row["description"] == "Redeemed: Mug · \u2212120 points"
+    chinese = api.get(TRANSACTIONS, HTTP_ACCEPT_LANGUAGE="zh-hans").json()["results"][0]
+    assert chinese["description"].startswith("兑换：马克杯")
 
 
 # --- rewards -----------------------------------------------------------------------------------

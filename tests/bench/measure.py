@@ -184,6 +184,15 @@ def measure_pages(client: Client, runs: int) -> list[dict]:
             {"member_number": middle.member_number},
             "",
         ),
+        ("top-bar quick search", "dashboard:customer-quick-search", {}, f"?q={middle.phone[5:12]}"),
+        ("duplicate customers list", "dashboard:duplicate-list", {}, ""),
+        (
+            "loyalty member page (ledger in words)",
+            "dashboard:loyalty-customer",
+            {"member_number": busiest["member_number"]},
+            "",
+        ),
+        ("past exports list", "dashboard:export-list", {}, ""),
     ]
     for label, name, kwargs, query in pages:
         url = _url(name, **kwargs)

@@ -22,6 +22,7 @@ from apps.customers.demo import DEFAULT_PASSWORD
 from apps.customers.models import Customer, PortalMessage, Store
 from apps.loyalty.models import CouponBatch, EarnRule, Redemption, Reward, Tier
 from tests.browser.conftest import SCREENSHOTS
+from tests.conftest import roles_restore
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -226,6 +227,7 @@ def _sign_in(page, email: str) -> None:
 
 
 def test_every_page_reads_right_in_both_languages_at_both_widths(browser, live_server):
+    roles_restore()  # an earlier transactional test's flush emptied the role groups
     call_command("seed_demo", customers=60, seed=42, force=True, verbosity=0)
     staff_paths, portal_paths = _staff_paths(), _portal_paths()
     codes, foreign = _choice_codes(), _content_in_other_language()

@@ -79,7 +79,7 @@ def test_member_redeems_a_voucher_on_a_phone(loyal_member, phone_page):
     page.click(".portal-tabbar >> text=Points")
     page.wait_for_url(re.compile(r"/me/points/$"))
     expect(page.get_by_test_id("points-balance")).to_have_text("1,230")
-    expect(page.get_by_test_id("to-next-tier")).to_contain_text("580.00")
+    expect(page.get_by_test_id("to-next-tier")).to_contain_text("¥580 more")
     expect(page.get_by_test_id("expiring")).to_contain_text("150 points")
     screenshot(page, "portal-loyalty-phone-02-points")
 

@@ -197,8 +197,9 @@ def test_manager_downloads_the_customer_list_as_excel(page, shop):
     workbook = openpyxl.load_workbook(io.BytesIO(download.path().read_bytes()))
     sheet = workbook.active
     header = [cell.value for cell in sheet[1]]
-    assert header[:5] == ["member_number", "first_name", "last_name", "email", "phone"]
-    assert "joined_at" in header and "store" in header
+    # Column titles in the reader's language, with the loyalty figures.
+    assert header[:5] == ["Member number", "First name", "Last name", "E-mail", "Phone"]
+    assert {"Joined", "Store", "Tier", "Points balance"} <= set(header)
     numbers = {row[0] for row in sheet.iter_rows(min_row=2, values_only=True)}
     vip = {c.member_number for i, c in enumerate(shop["customers"]) if i % 3 == 0}
     assert numbers == vip

@@ -6,7 +6,7 @@ from allauth.account.models import EmailAddress
 from django.core import mail
 from django.core.cache import cache
 from django.db import connection
-from django.utils import timezone
+from django.utils import timezone, translation
 from django_celery_beat.models import PeriodicTask
 
 from apps.customers.models import ConsentRecord, PortalMessage
@@ -162,6 +162,10 @@ def test_reminder_goes_once_per_lot_by_email_in_the_members_language(
     assert "年" in message.body  # rendered under zh-hans (date format "Y年n月j日")
     inbox = PortalMessage.objects.get(customer=customer)
     assert inbox.kind == PortalMessage.Kind.LOYALTY and "420" in inbox.body
+    # The inbox copy is written in both languages: it reads in whichever the member switches to.
+    assert "年" in inbox.body_zh_hans and "年" not in inbox.body_en and "420" in inbox.body_en
+    with translation.override("en"):
+        assert PortalMessage.objects.get(pk=inbox.pk).subject == inbox.subject_en
     assert PointsLot.objects.get(pk=lot.pk).reminded_at is not None
 
 

@@ -35,6 +35,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.customers.selectors import customer_get, store_get
+from apps.loyalty.describe import MEMBER, describe
 from apps.loyalty.exceptions import CouponInvalid
 from apps.loyalty.selectors import (
     account_get,
@@ -110,7 +111,10 @@ class PointsTransactionListApi(APIView):
         customer = customer_get(member_number=member_number)
         paginator = TransactionCursorPagination()
         page = paginator.paginate_queryset(transaction_list(customer=customer), request, view=self)
-        return paginator.get_paginated_response(PointsTransactionOut(page, many=True).data)
+        # Each row in words, in the caller's Accept-Language (the same words as the portal).
+        words = {line.tx.pk: line.text for line in describe(page, audience=MEMBER)}
+        out = PointsTransactionOut(page, many=True, context={"descriptions": words})
+        return paginator.get_paginated_response(out.data)
 
 
 class RewardListApi(APIView):

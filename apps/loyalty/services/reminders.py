@@ -98,12 +98,17 @@ def _remind_chunk(*, account_ids: list[int], as_of: dt.datetime, within_days: in
     for lot in lots:
         first_lot.setdefault(lot["account__customer_id"], lot["id"])
     for customer in Customer.objects.filter(pk__in=list(items), anonymized_at__isnull=True):
-        with translation.override(customer.preferred_language):
-            subject, text, _html = _render(customer=customer, items=items[customer.pk])
+        # Written in every language, so the inbox reads in whichever the member switches to.
+        subjects, bodies = {}, {}
+        for language, _name in settings.LANGUAGES:
+            with translation.override(language):
+                subjects[language], bodies[language], _html = _render(
+                    customer=customer, items=items[customer.pk]
+                )
         portal_message_send(
             customer=customer,
-            subject=subject,
-            body=text,
+            subject=subjects,
+            body=bodies,
             kind=PortalMessage.Kind.LOYALTY,
             key=f"points-expiring:{first_lot[customer.pk]}",
         )
