@@ -23,6 +23,8 @@ expiry job then expires them; if the lot was already closed by that job, the poi
 new lot with the same earning and expiry dates (a lot expires once, under its own key).
 """
 
+import datetime as dt
+
 from django.db import IntegrityError, transaction
 from django.db.models import F, Sum
 from django.utils import timezone
@@ -45,8 +47,9 @@ from .coupons import coupon_issue
 IMMEDIATE_KINDS = (*VOUCHER_KINDS, RewardKind.DONATION)
 
 
-def _check_eligible(*, account: LoyaltyAccount, reward: Reward, quantity: int) -> None:
-    now = timezone.now()
+def _check_eligible(
+    *, account: LoyaltyAccount, reward: Reward, quantity: int, now: dt.datetime
+) -> None:
     if not reward.is_active:
         raise NotEligible(_("This reward is not available."))
     if reward.starts_at and now < reward.starts_at:
@@ -118,13 +121,16 @@ def reward_redeem(
     key: str,
     actor: User | None = None,
     channel: str = "portal",
+    at: dt.datetime | None = None,
 ) -> Redemption:
     """Spend points (soonest-expiring first) and stock for ``quantity`` of ``reward``, once per
     ``key``: the same key again, for the same member, reward and quantity, returns the first
     redemption. The same key for another member, reward or quantity raises Conflict
     ``idempotency_conflict`` and reveals nothing of the first one (its voucher code is the
     member's money). Refusals (NotEligible, LimitReached, OutOfStock, InsufficientPoints,
-    Conflict) change nothing."""
+    Conflict) change nothing. ``at`` (default now) is when the member redeemed: the reward's
+    window is checked then and the rows and voucher are dated then (back-filled history, which
+    replays days in order, so the balance checked is the balance at that time)."""
     if not 1 <= quantity <= 100:
         raise ValidationFailed(_("Quantity must be between 1 and 100."))
     if not key:
@@ -136,9 +142,9 @@ def reward_redeem(
     if (done := _replay(key=key, customer=customer, reward=reward, quantity=quantity)) is not None:
         return done
     reward = lock_reward(reward_id=reward.pk)
-    _check_eligible(account=account, reward=reward, quantity=quantity)
+    now = at or timezone.now()
+    _check_eligible(account=account, reward=reward, quantity=quantity, now=now)
     cost = reward.cost_points * quantity
-    now = timezone.now()
     immediate = reward.kind in IMMEDIATE_KINDS
     try:
         with transaction.atomic():
@@ -152,6 +158,7 @@ def reward_redeem(
                 channel=channel[:10],
                 idempotency_key=key,
                 actor=actor if getattr(actor, "pk", None) else None,
+                created_at=now,
             )
     except IntegrityError:
         # The same key committed meanwhile for another member (their account lock is not ours).
@@ -179,6 +186,7 @@ def reward_redeem(
             source_ref=f"reward:{reward.slug}",
             redemption=redemption,
             max_uses=quantity,
+            at=now,
         )
         redemption.voucher_code = coupon.code
         redemption.save(update_fields=["voucher_code", "updated_at"])
@@ -247,10 +255,12 @@ def redemption_cancel(
     actor: User | None = None,
     reason: str = "",
     by_member: bool = False,
+    at: dt.datetime | None = None,
 ) -> Redemption:
     """Cancel a redemption that is still requested, or a voucher whose coupon was never used:
     the points go back to the same lots (original expiry), the stock comes back, the voucher is
-    switched off. One REVERSE ledger row; audited. Cancelling twice is refused."""
+    switched off. One REVERSE ledger row, dated ``at`` (default now); audited. Cancelling twice
+    is refused."""
     account, redemption = _lock_redemption(redemption)
     reward = lock_reward(reward_id=redemption.reward_id)
     coupon = Coupon.objects.select_for_update().filter(redemption=redemption).first()
@@ -265,7 +275,7 @@ def redemption_cancel(
             _("This redemption can no longer be cancelled."), code="redemption_not_cancellable"
         )
     before = {"status": redemption.status, "balance": account.balance}
-    now = timezone.now()
+    now = at or timezone.now()
     ledger.append(
         account=account,
         kind=TxKind.REVERSE,
@@ -279,7 +289,7 @@ def redemption_cancel(
         at=now,
     )
     _restore_lots(redemption=redemption, account=account)
-    debt_settle(account=account, key=f"redemption:{redemption.pk}:cancel:settle")
+    debt_settle(account=account, key=f"redemption:{redemption.pk}:cancel:settle", at=now)
     if reward.stock is not None:
         Reward.objects.filter(pk=reward.pk).update(
             stock=F("stock") + redemption.quantity, updated_at=now
@@ -304,8 +314,11 @@ def redemption_cancel(
 
 
 @transaction.atomic
-def redemption_fulfil(*, redemption: Redemption, actor: User, notes: str = "") -> Redemption:
-    """Mark a requested redemption as handed over or shipped; audited. Only requested ones."""
+def redemption_fulfil(
+    *, redemption: Redemption, actor: User, notes: str = "", at: dt.datetime | None = None
+) -> Redemption:
+    """Mark a requested redemption as handed over or shipped (at ``at``, default now); audited.
+    Only requested ones."""
     redemption = (
         Redemption.objects.select_for_update(of=("self",))
         .select_related("reward")
@@ -317,7 +330,7 @@ def redemption_fulfil(*, redemption: Redemption, actor: User, notes: str = "") -
         )
     before = {"status": redemption.status}
     redemption.status = RedemptionStatus.FULFILLED
-    redemption.fulfilled_at = timezone.now()
+    redemption.fulfilled_at = at or timezone.now()
     if notes.strip():
         redemption.fulfilment_notes = "\n".join(
             filter(None, [redemption.fulfilment_notes, notes.strip()])
