@@ -47,13 +47,13 @@ from apps.customers.models import Customer, Order, Refund
 
 from .enums import VOUCHER_KINDS, LotStatus, RedemptionStatus, ReferralStatus, RewardKind
 from .models import LoyaltyAccount, PointsLot, Programme, Redemption, Referral, Reward
-from .services.bonuses import bonus_award, signup_bonus_award
+from .services.bonuses import signup_bonus_award
 from .services.clawback import refund_clawback
 from .services.configuration import reward_restock
 from .services.earning import orders_earn_bulk
 from .services.jobs import birthday_bonuses_award, points_expire_due, points_mature_due
 from .services.redemption import redemption_cancel, redemption_fulfil, reward_redeem
-from .services.referrals import referral_code_for
+from .services.referrals import referral_code_for, referral_reward
 from .services.reminders import points_expiring_remind
 
 WEEK = dt.timedelta(days=7)
@@ -365,8 +365,8 @@ class _Replay:
     # --- referrals --------------------------------------------------------------------------
 
     def _plan_referrals(self, first_order: dict[int, dt.datetime]) -> None:
-        """Some members joined through a friend; both are rewarded on the friend's first order
-        (``Referral`` rows are dated at the friend's enrolment)."""
+        """Some members joined through a friend (``Referral`` dated at the friend's
+        enrolment); both are rewarded on the friend's first order (``referral_reward``)."""
         customers = sorted(self.customers.values(), key=lambda c: (c.joined_at, c.pk))
         third = len(customers) // 3
         for referee in self.rng.sample(customers[third:], k=min(60, third)):
@@ -374,37 +374,17 @@ class _Replay:
             if not candidates:
                 continue
             referrer = self.rng.choice(candidates)
-            first = first_order.get(referee.pk)
-            rewarded = first is not None and first < self.ctx.anchor
             referral = Referral.objects.create(
                 referrer=referrer,
                 referee=referee,
                 code=referral_code_for(customer=referrer).code,
-                status=ReferralStatus.REWARDED if rewarded else ReferralStatus.PENDING,
-                rewarded_at=first if rewarded else None,
+                status=ReferralStatus.PENDING,
                 created_at=referee.joined_at,
             )
             self.counts["referrals"] += 1
-            if rewarded:
+            first = first_order.get(referee.pk)
+            if first is not None:
                 self.schedule(first + dt.timedelta(minutes=1), "referral", referral=referral)
-
-    def _referral(self, event: _Event) -> None:
-        referral: Referral = event.data["referral"]
-        programme = Programme.get()
-        bonus_award(
-            customer=self.customers[referral.referrer_id],
-            points=programme.referrer_bonus,
-            key=f"bonus:referral:{referral.pk}:referrer",
-            reason="Referral: a friend joined",
-            at=event.at,
-        )
-        bonus_award(
-            customer=self.customers[referral.referee_id],
-            points=programme.referee_bonus,
-            key=f"bonus:referral:{referral.pk}:referee",
-            reason="Referral welcome bonus",
-            at=event.at,
-        )
 
     # --- dispatch ---------------------------------------------------------------------------
 
@@ -415,7 +395,8 @@ class _Replay:
         elif event.kind == "refund":
             refund_clawback(refund=data["refund"], at=event.at)
         elif event.kind == "referral":
-            self._referral(event)
+            referral = Referral.objects.select_for_update().get(pk=data["referral"].pk)
+            referral_reward(referral=referral, at=event.at)
         elif event.kind == "fulfil" and self.manager is not None:
             self.fulfilled.append(
                 redemption_fulfil(
