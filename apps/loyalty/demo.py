@@ -2,11 +2,11 @@
 
 Reference data (programme, four tiers, earn rules, 16 rewards, badges, inbox message
 templates) comes from ``fixtures/loyalty_demo.json``. Points are not invented: the programme's
-history is replayed day by day through the real services (``demo_history``: welcome bonuses,
+history is replayed week by week through the real services (``demo_history``: welcome bonuses,
 earning through the rule engine, refunds clawing back, referrals, redemptions fulfilled or
 cancelled by staff, and the nightly maturing, expiry, birthday and reminder jobs), coupons are
-used on orders through ``coupon_redeem``, and the members' inboxes are filled through
-``portal_message_send`` (``demo_inbox``) — so ``verify_ledger`` is clean after seeding.
+used on orders through ``coupon_redeem`` — so ``verify_ledger`` is clean after seeding — and
+the members' inboxes get their messages in both languages (``demo_inbox``).
 """
 
 import datetime as dt

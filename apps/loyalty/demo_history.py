@@ -1,29 +1,28 @@
-"""The demo programme's history, replayed day by day through the real services.
+"""The demo programme's history, replayed week by week through the real services.
 
-The customers step leaves members who enrolled over the last eighteen months and their orders
-and refunds. This replays the programme's days in order, from the first enrolment to the
-anchor (today's midnight), so that every points movement happens on the day it belongs to and
-on the balance of that day:
+The customers step leaves members who enrolled over the last ~26 months and two years of their
+orders and refunds. This replays the programme's weeks in order, from the first enrolment to
+the anchor (today's midnight), each service told when things happen (``at`` / ``as_of``), so
+every points movement is dated when it belongs and made on the balance of that time. Each week:
 
-1. members who enrol that day get the welcome bonus (``signup_bonus_award``);
-2. the day's orders earn (``orders_earn_bulk`` as of the day's end: pending through the return
-   window, tier upgrades and their gifts dated that day);
-3. the day's events, in time order: referral bonuses on a referred friend's first order,
-   refunds clawing back (``refund_clawback``), redemptions (``reward_redeem``), and staff
-   fulfilling or cancelling requested gifts (``redemption_fulfil`` / ``redemption_cancel``);
-4. the nightly jobs at midnight: pending points mature, lots expire, birthday bonuses, and the
-   expiring-points reminders (``points_expiring_remind``, which also writes the inbox message).
+1. members who enrol get the welcome bonus (``signup_bonus_award``);
+2. redemptions (``reward_redeem``), staff fulfilling or cancelling requested gifts
+   (``redemption_fulfil`` / ``redemption_cancel``) and restocks, in time order;
+3. the week's orders earn (``orders_earn_bulk`` as of the week's end: pending, as the 14-day
+   return window is longer than a week, so no balance that step 2 used changes; tier upgrades
+   and their gifts are dated the week's end);
+4. refunds claw back (``refund_clawback``) and referred friends' first orders reward both
+   sides (``referral_reward``);
+5. the nightly jobs at the week's end: pending points mature, lots expire, birthday bonuses on
+   their days, and the expiring-points reminders with their inbox messages.
 
-Members redeem the way members do: some when they visit (more likely the more points they
-hold), and some a few days after a reminder tells them points are about to expire. Gifts wait
-for staff, who hand them over a few days later; a few are withdrawn or cancelled. Whatever
-nobody redeems expires twelve months after it was earned, month by month, so the liability
-report's breakage is the programme's own, not a constant.
+Members redeem the way members do: some when they come in (likelier the more points they hold),
+some a few days after a reminder tells them points are about to expire. Gifts wait for staff,
+who hand them over days later; a few are withdrawn or cancelled. Whatever nobody redeems expires
+twelve months after it was earned, so the liability report's breakage is the programme's own.
 
-Every service takes the time it happens (``at`` / ``as_of``); days are replayed in order, so
-each account's ledger rows follow each other in time as they do in production and
-``verify_ledger`` is clean. Randomness comes from the step's seeded RNG and every query is
-ordered, so the same seed replays the same history.
+Randomness comes from the step's seeded RNG and every query is ordered, so the same seed replays
+the same history; ``verify_ledger`` is clean afterwards.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """The demo members' inboxes: the messages a programme like this one sends over its history,
-in both languages, through ``portal_message_send``.
+in both languages.
 
 The expiring-points reminders are written by the reminder job itself while the history is
 replayed (``demo_history``). The rest is written here from the templates in
@@ -8,6 +8,9 @@ the member enrolled, congratulations on each tier upgrade (with the tier's benef
 a birthday greeting with each birthday bonus, a note when a redeemed gift is ready, and the
 seasonal offers, sent to the members who had agreed to marketing by then. Older messages have
 mostly been read; the newest mostly not, so the unread badge has something to show.
+
+They are written in one bulk insert, like the customers step's rows (they move no points; the
+reminders, which the job writes through ``portal_message_send``, are the job's own).
 """
 
 from __future__ import annotations
