@@ -69,21 +69,31 @@ def bulk_update_fields(model, objs: list, fields: list[str]) -> None:
     """Write ``fields`` of many saved rows from their in-memory values in one statement.
 
     On PostgreSQL: ``UPDATE … FROM unnest(%s::type[], …)`` keyed on the primary key — constant
-    SQL, where ``bulk_update`` builds a ``CASE WHEN`` per row and field. Elsewhere:
-    ``bulk_update``. ``auto_now`` fields among ``fields`` are set to now, as ``save()`` would."""
+    SQL, where ``bulk_update`` builds a ``CASE WHEN`` per row and field. Elsewhere (SQLite, in
+    process): one constant ``UPDATE … WHERE pk = %s`` run for every row with ``executemany``,
+    which is what ``bulk_update``'s ``CASE WHEN`` costs many times over to compile. ``auto_now``
+    fields among ``fields`` are set to now, as ``save()`` would."""
     if not objs:
         return
     conn = connections[router.db_for_write(model)]
     meta = model._meta
     targets = [meta.get_field(name) for name in fields]
-    if conn.vendor != "postgresql":
-        for obj in objs:
-            for f in targets:
-                f.pre_save(obj, False)
-        model.objects.bulk_update(objs, fields)
-        return
     qn = conn.ops.quote_name
     pk = meta.pk
+    if conn.vendor != "postgresql":
+        rows = [
+            [
+                *[f.get_db_prep_save(f.pre_save(obj, False), conn) for f in targets],
+                pk.get_db_prep_value(obj.pk, conn),
+            ]
+            for obj in objs
+        ]
+        sets = ", ".join(f"{qn(f.column)} = %s" for f in targets)
+        # Identifiers come from model metadata (quoted); every value is a bound parameter.
+        sql = f"UPDATE {qn(meta.db_table)} SET {sets} WHERE {qn(pk.column)} = %s"  # noqa: S608
+        with conn.cursor() as cursor:
+            cursor.executemany(sql, rows)
+        return
     columns = [pk, *targets]
     arrays = [
         [pk.get_db_prep_value(obj.pk, conn) for obj in objs],

@@ -25,7 +25,8 @@ FIXTURE = Path(settings.BASE_DIR) / "fixtures" / "customers_demo.json"
 
 # The demo members who log in to the portal (the first customers drawn, regulars).
 MEMBER_LOGINS = ["member1@example.com", "member2@example.com"]
-HISTORY_DAYS = 450  # orders go back ~15 months
+HISTORY_DAYS = 730  # orders go back two years
+ENROL_DAYS = 800  # the programme enrolled its first members about 26 months ago
 CENT = Decimal("0.01")
 
 # Purchase behaviour: (segment, share of customers).
@@ -180,18 +181,18 @@ class Generator:
 
         # When they joined, and which days they bought on (days before the anchor).
         if segment == "regular":
-            joined_days = rng.randint(200, 540)
-            n_orders = rng.randint(8, 30)
+            joined_days = rng.randint(200, ENROL_DAYS)
             lo, hi = 1, min(joined_days, HISTORY_DAYS)
+            n_orders = round(rng.randint(8, 30) * max(1.0, hi / 365))
         elif segment == "lapsed":
-            joined_days = rng.randint(300, 540)
+            joined_days = rng.randint(300, ENROL_DAYS)
             n_orders = rng.randint(1, 4)
             lo, hi = 200, min(joined_days, HISTORY_DAYS)
         elif segment == "dormant":
-            joined_days = rng.randint(1, 540)
+            joined_days = rng.randint(1, ENROL_DAYS)
             n_orders, lo, hi = 0, 1, 1
         else:
-            joined_days = rng.randint(2, 540)
+            joined_days = rng.randint(2, ENROL_DAYS)
             n_orders = 1 if segment == "one_off" else rng.randint(2, 6)
             lo, hi = 1, min(joined_days, HISTORY_DAYS)
         days = sorted((rng.randint(lo, hi) for _ in range(n_orders)), reverse=True)

@@ -1,52 +1,59 @@
 """Writes for the portal inbox. Campaigns and the loyalty engine call ``portal_message_send``;
 the portal marks messages read. Reads live in ``selectors`` (``portal_message_*``)."""
 
-from collections.abc import Mapping
+import datetime as dt
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from django.utils.translation import get_language
-from modeltranslation.utils import build_localized_fieldname
 
+from apps.core.content import content_input, localized_fields
 from apps.core.exceptions import ValidationFailed
 
 from .models import Customer, PortalMessage
 
-
-def _per_language(text: str | Mapping[str, str], column: str) -> dict[str, str]:
-    """``{"subject_en": …, "subject_zh_hans": …}`` from one text (the active language's) or a
-    mapping of language codes to texts."""
-    texts = text if isinstance(text, Mapping) else {get_language() or settings.LANGUAGE_CODE: text}
-    return {
-        build_localized_fieldname(column, lang): value for lang, value in texts.items() if value
-    }
+SUBJECT_COLUMNS = localized_fields(PortalMessage, ["subject"])
+BODY_COLUMNS = localized_fields(PortalMessage, ["body"])
+SUBJECT_MAX = PortalMessage._meta.get_field("subject").max_length
 
 
 def portal_message_send(
     *,
     customer: Customer,
-    subject: str | Mapping[str, str],
-    body: str | Mapping[str, str] = "",
+    subject: str = "",
+    body: str = "",
     kind: str = PortalMessage.Kind.SYSTEM,
     key: str | None = None,
+    sent_at: dt.datetime | None = None,
+    **content: str,
 ) -> tuple[PortalMessage, bool]:
-    """Put a message in the member's inbox. ``subject`` and ``body`` are one text (in the active
-    language) or one per language (``{"en": …, "zh-hans": …}``): the member reads theirs,
-    whichever language they switch to. With ``key`` a repeat (retry, duplicate delivery)
-    returns the first message and creates nothing (the unique key decides, also under races).
-    Anonymised customers receive nothing."""
+    """Put a message in the member's inbox. ``subject`` and ``body`` are in the active
+    language; ``content`` gives them per language instead (``subject_en``, ``body_zh_hans``, …),
+    so a member reads the message in whichever language they switch to. A subject is needed in
+    at least one language. With ``key`` a repeat (retry, duplicate delivery) returns the first
+    message and creates nothing (the unique key decides, also under races). ``sent_at``
+    (default now) dates it. Anonymised customers receive nothing."""
+    unknown = set(content) - set(SUBJECT_COLUMNS) - set(BODY_COLUMNS)
+    if unknown:
+        raise ValidationFailed(f"Unknown message fields: {', '.join(sorted(unknown))}.")
     if kind not in PortalMessage.Kind.values:
         raise ValidationFailed("Unknown message kind.")
-    subjects = {k: v.strip()[:200] for k, v in _per_language(subject, "subject").items()}
-    if not any(subjects.values()):
+    values = content_input(PortalMessage, {"subject": subject, "body": body, **content})
+    for column in SUBJECT_COLUMNS:
+        values[column] = (values.get(column) or "").strip()[:SUBJECT_MAX]
+    for column in BODY_COLUMNS:
+        values[column] = values.get(column) or ""
+    if not any(values[column] for column in SUBJECT_COLUMNS):
         raise ValidationFailed("A message needs a subject.")
     if customer.anonymized_at is not None:
         raise ValidationFailed("This customer has been anonymised.")
     try:
         with transaction.atomic():
             message = PortalMessage.objects.create(
-                customer=customer, kind=kind, key=key, **subjects, **_per_language(body, "body")
+                customer=customer,
+                kind=kind,
+                key=key,
+                sent_at=sent_at or timezone.now(),
+                **values,
             )
             return message, True
     except IntegrityError:
@@ -57,10 +64,12 @@ def portal_message_send(
 
 
 @transaction.atomic
-def portal_message_mark_read(*, message: PortalMessage) -> PortalMessage:
-    """Mark read once; the first read time is kept."""
+def portal_message_mark_read(
+    *, message: PortalMessage, at: dt.datetime | None = None
+) -> PortalMessage:
+    """Mark read once; the first read time is kept (``at``, default now)."""
     if message.read_at is None:
-        now = timezone.now()
+        now = at or timezone.now()
         PortalMessage.objects.filter(pk=message.pk, read_at__isnull=True).update(read_at=now)
         message.read_at = now
     return message

@@ -1,11 +1,12 @@
 """Demo data for the loyalty programme, run by ``seed_demo`` after the customers step.
 
-Reference data (programme, four tiers, earn rules, 16 rewards, badges) comes from
-``fixtures/loyalty_demo.json``. Points are not invented: every seeded order earns through the
-real rule engine (``orders_earn_bulk``), refunds claw back through ``refund_clawback``, pending
-points mature and old lots expire through the nightly jobs, redemptions go through
-``reward_redeem``, and coupons are used on orders through ``coupon_redeem`` — so
-``verify_ledger`` is clean after seeding.
+Reference data (programme, four tiers, earn rules, 16 rewards, badges, inbox message
+templates) comes from ``fixtures/loyalty_demo.json``. Points are not invented: the programme's
+history is replayed week by week through the real services (``demo_history``: welcome bonuses,
+earning through the rule engine, refunds clawing back, referrals, redemptions fulfilled or
+cancelled by staff, and the nightly maturing, expiry, birthday and reminder jobs), coupons are
+used on orders through ``coupon_redeem`` — so ``verify_ledger`` is clean after seeding — and
+the members' inboxes get their messages in both languages (``demo_inbox``).
 """
 
 import datetime as dt
@@ -15,14 +16,16 @@ from decimal import Decimal
 from pathlib import Path
 
 from django.conf import settings
+from django.db.models import Q
 from django.utils import timezone
 
-from apps.core.exceptions import ApplicationError
 from apps.customers import demo
 from apps.customers.enums import OrderChannel, StoreKind
-from apps.customers.models import Customer, Order, Refund, Store
+from apps.customers.models import Customer, Store
 
-from .enums import VOUCHER_KINDS, CouponKind, RedemptionStatus, ReferralStatus, RewardKind
+from .demo_history import history_replay
+from .demo_inbox import inbox_seed
+from .enums import VOUCHER_KINDS, CouponKind, RedemptionStatus
 from .models import (
     Badge,
     CouponBatch,
@@ -30,22 +33,16 @@ from .models import (
     LoyaltyAccount,
     Programme,
     Redemption,
-    Referral,
     Reward,
     Tier,
 )
 from .services.badges import badges_evaluate
-from .services.bonuses import bonus_award
-from .services.clawback import refund_clawback
 from .services.coupons import coupon_batch_create, coupon_find, coupon_redeem, coupon_validate
-from .services.earning import order_ingest, orders_earn_bulk
-from .services.jobs import points_expire_due, points_mature_due
+from .services.earning import order_ingest
+from .services.jobs import points_mature_due
 from .services.redemption import (
-    redemption_cancel,
-    redemption_fulfil,
     reward_redeem,
 )
-from .services.referrals import referral_code_for
 
 FIXTURE = Path(settings.BASE_DIR) / "fixtures" / "loyalty_demo.json"
 
@@ -141,12 +138,12 @@ def _shop_with_coupon(
 
 def _coupon_uses(ctx: demo.DemoContext, rng: random.Random, *, batch: CouponBatch) -> int:
     """Coupons in use, so the wallet's "used" section, the batch report and the coupon uses
-    have data: about half of the redeemed vouchers (always one of the first demo member's, who
-    redeems one if they have none) came back with a purchase on the last evening, and 30 codes
-    of the welcome-back batch with one during its ten days of validity. Every generated order
-    lies before the anchor, like the rest of the demo; the vouchers themselves can only be
-    issued at seeding time (``reward_redeem`` runs now). Everything goes through the coupon and
-    order services, so the limits hold and ``verify_ledger`` stays clean."""
+    have data: about half of the vouchers still in wallets (redeemed in the history, unused and
+    not yet expired; always one of the first demo member's, who redeems one now if they have
+    none left) came back with a purchase on the last evening, and 30 codes of the welcome-back
+    batch with one during its ten days of validity. Every generated order lies before the
+    anchor, like the rest of the demo. Everything goes through the coupon and order services,
+    so the limits hold and ``verify_ledger`` stays clean."""
     products = [
         p for p in demo.reference_data()["catalogue"] if not p["sku"].startswith("SNK-MOON")
     ]
@@ -155,11 +152,15 @@ def _coupon_uses(ctx: demo.DemoContext, rng: random.Random, *, batch: CouponBatc
     member_one = Customer.objects.filter(
         pk=ctx.member_customer_ids.get(demo.MEMBER_LOGINS[0])
     ).first()
+    evening = ctx.anchor - dt.timedelta(hours=8)
+    # Vouchers still in the wallet: redeemed in the history, unused and not yet expired.
     vouchers = Redemption.objects.filter(
         account__customer_id__in=ctx.customer_ids,
         reward__kind__in=VOUCHER_KINDS,
         status=RedemptionStatus.FULFILLED,
-    )
+        coupon__is_active=True,
+        coupon__uses=0,
+    ).filter(Q(coupon__valid_until__isnull=True) | Q(coupon__valid_until__gt=timezone.now()))
     if member_one is not None and not vouchers.filter(account__customer=member_one).exists():
         account = LoyaltyAccount.objects.filter(customer=member_one).first()
         balance = account.balance if account is not None else 0
@@ -177,7 +178,6 @@ def _coupon_uses(ctx: demo.DemoContext, rng: random.Random, *, batch: CouponBatc
                 key=f"demo:{account.pk}:voucher",
                 channel="portal",
             )
-    evening = ctx.anchor - dt.timedelta(hours=8)
     visits: list[tuple[Customer, str, Store, dt.datetime]] = []
     for redemption in vouchers.select_related("account__customer__store", "coupon").order_by("pk"):
         customer = redemption.account.customer
@@ -221,86 +221,12 @@ def seed_loyalty(ctx: demo.DemoContext) -> dict[str, int]:
     counts = _reference(ctx.anchor)
     manager = ctx.users.get("manager@example.com")
 
-    order_ids = list(
-        Order.objects.filter(customer_id__in=ctx.customer_ids).values_list("pk", flat=True)
-    )
-    counts["orders earning points"] = orders_earn_bulk(
-        order_ids=order_ids, publish_earned=False, at_order_time=True
-    )
-    for refund in (
-        Refund.objects.filter(order_id__in=order_ids).select_related("order").order_by("at", "pk")
-    ):
-        refund_clawback(refund=refund)
+    # The programme's days replayed in order: enrolments, earning, refunds, referrals,
+    # redemptions and the nightly jobs, each on its day (see ``demo_history``).
+    history = history_replay(ctx, ctx.rng("loyalty:history"))
+    counts.update(history.counts)
+    # Pending points whose return window ended between midnight and now.
     points_mature_due()
-    points_expire_due()
-
-    # Referrals: some members joined through a friend and both were rewarded on the first order.
-    customers = list(Customer.objects.filter(pk__in=ctx.customer_ids).order_by("joined_at", "pk"))
-    referrals = 0
-    programme = Programme.get()
-    for referee in rng.sample(customers[len(customers) // 3 :], k=min(60, len(customers) // 3)):
-        referrer = rng.choice(
-            [c for c in customers[: len(customers) // 3] if c.joined_at < referee.joined_at]
-        )
-        if referrer.pk == referee.pk or Referral.objects.filter(referee=referee).exists():
-            continue
-        code = referral_code_for(customer=referrer).code
-        rewarded = Order.objects.filter(customer=referee).exists()
-        referral = Referral.objects.create(
-            referrer=referrer,
-            referee=referee,
-            code=code,
-            status=ReferralStatus.REWARDED if rewarded else ReferralStatus.PENDING,
-            rewarded_at=referee.joined_at if rewarded else None,
-        )
-        if rewarded:
-            bonus_award(
-                customer=referrer,
-                points=programme.referrer_bonus,
-                key=f"bonus:referral:{referral.pk}:referrer",
-                reason="Referral: a friend joined",
-            )
-            bonus_award(
-                customer=referee,
-                points=programme.referee_bonus,
-                key=f"bonus:referral:{referral.pk}:referee",
-                reason="Referral welcome bonus",
-            )
-        referrals += 1
-    counts["referrals"] = referrals
-
-    # Redemptions through the real service: vouchers land in wallets, gifts wait for fulfilment.
-    rewards = list(Reward.objects.filter(is_active=True).select_related("min_tier"))
-    accounts = list(
-        LoyaltyAccount.objects.filter(customer_id__in=ctx.customer_ids, balance__gte=600)
-        .select_related("customer", "tier")
-        .order_by("pk")
-    )
-    redeemed = 0
-    for account in rng.sample(accounts, k=min(len(accounts), max(1, len(accounts) // 3))):
-        affordable = [r for r in rewards if r.cost_points <= account.balance]
-        if not affordable:
-            continue
-        reward = rng.choice(affordable)
-        try:
-            redemption = reward_redeem(
-                customer=account.customer,
-                reward=reward,
-                key=f"demo:{account.pk}:1",
-                channel=rng.choice(["portal", "store"]),
-            )
-        except ApplicationError:
-            continue
-        redeemed += 1
-        if reward.kind in (RewardKind.PHYSICAL, RewardKind.EXPERIENCE) and manager is not None:
-            roll = rng.random()
-            if roll < 0.55:
-                redemption_fulfil(redemption=redemption, actor=manager, notes="Collected in store")
-            elif roll < 0.62 and redemption.status == RedemptionStatus.REQUESTED:
-                redemption_cancel(
-                    redemption=redemption, actor=manager, reason="Member changed their mind"
-                )
-    counts["redemptions"] = redeemed
 
     batch = coupon_batch_create(
         name="Autumn welcome back ¥20",
@@ -318,8 +244,14 @@ def seed_loyalty(ctx: demo.DemoContext) -> dict[str, int]:
     counts["coupon uses"] = _coupon_uses(ctx, rng, batch=batch)
 
     # Badges through the real rules, for a sample of members (each award is a ledger write).
+    customers = list(Customer.objects.filter(pk__in=ctx.customer_ids).order_by("joined_at", "pk"))
     badges = 0
     for customer in rng.sample(customers, k=min(len(customers), 400)):
         badges += len(badges_evaluate(customer=customer, today=timezone.localdate()))
     counts["badges awarded"] = badges
+
+    templates = json.loads(FIXTURE.read_text(encoding="utf-8"))["messages"]
+    counts.update(
+        inbox_seed(ctx, ctx.rng("loyalty:inbox"), templates=templates, fulfilled=history.fulfilled)
+    )
     return counts

@@ -28,12 +28,14 @@ def account_ensure(*, customer_id: int) -> LoyaltyAccount:
 
 
 def lock_account(*, customer_id: int) -> LoyaltyAccount:
-    account_ensure(customer_id=customer_id)
-    return (
-        LoyaltyAccount.objects.select_for_update(of=("self",))
-        .select_related("tier")
-        .get(customer_id=customer_id)
-    )
+    """The customer's account, row-locked (created first if it does not exist yet): one query
+    when it exists, the usual case."""
+    locked = LoyaltyAccount.objects.select_for_update(of=("self",)).select_related("tier")
+    account = locked.filter(customer_id=customer_id).first()
+    if account is None:
+        account_ensure(customer_id=customer_id)
+        account = locked.get(customer_id=customer_id)
+    return account
 
 
 def lock_accounts(*, account_ids: list[int]) -> dict[int, LoyaltyAccount]:

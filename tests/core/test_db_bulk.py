@@ -1,5 +1,5 @@
 """bulk_insert / bulk_update_fields: the same rows as bulk_create / bulk_update, on PostgreSQL
-through unnest arrays (constant SQL), elsewhere through Django's own bulk methods."""
+through unnest arrays (constant SQL), elsewhere through bulk_create and one executemany UPDATE."""
 
 import datetime as dt
 

@@ -27,8 +27,9 @@ from ..rules import OrderFacts, compute_event_bonus
 from ..selectors import earn_rules_active
 
 
-def debt_settle(*, account: LoyaltyAccount, key: str) -> int:
-    """Points owed from an earlier clawback are taken from newly available points."""
+def debt_settle(*, account: LoyaltyAccount, key: str, at: dt.datetime | None = None) -> int:
+    """Points owed from an earlier clawback are taken from newly available points (the row is
+    dated ``at``, default now: the time the points became available)."""
     if account.debt <= 0 or account.balance <= 0:
         return 0
     amount = min(account.debt, account.balance)
@@ -38,6 +39,7 @@ def debt_settle(*, account: LoyaltyAccount, key: str) -> int:
         key=key,
         points=-amount,
         reason=_("Settles points owed from a refund"),
+        at=at,
     )
     tx.save()
     ledger.spend_lots(account=account, points=amount, tx=tx)
@@ -84,18 +86,22 @@ def bonus_award(
         detail=detail,
         at=now,
     )
-    debt_settle(account=account, key=f"{key}:settle")
+    debt_settle(account=account, key=f"{key}:settle", at=now)
     return tx
 
 
-def signup_bonus_award(*, customer: Customer) -> PointsTransaction | None:
-    """The programme's welcome bonus for a newly enrolled member, once."""
+def signup_bonus_award(
+    *, customer: Customer, at: dt.datetime | None = None
+) -> PointsTransaction | None:
+    """The programme's welcome bonus for a newly enrolled member, once (dated ``at``, default
+    now; back-filled history passes the enrolment time)."""
     programme = Programme.get()
     return bonus_award(
         customer=customer,
         points=programme.signup_bonus,
         key=f"bonus:signup:{customer.pk}",
         reason=_("Welcome bonus"),
+        at=at,
         source_ref="signup",
         detail={"bonus": BonusKind.WELCOME},
     )

@@ -1,6 +1,7 @@
 """Clawback: a refund takes back its share of the points its order earned, once per refund
 (ledger key ``refund:<id>``); see ``refund_clawback`` for the policy."""
 
+import datetime as dt
 from decimal import Decimal
 
 from django.db import transaction
@@ -40,9 +41,10 @@ def _refund_share(*, refund: Refund, order: Order, earned: int) -> tuple[int, in
 
 
 @transaction.atomic
-def refund_clawback(*, refund: Refund) -> PointsTransaction | None:
+def refund_clawback(*, refund: Refund, at: dt.datetime | None = None) -> PointsTransaction | None:
     """Claw back the refund's share of the order's points, once per refund (one REFUND ledger
-    row, key ``refund:<id>``).
+    row, key ``refund:<id>``, dated ``at``, default now; back-filled history passes the time
+    the refund was made).
 
     Policy. The refund's share is the refunded part of what the order earned (shares of split
     refunds add up, see ``_refund_share``). The order's points are now in one of four places,
@@ -117,6 +119,7 @@ def refund_clawback(*, refund: Refund) -> PointsTransaction | None:
         detail={k: v for k, v in (("expired", left_out), ("owed", debt)) if v},
         order=order,
         refund=refund,
+        at=at,
     )
     tx.save()
     if from_lot:

@@ -232,12 +232,14 @@ def coupon_issue(
     source_ref: str = "",
     redemption: Redemption | None = None,
     max_uses: int = 1,
+    at: dt.datetime | None = None,
 ) -> Coupon:
     """One coupon with a fresh code, owned by ``owner`` (a voucher in their wallet), valid from
-    now for ``valid_days`` days (0 = no end). ``max_uses`` is also the owner's allowance."""
+    ``at`` (default now) for ``valid_days`` days (0 = no end). ``max_uses`` is also the owner's
+    allowance."""
     value, min_spend = Decimal(value), Decimal(min_spend)
     _check_terms(kind=kind, value=value, min_spend=min_spend)
-    now = timezone.now()
+    now = at or timezone.now()
     return Coupon.objects.create(
         code=_voucher_code() if owner is not None else coupon_code_generate(),
         kind=kind,

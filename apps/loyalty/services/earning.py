@@ -262,7 +262,12 @@ def order_ingest(
 
 
 def orders_earn_bulk(
-    *, order_ids, chunk: int = 500, publish_earned: bool = True, at_order_time: bool = True
+    *,
+    order_ids,
+    chunk: int = 500,
+    publish_earned: bool = True,
+    at_order_time: bool = True,
+    as_of: dt.datetime | None = None,
 ) -> int:
     """Earn points for many orders at once (imports, seeding), chunked by customer: one chunk
     locks its accounts, reads its orders and lines in a few queries, computes points with the
@@ -272,8 +277,10 @@ def orders_earn_bulk(
     customer with their newest order (referral rewards, badges). Accounts it creates start in the
     entry tier, like ``locks.account_ensure``. ``at_order_time`` (the default: imports and demo
     data back-fill history) dates the ledger rows at each order's time, so a points-metric tier
-    counts them in the window they belong to; False dates them now. Returns the number of orders
-    that earned."""
+    counts them in the window they belong to; False dates them now. ``as_of`` (default now) is
+    when the earning runs: orders still inside their return window then earn pending points,
+    and tiers are evaluated as of then (back-filled history replays the programme's days in
+    order, see ``apps.loyalty.demo``). Returns the number of orders that earned."""
     wanted = set(order_ids)
     if not wanted:
         return 0
@@ -304,17 +311,18 @@ def orders_earn_bulk(
             rule_tiers,
             publish_earned,
             at_order_time,
+            as_of or timezone.now(),
         )
     return earned
 
 
 @transaction.atomic
 def _earn_chunk(
-    customer_ids, wanted, programme, rules, rule_tiers, publish_earned, at_order_time
+    customer_ids, wanted, programme, rules, rule_tiers, publish_earned, at_order_time, now
 ) -> int:
     # New accounts start in the entry tier, as ``account_ensure`` creates them.
     entry = entry_tier()
-    joined = timezone.now() if entry else None
+    joined = now if entry else None
     LoyaltyAccount.objects.bulk_create(
         [LoyaltyAccount(customer_id=c, tier=entry, tier_since=joined) for c in customer_ids],
         ignore_conflicts=True,
@@ -350,7 +358,6 @@ def _earn_chunk(
         "order_id", "sku", "category", "quantity", "unit_price"
     ):
         lines.setdefault(ln.order_id, []).append((ln.sku, ln.category, ln.quantity * ln.unit_price))
-    now = timezone.now()
     planned = []
     for order in orders:
         account = accounts[order.customer_id]
@@ -407,8 +414,10 @@ def _earn_chunk(
     bulk_update_fields(LoyaltyAccount, list(touched.values()), ledger.ACCOUNT_COUNTERS)
     for account in touched.values():
         if account.debt:
-            debt_settle(account=account, key=f"settle:{account.pk}:{account.last_hash[:16]}")
-        tier_evaluate(account=account)
+            debt_settle(
+                account=account, key=f"settle:{account.pk}:{account.last_hash[:16]}", at=now
+            )
+        tier_evaluate(account=account, as_of=now)
     if publish_earned:
         newest = {order.customer_id: order for order, *_ in planned}
         for order in newest.values():

@@ -83,7 +83,9 @@ def points_mature_due(*, as_of: dt.datetime | None = None, chunk: int = 1000) ->
             LoyaltyAccount, [accounts[a] for a in by_account], ledger.ACCOUNT_COUNTERS
         )
         for account in settle:
-            debt_settle(account=account, key=f"settle:{account.pk}:{account.last_hash[:16]}")
+            debt_settle(
+                account=account, key=f"settle:{account.pk}:{account.last_hash[:16]}", at=as_of
+            )
         return len(lot_ids)
 
     return _process(
@@ -124,28 +126,24 @@ def points_expire_due(*, as_of: dt.datetime | None = None, chunk: int = 1000) ->
     )
 
 
-def birthday_bonuses_award(*, today: dt.date | None = None) -> int:
+def birthday_bonuses_award(*, today: dt.date | None = None, at: dt.datetime | None = None) -> int:
     """The programme's birthday bonus, once a year, to members whose birthday is today
-    (29 February birthdays are celebrated on 28 February in other years)."""
-    today = today or timezone.localdate()
+    (29 February birthdays are celebrated on 28 February in other years) and who had enrolled
+    by then. ``at`` dates the awards (default now; back-filled history passes a time on
+    ``today``). Returns how many were awarded."""
+    at = at or timezone.now()
+    today = today or timezone.localdate(at)
     programme = Programme.get()
     if not programme.birthday_bonus:
         return 0
-    qs = Customer.objects.filter(
-        anonymized_at__isnull=True,
-        merged_into__isnull=True,
-        birth_date__month=today.month,
-        birth_date__day=today.day,
+    members = Customer.objects.filter(
+        anonymized_at__isnull=True, merged_into__isnull=True, joined_at__lte=at
     )
+    qs = members.filter(birth_date__month=today.month, birth_date__day=today.day)
     ids = list(qs.values_list("pk", flat=True))
     if today.month == 2 and today.day == 28 and not _is_leap(today.year):
         ids += list(
-            Customer.objects.filter(
-                anonymized_at__isnull=True,
-                merged_into__isnull=True,
-                birth_date__month=2,
-                birth_date__day=29,
-            ).values_list("pk", flat=True)
+            members.filter(birth_date__month=2, birth_date__day=29).values_list("pk", flat=True)
         )
     awarded = 0
     for customer in Customer.objects.filter(pk__in=ids).order_by("pk"):
@@ -157,6 +155,7 @@ def birthday_bonuses_award(*, today: dt.date | None = None) -> int:
                     points=programme.birthday_bonus,
                     key=f"bonus:birthday:{customer.pk}:{today.year}",
                     reason=_("Happy birthday!"),
+                    at=at,
                     detail={"bonus": BonusKind.BIRTHDAY},
                 )
                 is not None

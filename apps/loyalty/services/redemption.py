@@ -23,6 +23,7 @@ expiry job then expires them; if the lot was already closed by that job, the poi
 new lot with the same earning and expiry dates (a lot expires once, under its own key).
 """
 
+import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -78,8 +79,9 @@ def _check_handover(*, reward: Reward, pickup_store: Store | None, delivery_addr
     text_check(delivery_address=delivery_address, multiline=["delivery_address"])
 
 
-def _check_eligible(*, account: LoyaltyAccount, reward: Reward, quantity: int) -> None:
-    now = timezone.now()
+def _check_eligible(
+    *, account: LoyaltyAccount, reward: Reward, quantity: int, now: dt.datetime
+) -> None:
     if not reward.is_active:
         raise NotEligible(_("This reward is not available."))
     if reward.starts_at and now < reward.starts_at:
@@ -153,6 +155,7 @@ def reward_redeem(
     channel: str = "portal",
     pickup_store: Store | None = None,
     delivery_address: str = "",
+    at: dt.datetime | None = None,
 ) -> Redemption:
     """Spend points (soonest-expiring first) and stock for ``quantity`` of ``reward``, once per
     ``key``: the same key again, for the same member, reward and quantity, returns the first
@@ -160,7 +163,10 @@ def reward_redeem(
     ``idempotency_conflict`` and reveals nothing of the first one (its voucher code is the
     member's money). Refusals (NotEligible, LimitReached, OutOfStock, InsufficientPoints,
     Conflict) change nothing. A gift or experience may say how it reaches the member: a
-    ``pickup_store`` or a ``delivery_address`` (the fulfilment queue shows it)."""
+    ``pickup_store`` or a ``delivery_address`` (the fulfilment queue shows it). ``at`` (default
+    now) is when the member redeemed: the reward's window is checked then and the rows and
+    voucher are dated then (back-filled history, which replays days in order, so the balance
+    checked is the balance at that time)."""
     if not 1 <= quantity <= 100:
         raise ValidationFailed(_("Quantity must be between 1 and 100."))
     delivery_address = delivery_address.strip()
@@ -174,9 +180,9 @@ def reward_redeem(
     if (done := _replay(key=key, customer=customer, reward=reward, quantity=quantity)) is not None:
         return done
     reward = lock_reward(reward_id=reward.pk)
-    _check_eligible(account=account, reward=reward, quantity=quantity)
+    now = at or timezone.now()
+    _check_eligible(account=account, reward=reward, quantity=quantity, now=now)
     cost = reward.cost_points * quantity
-    now = timezone.now()
     immediate = reward.kind in IMMEDIATE_KINDS
     try:
         with transaction.atomic():
@@ -192,6 +198,7 @@ def reward_redeem(
                 delivery_address=delivery_address,
                 idempotency_key=key,
                 actor=actor if getattr(actor, "pk", None) else None,
+                created_at=now,
             )
     except IntegrityError:
         # The same key committed meanwhile for another member (their account lock is not ours).
@@ -219,6 +226,7 @@ def reward_redeem(
             source_ref=f"reward:{reward.slug}",
             redemption=redemption,
             max_uses=quantity,
+            at=now,
         )
         redemption.voucher_code = coupon.code
         redemption.save(update_fields=["voucher_code", "updated_at"])
@@ -294,10 +302,12 @@ def redemption_cancel(
     actor: User | None = None,
     reason: str = "",
     by_member: bool = False,
+    at: dt.datetime | None = None,
 ) -> Redemption:
     """Cancel a redemption that is still requested, or a voucher whose coupon was never used:
     the points go back to the same lots (original expiry), the stock comes back, the voucher is
-    switched off. One REVERSE ledger row; audited. Cancelling twice is refused."""
+    switched off. One REVERSE ledger row, dated ``at`` (default now); audited. Cancelling twice
+    is refused."""
     account, redemption = _lock_redemption(redemption)
     reward = lock_reward(reward_id=redemption.reward_id)
     coupon = Coupon.objects.select_for_update().filter(redemption=redemption).first()
@@ -312,7 +322,7 @@ def redemption_cancel(
             _("This redemption can no longer be cancelled."), code="redemption_not_cancellable"
         )
     before = {"status": redemption.status, "balance": account.balance}
-    now = timezone.now()
+    now = at or timezone.now()
     ledger.append(
         account=account,
         kind=TxKind.REVERSE,
@@ -326,7 +336,7 @@ def redemption_cancel(
         at=now,
     )
     _restore_lots(redemption=redemption, account=account)
-    debt_settle(account=account, key=f"redemption:{redemption.pk}:cancel:settle")
+    debt_settle(account=account, key=f"redemption:{redemption.pk}:cancel:settle", at=now)
     if reward.stock is not None:
         Reward.objects.filter(pk=reward.pk).update(
             stock=F("stock") + redemption.quantity, updated_at=now
@@ -351,8 +361,11 @@ def redemption_cancel(
 
 
 @transaction.atomic
-def redemption_fulfil(*, redemption: Redemption, actor: User, notes: str = "") -> Redemption:
-    """Mark a requested redemption as handed over or shipped; audited. Only requested ones."""
+def redemption_fulfil(
+    *, redemption: Redemption, actor: User, notes: str = "", at: dt.datetime | None = None
+) -> Redemption:
+    """Mark a requested redemption as handed over or shipped (at ``at``, default now); audited.
+    Only requested ones."""
     redemption = (
         Redemption.objects.select_for_update(of=("self",))
         .select_related("reward")
@@ -364,7 +377,7 @@ def redemption_fulfil(*, redemption: Redemption, actor: User, notes: str = "") -
         )
     before = {"status": redemption.status}
     redemption.status = RedemptionStatus.FULFILLED
-    redemption.fulfilled_at = timezone.now()
+    redemption.fulfilled_at = at or timezone.now()
     if notes.strip():
         redemption.fulfilment_notes = "\n".join(
             filter(None, [redemption.fulfilment_notes, notes.strip()])

@@ -13,6 +13,7 @@ referee's account lock, and then locks the referrer's account. Circular referral
 refused at registration, so no two first orders can wait on each other's accounts.
 """
 
+import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
@@ -158,6 +159,17 @@ def referral_reward_on_first_purchase(*, customer_id: int) -> Referral | None:
     )
     if referral is None:
         return None
+    referral_reward(referral=referral)
+    referrer = Customer.objects.get(pk=referral.referrer_id)
+    badges_evaluate(customer=referrer)  # the referrer may have reached a referrals badge
+    return referral
+
+
+def referral_reward(*, referral: Referral, at: dt.datetime | None = None) -> Referral:
+    """Both sides' bonuses for a pending referral, and the referral marked rewarded; dated
+    ``at`` (default now; back-filled history passes the first purchase's time). The caller
+    holds the referral's row lock; the bonus keys keep it once."""
+    now = at or timezone.now()
     programme = Programme.get()
     referee = Customer.objects.get(pk=referral.referee_id)
     referrer = Customer.objects.get(pk=referral.referrer_id)
@@ -168,6 +180,7 @@ def referral_reward_on_first_purchase(*, customer_id: int) -> Referral | None:
         reason=_("Welcome bonus for joining through a friend"),
         source_ref=f"referral:{referral.pk}",
         detail={"bonus": BonusKind.REFERRED, "referral": referral.pk},
+        at=now,
     )
     bonus_award(
         customer=referrer,
@@ -177,9 +190,9 @@ def referral_reward_on_first_purchase(*, customer_id: int) -> Referral | None:
         % {"name": referee.first_name or referee.member_number},
         source_ref=f"referral:{referral.pk}",
         detail={"bonus": BonusKind.REFERRAL, "referral": referral.pk},
+        at=now,
     )
     referral.status = ReferralStatus.REWARDED
-    referral.rewarded_at = timezone.now()
+    referral.rewarded_at = now
     referral.save(update_fields=["status", "rewarded_at", "updated_at"])
-    badges_evaluate(customer=referrer)  # the referrer may have reached a referrals badge
     return referral

@@ -8,7 +8,9 @@ message listing the points per expiry date.
 
 Who is told, and how (decided here; DESIGN is silent):
 
-- The portal inbox always gets the message (it is part of the member's account).
+- The portal inbox always gets the message (it is part of the member's account), written in
+  every language (the member reads it in whichever one the portal is in), dated the run's
+  ``as_of``.
 - E-mail: a points-expiry notice is a *service* message about the member's own account, not
   marketing, so it needs no marketing opt-in. It is sent when the member has an address on file,
   is not anonymised, has not withdrawn e-mail consent for purpose "service" (an explicit
@@ -17,7 +19,9 @@ Who is told, and how (decided here; DESIGN is silent):
   Addresses recorded by staff, tills or imports are taken as given by the member.
 - The e-mail is rendered in the member's preferred language and sent after commit: the run
   publishes ``points.expiring`` per member, and the e-mail is its after-commit subscriber
-  (delivered from the outbox, retried), so a rolled-back run sends nothing.
+  (delivered from the outbox, retried), so a rolled-back run sends nothing. An e-mail whose
+  points have all expired by the time it is delivered (a backlog, or a run back-filling
+  history) is not sent: it would only tell the member something no longer true.
 """
 
 import datetime as dt
@@ -33,6 +37,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from apps.core import events
+from apps.core.content import content_languages
 from apps.core.events import Event
 from apps.customers.enums import Channel, ConsentPurpose
 from apps.customers.inbox import portal_message_send
@@ -67,7 +72,9 @@ def _emailable(customer_ids: list[int]) -> set[int]:
 
 
 @transaction.atomic
-def _remind_chunk(*, account_ids: list[int], as_of: dt.datetime, within_days: int) -> int:
+def _remind_chunk(
+    *, account_ids: list[int], as_of: dt.datetime, within_days: int, email: bool
+) -> int:
     lots = list(
         lots_expiring(within_days=within_days, as_of=as_of)
         .filter(account_id__in=account_ids)
@@ -98,28 +105,31 @@ def _remind_chunk(*, account_ids: list[int], as_of: dt.datetime, within_days: in
     for lot in lots:
         first_lot.setdefault(lot["account__customer_id"], lot["id"])
     for customer in Customer.objects.filter(pk__in=list(items), anonymized_at__isnull=True):
-        # Written in every language, so the inbox reads in whichever the member switches to.
-        subjects, bodies = {}, {}
-        for language, _name in settings.LANGUAGES:
-            with translation.override(language):
-                subjects[language], bodies[language], _html = _render(
-                    customer=customer, items=items[customer.pk]
-                )
+        content = {}
+        for lang in content_languages():
+            with translation.override(lang):
+                subject, text, _html = _render(customer=customer, items=items[customer.pk])
+            suffix = lang.replace("-", "_")
+            content[f"subject_{suffix}"], content[f"body_{suffix}"] = subject, text
         portal_message_send(
             customer=customer,
-            subject=subjects,
-            body=bodies,
             kind=PortalMessage.Kind.LOYALTY,
             key=f"points-expiring:{first_lot[customer.pk]}",
+            sent_at=as_of,
+            **content,
         )
-    for customer_id in sorted(items):
-        events.publish("points.expiring", customer_id=customer_id, items=items[customer_id])
+    if email:
+        for customer_id in sorted(items):
+            events.publish("points.expiring", customer_id=customer_id, items=items[customer_id])
     return len(items)
 
 
-def points_expiring_remind(*, as_of: dt.datetime | None = None, chunk: int = 500) -> int:
+def points_expiring_remind(
+    *, as_of: dt.datetime | None = None, chunk: int = 500, email: bool = True
+) -> int:
     """Remind members of points entering the reminder window; each lot once. Returns the number
-    of members reminded."""
+    of members reminded. ``email=False`` writes only the inbox messages: a run back-filling
+    history (the demo) has no e-mails of the past to send."""
     as_of = as_of or timezone.now()
     programme = Programme.get()
     if programme.expiry_policy == ExpiryPolicy.NEVER or not programme.reminder_days:
@@ -136,6 +146,7 @@ def points_expiring_remind(*, as_of: dt.datetime | None = None, chunk: int = 500
             account_ids=account_ids[start : start + chunk],
             as_of=as_of,
             within_days=programme.reminder_days,
+            email=email,
         )
     return reminded
 
@@ -186,8 +197,11 @@ def on_points_expiring(event: Event) -> bool:
 
 def points_expiring_email_send(*, customer_id: int, items: list[dict]) -> bool:
     """Send the reminder e-mail in the member's language. Re-checks reachability at send time
-    (consent may have been withdrawn since the run). Returns whether a message was sent."""
-    if customer_id not in _emailable([customer_id]):
+    (consent may have been withdrawn since the run) and leaves out the points that have expired
+    meanwhile; nothing is sent when none are left. Returns whether a message was sent."""
+    today = timezone.localdate()
+    items = [item for item in items if dt.date.fromisoformat(item["expires_on"]) >= today]
+    if not items or customer_id not in _emailable([customer_id]):
         return False
     customer = Customer.objects.get(pk=customer_id)
     with translation.override(customer.preferred_language):

@@ -109,6 +109,7 @@ def tier_evaluate(*, account: LoyaltyAccount, as_of: dt.datetime | None = None) 
                 points=best.entry_gift_points,
                 key=f"bonus:tier-gift:{account.pk}:{best.pk}",
                 reason=_("Welcome gift for %(tier)s") % {"tier": best.name},
+                at=now,
                 detail={"bonus": BonusKind.TIER_GIFT, "tier": best.pk},
             )
     return account.tier

@@ -22,7 +22,7 @@ def production_reason() -> str | None:
 
 class Command(BaseCommand):
     help = (
-        "Load deterministic demo data (stores, customers with a year of orders, consents, tags, "
+        "Load deterministic demo data (stores, customers with two years of orders, consents, tags, "
         "interactions, refunds) and the demo logins. Runs once: a database that already has "
         "customers is left alone."
     )
