@@ -273,8 +273,8 @@ class StoreAdmin(TranslationAdmin):
 
 
 @admin.register(Tag)
-class TagAdmin(admin.ModelAdmin):
-    list_display = ["name", "color"]
+class TagAdmin(TranslationAdmin):
+    list_display = ["name", "label", "color"]
     search_fields = ["name"]
 
 

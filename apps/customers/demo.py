@@ -129,7 +129,12 @@ def _ensure_reference(ref: dict) -> tuple[list[Store], dict[str, Tag]]:
     tags = {}
     for row in ref["tags"]:
         tag, _created = Tag.objects.get_or_create(
-            name=row["name"], defaults={"color": row["color"]}
+            name=row["name"],
+            defaults={
+                "color": row["color"],
+                "label_en": row["label_en"],
+                "label_zh_hans": row["label_zh_hans"],
+            },
         )
         tags[row["name"]] = tag
     return stores, tags

@@ -65,7 +65,16 @@ class Store(TimeStampedModel):
 
 
 class Tag(models.Model):
+    """``name`` is the tag's identifier (imports, the API and filters match it); ``label`` is
+    how it reads, per language (``label_en``, ``label_zh_hans``), the name when empty."""
+
     name = models.CharField(_("name"), max_length=50, unique=True)
+    label = models.CharField(
+        _("label"),
+        max_length=50,
+        blank=True,
+        help_text=_("How the tag reads in each language; empty shows its name."),
+    )
     color = models.CharField(_("colour"), max_length=20, default="secondary")
 
     class Meta:
@@ -75,6 +84,10 @@ class Tag(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def display(self) -> str:
+        return self.label or self.name
 
 
 class Customer(TimeStampedModel):

@@ -37,7 +37,7 @@ class CustomerFilterForm(forms.Form):
 
     def __init__(self, *args, tags=(), stores=(), **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["tag"].choices = [("", _("Any tag")), *((t.name, t.name) for t in tags)]
+        self.fields["tag"].choices = [("", _("Any tag")), *((t.name, t.display) for t in tags)]
         self.fields["store"].choices = [("", _("Any store")), *((s.code, s.name) for s in stores)]
 
     def filters(self) -> dict[str, str]:

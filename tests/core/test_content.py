@@ -89,3 +89,19 @@ def test_the_migration_puts_old_text_in_the_column_of_its_language():
         "benefits_en": None,
         "benefits_zh_hans": "免运费",
     }
+
+
+def test_a_tag_reads_its_label_in_the_readers_language_and_keeps_its_name():
+    from apps.customers.models import Tag
+
+    tag = Tag.objects.create(name="wholesale", label_en="Wholesale", label_zh_hans="批发")
+    bare = Tag.objects.create(name="vip")
+    with translation.override("zh-hans"):
+        assert (Tag.objects.get(pk=tag.pk).display, Tag.objects.get(pk=bare.pk).display) == (
+            "批发",
+            "vip",
+        )
+        # The name stays the identifier imports, the API and filters match.
+        assert Tag.objects.get(name="wholesale") == tag
+    with translation.override("en"):
+        assert Tag.objects.get(pk=tag.pk).display == "Wholesale"

@@ -686,3 +686,16 @@ def test_home_shows_30_day_figures_and_recent_customers(client, manager, store):
     )
     assert [c.pk for c in response.context["recent_customers"]] == [new.pk, old.pk]
     assert "Newcomer" in response.content.decode()
+
+
+def test_tags_read_their_label_in_the_readers_language(client, agent, customer):
+    from apps.customers.models import Tag
+
+    tag = Tag.objects.create(name="wholesale", label_en="Wholesale", label_zh_hans="批发")
+    customer.tags.add(tag)
+    client.force_login(agent)
+    client.cookies["django_language"] = "zh-hans"
+    detail = client.get(reverse("dashboard:customer-detail", args=[customer.member_number]))
+    listing = client.get(reverse("dashboard:customer-list")).content.decode()
+    assert "批发" in detail.content.decode() and "Wholesale" not in detail.content.decode()
+    assert '<option value="wholesale">批发</option>' in listing  # filters by name, reads the label
