@@ -384,7 +384,9 @@ def actor_display(event: AuditEvent) -> tuple[str, str]:
     stored label when the account is gone or for the system."""
     if event.actor is not None:
         return event.actor.get_full_name(), event.actor.email or event.actor.phone
-    return event.actor_label or str(_("system")), ""
+    # Events without a person were stored with the label "system": say it in the reader's words.
+    label = event.actor_label if event.actor_label not in ("", "system") else str(_("system"))
+    return label, ""
 
 
 def distinct_target_ids(events: Iterable[AuditEvent], target_type: str) -> set[int]:
