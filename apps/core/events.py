@@ -56,6 +56,12 @@ EVENTS: dict[str, str] = {
     "tier.changed": "A member's tier changed. customer_id, old_tier_id, new_tier_id, direction.",
     "redemption.created": "A member redeemed a reward. redemption_id, customer_id, reward_id.",
     "points.expiring": "A member was reminded of points about to expire. customer_id, items.",
+    "survey.response_completed": (
+        "A survey was answered (once per invitation). response_id, survey_id, customer_id (or "
+        "null), score_group (promoter|passive|detractor or empty), nps_score (or null)."
+    ),
+    "survey.invited": "Survey invitations were sent by e-mail. invitation_ids.",
+    "ticket.resolved": "A complaint ticket was resolved. ticket_id, customer_id (or null).",
 }
 
 

@@ -62,6 +62,11 @@ class ProgrammeForm(BootstrapMixin, forms.ModelForm):
             ),
             ["pending_days", "tier_grace_days", "adjustment_limit"],
         ),
+        (
+            _("Surveys"),
+            _("The least time between two survey invitations to the same member."),
+            ["survey_cooldown_days"],
+        ),
     ]
     depends_on = ("expiry_policy", PROGRAMME_POLICY_FIELDS)
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import join, loyalty, member, privacy, public
+from .views import join, loyalty, member, privacy, public, surveys
 
 app_name = "portal"
 
@@ -36,4 +36,6 @@ urlpatterns = [
     path("me/privacy/delete/", privacy.DeleteAccountView.as_view(), name="delete"),
     path("goodbye/", privacy.DeletedView.as_view(), name="deleted"),
     path("u/<str:token>/", privacy.UnsubscribeView.as_view(), name="unsubscribe"),
+    path("me/surveys/", surveys.MemberSurveyListView.as_view(), name="surveys"),
+    path("s/<str:token>/", surveys.SurveyAnswerView.as_view(), name="survey-answer"),
 ]

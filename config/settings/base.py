@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "apps.accounts",
     "apps.customers",
     "apps.loyalty",
+    "apps.surveys",
     "apps.dashboard",
     "apps.portal",
     "apps.api",

@@ -51,6 +51,11 @@ class Programme(TimeStampedModel):
     referee_bonus = models.PositiveIntegerField(_("referred friend bonus"), default=200)
     reminder_days = models.PositiveSmallIntegerField(_("remind days before expiry"), default=30)
     tier_grace_days = models.PositiveSmallIntegerField(_("tier downgrade grace days"), default=30)
+    survey_cooldown_days = models.PositiveSmallIntegerField(
+        _("survey cooldown (days)"),
+        default=30,
+        help_text=_("Nobody is invited to a survey more often than this, across all surveys."),
+    )
     adjustment_limit = models.PositiveIntegerField(
         _("adjustment limit without approval"), default=500
     )

@@ -41,6 +41,7 @@ PROGRAMME_FIELDS = localized_fields(
         "reminder_days",
         "tier_grace_days",
         "adjustment_limit",
+        "survey_cooldown_days",
     ],
 )
 EARN_RULE_FIELDS = localized_fields(
