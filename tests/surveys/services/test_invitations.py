@@ -7,13 +7,13 @@ from django.utils import timezone
 from apps.customers.models import PortalMessage
 from apps.loyalty.models import Programme
 from apps.surveys.enums import EmailStatus, InvitationChannel, InvitationStatus, SkipReason
+from apps.surveys.exceptions import NotEligible
 from apps.surveys.models import Invitation
 from apps.surveys.services.invitations import (
     invitation_for_receipt,
     invitations_after_purchase,
     invitations_send_to_customers,
 )
-from apps.surveys.exceptions import NotEligible
 from tests.customers.factories import CustomerFactory, OrderFactory
 from tests.surveys.factories import consent_surveys, nps_survey
 
