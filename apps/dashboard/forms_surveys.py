@@ -68,7 +68,7 @@ class SurveyForm(BootstrapMixin, forms.ModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         for name in ("trigger_channels", "invite_channels"):
-            self.fields[name].widget.attrs["class"] = "form-check-input"
+            self.fields[name].widget.attrs["class"] = "tick-list"
         for name in localized_fields(Survey, ["title"]):
             self.fields[name].required = False
 
