@@ -67,3 +67,11 @@ def test_marketer_builds_and_publishes_an_nps_survey(marketer, page):
     page.goto(f"{page.base_url}/staff/surveys/")
     expect(page.locator("tr", has_text="After your visit")).to_contain_text("Live")
     screenshot(page, "surveys-builder-06-list")
+
+    # The invitation page and the phone-sized preview frame.
+    page.goto(f"{page.base_url}/staff/surveys/{survey.pk}/invite/")
+    expect(page.get_by_role("button", name="Send invitations")).to_be_visible()
+    screenshot(page, "surveys-builder-07-invite")
+    page.goto(f"{page.base_url}/staff/surveys/{survey.pk}/preview/?lang=zh-hans")
+    expect(page.locator(".btn-group .active")).to_have_text("简体中文")
+    screenshot(page, "surveys-builder-08-preview")
