@@ -344,3 +344,54 @@ def test_settings_edit(client, marketer):
     survey.refresh_from_db()
     assert survey.title_en == "Renamed" and survey.trigger_channels == ["web"]
     assert Question.objects.filter(survey=survey).count() == 5
+
+
+def test_question_edit_page_shows_choices_and_only_earlier_questions_for_conditions(
+    client, marketer
+):
+    survey = nps_survey(status=SurveyStatus.DRAFT)
+    nps, rating, yes_no, reason, _text = questions(survey)
+    client.force_login(marketer)
+    page = client.get(url("survey-question-edit", pk=survey.pk, question=reason.pk))
+    assert page.status_code == 200 and b'value="shopping"' in page.content
+    sources = list(page.context["form"].fields["show_if_question"].queryset)
+    assert sources == [nps, rating, yes_no]
+
+
+def test_agent_cannot_reorder(client, agent):
+    survey = nps_survey(status=SurveyStatus.DRAFT)
+    before = questions(survey)
+    client.force_login(agent)
+    response = client.post(
+        url("survey-questions-reorder", pk=survey.pk),
+        {"order": [q.pk for q in reversed(before)]},
+        content_type="application/json",
+    )
+    assert response.status_code == 403 and questions(survey) == before
+
+
+def test_edit_choice_question_renames_and_adds_choices(client, marketer):
+    survey = nps_survey(status=SurveyStatus.DRAFT)
+    reason = questions(survey)[3]
+    client.force_login(marketer)
+    data = _question_post(
+        **{
+            "q-type": QuestionType.SINGLE_CHOICE,
+            "q-text_en": "Why did you come?",
+            "choices-0-value": "shopping",
+            "choices-0-label_en": "Shopping",
+            "choices-1-value": "returns",
+            "choices-1-label_en": "A return",
+            "choices-2-value": "repair",
+            "choices-2-label_en": "A repair",
+        }
+    )
+    response = client.post(url("survey-question-edit", pk=survey.pk, question=reason.pk), data)
+    assert response.status_code == 302
+    reason.refresh_from_db()
+    assert reason.text_en == "Why did you come?" and not reason.required
+    assert [(c.value, c.label_en) for c in reason.choices.order_by("position")] == [
+        ("shopping", "Shopping"),
+        ("returns", "A return"),
+        ("repair", "A repair"),
+    ]

@@ -166,6 +166,7 @@ class QuestionFormView(SurveyMixin, StaffRequiredMixin, TemplateView):
         return form, choices
 
     def get_context_data(self, **kwargs):
+        kwargs.pop("question", None)  # the URL's id; the context holds the question itself
         if "form" not in kwargs:
             kwargs["form"], kwargs["choices"] = self.forms()
         question = self.get_question()

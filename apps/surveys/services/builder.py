@@ -196,6 +196,10 @@ def survey_create(
     return survey
 
 
+def _store_ids(survey: Survey) -> list[int]:
+    return sorted(survey.trigger_stores.values_list("pk", flat=True))
+
+
 @transaction.atomic
 def survey_update(
     *,
@@ -209,7 +213,7 @@ def survey_update(
     data = content_input(Survey, data)
     if "kind" in data and data["kind"] != survey.kind and _locked(survey):
         raise SurveyLocked()
-    before = model_snapshot(survey, SURVEY_FIELDS)
+    before = {**model_snapshot(survey, SURVEY_FIELDS), "trigger_stores": _store_ids(survey)}
     for name in SURVEY_FIELDS:
         if name in data:
             setattr(survey, name, data[name])
@@ -217,7 +221,8 @@ def survey_update(
     survey.save()
     if trigger_stores is not None:
         survey.trigger_stores.set(trigger_stores)
-    old, new = changed_fields(before, model_snapshot(survey, SURVEY_FIELDS))
+    after = {**model_snapshot(survey, SURVEY_FIELDS), "trigger_stores": _store_ids(survey)}
+    old, new = changed_fields(before, after)
     if new:
         audit_record(
             actor=actor,

@@ -322,3 +322,13 @@ def test_copy_makes_a_draft_version_with_questions_choices_and_conditions():
     ]
     assert new[4].show_if_question == new[0] and new[4].show_if_values == old[4].show_if_values
     assert [c.value for c in new[3].choices.all()] == ["shopping", "returns"]
+
+
+def test_update_audits_changed_fields_and_stores_only():
+    from tests.customers.factories import StoreFactory
+
+    survey = _draft()
+    store = StoreFactory()
+    survey_update(survey=survey, actor=None, title_en="Visit", trigger_stores=[store])
+    event = AuditEvent.objects.get(action="survey.update")
+    assert event.before == {"trigger_stores": []} and event.after == {"trigger_stores": [store.pk]}
