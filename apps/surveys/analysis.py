@@ -79,10 +79,19 @@ def response_qs(
     return Response.objects.filter(_period("submitted_at", since, until), survey=survey)
 
 
-def _answer_qs(survey: Survey, since: dt.date | None, until: dt.date | None) -> QuerySet[Answer]:
-    return Answer.objects.filter(
-        _period("response__submitted_at", since, until), response__survey=survey
-    )
+def _answer_qs(
+    survey: Survey,
+    since: dt.date | None,
+    until: dt.date | None,
+    questions: list[Question] | None = None,
+) -> QuerySet[Answer]:
+    """The survey's answers (to ``questions`` when given: then no join at all unless a date
+    filters the responses)."""
+    if questions is not None:
+        qs = Answer.objects.filter(question_id__in=[q.pk for q in questions])
+    else:
+        qs = Answer.objects.filter(question__survey=survey)
+    return qs.filter(_period("response__submitted_at", since, until))
 
 
 # --- the figures of a set of responses ------------------------------------------------------------
@@ -269,8 +278,7 @@ def survey_distributions(
     counts: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     totals: dict[int, int] = defaultdict(int)
     rows = (
-        _answer_qs(survey, since, until)
-        .filter(question__in=[q.pk for q in wanted])
+        _answer_qs(survey, since, until, wanted)
         .values_list("question_id", "number", "choices")
         .annotate(n=Count("id"))
         .order_by()
@@ -442,13 +450,15 @@ def survey_drivers(
     from which each option's sums follow exactly)."""
     numeric = [q for q in questions if q.type in (QuestionType.RATING, QuestionType.YES_NO)]
     choice = [q for q in questions if q.type in CHOICE_TYPES]
-    base = _answer_qs(survey, since, until).filter(response__nps_score__isnull=False)
+    base = Answer.objects.filter(
+        _period("response__submitted_at", since, until), response__nps_score__isnull=False
+    )
     y = F("response__nps_score")
     drivers: list[stats.Driver] = []
     if numeric:
         sums = {
             row["question_id"]: row
-            for row in base.filter(question__in=[q.pk for q in numeric], number__isnull=False)
+            for row in base.filter(question_id__in=[q.pk for q in numeric], number__isnull=False)
             .values("question_id")
             .annotate(
                 n=Count("id"),
@@ -471,7 +481,7 @@ def survey_drivers(
     if choice:
         groups: dict[int, list[tuple[list, int, int, int]]] = defaultdict(list)
         for question_id, chosen, n, sy, syy in (
-            base.filter(question__in=[q.pk for q in choice])
+            base.filter(question_id__in=[q.pk for q in choice])
             .values_list("question_id", "choices")
             .annotate(n=Count("id"), sy=Sum(y), syy=Sum(y * y))
             .order_by()
