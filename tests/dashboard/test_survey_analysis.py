@@ -197,3 +197,20 @@ def test_query_budget_max(client, marketer, survey, store, django_assert_max_num
         assert client.get(_detail(survey)).status_code == 200
     with django_assert_max_num_queries(15):
         assert client.get(_answers(survey)).status_code == 200
+
+
+def test_csat_and_ces_survey_without_nps_renders_its_cards(client, manager):
+    from apps.surveys.enums import Measure, QuestionType
+    from tests.surveys.factories import QuestionFactory, SurveyFactory
+
+    survey = SurveyFactory(kind="csat")
+    QuestionFactory(survey=survey, type=QuestionType.RATING, measure=Measure.CSAT)
+    QuestionFactory(survey=survey, type=QuestionType.RATING, measure=Measure.CES)
+    bulk_responses(survey, [{"csat": 5, "ces": 2}, {"csat": 2, "ces": 4}])
+    client.force_login(manager)
+    response = client.get(_detail(survey), HTTP_ACCEPT_LANGUAGE="zh-hans")
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert 'data-testid="csat"' in html and 'data-testid="ces"' in html
+    assert 'data-testid="nps"' not in html
+    assert response.context["trend_chart"]["value"] == [50.0]

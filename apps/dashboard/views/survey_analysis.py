@@ -99,7 +99,20 @@ def report_table(survey: Survey, table: str, *, since, until, by) -> tuple[list[
     """(header, rows) of one of the page's tables, in the reader's language."""
     if table == "summary":
         summary = analysis.survey_summary(survey=survey, since=since, until=until)
-        return [_("Figure"), _("Value")], [[k, _fmt(v)] for k, v in summary.as_dict().items()]
+        labels = {
+            "responses": _("Responses"),
+            "invited": _("Invited"),
+            "nps": _("NPS"),
+            "nps_ci_low": _("NPS, 95% interval low"),
+            "nps_ci_high": _("NPS, 95% interval high"),
+            "promoters": _("Promoters"),
+            "passives": _("Passives"),
+            "detractors": _("Detractors"),
+            "csat": _("CSAT (%)"),
+            "ces": _("CES"),
+        }
+        rows = [[labels[k], _fmt(v)] for k, v in summary.as_dict().items()]
+        return [_("Figure"), _("Value")], rows
     if table == "funnel":
         funnel = analysis.survey_funnel(survey=survey, since=since, until=until)
         rows = [[step, n, _fmt(pct)] for step, n, pct in funnel.steps()]
