@@ -171,6 +171,20 @@ SELECT {column},
   FROM surveys_response WHERE survey_id = %s GROUP BY 1
 """
 
+_DRIVERS_NUMERIC_SQL = """
+SELECT a.question_id, count(*), sum(a.number), sum(r.nps_score), sum(a.number * a.number),
+       sum(r.nps_score * r.nps_score), sum(a.number * r.nps_score)
+  FROM surveys_answer a JOIN surveys_response r ON r.id = a.response_id
+ WHERE a.question_id = ANY(%s) AND a.number IS NOT NULL AND r.nps_score IS NOT NULL
+ GROUP BY 1
+"""
+_DRIVERS_CHOICE_SQL = """
+SELECT a.question_id, a.choices, count(*), sum(r.nps_score), sum(r.nps_score * r.nps_score)
+  FROM surveys_answer a JOIN surveys_response r ON r.id = a.response_id
+ WHERE a.question_id = ANY(%s) AND r.nps_score IS NOT NULL
+ GROUP BY 1, 2
+"""
+
 
 def _fetch(sql: str, params) -> list:
     with connection.cursor() as cursor:
@@ -197,6 +211,10 @@ def measure_surveys(*, scale: float, runs: int) -> list[dict]:
         return [skipped("surveys", "no seeded survey")]
     questions = question_list(survey=survey)
     wanted = [q.pk for q in questions if q.type in analysis.DISTRIBUTION_TYPES]
+    numeric = [q.pk for q in questions if q.type in (QuestionType.RATING, QuestionType.YES_NO)]
+    choice = [
+        q.pk for q in questions if q.type in (QuestionType.SINGLE_CHOICE, QuestionType.MULTI_CHOICE)
+    ]
     responses = survey.responses.count()
     note = f"{responses:,} responses"
 
@@ -227,6 +245,15 @@ def measure_surveys(*, scale: float, runs: int) -> list[dict]:
             lambda: analysis.survey_breakdowns(survey=survey),
             lambda: _bare_breakdowns(survey.pk),
             "bare SQL GROUP BY × 3",
+        ),
+        (
+            "survey_drivers (r from SQL sums)",
+            lambda: analysis.survey_drivers(survey=survey, questions=questions),
+            lambda: (
+                _fetch(_DRIVERS_NUMERIC_SQL, [numeric]),
+                _fetch(_DRIVERS_CHOICE_SQL, [choice]),
+            ),
+            "bare SQL sums, 2 queries",
         ),
     ]
     results = []
