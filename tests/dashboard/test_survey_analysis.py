@@ -214,3 +214,22 @@ def test_csat_and_ces_survey_without_nps_renders_its_cards(client, manager):
     assert 'data-testid="csat"' in html and 'data-testid="ces"' in html
     assert 'data-testid="nps"' not in html
     assert response.context["trend_chart"]["value"] == [50.0]
+
+
+def test_export_without_text_permission_leaves_out_member_and_text(client, survey):
+    from django.contrib.auth.models import Permission
+
+    from tests.accounts.factories import UserFactory
+
+    user = UserFactory(is_staff=True)
+    user.user_permissions.add(
+        *Permission.objects.filter(
+            content_type__app_label="surveys", codename__in=["view_survey", "export_responses"]
+        )
+    )
+    client.force_login(user)
+    rows = _csv(client.get(reverse("dashboard:survey-export", args=[survey.pk, "csv"])))
+    header = rows[0]
+    assert "Member number" not in header
+    assert all(row[header.index("What went wrong?")] == "" for row in rows[1:])
+    assert 'data-testid="text-hidden"' in client.get(_answers(survey)).content.decode()
