@@ -16,7 +16,7 @@ from django.views import View
 from django.views.generic import TemplateView
 
 from apps.core.exports import csv_response, xlsx_response
-from apps.surveys import analysis
+from apps.surveys import analysis, stats
 from apps.surveys.enums import Measure, ScoreGroup
 from apps.surveys.exports import report_export, responses_export_rows
 from apps.surveys.models import Survey
@@ -208,7 +208,7 @@ class SurveyDetailView(SurveyAccessMixin, TemplateView):
             drivers=analysis.survey_drivers(
                 survey=survey, questions=questions, since=since, until=until
             ),
-            driver_min_n=30,
+            driver_min_n=stats.DRIVER_MIN_N,
             tables=REPORT_TABLES,
             may_export=user.has_perm("surveys.export_responses"),
             **kwargs,
