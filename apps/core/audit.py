@@ -57,6 +57,8 @@ ACTION_LABELS = {
     "export.liability": _("Points liability exported"),
     "export.orders": _("Orders exported"),
     "export.points_history": _("Points history exported"),
+    "export.survey_report": _("Survey report exported"),
+    "export.survey_responses": _("Survey responses exported"),
     "import.customers": _("Customers imported"),
     "import.orders": _("Orders imported"),
     "interaction.create": _("Interaction logged"),

@@ -14,4 +14,5 @@ urlpatterns = [
     path("", include("apps.dashboard.urls_privacy")),
     path("", include("apps.dashboard.urls_audit")),
     path("", include("apps.dashboard.urls_staff")),
+    path("", include("apps.dashboard.urls_survey_analysis")),
 ]

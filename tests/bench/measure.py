@@ -498,6 +498,7 @@ GROUPS = (
     "import",
     "api",
     "events",
+    "surveys",
     "programme",
 )
 
@@ -540,6 +541,10 @@ def run_all(
         from tests.bench import events as event_bench
 
         results += _guarded("events", lambda: event_bench.measure_events(scale=scale))
+    if "surveys" in wanted:
+        from tests.bench import surveys
+
+        results += _guarded("surveys", lambda: surveys.measure_surveys(scale=scale, runs=runs))
     if "programme" in wanted:
         from tests.bench import loyalty
 

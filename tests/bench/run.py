@@ -23,6 +23,9 @@ application path is than the reference; for throughput, reference / value):
 - the points ledger (``tests/bench/loyalty.py``, measured first, on the ledger as seeded):
   ``verify_ledger``, ``points_mature_due`` and ``points_expire_due`` over ~1M lots, and
   ``orders_earn_bulk`` over existing orders, each against set-based SQL or ``COPY``.
+- survey analysis (``tests/bench/surveys.py``): one survey with ~1M answers seeded set-based;
+  the NPS summary, the distributions and the breakdowns through ``apps.surveys.analysis`` vs the
+  bare SQL aggregates of the same figures.
 
 Options: ``--expired-share`` / ``--pending-share`` shape the seeded ledger, ``--only loyalty,api``
 measures some groups, ``--profile-expiry`` runs the expiry job under cProfile.
@@ -99,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
         "--only",
         default="",
         help="comma-separated groups to measure (default: all): loyalty, search, pages, "
-        "audit, export, import, api, programme",
+        "audit, export, import, api, events, surveys, programme",
     )
     parser.add_argument(
         "--profile-expiry",
@@ -166,6 +169,12 @@ def main(argv: list[str] | None = None) -> int:
         )
         data["loyalty"]["seconds"] = time.perf_counter() - started
         print(f"Seeded the ledger in {data['loyalty']['seconds']:.1f} s")
+
+    if not only or "surveys" in only:
+        from tests.bench import surveys
+
+        print("Seeding the survey...")
+        data["surveys"] = surveys.seed_survey(scale=args.scale)
 
     started = time.perf_counter()
     results = measure.run_all(

@@ -47,6 +47,10 @@ FILTER_LABELS = {
     "date_to": _("To"),
     "member": _("Member"),
     "batch": _("Coupon batch"),
+    "survey": _("Survey"),
+    "since": _("From"),
+    "until": _("To"),
+    "by": _("Trend by"),
 }
 SORT_LABELS = {
     "joined": _("Joined, oldest first"),
