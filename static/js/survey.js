@@ -54,7 +54,8 @@
     const box = q.querySelector("[data-survey-jserror]");
     box.textContent = form.dataset.msgRequired;
     box.classList.remove("d-none");
-    q.setAttribute("aria-describedby", box.id);
+    const described = (q.getAttribute("aria-describedby") || "").split(" ").filter(Boolean);
+    if (!described.includes(box.id)) q.setAttribute("aria-describedby", [box.id, ...described].join(" "));
     const first = q.querySelector("input, textarea");
     if (first) first.focus();
     return false;
