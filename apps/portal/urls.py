@@ -37,5 +37,7 @@ urlpatterns = [
     path("goodbye/", privacy.DeletedView.as_view(), name="deleted"),
     path("u/<str:token>/", privacy.UnsubscribeView.as_view(), name="unsubscribe"),
     path("me/surveys/", surveys.MemberSurveyListView.as_view(), name="surveys"),
+    path("s/preview/<int:pk>/", surveys.SurveyPreviewView.as_view(), name="survey-preview"),
     path("s/<str:token>/", surveys.SurveyAnswerView.as_view(), name="survey-answer"),
+    path("s/<str:token>/started/", surveys.SurveyStartedView.as_view(), name="survey-started"),
 ]
