@@ -499,6 +499,7 @@ GROUPS = (
     "api",
     "events",
     "programme",
+    "survey_invitations",
 )
 
 
@@ -540,6 +541,12 @@ def run_all(
         from tests.bench import events as event_bench
 
         results += _guarded("events", lambda: event_bench.measure_events(scale=scale))
+    if "survey_invitations" in wanted:
+        from tests.bench import survey_invitations as sv
+
+        results += _guarded(
+            "survey_invitations", lambda: sv.measure_survey_invitations(scale=scale)
+        )
     if "programme" in wanted:
         from tests.bench import loyalty
 

@@ -99,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
         "--only",
         default="",
         help="comma-separated groups to measure (default: all): loyalty, search, pages, "
-        "audit, export, import, api, programme",
+        "audit, export, import, api, programme, survey_invitations",
     )
     parser.add_argument(
         "--profile-expiry",
