@@ -12,6 +12,7 @@ from .views.loyalty import (
     RewardListApi,
 )
 from .views.orders import OrderCreateApi, RefundCreateApi
+from .views.surveys import SurveyInvitationCreateApi
 
 app_name = "api"
 
@@ -43,6 +44,11 @@ v1_patterns = [
     path("redemptions/", RedemptionCreateApi.as_view(), name="redemption-create"),
     path("coupons/validate/", CouponValidateApi.as_view(), name="coupon-validate"),
     path("coupons/redeem/", CouponRedeemApi.as_view(), name="coupon-redeem"),
+    path(
+        "surveys/<slug:slug>/invitations/",
+        SurveyInvitationCreateApi.as_view(),
+        name="survey-invitation-create",
+    ),
 ]
 
 urlpatterns = [

@@ -10,45 +10,28 @@ skips and returns ``None``. The lock times out, so a crashed worker cannot block
 
 import datetime as dt
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 from celery import shared_task
-from django.core.cache import cache
 from django.db import OperationalError
 from django.utils import timezone
-from django.utils.dateparse import parse_date, parse_datetime
+from django.utils.dateparse import parse_date
+
+from apps.core.jobs import LOCK_TIMEOUT, moment_parse
+from apps.core.jobs import job_lock as core_job_lock
 
 from . import services
 from .services import ledger_checks, reminders
 
 log = logging.getLogger(__name__)
-LOCK_TIMEOUT = 60 * 60 * 3  # longer than any nightly run; released in ``finally`` anyway
 
 
-@contextmanager
-def job_lock(name: str, timeout: int = LOCK_TIMEOUT) -> Iterator[bool]:
-    """True when this run holds the lock for ``name``; False when another run holds it."""
-    key = f"lock:loyalty:{name}"
-    acquired = cache.add(key, 1, timeout)
-    try:
-        yield acquired
-    finally:
-        if acquired:
-            cache.delete(key)
+def job_lock(name: str, timeout: int = LOCK_TIMEOUT):
+    """True when this run holds the lock for ``name``; False when another run holds it
+    (``apps.core.jobs.job_lock`` under ``loyalty:<name>``)."""
+    return core_job_lock(f"loyalty:{name}", timeout)
 
 
-def _moment(value: str | None) -> dt.datetime:
-    """An ISO datetime, or an ISO date meaning the start of that local day; default now."""
-    if not value:
-        return timezone.now()
-    moment = parse_datetime(value)
-    if moment is None:
-        day = parse_date(value)
-        if day is None:
-            raise ValueError(f"not an ISO date or datetime: {value!r}")
-        moment = dt.datetime.combine(day, dt.time.min)
-    return timezone.make_aware(moment) if timezone.is_naive(moment) else moment
+_moment = moment_parse
 
 
 def _day(value: str | None) -> dt.date:

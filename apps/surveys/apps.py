@@ -11,6 +11,7 @@ class SurveysConfig(AppConfig):
         """The app's wiring, in one visible place (see ``manage.py events``)."""
         from apps.core import events
 
+        from . import tasks  # noqa: F401 (registers the Celery jobs)
         from .services import invitations
 
         events.subscribe("survey.invited", invitations.on_survey_invited, when="after_commit")

@@ -500,6 +500,7 @@ GROUPS = (
     "events",
     "surveys",
     "programme",
+    "survey_invitations",
 )
 
 
@@ -545,6 +546,12 @@ def run_all(
         from tests.bench import surveys
 
         results += _guarded("surveys", lambda: surveys.measure_surveys(scale=scale, runs=runs))
+    if "survey_invitations" in wanted:
+        from tests.bench import survey_invitations as sv
+
+        results += _guarded(
+            "survey_invitations", lambda: sv.measure_survey_invitations(scale=scale)
+        )
     if "programme" in wanted:
         from tests.bench import loyalty
 
