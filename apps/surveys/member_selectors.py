@@ -21,6 +21,7 @@ from .models import Answer, Choice, Invitation, Response
 
 RESPONSES_ON_PANEL = 20
 NPS_HISTORY = 12
+MAX_OPEN = 10
 
 
 @dataclass(frozen=True)
@@ -97,20 +98,40 @@ def member_surveys(
 ) -> MemberSurveys:
     """The member's newest responses (with their answers in question order), the NPS scores
     among them (oldest first, at most ``NPS_HISTORY``) and the invitations they can still
-    answer. Two queries without responses, four with (answers, choice labels)."""
+    answer. One query on the member's invitations (answered or still open: a response of an
+    identified member always hangs on that member's invitation, through merges and erasure
+    alike), and two more for the answers and choice labels when there are responses."""
     now = timezone.now()
     answers = Answer.objects.select_related("question").order_by(
         "question__position", "question_id"
     )
-    responses = list(
-        Response.objects.filter(customer=customer)
-        .select_related("survey")
+    open_now = Q(
+        completed_at__isnull=True,
+        survey__status__in=[SurveyStatus.LIVE, SurveyStatus.PAUSED],
+    ) & (Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+    invitations = list(
+        Invitation.objects.filter(customer=customer, status=InvitationStatus.SENT)
+        .filter(Q(response__customer=customer) | open_now)
+        .select_related("survey", "response")
         .prefetch_related(
-            Prefetch("answers", queryset=answers),
-            Prefetch("answers__question__choices", queryset=Choice.objects.order_by("position")),
+            Prefetch("response__answers", queryset=answers),
+            Prefetch(
+                "response__answers__question__choices",
+                queryset=Choice.objects.order_by("position"),
+            ),
         )
-        .order_by("-submitted_at", "-id")[:limit]
+        .order_by("-sent_at", "-id")[: limit + MAX_OPEN]
     )
+    responses = []
+    for invitation in invitations:
+        response = getattr(invitation, "response", None)
+        if response is not None:
+            response.survey = invitation.survey  # the same survey, already loaded
+            responses.append(response)
+    responses.sort(key=lambda r: (r.submitted_at, r.pk), reverse=True)
+    responses = responses[:limit]
+    opened = [i for i in invitations if getattr(i, "response", None) is None]
+    opened.sort(key=lambda i: (i.expires_at is None, i.expires_at or now, i.pk))
     rows = [
         ResponseRow(response=r, answers=_answer_lines(r, show_text=show_text)) for r in responses
     ]
@@ -119,21 +140,10 @@ def member_surveys(
         for r in reversed(responses)
         if r.nps_score is not None
     ][-NPS_HISTORY:]
-    invitations = list(
-        Invitation.objects.filter(
-            customer=customer,
-            status=InvitationStatus.SENT,
-            completed_at__isnull=True,
-            survey__status__in=[SurveyStatus.LIVE, SurveyStatus.PAUSED],
-        )
-        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
-        .select_related("survey")
-        .order_by("expires_at", "id")[:10]
-    )
     return MemberSurveys(
         responses=rows,
         nps_history=history,
-        open_invitations=invitations,
+        open_invitations=opened[:MAX_OPEN],
         text_hidden=not show_text,
     )
 
