@@ -19,11 +19,14 @@ class SurveysConfig(AppConfig):
         # The customer timeline, "download my data", erasure and merging (after the customers
         # app's and loyalty's mergers: surveys sit above them).
         from apps.core import privacy, timeline
+        from apps.customers import demo
 
         from . import member_selectors
         from . import privacy as sections
+        from .demo import seed_surveys
 
         timeline.register(member_selectors.surveys_timeline)
+        demo.register("surveys", seed_surveys, order=20)  # after loyalty (10): tiers exist
         privacy.register(
             "survey_invitations",
             export=sections.export_invitations,
