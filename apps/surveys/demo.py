@@ -61,8 +61,8 @@ from .services.invitations import Candidate, invitations_issue
 
 DAYS = 365
 EXTRA_CONSENT = 0.27  # of those who had not said yes: about 60% of e-mail owners in all
-NPS_WAVE_SHARE = 0.6  # of the members asked each month (the cooldown and consent skip many)
-RESPONSE_RATE = {InvitationChannel.EMAIL: 0.38, InvitationChannel.PORTAL: 0.5}
+NPS_WAVE_SHARE = 0.8  # of the members asked each month (the cooldown and consent skip many)
+RESPONSE_RATE = {InvitationChannel.EMAIL: 0.42, InvitationChannel.PORTAL: 0.5}
 OPEN_RATE = 0.2  # of those who do not answer, opened the link anyway
 
 # Cumulative shares of the NPS scores 0..10 for the middle of the year: 20% detractors,
