@@ -16,3 +16,22 @@ class SurveysConfig(AppConfig):
 
         events.subscribe("survey.invited", invitations.on_survey_invited, when="after_commit")
         events.subscribe("ticket.resolved", invitations.on_ticket_resolved, when="after_commit")
+
+        # The customer timeline, "download my data", erasure and merging (after the customers
+        # app's and loyalty's mergers: surveys sit above them).
+        from apps.core import privacy, timeline
+        from apps.customers import demo
+
+        from . import member_selectors
+        from . import privacy as sections
+        from .demo import seed_surveys
+
+        timeline.register(member_selectors.surveys_timeline)
+        demo.register("surveys", seed_surveys, order=20)  # after loyalty (10): tiers exist
+        privacy.register(
+            "survey_invitations",
+            export=sections.export_invitations,
+            merge=sections.merge,
+            merge_order=600,
+        )
+        privacy.register("survey_responses", export=sections.export_responses, erase=sections.erase)

@@ -59,9 +59,12 @@ from apps.loyalty.services import (
     reward_redeem,
 )
 from apps.loyalty.verification import ledger_faults
+from apps.surveys.services.responses import response_submit
 from tests.accounts.factories import UserFactory
 from tests.customers.factories import CustomerFactory, StoreFactory
 from tests.loyalty.factories import BadgeFactory, ProgrammeFactory, RewardFactory, TierFactory
+from tests.surveys.factories import InvitationFactory, nps_survey
+from tests.surveys.factories import questions as survey_questions
 
 pytestmark = pytest.mark.django_db
 
@@ -160,6 +163,15 @@ def person(client, manager, settings, tmp_path):
     Referral.objects.filter(pk=made.pk).update(
         status="refused", refusal_reason=f"Same household as {NAME} {SURNAME}"
     )
+    # Surveys: an invitation answered with words naming the person, and one still open.
+    survey = nps_survey(slug="visit-nps")
+    asked = InvitationFactory(survey=survey, customer=customer, context="order:1")
+    InvitationFactory(survey=survey, customer=customer, context="manual")
+    q = survey_questions(survey)
+    response_submit(
+        invitation=asked,
+        answers={str(q[0].pk): "2", str(q[1].pk): "1", str(q[4].pk): f"{NAME} was ignored"},
+    )
     client.force_login(user)
     client.get("/me/")  # a tracked session (allauth.usersessions)
     return customer
@@ -239,10 +251,13 @@ NOT_THE_MEMBERS = {
     "accounts.ApiKey": "keys created by staff",
     "customers.ImportJob": "uploads by staff; erasure scrubs rows naming the person",
     "loyalty.CouponBatch": "batches created by staff; the member's coupons are exported",
+    "surveys.Survey": "surveys built by staff; the member's invitations and answers are exported",
+    "surveys.Question": "questions written by staff; exported with each answer",
 }
 # Columns that are not personal data and are deliberately left out of the export.
 TECHNICAL = {"search_text", "key", "idempotency_key", "hash", "prev_hash", "last_hash"}
 TECHNICAL |= {"password", "session_key", "actor_label"}
+TECHNICAL |= {"token"}  # a survey link's secret: a credential, not information about the person
 
 
 def _person_paths() -> dict[type[models.Model], list[tuple[str, type[models.Model]]]]:

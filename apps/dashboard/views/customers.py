@@ -40,6 +40,7 @@ from apps.customers.services import (
     customer_update,
     interaction_log,
 )
+from apps.surveys.member_selectors import member_surveys
 
 from ..forms import (
     ConsentForm,
@@ -165,6 +166,11 @@ class CustomerDetailView(StaffRequiredMixin, TemplateView):
             context["consent_log"] = privacy.consent_history
         if user.has_perm("loyalty.view_loyaltyaccount"):
             context.update(loyalty_panel_context(customer, user))
+        if user.has_perm("surveys.view_response"):
+            # Agents see scores; the words of identified members need view_text_answers.
+            context["member_surveys"] = member_surveys(
+                customer=customer, show_text=user.has_perm("surveys.view_text_answers")
+            )
         if context["possible_duplicate"] and user.has_perm("customers.merge_customer"):
             context["duplicate_url"] = _duplicate_url(customer)
         return context
