@@ -18,7 +18,7 @@ from apps.core.forms import add_service_error
 from apps.surveys.enums import SkipReason, SurveyStatus
 from apps.surveys.models import Question, Survey
 from apps.surveys.selectors import question_list, survey_has_responses
-from apps.surveys.services import builder
+from apps.surveys.services import builder, lifecycle
 from apps.surveys.services.invitations import invitations_send_to_customers
 from apps.surveys.staff_selectors import (
     condition_sources,
@@ -123,7 +123,7 @@ class SurveyQuestionsView(SurveyMixin, StaffRequiredMixin, TemplateView):
             survey=self.survey,
             questions=questions,
             locked=survey_has_responses(survey=self.survey),
-            problems=builder.publish_problems(self.survey)
+            problems=lifecycle.publish_problems(self.survey)
             if self.survey.status == SurveyStatus.DRAFT
             else [],
             tab="questions",
@@ -264,10 +264,10 @@ class QuestionReorderView(SurveyMixin, StaffRequiredMixin, View):
 
 
 STATUS_ACTIONS = {
-    "publish": (builder.survey_publish, gettext_lazy("Survey published.")),
-    "pause": (builder.survey_pause, gettext_lazy("Survey paused.")),
-    "resume": (builder.survey_resume, gettext_lazy("Survey resumed.")),
-    "close": (builder.survey_close, gettext_lazy("Survey closed.")),
+    "publish": (lifecycle.survey_publish, gettext_lazy("Survey published.")),
+    "pause": (lifecycle.survey_pause, gettext_lazy("Survey paused.")),
+    "resume": (lifecycle.survey_resume, gettext_lazy("Survey resumed.")),
+    "close": (lifecycle.survey_close, gettext_lazy("Survey closed.")),
 }
 
 
@@ -284,7 +284,7 @@ class SurveyCopyView(SurveyPostView):
     permission_required = (ADD, CHANGE)
 
     def act(self, request):
-        copy = builder.survey_copy(survey=self.survey, actor=request.user)
+        copy = lifecycle.survey_copy(survey=self.survey, actor=request.user)
         messages.success(request, _("New draft version created."))
         return reverse("dashboard:survey-questions", kwargs={"pk": copy.pk})
 

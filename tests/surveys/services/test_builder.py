@@ -11,13 +11,15 @@ from apps.surveys.services.builder import (
     question_move,
     question_update,
     questions_reorder,
+    survey_create,
+    survey_update,
+)
+from apps.surveys.services.lifecycle import (
     survey_close,
     survey_copy,
-    survey_create,
     survey_pause,
     survey_publish,
     survey_resume,
-    survey_update,
 )
 from tests.surveys.factories import InvitationFactory, nps_survey, questions
 
