@@ -17,7 +17,6 @@ TEMPLATES = Path(settings.BASE_DIR) / "templates"
 # their URLs). Remove a name when its area lands; nothing else belongs here.
 STILL_TO_COME = {
     "dashboard:ticket-list": "complaints",
-    "dashboard:survey-list": "surveys",
     "dashboard:segment-list": "segments",
     "dashboard:campaign-list": "campaigns",
     "dashboard:kpi": "KPI dashboard",
