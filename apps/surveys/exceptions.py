@@ -35,6 +35,11 @@ class NotEligible(Conflict):
     default_message = _("This member cannot be invited to this survey now.")
 
 
+class OrderMemberMismatch(Conflict):
+    code = "order_member_mismatch"
+    default_message = _("This order belongs to another member.")
+
+
 class SurveyLocked(Conflict):
     """An edit that would change the meaning of answers already collected."""
 

@@ -44,7 +44,9 @@ def condition_sources(*, question: Question | None, survey: Survey) -> QuerySet[
 def member_list_read(*, name: str, content: bytes) -> tuple[list[int], list[str]]:
     """The customer ids an uploaded list of member numbers names (``.csv``, ``.xlsx`` or a
     ``.txt`` with one number a line; the first column; a header row is skipped), and the
-    ``row N, column C: reason`` errors for rows naming nobody or an anonymised member."""
+    ``row N, column C: reason`` errors for rows naming nobody. A merged-away member number
+    names its survivor (as at the till); anonymised members are left to the invitation rules,
+    which skip them with the reason."""
     suffix = Path(name).suffix.lower()
     if suffix not in LIST_EXTENSIONS:
         return [], [_("Upload a .csv, .xlsx or .txt file.")]
@@ -80,7 +82,7 @@ def member_list_read(*, name: str, content: bytes) -> tuple[list[int], list[str]
         c["member_number"]: c
         for c in Customer.objects.filter(
             member_number__in={r[2] for r in rows if len(r[2]) <= 16}
-        ).values("pk", "member_number", "anonymized_at")
+        ).values("pk", "member_number", "merged_into_id")
     }
     ids, errors = [], []
     for row, column, value in rows:
@@ -88,9 +90,13 @@ def member_list_read(*, name: str, content: bytes) -> tuple[list[int], list[str]
         if customer is None:
             errors.append(cell_error(row, column, _("no member with number %(n)s") % {"n": value}))
         else:
-            ids.append(customer["pk"])
+            ids.append(customer["merged_into_id"] or customer["pk"])
     return ids, errors
 
 
 def tag_customer_ids(*, tag_id: int) -> list[int]:
-    return list(Customer.objects.filter(tags__pk=tag_id).values_list("pk", flat=True))
+    return list(
+        Customer.objects.filter(tags__pk=tag_id, merged_into__isnull=True).values_list(
+            "pk", flat=True
+        )
+    )

@@ -2,6 +2,7 @@ import io
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 from openpyxl import Workbook
 
 from apps.surveys.enums import InvitationStatus, Measure, QuestionType, SurveyKind, SurveyStatus
@@ -245,10 +246,50 @@ def test_invite_by_tag(client, marketer):
     assert again.context["result"]["existing"] == 2 and again.context["result"]["sent"] == 0
 
 
+def test_invite_to_a_draft_survey_is_refused_and_invites_nobody(client, marketer):
+    from apps.customers.models import Tag
+
+    survey = nps_survey(status=SurveyStatus.DRAFT)
+    tag = Tag.objects.create(name="drafted")
+    for c in _members(2):
+        c.tags.add(tag)
+    client.force_login(marketer)
+    response = client.post(url("survey-invite", pk=survey.pk), {"tag": tag.pk})
+    assert response.status_code == 400
+    assert "Publish the survey before inviting anyone." in response.content.decode()
+    assert not Invitation.objects.exists()
+
+
+def test_agent_cannot_invite_and_nothing_is_written(client, agent):
+    from apps.customers.models import Tag
+
+    survey = nps_survey()
+    tag = Tag.objects.create(name="agents-try")
+    for c in _members(2):
+        c.tags.add(tag)
+    client.force_login(agent)
+    assert client.post(url("survey-invite", pk=survey.pk), {"tag": tag.pk}).status_code == 403
+    assert not Invitation.objects.exists()
+
+
 def _upload(name, content):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     return SimpleUploadedFile(name, content)
+
+
+def test_invite_upload_names_the_survivor_of_a_merged_away_member(client, marketer):
+    survey = nps_survey()
+    survivor, merged = _members(2)
+    merged.merged_into, merged.merged_at = survivor, timezone.now()
+    merged.save(update_fields=["merged_into", "merged_at"])
+    client.force_login(marketer)
+    listing = f"{merged.member_number}\n".encode()
+    response = client.post(
+        url("survey-invite", pk=survey.pk), {"members": _upload("l.txt", listing)}
+    )
+    assert response.context["result"]["sent"] == 1
+    assert Invitation.objects.get(survey=survey).customer_id == survivor.pk
 
 
 def test_invite_by_upload_csv_and_xlsx(client, marketer):

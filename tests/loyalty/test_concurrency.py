@@ -8,49 +8,22 @@ so the first ``WORKERS`` requests hit the database together and the rest follow 
 worker is free. Every outcome — result or exception — is collected and asserted exactly.
 """
 
-import threading
-from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
 from apps.loyalty.enums import TxKind
 from apps.loyalty.models import Coupon, CouponUse, LoyaltyAccount, PointsTransaction, Redemption
 from apps.loyalty.services import bonus_award, coupon_redeem, reward_redeem
 from apps.loyalty.verification import ledger_faults
+from tests.concurrency import outcome_kinds, run_concurrently
 from tests.customers.factories import CustomerFactory, StoreFactory
 from tests.loyalty.factories import ProgrammeFactory, RewardFactory
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 WORKERS = 32
-
-
-def run_concurrently(n: int, target) -> list[tuple[str, object]]:
-    """Call ``target(i)`` for i in range(n) on WORKERS threads; returns ("ok", result) or
-    ("error", exception) per call, in call order."""
-    start = threading.Event()
-
-    def call(i):
-        try:
-            start.wait()
-            return ("ok", target(i))
-        except Exception as exc:  # every outcome is asserted by the caller
-            return ("error", exc)
-        finally:
-            connection.close()
-
-    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
-        futures = [pool.submit(call, i) for i in range(n)]
-        start.set()
-        return [f.result(timeout=120) for f in futures]
-
-
-def _kinds(outcomes) -> Counter:
-    return Counter("ok" if status == "ok" else type(value).__name__ for status, value in outcomes)
 
 
 def _fund(customer, points):
@@ -69,7 +42,7 @@ def test_200_members_racing_for_10_in_stock_get_exactly_10():
         lambda i: reward_redeem(customer=members[i], reward=reward, key=f"race:{i}").pk,
     )
 
-    assert _kinds(outcomes) == {"ok": 10, "OutOfStock": 190}
+    assert outcome_kinds(outcomes) == {"ok": 10, "OutOfStock": 190}
     reward.refresh_from_db()
     assert reward.stock == 0
     assert Redemption.objects.count() == 10
@@ -91,7 +64,7 @@ def test_one_member_who_can_afford_3_gets_exactly_3_of_50():
         50, lambda i: reward_redeem(customer=member, reward=reward, key=f"one:{i}").pk
     )
 
-    assert _kinds(outcomes) == {"ok": 3, "InsufficientPoints": 47}
+    assert outcome_kinds(outcomes) == {"ok": 3, "InsufficientPoints": 47}
     assert LoyaltyAccount.objects.get(customer=member).balance == 50
     assert Redemption.objects.count() == 3
     assert list(ledger_faults()) == []
@@ -107,7 +80,7 @@ def test_per_member_limit_holds_under_concurrency():
         30, lambda i: reward_redeem(customer=member, reward=reward, key=f"limit:{i}").pk
     )
 
-    assert _kinds(outcomes) == {"ok": 2, "LimitReached": 28}
+    assert outcome_kinds(outcomes) == {"ok": 2, "LimitReached": 28}
     reward.refresh_from_db()
     assert reward.stock == 98 and LoyaltyAccount.objects.get(customer=member).balance == 9980
     assert list(ledger_faults()) == []
@@ -123,7 +96,7 @@ def test_the_same_redemption_key_20_times_concurrently_redeems_once():
         20, lambda i: reward_redeem(customer=member, reward=reward, key="retry").pk
     )
 
-    assert _kinds(outcomes) == {"ok": 20}
+    assert outcome_kinds(outcomes) == {"ok": 20}
     assert len({value for _, value in outcomes}) == 1
     assert Redemption.objects.count() == 1
     assert LoyaltyAccount.objects.get(customer=member).balance == 900
@@ -157,7 +130,7 @@ def test_one_coupon_redeemed_100_times_on_different_orders_is_used_once():
         ),
     )
 
-    assert _kinds(outcomes) == {"ok": 1, "CouponInvalid": 99}
+    assert outcome_kinds(outcomes) == {"ok": 1, "CouponInvalid": 99}
     assert CouponUse.objects.count() == 1
     coupon.refresh_from_db()
     assert coupon.uses == 1
@@ -176,7 +149,7 @@ def test_the_same_coupon_and_order_20_times_concurrently_is_one_use():
         ),
     )
 
-    assert _kinds(outcomes) == {"ok": 20}
+    assert outcome_kinds(outcomes) == {"ok": 20}
     assert len({value for _, value in outcomes}) == 1
     assert CouponUse.objects.count() == 1
     coupon.refresh_from_db()

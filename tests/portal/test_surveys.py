@@ -137,6 +137,10 @@ def test_entered_values_are_kept_on_error(client, invitation):
     html = client.post(url(invitation), data).content.decode()
     assert re.search(rf'id="q{q[0].pk}-4" value="4"[^>]* checked', html)
     assert ">kept text</textarea>" in html
+    # A refused submission writes nothing: no response, no answers, the link still open.
+    invitation.refresh_from_db()
+    assert not Response.objects.exists() and not Answer.objects.exists()
+    assert invitation.completed_at is None
 
 
 def test_hostile_text_is_stored_and_rendered_escaped(client, invitation):

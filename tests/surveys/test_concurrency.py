@@ -5,12 +5,7 @@ the thread's work ends); every worker waits on one start signal so the calls hit
 together. Every outcome — result or exception — is collected and asserted exactly.
 """
 
-import threading
-from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
-
 import pytest
-from django.db import connection
 
 from apps.core.models import OutboxEvent
 from apps.customers.models import PortalMessage
@@ -26,6 +21,7 @@ from apps.surveys.services.invitations import (
     invitations_send_to_customers,
 )
 from apps.surveys.services.responses import response_submit
+from tests.concurrency import outcome_kinds, run_concurrently
 from tests.conftest import roles_restore
 from tests.customers.factories import CustomerFactory, OrderFactory
 from tests.loyalty.factories import ProgrammeFactory
@@ -42,30 +38,6 @@ def _roles_after_flush():
     tests that follow (a test here needs none)."""
     yield
     roles_restore()
-
-
-def run_concurrently(n: int, target) -> list[tuple[str, object]]:
-    """Call ``target(i)`` for i in range(n) on WORKERS threads; returns ("ok", result) or
-    ("error", exception) per call, in call order."""
-    start = threading.Event()
-
-    def call(i):
-        try:
-            start.wait()
-            return ("ok", target(i))
-        except Exception as exc:  # every outcome is asserted by the caller
-            return ("error", exc)
-        finally:
-            connection.close()
-
-    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
-        futures = [pool.submit(call, i) for i in range(n)]
-        start.set()
-        return [f.result(timeout=120) for f in futures]
-
-
-def _kinds(outcomes) -> Counter:
-    return Counter("ok" if status == "ok" else type(value).__name__ for status, value in outcomes)
 
 
 def _answers(survey) -> dict[str, str]:
@@ -86,9 +58,9 @@ def test_the_same_link_submitted_16_times_at_once_is_answered_and_rewarded_once(
         link = invitation_get_by_token(token=invitation.token)
         return response_submit(invitation=link, answers=answers).pk
 
-    outcomes = run_concurrently(16, submit)
+    outcomes = run_concurrently(16, submit, workers=WORKERS)
 
-    assert _kinds(outcomes) == {"ok": 1, "AlreadyAnswered": 15}
+    assert outcome_kinds(outcomes) == {"ok": 1, "AlreadyAnswered": 15}
     assert all(isinstance(v, AlreadyAnswered) for s, v in outcomes if s == "error")
     assert Response.objects.count() == 1
     assert PointsTransaction.objects.filter(account__customer=member).count() == 1
@@ -106,10 +78,12 @@ def test_two_manual_runs_at_once_invite_each_member_once():
     ids = [m.pk for m in members]
 
     outcomes = run_concurrently(
-        4, lambda _i: invitations_send_to_customers(survey=survey, customer_ids=ids)
+        4,
+        lambda _i: invitations_send_to_customers(survey=survey, customer_ids=ids),
+        workers=WORKERS,
     )
 
-    assert _kinds(outcomes) == {"ok": 4}
+    assert outcome_kinds(outcomes) == {"ok": 4}
     results = [value for _status, value in outcomes]
     assert sum(len(r.sent) for r in results) == 60
     assert sum(len(r.sent) + r.existing for r in results) == 4 * 60
@@ -130,9 +104,11 @@ def test_two_after_purchase_runs_at_once_invite_once_per_order():
         orders.append(OrderFactory(customer=member))
         orders.append(OrderFactory(customer=member))  # the second: within the cooldown
 
-    outcomes = run_concurrently(3, lambda _i: invitations_after_purchase()[survey.slug])
+    outcomes = run_concurrently(
+        3, lambda _i: invitations_after_purchase()[survey.slug], workers=WORKERS
+    )
 
-    assert _kinds(outcomes) == {"ok": 3}
+    assert outcome_kinds(outcomes) == {"ok": 3}
     assert Invitation.objects.count() == 60
     assert set(Invitation.objects.values_list("order_id", flat=True)) == {o.pk for o in orders}
     # One sent per member (the second order falls in the cooldown), each announced once.
@@ -150,10 +126,10 @@ def test_the_same_receipt_printed_at_once_on_8_tills_is_one_link():
     order = OrderFactory()
 
     outcomes = run_concurrently(
-        8, lambda _i: invitation_for_receipt(survey=survey, order=order).token
+        8, lambda _i: invitation_for_receipt(survey=survey, order=order).token, workers=WORKERS
     )
 
-    assert _kinds(outcomes) == {"ok": 8}
+    assert outcome_kinds(outcomes) == {"ok": 8}
     assert len({token for _status, token in outcomes}) == 1
     invitation = Invitation.objects.get()
     assert (invitation.order_id, invitation.customer_id) == (order.pk, order.customer_id)

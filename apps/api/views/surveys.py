@@ -15,7 +15,6 @@ Decisions:
   its reason) on purpose, so the survey's funnel shows who was not asked and why.
 """
 
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
@@ -23,10 +22,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.core.exceptions import Conflict
-from apps.customers.selectors import customer_get, customer_survivor, order_get, store_get
+from apps.customers.selectors import customer_get, order_get, store_get
 from apps.surveys.selectors import survey_get
-from apps.surveys.services.invitations import invitation_for_receipt, survey_link
+from apps.surveys.services.invitations import receipt_link, survey_link
 
 from ..idempotency import idempotent
 from ..schema import COMMON_ERRORS, IDEMPOTENT_ERRORS, error
@@ -41,10 +39,6 @@ SurveyLinkOut = inline_serializer(
         ),
     },
 )
-
-
-class OrderMemberMismatch(Conflict):
-    code = "order_member_mismatch"
 
 
 class SurveyInvitationCreateApi(APIView):
@@ -113,16 +107,8 @@ class SurveyInvitationCreateApi(APIView):
         order = None
         if data.get("order_external_id"):
             order = order_get(store_code=store.code, external_id=data["order_external_id"])
-            owner = customer_survivor(order.customer) if order.customer_id else None
-            if customer is not None and owner is not None and owner.pk != customer.pk:
-                raise OrderMemberMismatch(_("This order belongs to another member."))
-            customer = customer or owner
-        at = timezone.now()
-        invitation = invitation_for_receipt(
-            survey=survey, customer=customer, order=order, store=store, at=at
-        )
-        # A link made by this call carries this call's moment; a reprint, an earlier one.
-        created = invitation.created_at == at
+        link = receipt_link(survey=survey, customer=customer, order=order, store=store)
+        invitation = link.invitation
         return Response(
             {
                 "url": survey_link(invitation.token),
@@ -130,5 +116,5 @@ class SurveyInvitationCreateApi(APIView):
                     invitation.expires_at
                 ),
             },
-            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+            status=status.HTTP_201_CREATED if link.created else status.HTTP_200_OK,
         )

@@ -119,6 +119,22 @@ def _no_store(response):
     return response
 
 
+def _answer_page(request, survey, *, action, started_url="", preview=False, raw=None, errors=None):
+    """The answer form of ``survey``: every question with its options, the values entered and
+    their errors (the same page for a member's link and the staff preview)."""
+    context = {
+        "survey": survey,
+        "rows": question_rows(question_list(survey=survey), raw or {}, errors or {}),
+        "errors": errors or {},
+        "stepped": survey.display == DisplayMode.ONE_PER_SCREEN,
+        "text_max": TEXT_ANSWER_MAX,
+        "action": action,
+        "started_url": started_url,
+        "preview": preview,
+    }
+    return render(request, ANSWER_TEMPLATE, context)
+
+
 class SurveyAnswerView(View):
     """GET: the form (marks the invitation opened). POST: submit once; errors shown next to
     each question with the values kept; thanks on success."""
@@ -153,22 +169,15 @@ class SurveyAnswerView(View):
         context = {"state": state, "survey": self.invitation.survey}
         return render(request, STATE_TEMPLATE, context, status=status)
 
-    def _form(self, request, *, raw=None, errors=None, status=200):
-        survey = self.invitation.survey
-        questions = question_list(survey=survey)
-        context = {
-            "survey": survey,
-            "rows": question_rows(questions, raw or {}, errors or {}),
-            "errors": errors or {},
-            "stepped": survey.display == DisplayMode.ONE_PER_SCREEN,
-            "text_max": TEXT_ANSWER_MAX,
-            "action": request.path,
-            "started_url": reverse(
-                "portal:survey-started", kwargs={"token": self.invitation.token}
-            ),
-            "preview": False,
-        }
-        return render(request, ANSWER_TEMPLATE, context, status=status)
+    def _form(self, request, *, raw=None, errors=None):
+        return _answer_page(
+            request,
+            self.invitation.survey,
+            action=request.path,
+            started_url=reverse("portal:survey-started", kwargs={"token": self.invitation.token}),
+            raw=raw,
+            errors=errors,
+        )
 
     def get(self, request, token):
         try:
@@ -250,18 +259,14 @@ class SurveyPreviewView(View):
         return _no_store(super().dispatch(request, *args, **kwargs))
 
     def _form(self, request, *, raw=None, errors=None):
-        questions = question_list(survey=self.survey)
-        context = {
-            "survey": self.survey,
-            "rows": question_rows(questions, raw or {}, errors or {}),
-            "errors": errors or {},
-            "stepped": self.survey.display == DisplayMode.ONE_PER_SCREEN,
-            "text_max": TEXT_ANSWER_MAX,
-            "action": request.get_full_path(),
-            "started_url": "",
-            "preview": True,
-        }
-        return render(request, ANSWER_TEMPLATE, context)
+        return _answer_page(
+            request,
+            self.survey,
+            action=request.get_full_path(),
+            preview=True,
+            raw=raw,
+            errors=errors,
+        )
 
     def get(self, request, pk):
         return self._form(request)

@@ -42,6 +42,7 @@ from apps.core.content import content_languages
 from apps.core.events import Event
 from apps.customers.enums import Channel, ConsentPurpose
 from apps.customers.models import ConsentRecord, Customer, Order, PortalMessage, Store
+from apps.customers.selectors import customer_survivor
 from apps.customers.services import unsubscribe_token_make
 from apps.loyalty.models import Programme
 
@@ -53,7 +54,7 @@ from ..enums import (
     SurveyStatus,
     SurveyTrigger,
 )
-from ..exceptions import NotEligible, SurveyNotOpen
+from ..exceptions import NotEligible, OrderMemberMismatch, SurveyNotOpen
 from ..models import Invitation, Survey
 
 TOKEN_BYTES = 24  # 192 bits: unguessable
@@ -405,35 +406,50 @@ def on_ticket_resolved(event: Event) -> None:
         )
 
 
-def invitation_for_receipt(
+@dataclass(frozen=True)
+class ReceiptLink:
+    invitation: Invitation
+    created: bool  # False: the link printed before for the same order (a reprint)
+
+
+def receipt_link(
     *,
     survey: Survey,
     customer: Customer | None = None,
     order: Order | None = None,
     store: Store | None = None,
     at: dt.datetime | None = None,
-) -> Invitation:
-    """A receipt link for a till to print as a QR code. The same order again gives the same
-    link (a reprint). Without a member it is anonymous. A member who cannot be asked now
-    (within the cooldown, anonymised) is refused with ``NotEligible``; the skip stays recorded
-    with its reason."""
-    invitation = _receipt_invitation(
-        survey=survey, customer=customer, order=order, store=store, at=at
-    )
-    if invitation.status == InvitationStatus.SKIPPED:
-        raise NotEligible(SkipReason(invitation.skip_reason).label)
-    return invitation
+) -> ReceiptLink:
+    """A receipt link for a till to print as a QR code. The order's member is the member
+    (a merged-away one answers as the survivor); a member given with an order that belongs to
+    somebody else is refused (``OrderMemberMismatch``) and nothing is written. The same order
+    again gives the same link (a reprint, ``created=False``). Without a member it is anonymous.
+    A member who cannot be asked now (within the cooldown, anonymised) is refused with
+    ``NotEligible``; the skip stays recorded with its reason."""
+    if order is not None and order.customer_id is not None:
+        owner = customer_survivor(order.customer)
+        if customer is not None and customer_survivor(customer).pk != owner.pk:
+            raise OrderMemberMismatch()
+        customer = owner
+    link = _receipt_invitation(survey=survey, customer=customer, order=order, store=store, at=at)
+    if link.invitation.status == InvitationStatus.SKIPPED:
+        raise NotEligible(SkipReason(link.invitation.skip_reason).label)
+    return link
+
+
+def invitation_for_receipt(**kwargs) -> Invitation:
+    """``receipt_link``'s invitation."""
+    return receipt_link(**kwargs).invitation
 
 
 @transaction.atomic
-def _receipt_invitation(*, survey, customer, order, store, at) -> Invitation:
+def _receipt_invitation(*, survey, customer, order, store, at) -> ReceiptLink:
     if survey.status != SurveyStatus.LIVE:
         raise SurveyNotOpen()
     if order is not None:
         existing = Invitation.objects.filter(survey=survey, order=order).first()
         if existing is not None:
-            return existing
-        customer = customer or order.customer
+            return ReceiptLink(existing, created=False)
         store = store or order.store
     now = at or timezone.now()
     reason = ""
@@ -451,7 +467,7 @@ def _receipt_invitation(*, survey, customer, order, store, at) -> Invitation:
     context = f"order:{order.pk}" if order is not None else f"receipt:{token[:16]}"
     try:
         with transaction.atomic():
-            return Invitation.objects.create(
+            invitation = Invitation.objects.create(
                 survey=survey,
                 customer=customer,
                 token=token,
@@ -469,7 +485,8 @@ def _receipt_invitation(*, survey, customer, order, store, at) -> Invitation:
         if order is None:
             raise
         # The same order at the same moment from another till: the first one's link.
-        return Invitation.objects.get(survey=survey, order=order)
+        return ReceiptLink(Invitation.objects.get(survey=survey, order=order), created=False)
+    return ReceiptLink(invitation, created=True)
 
 
 # --- e-mail -------------------------------------------------------------------------------------

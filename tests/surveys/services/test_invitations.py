@@ -7,12 +7,13 @@ from django.utils import timezone
 from apps.customers.models import PortalMessage
 from apps.loyalty.models import Programme
 from apps.surveys.enums import EmailStatus, InvitationChannel, InvitationStatus, SkipReason
-from apps.surveys.exceptions import NotEligible
+from apps.surveys.exceptions import NotEligible, OrderMemberMismatch
 from apps.surveys.models import Invitation
 from apps.surveys.services.invitations import (
     invitation_for_receipt,
     invitations_after_purchase,
     invitations_send_to_customers,
+    receipt_link,
 )
 from tests.customers.factories import CustomerFactory, OrderFactory
 from tests.surveys.factories import consent_surveys, nps_survey
@@ -84,3 +85,14 @@ def test_receipt_link_reprint_and_anonymous():
     with pytest.raises(NotEligible):
         invitation_for_receipt(survey=survey, order=other)
     assert Invitation.objects.get(order=other).skip_reason == SkipReason.COOLDOWN
+
+
+def test_receipt_for_another_members_order_is_refused_and_writes_nothing():
+    survey = nps_survey()
+    order = OrderFactory()
+    with pytest.raises(OrderMemberMismatch):
+        receipt_link(survey=survey, customer=CustomerFactory(), order=order)
+    assert not Invitation.objects.exists()
+    link = receipt_link(survey=survey, order=order)
+    assert link.created and link.invitation.customer_id == order.customer_id
+    assert not receipt_link(survey=survey, order=order).created
