@@ -256,6 +256,44 @@ class Invitation(models.Model):
         return self.expires_at is not None and self.expires_at <= (now or timezone.now())
 
 
+class AskedMark(models.Model):
+    """That a member was asked, kept after an anonymous survey's answered invitation lets go of
+    them (``responses.response_submit`` clears its customer, order and context). It holds what
+    the unique keys and the cooldown need — the survey, the member, what they were asked about
+    and the day — and nothing that leads to the answers: no link to the invitation or the
+    response, and only the date."""
+
+    survey = models.ForeignKey(Survey, on_delete=models.PROTECT, related_name="+")
+    customer = models.ForeignKey(
+        "customers.Customer", on_delete=models.CASCADE, related_name="survey_asked_marks"
+    )
+    context = models.CharField(_("context"), max_length=64)
+    order = models.ForeignKey(
+        "customers.Order", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    asked_on = models.DateField(_("asked on"))
+
+    class Meta:
+        verbose_name = _("asked mark")
+        verbose_name_plural = _("asked marks")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["survey", "customer", "context"], name="surveys_asked_once_per_context"
+            ),
+            models.UniqueConstraint(
+                fields=["survey", "order"],
+                condition=Q(order__isnull=False),
+                name="surveys_asked_once_per_order",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["customer", "-asked_on"], name="surveys_asked_cooldown_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.survey_id} · {self.asked_on}"
+
+
 class Response(models.Model):
     survey = models.ForeignKey(Survey, on_delete=models.PROTECT, related_name="responses")
     invitation = models.OneToOneField(Invitation, on_delete=models.PROTECT, related_name="response")

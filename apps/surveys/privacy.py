@@ -12,7 +12,8 @@ null and their free-text answers read "(erased)" (what someone writes may name t
 invitations lose the customer and the order (``order=None``, ``context="erased:<id>"``), as an
 anonymous survey's answered invitation does, so nothing leads from the answers back to the
 person through their kept orders; the invited / completed counts stay. Running it twice
-changes nothing more. Anonymous surveys never stored the link, so there is nothing to cut.
+changes nothing more. Anonymous surveys never stored the link; the marks that the member was
+asked (``AskedMark``: survey, context, day) are deleted. The export lists those marks too.
 
 Merge (after the customers and loyalty mergers): the merged-away member's responses and
 invitations move to the survivor. One invitation per (survey, customer, context) is a unique
@@ -26,7 +27,7 @@ them, so they never collide.
 
 from typing import Any
 
-from django.db.models import CharField, Value
+from django.db.models import CharField, OuterRef, Value
 from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
@@ -36,7 +37,7 @@ from apps.customers.suppression import ERASED_TEXT
 
 from .enums import QuestionType
 from .member_selectors import answer_display
-from .models import Answer, Invitation, Response
+from .models import Answer, AskedMark, Invitation, Response
 
 _INVITATION_INTERNAL = ("customer", "token", "survey")
 _RESPONSE_INTERNAL = ("customer", "survey", "invitation")
@@ -45,10 +46,21 @@ MERGE_SUFFIX = "~m{source}"
 
 def export_invitations(*, customer: Customer) -> list[dict]:
     rows = Invitation.objects.filter(customer=customer).select_related("survey").order_by("id")
+    marks = AskedMark.objects.filter(customer=customer).select_related("survey").order_by("id")
     return [
         {"survey": i.survey.slug, "survey_title": str(i.survey.title)}
         | row_of(i, exclude=_INVITATION_INTERNAL)
         for i in rows
+    ] + [
+        # Answered anonymously: that they were asked, and when; the answers are not theirs.
+        {
+            "survey": m.survey.slug,
+            "survey_title": str(m.survey.title),
+            "status": "answered_anonymously",
+            "context": m.context,
+            "asked_on": m.asked_on,
+        }
+        for m in marks
     ]
 
 
@@ -81,6 +93,7 @@ def erase(*, customer: Customer) -> None:
         text__in=("", ERASED_TEXT)
     ).update(text=ERASED_TEXT)
     Response.objects.filter(customer=customer).update(customer=None)
+    AskedMark.objects.filter(customer=customer).delete()
     Invitation.objects.filter(customer=customer).update(
         customer=None,
         order=None,
@@ -112,6 +125,13 @@ def merge(*, source: Customer, target: Customer, actor: Any) -> dict[str, int]:
             changes["expires_at"] = now
         Invitation.objects.filter(pk=invitation.pk).update(**changes)
     moved = Invitation.objects.filter(customer=source).update(customer=target)
+    # Asked marks: the survivor's own mark for the same survey and context stands for both.
+    AskedMark.objects.filter(customer=source).filter(
+        context__in=AskedMark.objects.filter(customer=target, survey=OuterRef("survey")).values(
+            "context"
+        )
+    ).delete()
+    AskedMark.objects.filter(customer=source).update(customer=target)
     responses = Response.objects.filter(customer=source).update(customer=target)
     return {
         "invitations": moved + len(colliding),

@@ -41,6 +41,15 @@ def condition_sources(*, question: Question | None, survey: Survey) -> QuerySet[
     return qs
 
 
+def condition_labels(question: Question, questions: list[Question]) -> list[str]:
+    """The values a conditional question waits for, as the reader sees them: the earlier
+    question's choice labels, "Yes"/"No", or the score as it is."""
+    earlier = next((q for q in questions if q.pk == question.show_if_question_id), None)
+    labels = {c.value: str(c.label) for c in earlier.choices.all()} if earlier else {}
+    labels |= {"yes": _("Yes"), "no": _("No")}
+    return [labels.get(str(value), str(value)) for value in question.show_if_values]
+
+
 def member_list_read(*, name: str, content: bytes) -> tuple[list[int], list[str]]:
     """The customer ids an uploaded list of member numbers names (``.csv``, ``.xlsx`` or a
     ``.txt`` with one number a line; the first column; a header row is skipped), and the

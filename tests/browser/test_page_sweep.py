@@ -14,6 +14,7 @@ import pytest
 from django.apps import apps
 from django.core.management import call_command
 from django.db import models
+from django.db.models import Count
 from django.urls import reverse
 
 from apps.core.content import localized_fields, translated_fields
@@ -21,6 +22,7 @@ from apps.core.models import AuditEvent
 from apps.customers.demo import DEFAULT_PASSWORD
 from apps.customers.models import Customer, PortalMessage, Store
 from apps.loyalty.models import CouponBatch, EarnRule, Redemption, Reward, Tier
+from apps.surveys.models import Choice, Invitation, Question, Survey
 from tests.browser.conftest import SCREENSHOTS
 from tests.conftest import roles_restore
 
@@ -84,7 +86,8 @@ def _content_in_other_language() -> dict[str, set[str]]:
     """For each language, the programme content a reader of it must not see: the other
     language's text of rows that are written in both."""
     hidden = {"en": set(), "zh-hans": set()}
-    for model in (Reward, Tier, EarnRule, Store, apps.get_model("loyalty", "Badge")):
+    content = (Reward, Tier, EarnRule, Store, apps.get_model("loyalty", "Badge"))
+    for model in (*content, Survey, Question, Choice):
         for name in translated_fields(model):
             en, zh = localized_fields(model, [name])
             for value_en, value_zh in model.objects.values_list(en, zh):
@@ -136,7 +139,22 @@ def _staff_paths() -> list[str]:
         reverse("dashboard:staff-user-list"),
         reverse("dashboard:staff-user-invite"),
         reverse("dashboard:staff-user-detail", args=[staff_detail.pk]),
+        reverse("dashboard:survey-list"),
+        reverse("dashboard:survey-create"),
     ]
+    survey = Survey.objects.annotate(n=Count("responses")).order_by("-n", "pk").first()
+    if survey is not None:
+        paths += [
+            reverse(f"dashboard:{name}", args=[survey.pk])
+            for name in (
+                "survey-detail",
+                "survey-answers",
+                "survey-edit",
+                "survey-questions",
+                "survey-invite",
+                "survey-preview",
+            )
+        ]
     if chinese is not None:
         paths.append(reverse("dashboard:customer-detail", args=[chinese.member_number]))
     requested = Redemption.objects.filter(status="requested").order_by("pk").first()
@@ -160,7 +178,15 @@ def _portal_paths() -> list[str]:
         reverse("portal:messages"),
         reverse("portal:privacy"),
         reverse("portal:delete"),
+        reverse("portal:surveys"),
     ]
+    invitation = (
+        Invitation.objects.filter(customer=member, status="sent", completed_at__isnull=True)
+        .order_by("pk")
+        .first()
+    )
+    if invitation is not None:
+        paths.append(reverse("portal:survey-answer", args=[invitation.token]))
     redemption = Redemption.objects.filter(account__customer=member).order_by("pk").first()
     if redemption is not None:
         paths.append(reverse("portal:redemption-detail", args=[redemption.pk]))

@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone
 
 from apps.customers.services import customer_erase, customer_export, customer_merge
-from apps.surveys.models import Answer, Invitation, Response
+from apps.surveys.models import Answer, AskedMark, Invitation, Response
 from apps.surveys.services.responses import response_submit
 from tests.customers.factories import CustomerFactory
 from tests.surveys.factories import InvitationFactory, nps_survey, questions
@@ -141,3 +141,27 @@ def test_merge_with_the_same_survey_and_context_keeps_both_without_breaking_the_
     assert answered.response.customer_id == target.pk
     assert moved["survey_invitations.invitations_renamed"] == 3
     assert Invitation.objects.filter(customer=target).count() == 6
+
+
+def test_anonymous_answers_leave_a_mark_that_erasure_deletes_and_merging_moves(manager):
+    source, target = CustomerFactory(), CustomerFactory()
+    survey = nps_survey(anonymous=True)
+    _answer(InvitationFactory(survey=survey, customer=source, context="manual"), nps=9)
+    _answer(InvitationFactory(survey=survey, customer=target, context="manual"), nps=8)
+    _answer(InvitationFactory(survey=survey, customer=source, context="order:3"), nps=7)
+
+    export = json.loads(_export(source, manager).read("survey_invitations.json"))
+    assert sorted((row["status"], row["context"]) for row in export) == [
+        ("answered_anonymously", "manual"),
+        ("answered_anonymously", "order:3"),
+    ]
+
+    customer_merge(source=source, target=target, actor=manager, reason="Same person")
+    assert sorted(AskedMark.objects.values_list("customer_id", "context")) == [
+        (target.pk, "manual"),  # the survivor's own mark stands for both
+        (target.pk, "order:3"),
+    ]
+
+    customer_erase(customer=target, actor=manager)
+    assert not AskedMark.objects.exists()
+    assert Response.objects.count() == 3  # the answers stay for the figures

@@ -13,7 +13,8 @@ from django_celery_beat.models import PeriodicTask
 from apps.customers.models import ConsentRecord
 from apps.surveys import tasks
 from apps.surveys.enums import EmailStatus, InvitationStatus, SkipReason
-from apps.surveys.models import Invitation
+from apps.surveys.models import AskedMark, Invitation
+from apps.surveys.services.invitations import invitations_send_to_customers
 from apps.surveys.services.responses import response_submit
 from config.celery import app as celery_app
 from tests.customers.factories import CustomerFactory, OrderFactory
@@ -129,20 +130,36 @@ def test_sweep_leaves_young_emails_to_the_outbox_and_rechecks_consent(after_purc
     assert mail.outbox == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Known defect (issue 10, handed over): answering an anonymous survey detaches the "
-    "invitation from its member and order (responses.response_submit), so the unique keys "
-    "(survey, order) and (survey, customer, context) and the cooldown no longer see it, and "
-    "the next daily run invites the same member about the same order again.",
-)
 def test_an_answered_anonymous_survey_does_not_reinvite_for_the_same_order():
     ProgrammeFactory()
     survey = nps_survey(slug="anon-buy", trigger="after_purchase", delay_days=1, anonymous=True)
     _orders(1)
     tasks.invitations_after_purchase()
     invitation = Invitation.objects.get(survey=survey)
+    asked_about = (survey.pk, invitation.order_id, invitation.context)
     q = [question.pk for question in survey.questions.order_by("position", "id")]
     response_submit(invitation=invitation, answers={str(q[0]): "9", str(q[1]): "4"})
 
     assert tasks.invitations_after_purchase()["anon-buy"]["sent"] == 0
+    assert Invitation.objects.filter(survey=survey).count() == 1
+    mark = AskedMark.objects.get()
+    assert (mark.survey_id, mark.order_id, mark.context) == asked_about
+    invitation.refresh_from_db()
+    assert (invitation.customer_id, invitation.order_id) == (None, None)
+
+
+def test_an_anonymous_answer_still_counts_for_the_cooldown_of_other_surveys():
+    programme = ProgrammeFactory()
+    programme.survey_cooldown_days = 30
+    programme.save()
+    anonymous = nps_survey(slug="anon", anonymous=True)
+    later = nps_survey(slug="later")
+    (customer,) = _orders(1)
+    result = invitations_send_to_customers(survey=anonymous, customer_ids=[customer.pk])
+    invitation = Invitation.objects.get(pk=result.sent[0])
+    q = [question.pk for question in anonymous.questions.order_by("position", "id")]
+    response_submit(invitation=invitation, answers={str(q[0]): "3", str(q[1]): "1"})
+
+    again = invitations_send_to_customers(survey=later, customer_ids=[customer.pk])
+
+    assert again.sent == [] and dict(again.skipped) == {SkipReason.COOLDOWN: 1}

@@ -21,6 +21,7 @@ from apps.surveys.selectors import question_list, survey_has_responses
 from apps.surveys.services import builder, lifecycle
 from apps.surveys.services.invitations import invitations_send_to_customers
 from apps.surveys.staff_selectors import (
+    condition_labels,
     condition_sources,
     member_list_read,
     survey_list_for_staff,
@@ -119,6 +120,8 @@ class SurveyQuestionsView(SurveyMixin, StaffRequiredMixin, TemplateView):
 
     def get_context_data(self, **kwargs):
         questions = question_list(survey=self.survey)
+        for question in questions:
+            question.condition_labels = condition_labels(question, questions)
         return super().get_context_data(
             survey=self.survey,
             questions=questions,

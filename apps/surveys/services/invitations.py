@@ -54,8 +54,8 @@ from ..enums import (
     SurveyStatus,
     SurveyTrigger,
 )
-from ..exceptions import NotEligible, OrderMemberMismatch, SurveyNotOpen
-from ..models import Invitation, Survey
+from ..exceptions import AlreadyAnswered, NotEligible, OrderMemberMismatch, SurveyNotOpen
+from ..models import AskedMark, Invitation, Survey
 
 TOKEN_BYTES = 24  # 192 bits: unguessable
 BATCH = 2000
@@ -127,11 +127,27 @@ def _reachability(customer_ids: list[int], channels: list[str], now: dt.datetime
                 "survey_invitations__sent_at",
                 filter=Q(survey_invitations__status=InvitationStatus.SENT),
             ),
+            last_marked=Subquery(
+                AskedMark.objects.filter(customer=OuterRef("pk"))
+                .order_by("-asked_on")
+                .values("asked_on")[:1]
+            ),
             **latest,
         )
-        .values("pk", "anonymized_at", "email", "user_id", "last_asked", *latest)
+        .values("pk", "anonymized_at", "email", "user_id", "last_asked", "last_marked", *latest)
     )
     return {row["pk"]: row for row in rows}
+
+
+def within_cooldown(
+    last_sent: dt.datetime | None, last_marked: dt.date | None, *, now: dt.datetime, days: int
+) -> bool:
+    """Was the member asked less than ``days`` ago? An asked mark knows only the day, so it
+    counts as the end of that day (never asking sooner than the cooldown allows)."""
+    since = now - dt.timedelta(days=days)
+    return (last_sent is not None and last_sent > since) or (
+        last_marked is not None and last_marked >= timezone.localdate(since)
+    )
 
 
 def _decide(
@@ -143,10 +159,9 @@ def _decide(
         return first, SkipReason.ANONYMISED
     if sample and not in_sample(survey=survey, context=candidate.context):
         return first, SkipReason.SAMPLED_OUT
-    last = info["last_asked"]
     if cooldown and (
         candidate.customer_id in asked_now
-        or (last is not None and last > now - dt.timedelta(days=cooldown))
+        or within_cooldown(info["last_asked"], info["last_marked"], now=now, days=cooldown)
     ):
         return first, SkipReason.COOLDOWN
     consented = [c for c in channels if info.get(f"consent_{c}")]
@@ -208,17 +223,20 @@ def _issue_chunk(
     result = IssueResult()
     customer_ids = sorted({c.customer_id for c in candidates if c.customer_id is not None})
     info = _reachability(customer_ids, channels, now, cooldown)
-    taken = set(
-        Invitation.objects.filter(survey=survey, customer_id__in=customer_ids)
-        .filter(context__in={c.context for c in candidates})
-        .values_list("customer_id", "context")
-    )
+    contexts = {c.context for c in candidates}
     order_ids = [c.order_id for c in candidates if c.order_id]
-    taken_orders = set(
-        Invitation.objects.filter(survey=survey, order_id__in=order_ids).values_list(
-            "order_id", flat=True
+    taken, taken_orders = set(), set()
+    for model in (Invitation, AskedMark):
+        taken.update(
+            model.objects.filter(
+                survey=survey, customer_id__in=customer_ids, context__in=contexts
+            ).values_list("customer_id", "context")
         )
-    )
+        taken_orders.update(
+            model.objects.filter(survey=survey, order_id__in=order_ids).values_list(
+                "order_id", flat=True
+            )
+        )
     expires = now + dt.timedelta(days=survey.valid_days)
     rows = []
     for candidate in candidates:
@@ -372,9 +390,10 @@ def invitations_after_purchase(
             orders = orders.filter(store_id__in=stores)
         if survey.trigger_channels:
             orders = orders.filter(channel__in=survey.trigger_channels)
-        orders = orders.exclude(
-            pk__in=Invitation.objects.filter(survey=survey, order__isnull=False).values("order_id")
-        )
+        for model in (Invitation, AskedMark):
+            orders = orders.exclude(
+                pk__in=model.objects.filter(survey=survey, order__isnull=False).values("order_id")
+            )
         rows = orders.order_by("placed_at", "id").values_list("pk", "customer_id", "store_id")
         out[survey.slug] = invitations_issue(
             survey=survey,
@@ -450,6 +469,8 @@ def _receipt_invitation(*, survey, customer, order, store, at) -> ReceiptLink:
         existing = Invitation.objects.filter(survey=survey, order=order).first()
         if existing is not None:
             return ReceiptLink(existing, created=False)
+        if AskedMark.objects.filter(survey=survey, order=order).exists():
+            raise AlreadyAnswered()  # anonymously: the invitation no longer names the order
         store = store or order.store
     now = at or timezone.now()
     reason = ""
@@ -461,7 +482,10 @@ def _receipt_invitation(*, survey, customer, order, store, at) -> ReceiptLink:
             last = Invitation.objects.filter(
                 customer=customer, status=InvitationStatus.SENT
             ).aggregate(last=Max("sent_at"))["last"]
-            if cooldown and last is not None and last > now - dt.timedelta(days=cooldown):
+            marked = AskedMark.objects.filter(customer=customer).aggregate(last=Max("asked_on"))[
+                "last"
+            ]
+            if cooldown and within_cooldown(last, marked, now=now, days=cooldown):
                 reason = SkipReason.COOLDOWN
     token = token_new()
     context = f"order:{order.pk}" if order is not None else f"receipt:{token[:16]}"

@@ -26,7 +26,7 @@ from apps.loyalty.services import bonus_award
 from ..answering import answers_clean
 from ..enums import Measure, SurveyStatus, score_group
 from ..exceptions import AlreadyAnswered, AnswersInvalid, InvitationExpired, SurveyNotOpen
-from ..models import Answer, Invitation, Response
+from ..models import Answer, AskedMark, Invitation, Response
 from ..selectors import question_list
 
 # Links stay answerable while a survey is paused (pausing stops new invitations only).
@@ -50,6 +50,24 @@ def _reward_key(*, invitation: Invitation, response: Response) -> str:
         reference = f"response:{response.pk}"
     digest = hashlib.sha256(reference.encode()).hexdigest()[:32]
     return f"event:{EarnEvent.SURVEY_COMPLETED}:{invitation.customer_id}:{digest}"
+
+
+def _keep_asked_mark(invitation: Invitation) -> None:
+    if invitation.customer_id is None:
+        return
+    asked = timezone.localdate(invitation.sent_at or invitation.created_at)
+    AskedMark.objects.bulk_create(
+        [
+            AskedMark(
+                survey_id=invitation.survey_id,
+                customer_id=invitation.customer_id,
+                context=invitation.context,
+                order_id=invitation.order_id,
+                asked_on=asked,
+            )
+        ],
+        ignore_conflicts=True,
+    )
 
 
 @transaction.atomic
@@ -135,7 +153,9 @@ def response_submit(
     if invitation.started_at is None:
         changes["started_at"] = now
     if survey.anonymous:
-        # Nothing left on the invitation ties the answers to the person (or their order).
+        # Nothing left on the invitation ties the answers to the person (or their order); the
+        # fact that they were asked stays apart, for the unique keys and the cooldown.
+        _keep_asked_mark(invitation)
         changes.update(customer=None, order=None, context=f"answered:{secrets.token_hex(8)}")
     Invitation.objects.filter(pk=invitation.pk).update(**changes)
     for name, value in changes.items():

@@ -7,7 +7,7 @@ from django.utils import timezone
 from apps.customers.models import PortalMessage
 from apps.loyalty.models import Programme
 from apps.surveys.enums import EmailStatus, InvitationChannel, InvitationStatus, SkipReason
-from apps.surveys.exceptions import NotEligible, OrderMemberMismatch
+from apps.surveys.exceptions import AlreadyAnswered, NotEligible, OrderMemberMismatch
 from apps.surveys.models import Invitation
 from apps.surveys.services.invitations import (
     invitation_for_receipt,
@@ -15,6 +15,7 @@ from apps.surveys.services.invitations import (
     invitations_send_to_customers,
     receipt_link,
 )
+from apps.surveys.services.responses import response_submit
 from tests.customers.factories import CustomerFactory, OrderFactory
 from tests.surveys.factories import consent_surveys, nps_survey
 
@@ -85,6 +86,18 @@ def test_receipt_link_reprint_and_anonymous():
     with pytest.raises(NotEligible):
         invitation_for_receipt(survey=survey, order=other)
     assert Invitation.objects.get(order=other).skip_reason == SkipReason.COOLDOWN
+
+
+def test_receipt_reprint_after_an_anonymous_answer_is_refused_not_reissued():
+    survey = nps_survey(anonymous=True)
+    order = OrderFactory()
+    first = invitation_for_receipt(survey=survey, order=order)
+    q = [question.pk for question in survey.questions.order_by("position", "id")]
+    response_submit(invitation=first, answers={str(q[0]): "9", str(q[1]): "4"})
+
+    with pytest.raises(AlreadyAnswered):
+        invitation_for_receipt(survey=survey, order=order)
+    assert Invitation.objects.filter(survey=survey).count() == 1
 
 
 def test_receipt_for_another_members_order_is_refused_and_writes_nothing():
