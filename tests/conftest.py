@@ -11,6 +11,7 @@ from django.core.cache import cache
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.operations import RunPython
+from django.test.utils import CaptureQueriesContext
 from django.utils import translation
 from rest_framework.test import APIClient
 
@@ -223,3 +224,20 @@ def sms_outbox() -> list[sms.SmsMessage]:
 def sms_code(message: sms.SmsMessage) -> str:
     """The six-digit code in a membership-code SMS."""
     return re.search(r"\b\d{6}\b", message.body).group()
+
+
+# --- query budgets -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def count_queries():
+    """Number of queries one GET costs (after a warm-up request, so one-off caches are full)."""
+
+    def run(client, url: str, **kwargs) -> int:
+        client.get(url, **kwargs)
+        with CaptureQueriesContext(connection) as ctx:
+            response = client.get(url, **kwargs)
+        assert response.status_code == 200
+        return len(ctx)
+
+    return run

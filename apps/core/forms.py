@@ -4,6 +4,7 @@ from django import forms
 
 from .exceptions import ApplicationError
 from .text import instance_text_problems
+from .uploads import UploadRefused, inspect_uploads
 
 
 class TextRuleModelForm(forms.ModelForm):
@@ -32,3 +33,30 @@ def add_service_error(form: forms.BaseForm, exc: ApplicationError) -> None:
     else as a form-wide error."""
     field = exc.extra.get("field")
     form.add_error(field if field in form.fields else None, exc.message)
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class AttachmentsField(forms.FileField):
+    """Several files, checked and cleaned by ``apps.core.uploads``: ``cleaned_data`` is a list
+    of ``CleanUpload``; a refused file is this field's error and nothing is stored."""
+
+    widget = MultipleFileInput
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("required", False)
+        super().__init__(*args, **kwargs)
+        self.widget.attrs.setdefault("accept", "image/jpeg,image/png,image/webp,application/pdf")
+
+    def clean(self, data, initial=None):
+        files = data if isinstance(data, list | tuple) else ([data] if data else [])
+        if not files:
+            if self.required:
+                raise forms.ValidationError(self.error_messages["required"], code="required")
+            return []
+        try:
+            return inspect_uploads(files)
+        except UploadRefused as exc:
+            raise forms.ValidationError(exc.message, code=exc.code) from None

@@ -107,3 +107,26 @@ class OutboxEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} {self.pk}"
+
+
+class BusinessCalendar(TimeStampedModel):
+    """When a business counts time: a time zone, weekly opening hours (several intervals a day,
+    half-open: "09:00"–"12:00" is open from 09:00 up to, not including, 12:00), holidays, and
+    make-up working days (调休) that open with Monday's hours. The arithmetic is
+    ``apps.core.calendar``; the document shape and its checks are ``apps.core.calendar_rules``.
+    """
+
+    code = models.SlugField(_("code"), max_length=40, unique=True)
+    name = models.CharField(_("name"), max_length=120)
+    timezone = models.CharField(_("time zone"), max_length=64, default="Asia/Shanghai")
+    hours = models.JSONField(_("weekly hours"), default=dict)
+    holidays = models.JSONField(_("holidays"), default=list, blank=True)
+    workdays = models.JSONField(_("make-up working days"), default=list, blank=True)
+
+    class Meta:
+        verbose_name = _("business calendar")
+        verbose_name_plural = _("business calendars")
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return self.name or self.code

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import join, loyalty, member, privacy, public, surveys
+from .views import complaints, join, loyalty, member, privacy, public, surveys
 
 app_name = "portal"
 
@@ -36,6 +36,23 @@ urlpatterns = [
     path("me/privacy/delete/", privacy.DeleteAccountView.as_view(), name="delete"),
     path("goodbye/", privacy.DeletedView.as_view(), name="deleted"),
     path("u/<str:token>/", privacy.UnsubscribeView.as_view(), name="unsubscribe"),
+    path("me/complaints/", complaints.ComplaintListView.as_view(), name="complaints"),
+    path("me/complaints/new/", complaints.ComplaintCreateView.as_view(), name="complaint-new"),
+    path(
+        "me/complaints/rate/<str:token>/<int:score>/",
+        complaints.ComplaintRateView.as_view(),
+        name="complaint-rate",
+    ),
+    path(
+        "me/complaints/<str:reference>/",
+        complaints.ComplaintDetailView.as_view(),
+        name="complaint-detail",
+    ),
+    path(
+        "me/complaints/<str:reference>/files/<int:pk>/",
+        complaints.ComplaintAttachmentView.as_view(),
+        name="complaint-attachment",
+    ),
     path("me/surveys/", surveys.MemberSurveyListView.as_view(), name="surveys"),
     path("s/preview/<int:pk>/", surveys.SurveyPreviewView.as_view(), name="survey-preview"),
     path("s/<str:token>/", surveys.SurveyAnswerView.as_view(), name="survey-answer"),

@@ -87,6 +87,11 @@ class Survey(TimeStampedModel):
         default=14,
         validators=[MinValueValidator(1), MaxValueValidator(365)],
     )
+    follow_up_detractors = models.BooleanField(
+        _("follow up detractors"),
+        default=False,
+        help_text=_("A member who answers 0–6 gets a follow-up complaint ticket, once per answer."),
+    )
     copied_from = models.ForeignKey(
         "self",
         verbose_name=_("new version of"),

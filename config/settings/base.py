@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "apps.customers",
     "apps.loyalty",
     "apps.surveys",
+    "apps.complaints",
     "apps.dashboard",
     "apps.portal",
     "apps.api",
@@ -229,6 +230,23 @@ STATIC_ROOT = VAR_DIR / "staticfiles"
 MEDIA_ROOT = VAR_DIR / "media"
 MEDIA_URL = "/media/"
 PRIVATE_MEDIA_ROOT = VAR_DIR / "private"
+# Inbound e-mail (replies to tickets): the domain of the signed reply-to addresses and the
+# secret a mail gateway signs its posts with (unset: inbound mail is refused).
+INBOUND_MAIL_DOMAIN = env("INBOUND_MAIL_DOMAIN", default="reply.clientele.local")
+INBOUND_MAIL_SECRET = env("INBOUND_MAIL_SECRET", default="")
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    # Complaint attachments and other files nobody may reach by URL.
+    "private": {
+        "BACKEND": "apps.core.uploads.PrivateStorage",
+        "OPTIONS": {"location": str(PRIVATE_MEDIA_ROOT)},
+    },
+}
+# Attachments (apps.core.uploads): per file, per image and per message.
+ATTACHMENT_MAX_BYTES = env.int("ATTACHMENT_MAX_BYTES", default=10 * 1024 * 1024)
+ATTACHMENT_MAX_PIXELS = 40_000_000
+ATTACHMENT_MAX_FILES = 5
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 IMPORT_MAX_UPLOAD_BYTES = env.int("IMPORT_MAX_UPLOAD_BYTES", default=200 * 1024 * 1024)

@@ -1,3 +1,5 @@
+import tempfile
+
 from .base import *
 
 DEBUG = False
@@ -9,8 +11,14 @@ CELERY_TASK_ALWAYS_EAGER = True
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_BROKER_URL = "memory://"
 STORAGES = {
+    **STORAGES,
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    # Attachments written by tests go to a throw-away folder, never the checkout's var/.
+    "private": {
+        "BACKEND": "apps.core.uploads.PrivateStorage",
+        "OPTIONS": {"location": tempfile.mkdtemp(prefix="clientele-test-private-")},
+    },
 }
 if not REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}

@@ -18,10 +18,15 @@ from allauth.usersessions.models import UserSession
 from django.apps import apps as django_apps
 from django.conf import settings as django_settings
 from django.contrib.sessions.models import Session
+from django.core.files.base import ContentFile
 from django.db import DatabaseError, models, transaction
 from django.utils import timezone
 
 from apps.accounts.models import User
+from apps.complaints.models import Attachment
+from apps.complaints.services.compensation import compensation_request
+from apps.complaints.services.conversation import customer_reply, staff_reply
+from apps.complaints.services.tickets import ticket_open
 from apps.core.exceptions import ValidationFailed
 from apps.core.models import AuditEvent
 from apps.customers.exceptions import UnsubscribeTokenInvalid
@@ -61,6 +66,7 @@ from apps.loyalty.services import (
 from apps.loyalty.verification import ledger_faults
 from apps.surveys.services.responses import response_submit
 from tests.accounts.factories import UserFactory
+from tests.complaints.factories import CategoryFactory
 from tests.customers.factories import CustomerFactory, StoreFactory
 from tests.loyalty.factories import BadgeFactory, ProgrammeFactory, RewardFactory, TierFactory
 from tests.surveys.factories import InvitationFactory, nps_survey
@@ -172,6 +178,37 @@ def person(client, manager, settings, tmp_path):
         invitation=asked,
         answers={str(q[0].pk): "2", str(q[1].pk): "1", str(q[4].pk): f"{NAME} was ignored"},
     )
+    # An anonymous survey answered: only the mark that they were asked stays theirs.
+    anonymous = nps_survey(slug="anon-nps", anonymous=True)
+    anon_q = survey_questions(anonymous)
+    response_submit(
+        invitation=InvitationFactory(survey=anonymous, customer=customer, context="manual"),
+        answers={str(anon_q[0].pk): "9", str(anon_q[1].pk): "5"},
+    )
+    # A complaint: the member's words, a reply and an internal note naming them, a message
+    # back, compensation, an attachment.
+    ticket = ticket_open(
+        customer=customer,
+        category=CategoryFactory(code="service"),
+        subject=f"{NAME} was overcharged",
+        description=f"Call me on {PHONE}",
+        channel="portal",
+    )
+    staff_reply(ticket=ticket, author=manager, body=f"Dear {NAME}, we are sorry.")
+    staff_reply(ticket=ticket, author=manager, body=f"{NAME} {SURNAME} shops weekly", internal=True)
+    customer_reply(ticket=ticket, body=f"Thanks, {NAME} {SURNAME}")
+    compensation_request(
+        ticket=ticket, actor=manager, kind="points", points=50, reason=f"Goodwill for {NAME}"
+    )
+    Attachment.objects.create(
+        ticket=ticket,
+        file=ContentFile(b"%PDF-1.4 receipt", name="receipt.pdf"),
+        name=f"{NAME}-receipt.pdf",
+        content_type="application/pdf",
+        size=16,
+        sha256="0" * 64,
+        at=timezone.now(),
+    )
     client.force_login(user)
     client.get("/me/")  # a tracked session (allauth.usersessions)
     return customer
@@ -253,6 +290,7 @@ NOT_THE_MEMBERS = {
     "loyalty.CouponBatch": "batches created by staff; the member's coupons are exported",
     "surveys.Survey": "surveys built by staff; the member's invitations and answers are exported",
     "surveys.Question": "questions written by staff; exported with each answer",
+    "complaints.Team": "support teams of staff; the member's tickets are exported",
 }
 # Columns that are not personal data and are deliberately left out of the export.
 TECHNICAL = {"search_text", "key", "idempotency_key", "hash", "prev_hash", "last_hash"}

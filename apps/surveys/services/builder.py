@@ -54,6 +54,7 @@ SURVEY_FIELDS = localized_fields(
         "trigger_channels",
         "invite_channels",
         "valid_days",
+        "follow_up_detractors",
     ],
 )
 QUESTION_FIELDS = localized_fields(
