@@ -63,7 +63,8 @@ class AttachmentsField(forms.FileField):
 
     def to_python(self, data) -> list:
         files = data if isinstance(data, list | tuple) else [data]
-        return [super().to_python(f) for f in files if f not in self.empty_values]
+        one_file = super().to_python  # name, size and emptiness, as FileField checks them
+        return [one_file(f) for f in files if f not in self.empty_values]
 
     def clean(self, data, initial=None) -> list[CleanUpload]:
         # Field.clean (to_python, required, validators), without FileField's keep-the-initial-

@@ -174,7 +174,7 @@ def safe_file_name(raw: Any) -> str:
     without path or shell metacharacters, spaces collapsed, at most ``NAME_MAX_CHARS`` long
     (the extension kept). May be empty."""
     name = unicodedata.normalize("NFC", str(raw or ""))
-    name = name.replace("\\", "/").rsplit("/", 1)[-1]
+    name = " ".join(name.replace("\\", "/").rsplit("/", 1)[-1].split())
     name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C")
     name = " ".join(_NAME_UNSAFE.sub("_", name).split()).strip(" .")
     if len(name) > NAME_MAX_CHARS:
