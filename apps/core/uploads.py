@@ -15,7 +15,8 @@ An SVG, an HTML page or an executable is refused whatever it is called.
   again in its own format from the pixels alone: EXIF (GPS position, camera, time), XMP, IPTC,
   comments, text chunks and the ICC profile are all dropped, and so is anything hidden after
   or between the image data (a polyglot). Animated images keep their first frame only. JPEGs
-  are re-encoded with their own quantisation tables, so quality and size stay much the same.
+  are re-encoded with their own quantisation tables (and progressive mode), so quality and
+  size stay much the same.
   Decoding needs up to about 8 bytes per pixel of memory: ``ATTACHMENT_MAX_PIXELS`` bounds it.
 - PDFs: the ``%PDF-`` header and the tripwire of ``apps.core.pdf_check`` (JavaScript, launch
   actions, embedded files, encryption). The PDF itself is stored as uploaded: a tripwire, not
@@ -302,13 +303,14 @@ def _clean_image(data: bytes, *, mime_type: str, label: str) -> tuple[bytes, tup
 
 def _save_options(image: Image.Image, fmt: str, data: bytes) -> dict[str, Any]:
     if fmt == "JPEG":
+        options: dict[str, Any] = {"progressive": bool(image.info.get("progressive"))}
         if getattr(image, "quantization", None):
             # The source's own tables: the quality it was saved with, not a guess.
-            return {
+            return options | {
                 "qtables": image.quantization,
                 "subsampling": JpegImagePlugin.get_sampling(image),
             }
-        return {"quality": 90}
+        return options | {"quality": 90}
     if fmt == "WEBP":
         # A simple lossless WebP has its VP8L chunk first; anything else is saved lossy.
         return {"lossless": True} if data[12:16] == b"VP8L" else {"quality": 90}
