@@ -18,7 +18,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from apps.core.models import TimeStampedModel
-from apps.core.uploads import private_storage
+from apps.core.private_files import private_storage
 
 from .enums import (
     AuthorKind,

@@ -46,3 +46,18 @@ class IdempotencyInProgress(Conflict):
     default_message = _(
         "A request with this Idempotency-Key is still being processed; retry shortly."
     )
+
+
+class UploadRefused(ValidationFailed):
+    """An uploaded file refused by ``apps.core.uploads`` (type, size, pixels, active content,
+    damage). ``message`` names the file and the reason; ``extra["reason"]`` is a stable word
+    (``type``, ``too_large``, ``pixels``, ``active_content``, ``encrypted``, ``damaged``,
+    ``empty``, ``too_many``, ``total_too_large``) and ``extra["problems"]``, when several files
+    were refused at once, every message."""
+
+    code = "upload_refused"
+    default_message = _("The file was refused.")
+
+    @property
+    def messages(self) -> list[str]:
+        return list(self.extra.get("problems") or [self.message])

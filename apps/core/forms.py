@@ -1,10 +1,11 @@
-"""Form pieces every app's forms share."""
+"""Form pieces every app's forms share: the text rule, service errors, attachments."""
 
 from django import forms
+from django.core.exceptions import ValidationError
 
-from .exceptions import ApplicationError
+from .exceptions import ApplicationError, UploadRefused
 from .text import instance_text_problems
-from .uploads import UploadRefused, inspect_uploads
+from .uploads import ACCEPT, CleanUpload, inspect_uploads
 
 
 class TextRuleModelForm(forms.ModelForm):
@@ -35,28 +36,45 @@ def add_service_error(form: forms.BaseForm, exc: ApplicationError) -> None:
     form.add_error(field if field in form.fields else None, exc.message)
 
 
-class MultipleFileInput(forms.ClearableFileInput):
+class MultipleFileInput(forms.FileInput):
+    """A file input that takes several files (Django 5: ``allow_multiple_selected``). A plain
+    ``FileInput``, not ``ClearableFileInput``: that one links the current file through its
+    ``url()``, which a private file does not have, and attachments are only ever added."""
+
     allow_multiple_selected = True
 
 
 class AttachmentsField(forms.FileField):
-    """Several files, checked and cleaned by ``apps.core.uploads``: ``cleaned_data`` is a list
-    of ``CleanUpload``; a refused file is this field's error and nothing is stored."""
+    """Several attachments in one input. ``cleaned_data`` holds a list of ``CleanUpload``
+    (``apps.core.uploads.inspect_uploads``: type by content, size, pixels, metadata stripped,
+    PDF tripwire), empty when none was sent and the field is optional (the default); a refused
+    upload is an error on the field, one message per refused file. Nothing is stored: the
+    service that takes the cleaned list calls ``store_private``."""
 
     widget = MultipleFileInput
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, **kwargs):
         kwargs.setdefault("required", False)
-        super().__init__(*args, **kwargs)
-        self.widget.attrs.setdefault("accept", "image/jpeg,image/png,image/webp,application/pdf")
+        super().__init__(**kwargs)
 
-    def clean(self, data, initial=None):
-        files = data if isinstance(data, list | tuple) else ([data] if data else [])
+    def widget_attrs(self, widget: forms.Widget) -> dict:
+        # A hint for the file picker only: the content decides.
+        return {**super().widget_attrs(widget), "accept": ACCEPT}
+
+    def to_python(self, data) -> list:
+        files = data if isinstance(data, list | tuple) else [data]
+        one_file = super().to_python  # name, size and emptiness, as FileField checks them
+        return [one_file(f) for f in files if f not in self.empty_values]
+
+    def clean(self, data, initial=None) -> list[CleanUpload]:
+        # Field.clean (to_python, required, validators), without FileField's keep-the-initial-
+        # file and clear-checkbox rules, which do not apply to adding attachments.
+        files = forms.Field.clean(self, data)
         if not files:
-            if self.required:
-                raise forms.ValidationError(self.error_messages["required"], code="required")
             return []
         try:
             return inspect_uploads(files)
         except UploadRefused as exc:
-            raise forms.ValidationError(exc.message, code=exc.code) from None
+            raise ValidationError(
+                [ValidationError(message, code=exc.code) for message in exc.messages]
+            ) from None

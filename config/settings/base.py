@@ -229,26 +229,32 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = VAR_DIR / "staticfiles"
 MEDIA_ROOT = VAR_DIR / "media"
 MEDIA_URL = "/media/"
-PRIVATE_MEDIA_ROOT = VAR_DIR / "private"
 # Inbound e-mail (replies to tickets): the domain of the signed reply-to addresses and the
 # secret a mail gateway signs its posts with (unset: inbound mail is refused).
 INBOUND_MAIL_DOMAIN = env("INBOUND_MAIL_DOMAIN", default="reply.clientele.local")
 INBOUND_MAIL_SECRET = env("INBOUND_MAIL_SECRET", default="")
+# Private files (complaint attachments, import uploads): never under MEDIA_ROOT, never given a
+# URL, served only by permission-checked views (apps.core.private_files; a system check refuses
+# a PRIVATE_MEDIA_ROOT that overlaps a public directory). Back it up with the database.
+PRIVATE_MEDIA_ROOT = Path(env("PRIVATE_MEDIA_ROOT", default=str(VAR_DIR / "private")))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    # Complaint attachments and other files nobody may reach by URL.
-    "private": {
-        "BACKEND": "apps.core.uploads.PrivateStorage",
-        "OPTIONS": {"location": str(PRIVATE_MEDIA_ROOT)},
-    },
+    "private": {"BACKEND": "apps.core.private_files.PrivateStorage"},
 }
-# Attachments (apps.core.uploads): per file, per image and per message.
-ATTACHMENT_MAX_BYTES = env.int("ATTACHMENT_MAX_BYTES", default=10 * 1024 * 1024)
-ATTACHMENT_MAX_PIXELS = 40_000_000
-ATTACHMENT_MAX_FILES = 5
+# An uploaded file above this size is spooled to a temporary file, not held in memory.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+# The body of a request without its uploaded files (Django does not count those here): the
+# attachment and import limits below bound the files, the reverse proxy the whole request
+# (client_max_body_size: IMPORT_MAX_UPLOAD_BYTES on the import pages, a little above
+# ATTACHMENT_MAX_TOTAL_BYTES elsewhere).
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+# Attachments (apps.core.uploads): JPEG, PNG, WebP and PDF, checked by content; per file, per
+# image (pixels are decoded memory, some 8 bytes each at the peak), per upload.
+ATTACHMENT_MAX_BYTES = env.int("ATTACHMENT_MAX_BYTES", default=10 * 1024 * 1024)
+ATTACHMENT_MAX_PIXELS = env.int("ATTACHMENT_MAX_PIXELS", default=40_000_000)
+ATTACHMENT_MAX_FILES = env.int("ATTACHMENT_MAX_FILES", default=5)
+ATTACHMENT_MAX_TOTAL_BYTES = env.int("ATTACHMENT_MAX_TOTAL_BYTES", default=25 * 1024 * 1024)
 IMPORT_MAX_UPLOAD_BYTES = env.int("IMPORT_MAX_UPLOAD_BYTES", default=200 * 1024 * 1024)
 # An .xlsx import is refused before parsing when the parts openpyxl loads whole (shared
 # strings, styles, ...) unpack to more than the first, or its streamed worksheet to more than

@@ -1,3 +1,5 @@
+import atexit
+import shutil
 import tempfile
 
 from .base import *
@@ -10,16 +12,10 @@ EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 CELERY_TASK_ALWAYS_EAGER = True
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_BROKER_URL = "memory://"
-STORAGES = {
-    **STORAGES,
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    # Attachments written by tests go to a throw-away folder, never the checkout's var/.
-    "private": {
-        "BACKEND": "apps.core.uploads.PrivateStorage",
-        "OPTIONS": {"location": tempfile.mkdtemp(prefix="clientele-test-private-")},
-    },
-}
+# Base's storages. Private files go to a throwaway directory, never the checkout's var/private
+# (tests that look at stored files point PRIVATE_MEDIA_ROOT at their own tmp_path).
+PRIVATE_MEDIA_ROOT = Path(tempfile.mkdtemp(prefix="clientele-test-private-"))
+atexit.register(shutil.rmtree, PRIVATE_MEDIA_ROOT, ignore_errors=True)
 if not REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 else:

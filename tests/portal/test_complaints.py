@@ -14,7 +14,7 @@ from apps.complaints.models import Attachment, Ticket, TicketMessage
 from apps.complaints.services.conversation import staff_reply
 from apps.complaints.services.lifecycle import ticket_status_set
 from apps.complaints.services.tickets import ticket_open
-from apps.core.uploads import private_storage
+from apps.core.private_files import private_storage
 from tests.complaints.factories import CategoryFactory, SLAPolicyFactory
 from tests.customers.factories import OrderFactory
 
@@ -69,7 +69,7 @@ def test_a_renamed_executable_is_refused_and_nothing_is_stored(client, member, c
     bad = SimpleUploadedFile("photo.png", b"MZ\x90\x00" + b"\x00" * 200, content_type="image/png")
     response = _file(client, category, attachments=[bad])
     assert response.status_code == 200
-    assert "photo.png is not a JPEG, PNG or WebP image or a PDF" in response.content.decode()
+    assert "photo.png is not a JPEG, PNG, WebP image or PDF" in response.content.decode()
     assert not Ticket.objects.exists() and not Attachment.objects.exists()
 
 

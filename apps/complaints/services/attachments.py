@@ -11,7 +11,8 @@ import datetime as dt
 
 from django.utils import timezone
 
-from apps.core.uploads import CleanUpload, private_storage, store_private
+from apps.core.private_files import private_storage, store_private
+from apps.core.uploads import CleanUpload
 
 from ..models import Attachment, Ticket, TicketMessage
 
@@ -32,7 +33,7 @@ def attachments_add(
             message=message,
             file=store_private(clean, prefix=PREFIX),
             name=clean.name,
-            content_type=clean.content_type,
+            content_type=clean.mime_type,
             size=clean.size,
             sha256=clean.sha256,
             at=now,

@@ -46,7 +46,7 @@ from apps.complaints.staff_selectors import (
     view_counts,
 )
 from apps.core.exceptions import ApplicationError
-from apps.core.uploads import private_file_response
+from apps.core.private_files import private_file_response
 from apps.customers.exceptions import CustomerNotFound
 from apps.customers.selectors import customer_get
 

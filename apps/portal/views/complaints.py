@@ -33,7 +33,7 @@ from apps.complaints.services.lifecycle import (
 )
 from apps.complaints.services.tickets import ticket_open
 from apps.core.exceptions import ApplicationError
-from apps.core.uploads import private_file_response
+from apps.core.private_files import private_file_response
 
 from .. import ratelimit
 from ..complaint_forms import ComplaintForm, RatingForm, ReplyForm
