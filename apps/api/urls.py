@@ -1,6 +1,7 @@
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from .views.complaints import ComplaintCreateApi, ComplaintDetailApi
 from .views.customers import CustomerDetailApi, CustomerListApi
 from .views.events import CustomerEventCreateApi
 from .views.loyalty import (
@@ -40,6 +41,8 @@ v1_patterns = [
         RefundCreateApi.as_view(),
         name="refund-create",
     ),
+    path("complaints/", ComplaintCreateApi.as_view(), name="complaint-create"),
+    path("complaints/<str:reference>/", ComplaintDetailApi.as_view(), name="complaint-detail"),
     path("rewards/", RewardListApi.as_view(), name="reward-list"),
     path("redemptions/", RedemptionCreateApi.as_view(), name="redemption-create"),
     path("coupons/validate/", CouponValidateApi.as_view(), name="coupon-validate"),

@@ -2,11 +2,18 @@
 
 from django.urls import path
 
+from .views import ticket_reports
 from .views import tickets as views
 
 urlpatterns = [
     path("tickets/", views.TicketListView.as_view(), name="ticket-list"),
     path("tickets/new/", views.TicketCreateView.as_view(), name="ticket-create"),
+    path("tickets/reports/", ticket_reports.TicketReportsView.as_view(), name="ticket-reports"),
+    path(
+        "tickets/reports/<slug:table>.<str:fmt>",
+        ticket_reports.TicketReportExportView.as_view(),
+        name="ticket-report-export",
+    ),
     path("tickets/assign/", views.TicketBulkAssignView.as_view(), name="ticket-bulk-assign"),
     path(
         "tickets/approvals/",

@@ -9,6 +9,7 @@ from apps.complaints.enums import CompensationStatus, TicketChannel, TicketStatu
 from apps.complaints.models import Compensation, ComplaintSettings, Ticket, TicketMessage
 from apps.complaints.services.conversation import customer_reply, staff_reply
 from apps.complaints.services.tickets import ticket_open
+from apps.core.models import AuditEvent
 from tests.complaints.factories import CategoryFactory, SLAPolicyFactory
 from tests.conftest import make_staff
 from tests.customers.factories import CustomerFactory
@@ -196,3 +197,42 @@ def test_ticket_page_query_budget_independent_of_messages(client, agent, tickets
         customer_reply(ticket=ticket, body=f"More {i}")
         staff_reply(ticket=ticket, author=agent, body=f"Reply {i}", internal=bool(i % 2))
     assert count_queries(client, url("ticket-detail", reference=ticket.reference)) == few
+
+
+def test_reports_show_every_table_and_export_them_audited(client, manager, agent, tickets):
+    made = tickets(3)
+    staff_reply(ticket=made[0], author=agent, body="Hello")
+    client.force_login(manager)
+    page = client.get(url("ticket-reports"))
+    assert page.status_code == 200
+    keys = [t.key for t in page.context["tables"]]
+    assert keys == [
+        "sla-team",
+        "backlog",
+        "times",
+        "root-causes",
+        "rate-store",
+        "csat",
+        "compensation",
+    ]
+    backlog = next(t for t in page.context["tables"] if t.key == "backlog")
+    assert sum(row[1] for row in backlog.rows) == 3
+    for key in keys:
+        for fmt in ("csv", "xlsx"):
+            response = client.get(url("ticket-report-export", table=key, fmt=fmt))
+            assert response.status_code == 200, (key, fmt)
+    assert AuditEvent.objects.filter(action="export.complaint_report").count() == 14
+    assert client.get(url("ticket-report-export", table="nope", fmt="csv")).status_code == 404
+
+
+def test_agents_cannot_read_reports(client, agent):
+    client.force_login(agent)
+    assert client.get(url("ticket-reports")).status_code == 403
+
+
+def test_reports_query_count_independent_of_tickets(client, manager, tickets, count_queries):
+    client.force_login(manager)
+    tickets(3)
+    few = count_queries(client, url("ticket-reports"))
+    tickets(20)
+    assert count_queries(client, url("ticket-reports")) == few
