@@ -4,6 +4,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from .views.complaints import ComplaintCreateApi, ComplaintDetailApi
 from .views.customers import CustomerDetailApi, CustomerListApi
 from .views.events import CustomerEventCreateApi
+from .views.inbound import InboundEmailApi
 from .views.loyalty import (
     CouponRedeemApi,
     CouponValidateApi,
@@ -43,6 +44,7 @@ v1_patterns = [
     ),
     path("complaints/", ComplaintCreateApi.as_view(), name="complaint-create"),
     path("complaints/<str:reference>/", ComplaintDetailApi.as_view(), name="complaint-detail"),
+    path("inbound/email/", InboundEmailApi.as_view(), name="inbound-email"),
     path("rewards/", RewardListApi.as_view(), name="reward-list"),
     path("redemptions/", RedemptionCreateApi.as_view(), name="redemption-create"),
     path("coupons/validate/", CouponValidateApi.as_view(), name="coupon-validate"),

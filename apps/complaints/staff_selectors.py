@@ -8,13 +8,24 @@ from dataclasses import dataclass
 
 from django.db.models import Case, Count, F, Q, QuerySet, Value, When
 from django.db.models.functions import Least
+from django.utils.translation import gettext as _
 
 from apps.accounts.models import User
 from apps.core.calendar import business_minutes_between
 from apps.customers.models import Order
 from apps.surveys.models import Response
 
-from .enums import ACTIVE_STATUSES, DONE_STATUSES, CompensationStatus, MessageKind, TicketStatus
+from .enums import (
+    ACTIVE_STATUSES,
+    DONE_STATUSES,
+    Clock,
+    CompensationStatus,
+    EventKind,
+    MessageKind,
+    Priority,
+    TicketChannel,
+    TicketStatus,
+)
 from .exceptions import TicketNotFound
 from .models import Category, Compensation, SavedReply, Team, Ticket
 
@@ -306,3 +317,60 @@ def pending_compensations():
         .select_related("ticket__customer", "requested_by")
         .order_by("requested_at")
     )
+
+
+def history_described(*, ticket: Ticket) -> list:
+    """The ticket's events, each with ``text``: what happened in the reader's language (labels,
+    names, levels; never raw codes). Two queries whatever the number of events."""
+    events = list(history(ticket=ticket))
+    user_ids = {
+        e.data.get(key) for e in events for key in ("to", "from") if e.kind == EventKind.ASSIGNED
+    }
+    names = {u.pk: u.get_full_name() for u in User.objects.filter(pk__in=user_ids - {None})}
+    teams_by_id = (
+        dict(Team.objects.values_list("pk", "name"))
+        if any(e.kind == EventKind.TEAM for e in events)
+        else {}
+    )
+    for e in events:
+        e.text = _describe(e, names, teams_by_id)
+    return events
+
+
+def _label(choices, value) -> str:
+    try:
+        return str(choices(value).label)
+    except ValueError:
+        return str(value or "—")
+
+
+def _describe(e, names: dict, teams_by_id: dict) -> str:
+    d, kind = e.data, e.get_kind_display()
+    if e.kind == EventKind.STATUS:
+        return (
+            f"{kind}: {_label(TicketStatus, d.get('from'))} → {_label(TicketStatus, d.get('to'))}"
+        )
+    if e.kind == EventKind.PRIORITY:
+        return f"{kind}: {_label(Priority, d.get('from'))} → {_label(Priority, d.get('to'))}"
+    if e.kind == EventKind.ASSIGNED:
+        nobody = _("nobody")
+        return f"{kind}: {names.get(d.get('to'), nobody)}"
+    if e.kind == EventKind.TEAM:
+        return f"{kind}: {teams_by_id.get(d.get('to'), '—')}"
+    if e.kind in (EventKind.BREACHED,):
+        return f"{kind}: {_label(Clock, d.get('clock'))}"
+    if e.kind == EventKind.ESCALATED:
+        return _("Escalated to level %(n)s (%(percent)s%% of the %(clock)s target)") % {
+            "n": d.get("level"),
+            "percent": d.get("percent"),
+            "clock": _label(Clock, d.get("clock")).lower(),
+        }
+    if e.kind == EventKind.SLA and d.get("policy"):
+        return f"{kind}: {d['policy']}"
+    if e.kind == EventKind.RATED:
+        return f"{kind}: {d.get('score')}/5"
+    if e.kind == EventKind.COMPENSATION:
+        return f"{kind}: ¥{d.get('value')} · {_label(CompensationStatus, d.get('status'))}"
+    if e.kind == EventKind.CREATED:
+        return f"{kind}: {_label(TicketChannel, d.get('channel'))}"
+    return str(kind)

@@ -42,7 +42,7 @@ class AssignForm(forms.Form):
     def __init__(self, *args, agents=(), teams=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["assignee"].choices = [("", _("Nobody"))] + [
-            (str(u.pk), str(u)) for u in agents
+            (str(u.pk), u.get_full_name()) for u in agents
         ]
         self.fields["team"].choices = [("", _("Keep the team"))] + [
             (str(t.pk), t.name) for t in teams

@@ -233,6 +233,8 @@ MEDIA_URL = "/media/"
 # secret a mail gateway signs its posts with (unset: inbound mail is refused).
 INBOUND_MAIL_DOMAIN = env("INBOUND_MAIL_DOMAIN", default="reply.clientele.local")
 INBOUND_MAIL_SECRET = env("INBOUND_MAIL_SECRET", default="")
+INBOUND_MAIL_MAX_BYTES = env.int("INBOUND_MAIL_MAX_BYTES", default=25 * 1024 * 1024)
+INBOUND_MAIL_MAX_PARTS = 100
 # Private files (complaint attachments, import uploads): never under MEDIA_ROOT, never given a
 # URL, served only by permission-checked views (apps.core.private_files; a system check refuses
 # a PRIVATE_MEDIA_ROOT that overlaps a public directory). Back it up with the database.

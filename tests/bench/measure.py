@@ -501,6 +501,7 @@ GROUPS = (
     "surveys",
     "programme",
     "survey_invitations",
+    "complaints",
 )
 
 
@@ -538,6 +539,12 @@ def run_all(
             results += _guarded("import", lambda: measure_import(scale, seed))
         if "api" in wanted:
             results += _guarded("api", lambda: measure_api(scale, seed))
+        if "complaints" in wanted:
+            from tests.bench import complaints
+
+            results += _guarded(
+                "complaints", lambda: complaints.measure_complaints(client, scale=scale, runs=runs)
+            )
     if "events" in wanted:
         from tests.bench import events as event_bench
 

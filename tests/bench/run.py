@@ -102,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
         "--only",
         default="",
         help="comma-separated groups to measure (default: all): loyalty, search, pages, "
-        "audit, export, import, api, events, surveys, programme, survey_invitations",
+        "audit, export, import, api, events, surveys, programme, survey_invitations, complaints",
     )
     parser.add_argument(
         "--profile-expiry",

@@ -17,8 +17,9 @@ from django.db import models
 from django.db.models import Count
 from django.urls import reverse
 
+from apps.complaints.models import Category, SavedReply, SLAPolicy, Team, Ticket
 from apps.core.content import localized_fields, translated_fields
-from apps.core.models import AuditEvent
+from apps.core.models import AuditEvent, BusinessCalendar
 from apps.customers.demo import DEFAULT_PASSWORD
 from apps.customers.models import Customer, PortalMessage, Store
 from apps.loyalty.models import CouponBatch, EarnRule, Redemption, Reward, Tier
@@ -87,7 +88,8 @@ def _content_in_other_language() -> dict[str, set[str]]:
     language's text of rows that are written in both."""
     hidden = {"en": set(), "zh-hans": set()}
     content = (Reward, Tier, EarnRule, Store, apps.get_model("loyalty", "Badge"))
-    for model in (*content, Survey, Question, Choice):
+    complaints = (Category, Team, SLAPolicy, SavedReply, BusinessCalendar)
+    for model in (*content, Survey, Question, Choice, *complaints):
         for name in translated_fields(model):
             en, zh = localized_fields(model, [name])
             for value_en, value_zh in model.objects.values_list(en, zh):
@@ -141,7 +143,15 @@ def _staff_paths() -> list[str]:
         reverse("dashboard:staff-user-detail", args=[staff_detail.pk]),
         reverse("dashboard:survey-list"),
         reverse("dashboard:survey-create"),
+        reverse("dashboard:ticket-list"),
+        reverse("dashboard:ticket-list") + "?view=breached",
+        reverse("dashboard:ticket-create"),
+        reverse("dashboard:ticket-reports"),
+        reverse("dashboard:ticket-approvals"),
     ]
+    busy = Ticket.objects.annotate(n=Count("messages")).order_by("-n", "pk").first()
+    if busy is not None:
+        paths.append(reverse("dashboard:ticket-detail", args=[busy.reference]))
     survey = Survey.objects.annotate(n=Count("responses")).order_by("-n", "pk").first()
     if survey is not None:
         paths += [
@@ -179,6 +189,12 @@ def _portal_paths() -> list[str]:
         reverse("portal:privacy"),
         reverse("portal:delete"),
         reverse("portal:surveys"),
+        reverse("portal:complaints"),
+        reverse("portal:complaint-new"),
+    ]
+    paths += [
+        reverse("portal:complaint-detail", args=[t.reference])
+        for t in Ticket.objects.filter(customer=member).order_by("pk")[:2]
     ]
     invitation = (
         Invitation.objects.filter(customer=member, status="sent", completed_at__isnull=True)
