@@ -332,9 +332,7 @@ def _one(ctx, rng, age_days, role, customer_id, language, leaves, agent, manager
     ticket_take(ticket=ticket, agent=agent, at=step + dt.timedelta(minutes=10))
     step += dt.timedelta(hours=rng.choice([0.5, 1, 3, 8, 30]))
     reply = (
-        "非常抱歉给您带来不便，我们正在处理。"
-        if chinese
-        else "We are sorry for the trouble and are looking into it now."
+        "您好，很抱歉，我们已经在跟进了。" if chinese else "Hello, sorry about this; we are on it."
     )
     staff_reply(ticket=ticket, author=agent, body=reply, at=step)
     if fate < 0.45 and age_days < 15:

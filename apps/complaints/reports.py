@@ -28,7 +28,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from apps.customers.models import Order
+from apps.customers.models import Order, Store
 
 from .enums import ACTIVE_STATUSES, DONE_STATUSES, CompensationStatus, Priority, TicketStatus
 from .models import Category, Compensation, Team, Ticket
@@ -76,7 +76,7 @@ def _group_key(dimension: str):
 
 def _labels(dimension: str):
     if dimension == "team":
-        names = dict(Team.objects.values_list("pk", "name"))
+        names = {t.pk: str(t.name) for t in Team.objects.all()}
         return lambda k: names.get(k, _("No team"))
     if dimension == "root":
         names = _root_names()
@@ -212,20 +212,24 @@ def complaint_rate(*, since: dt.date, until: dt.date) -> Table:
     qs, (start, end) = _tickets(since, until)
     orders = dict(
         Order.objects.filter(placed_at__gte=start, placed_at__lt=end)
-        .values("store__name")
+        .values("store_id")
         .annotate(n=Count("pk"))
-        .values_list("store__name", "n")
+        .values_list("store_id", "n")
     )
     tickets = dict(
         qs.filter(order__isnull=False)
-        .values("order__store__name")
+        .values("order__store_id")
         .annotate(n=Count("pk"))
-        .values_list("order__store__name", "n")
+        .values_list("order__store_id", "n")
     )
+    # Store names in the reader's language (``values()`` would read the stored column only).
+    stores = Store.objects.in_bulk(list(orders))
     rows = [
-        [name, tickets.get(name, 0), n, round(1000 * tickets.get(name, 0) / n, 2) if n else None]
-        for name, n in sorted(orders.items())
+        [str(stores[pk].name), tickets.get(pk, 0), n, round(1000 * tickets.get(pk, 0) / n, 2)]
+        for pk, n in orders.items()
+        if n
     ]
+    rows.sort(key=lambda row: row[0])
     return Table(
         key="rate-store",
         title=_("Complaint rate per 1,000 orders, by store"),

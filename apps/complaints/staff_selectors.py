@@ -27,7 +27,7 @@ from .enums import (
     TicketStatus,
 )
 from .exceptions import TicketNotFound
-from .models import Category, Compensation, SavedReply, Team, Ticket
+from .models import Category, Compensation, SavedReply, SLAPolicy, Team, Ticket
 
 SOON = dt.timedelta(hours=2)
 
@@ -327,13 +327,13 @@ def history_described(*, ticket: Ticket) -> list:
         e.data.get(key) for e in events for key in ("to", "from") if e.kind == EventKind.ASSIGNED
     }
     names = {u.pk: u.get_full_name() for u in User.objects.filter(pk__in=user_ids - {None})}
-    teams_by_id = (
-        dict(Team.objects.values_list("pk", "name"))
-        if any(e.kind == EventKind.TEAM for e in events)
-        else {}
+    kinds = {e.kind for e in events}
+    teams_by_id = {t.pk: str(t.name) for t in Team.objects.all()} if EventKind.TEAM in kinds else {}
+    policies = (
+        {p.pk: str(p.name) for p in SLAPolicy.objects.all()} if EventKind.SLA in kinds else {}
     )
     for e in events:
-        e.text = _describe(e, names, teams_by_id)
+        e.text = _describe(e, names, teams_by_id, policies)
     return events
 
 
@@ -344,7 +344,7 @@ def _label(choices, value) -> str:
         return str(value or "—")
 
 
-def _describe(e, names: dict, teams_by_id: dict) -> str:
+def _describe(e, names: dict, teams_by_id: dict, policies: dict) -> str:
     d, kind = e.data, e.get_kind_display()
     if e.kind == EventKind.STATUS:
         return (
@@ -365,8 +365,8 @@ def _describe(e, names: dict, teams_by_id: dict) -> str:
             "percent": d.get("percent"),
             "clock": _label(Clock, d.get("clock")).lower(),
         }
-    if e.kind == EventKind.SLA and d.get("policy"):
-        return f"{kind}: {d['policy']}"
+    if e.kind == EventKind.SLA and d.get("policy_id") in policies:
+        return f"{kind}: {policies[d['policy_id']]}"
     if e.kind == EventKind.RATED:
         return f"{kind}: {d.get('score')}/5"
     if e.kind == EventKind.COMPENSATION:

@@ -58,6 +58,11 @@ ACTION_LABELS = {
     "export.orders": _("Orders exported"),
     "export.points_history": _("Points history exported"),
     "export.survey_report": _("Survey report exported"),
+    "export.complaint_report": _("Complaint report exported"),
+    "complaints.compensation_requested": _("Compensation requested"),
+    "complaints.compensation_approved": _("Compensation approved"),
+    "complaints.compensation_rejected": _("Compensation rejected"),
+    "core.calendar_imported": _("Business calendar loaded"),
     "export.survey_responses": _("Survey responses exported"),
     "import.customers": _("Customers imported"),
     "import.orders": _("Orders imported"),
@@ -103,6 +108,8 @@ TARGET_TYPES = (
     "loyalty.programme",
     "accounts.apikey",
     "accounts.user",
+    "complaints.compensation",
+    "core.businesscalendar",
 )
 
 

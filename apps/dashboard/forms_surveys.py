@@ -30,6 +30,11 @@ class SurveyForm(BootstrapMixin, forms.ModelForm):
             ["trigger", "delay_days", "sample_percent", "trigger_stores", "trigger_channels"],
         ),
         (_("Invitations"), None, ["invite_channels", "valid_days"]),
+        (
+            _("Closed loop"),
+            _("Detractors' answers become complaint tickets for the service team."),
+            ["follow_up_detractors"],
+        ),
     ]
     trigger_channels = forms.MultipleChoiceField(
         label=_("Only purchases through these channels"),

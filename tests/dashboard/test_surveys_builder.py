@@ -379,11 +379,17 @@ def test_settings_edit(client, marketer):
     client.force_login(marketer)
     response = client.post(
         url("survey-edit", pk=survey.pk),
-        _survey_post(title_en="Renamed", trigger="after_purchase", trigger_channels=["web"]),
+        _survey_post(
+            title_en="Renamed",
+            trigger="after_purchase",
+            trigger_channels=["web"],
+            follow_up_detractors="on",
+        ),
     )
     assert response.status_code == 302
     survey.refresh_from_db()
     assert survey.title_en == "Renamed" and survey.trigger_channels == ["web"]
+    assert survey.follow_up_detractors
     assert Question.objects.filter(survey=survey).count() == 5
 
 

@@ -154,7 +154,7 @@ def clocks_start(*, ticket: Ticket, now: dt.datetime, actor=None) -> None:
             kind=EventKind.SLA,
             at=now,
             actor=actor,
-            policy=policy.name,
+            policy_id=policy.pk,
             first_response_due=_iso(ticket.first_response_due),
             resolution_due=_iso(ticket.resolution_due),
         )
