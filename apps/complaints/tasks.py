@@ -11,7 +11,7 @@ from django.db import OperationalError
 
 from apps.core.jobs import job_lock, moment_parse
 
-from .services import lifecycle, sweeps
+from .services import attachments, lifecycle, sweeps
 
 log = logging.getLogger(__name__)
 
@@ -36,3 +36,9 @@ def sla_sweep(now: str | None = None) -> dict | None:
 @shared_task(name="complaints.auto_close", **JOB)
 def auto_close(now: str | None = None) -> int:
     return lifecycle.tickets_auto_close(now=moment_parse(now))
+
+
+@shared_task(name="complaints.attachments_purge", **JOB)
+def attachments_purge() -> int:
+    """Delete attachment files that no row names (left by rolled-back transactions)."""
+    return attachments.attachments_orphans_purge()
