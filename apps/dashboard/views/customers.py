@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 from django.views import View
 from django.views.generic import FormView, TemplateView
 
+from apps.complaints.member_selectors import ticket_list_for_member
 from apps.core.exceptions import ApplicationError
 from apps.core.forms import add_service_error
 from apps.core.timeline import timeline_for
@@ -171,6 +172,8 @@ class CustomerDetailView(StaffRequiredMixin, TemplateView):
             context["member_surveys"] = member_surveys(
                 customer=customer, show_text=user.has_perm("surveys.view_text_answers")
             )
+        if user.has_perm("complaints.view_ticket"):
+            context["member_tickets"] = list(ticket_list_for_member(customer=customer)[:20])
         if context["possible_duplicate"] and user.has_perm("customers.merge_customer"):
             context["duplicate_url"] = _duplicate_url(customer)
         return context
