@@ -7,6 +7,7 @@ from .views import tickets as views
 
 urlpatterns = [
     path("tickets/", views.TicketListView.as_view(), name="ticket-list"),
+    path("tickets/export.<str:fmt>", views.TicketExportView.as_view(), name="ticket-export"),
     path("tickets/new/", views.TicketCreateView.as_view(), name="ticket-create"),
     path("tickets/reports/", ticket_reports.TicketReportsView.as_view(), name="ticket-reports"),
     path(

@@ -246,3 +246,19 @@ def test_the_360_page_lists_the_members_complaints(client, agent, customer, tick
         t.reference for t in reversed(made)
     ]
     assert made[0].reference in page.content.decode()
+
+
+def test_the_queue_exports_as_filtered_in_words_and_audited(client, manager, tickets):
+    made = tickets(3)
+    client.force_login(manager)
+    response = client.get(url("ticket-export", fmt="csv") + "?view=open&priority=normal")
+    body = b"".join(response.streaming_content).decode("utf-8-sig")
+    lines = body.strip().splitlines()
+    assert lines[0].startswith("Reference,Filed,Member number") and len(lines) == 4
+    assert made[0].reference in body and "Delivery" in body and "Normal" in body
+    event = AuditEvent.objects.get(action="export.tickets")
+    assert event.after["rows"] == 3 and event.after["filters"]["priority"] == "normal"
+    xlsx = client.get(url("ticket-export", fmt="xlsx"))
+    assert xlsx.status_code == 200
+    client.force_login(make_staff(SUPPORT_AGENT, email="x@test.local"))
+    assert client.get(url("ticket-export", fmt="csv")).status_code == 403

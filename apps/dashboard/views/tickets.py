@@ -14,6 +14,7 @@ from django.views.generic import TemplateView
 from apps.accounts.models import User
 from apps.complaints.enums import Priority, TicketChannel, TicketStatus
 from apps.complaints.exceptions import TicketNotFound
+from apps.complaints.exports import tickets_export
 from apps.complaints.member_selectors import ticket_attachments
 from apps.complaints.models import Compensation, Team
 from apps.complaints.services.compensation import compensation_decide, compensation_request
@@ -46,6 +47,7 @@ from apps.complaints.staff_selectors import (
     view_counts,
 )
 from apps.core.exceptions import ApplicationError
+from apps.core.exports import csv_response, xlsx_response
 from apps.core.private_files import private_file_response
 from apps.customers.exceptions import CustomerNotFound
 from apps.customers.selectors import customer_get
@@ -87,24 +89,31 @@ def _int(value) -> int | None:
         return None
 
 
+def _filters(request) -> QueueFilters:
+    get = request.GET
+    view = get.get("view") or (
+        "mine" if request.user.has_perm("complaints.work_ticket") else "open"
+    )
+    return QueueFilters(
+        view=view if view in VIEWS else "open",
+        status=get.get("status", "") if get.get("status") in TicketStatus.values else "",
+        priority=get.get("priority", "") if get.get("priority") in Priority.values else "",
+        category=_int(get.get("category")),
+        team=_int(get.get("team")),
+        assignee=_int(get.get("assignee")),
+        channel=get.get("channel", "") if get.get("channel") in TicketChannel.values else "",
+        q=get.get("q", "")[:100],
+        sort=get.get("sort", "due") if get.get("sort") in SORTS else "due",
+    )
+
+
 class TicketListView(StaffRequiredMixin, TemplateView):
     permission_required = VIEW
     template_name = "dashboard/tickets/list.html"
 
     def get_context_data(self, **kwargs):
-        get, user, now = self.request.GET, self.request.user, timezone.now()
-        view = get.get("view") or ("mine" if user.has_perm("complaints.work_ticket") else "open")
-        filters = QueueFilters(
-            view=view if view in VIEWS else "open",
-            status=get.get("status", "") if get.get("status") in TicketStatus.values else "",
-            priority=get.get("priority", "") if get.get("priority") in Priority.values else "",
-            category=_int(get.get("category")),
-            team=_int(get.get("team")),
-            assignee=_int(get.get("assignee")),
-            channel=get.get("channel", "") if get.get("channel") in TicketChannel.values else "",
-            q=get.get("q", "")[:100],
-            sort=get.get("sort", "due") if get.get("sort") in SORTS else "due",
-        )
+        user, now = self.request.user, timezone.now()
+        filters = _filters(self.request)
         counts = view_counts(user=user, now=now)
         return super().get_context_data(
             page_obj=paginate(ticket_queue(user=user, filters=filters, now=now), self.request),
@@ -127,6 +136,24 @@ class TicketListView(StaffRequiredMixin, TemplateView):
             can_assign=user.has_perm("complaints.assign_ticket"),
             **kwargs,
         )
+
+
+class TicketExportView(StaffRequiredMixin, View):
+    """The queue as filtered, as CSV or XLSX (audited)."""
+
+    permission_required = ("complaints.view_ticket", "complaints.view_complaint_reports")
+
+    def get(self, request, fmt):
+        if fmt not in ("csv", "xlsx"):
+            raise Http404
+        filters = _filters(request)
+        qs = ticket_queue(user=request.user, filters=filters, now=timezone.now())
+        export = tickets_export(qs=qs, actor=request.user, fmt=fmt, filters=vars(filters))
+        filename = f"complaints-{timezone.localdate():%Y%m%d}"
+        if fmt == "csv":
+            return csv_response(filename=filename, header=export.header, rows=export.rows)
+        title = str(_("Complaints"))
+        return xlsx_response(filename=filename, title=title, header=export.header, rows=export.rows)
 
 
 class TicketCreateView(FormPageView):
