@@ -197,8 +197,8 @@ def document_cross_field_rules(result, generator, request, public):
     into the schema where JSON Schema can say it. Free text in a request holds no control
     characters (``apps.core.text``) and is trimmed, so a required one needs a visible
     character; enrolment needs a contact: a non-blank e-mail or phone
-    (``customer_profile_problems``); a survey receipt link's ``order_external_id`` needs its
-    ``store``."""
+    (``customer_profile_problems``); a survey receipt link's or a complaint's
+    ``order_external_id`` needs its ``store``."""
     schemas = result.get("components", {}).get("schemas", {})
     for name, component in schemas.items():
         if name.endswith("Request"):
@@ -221,7 +221,11 @@ def document_cross_field_rules(result, generator, request, public):
             for field in ("email", "phone")
         ]
     # A receipt link's order is identified by store and external id: the one needs the other.
-    receipt = schemas.get("SurveyInvitationCreateInputRequest")
-    if receipt is not None:
-        receipt["anyOf"] = [{"required": ["store"]}, {"not": {"required": ["order_external_id"]}}]
+    for name in ("SurveyInvitationCreateInputRequest", "ComplaintCreateInputRequest"):
+        receipt = schemas.get(name)
+        if receipt is not None:
+            receipt["anyOf"] = [
+                {"required": ["store"]},
+                {"not": {"required": ["order_external_id"]}},
+            ]
     return result

@@ -233,7 +233,9 @@ MEDIA_URL = "/media/"
 # secret a mail gateway signs its posts with (unset: inbound mail is refused).
 INBOUND_MAIL_DOMAIN = env("INBOUND_MAIL_DOMAIN", default="reply.clientele.local")
 INBOUND_MAIL_SECRET = env("INBOUND_MAIL_SECRET", default="")
-INBOUND_MAIL_MAX_BYTES = env.int("INBOUND_MAIL_MAX_BYTES", default=25 * 1024 * 1024)
+# No larger than DATA_UPLOAD_MAX_MEMORY_SIZE: the request hygiene middleware refuses bigger
+# bodies before any view.
+INBOUND_MAIL_MAX_BYTES = env.int("INBOUND_MAIL_MAX_BYTES", default=10 * 1024 * 1024)
 INBOUND_MAIL_MAX_PARTS = 100
 # Private files (complaint attachments, import uploads): never under MEDIA_ROOT, never given a
 # URL, served only by permission-checked views (apps.core.private_files; a system check refuses

@@ -3,11 +3,13 @@ type; the body is the message). Authenticated by the gateway's signature
 (``apps.core.mail_signing.verify_gateway_request``: ``X-Clientele-Timestamp`` and
 ``X-Clientele-Signature``, HMAC-SHA256 with ``INBOUND_MAIL_SECRET``), not an API key; refused
 when the secret is not set. Answers 200 ``{"status": "added"|"duplicate", "reference"}`` or 202
-``{"status": "ignored"|"unmatched"|"refused", "reason"}``: the gateway must not retry those."""
+``{"status": "ignored"|"unmatched"|"refused", "reason"}``: the gateway must not retry those.
+Left out of the OpenAPI document, which describes the API-key integrations; documented in
+``docs/complaints.md``."""
 
 from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import csrf_exempt
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework.parsers import BaseParser
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -31,16 +33,7 @@ class InboundEmailApi(APIView):
     permission_classes = [AllowAny]
     parser_classes = [RawParser]
 
-    @extend_schema(
-        operation_id="inbound_email_create",
-        request={"message/rfc822": {"type": "string", "format": "binary"}},
-        responses={
-            200: OpenApiResponse(description="Added to the ticket (or already there)."),
-            202: OpenApiResponse(description="Ignored, unmatched or refused; do not retry."),
-            403: OpenApiResponse(description="`forbidden`: not signed by the gateway."),
-        },
-        tags=["inbound"],
-    )
+    @extend_schema(exclude=True)  # the mail gateway's door, not the integrators' API
     def post(self, request: Request) -> Response:
         body = request.body
         try:
