@@ -7,7 +7,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from django.db.models import Case, Count, F, Q, QuerySet, Value, When
-from django.db.models.functions import Least
+from django.db.models.functions import Coalesce, Least
 from django.utils.translation import gettext as _
 
 from apps.accounts.models import User
@@ -46,8 +46,9 @@ def _with_due(qs: QuerySet[Ticket]) -> QuerySet[Ticket]:
     first = Case(
         When(first_responded_at__isnull=True, then=F("first_response_due")), default=Value(None)
     )
+    # Coalesce each side with the other: SQLite's MIN(a, b) is NULL when either is.
     return qs.annotate(
-        next_due=Least(first, F("resolution_due")),
+        next_due=Least(Coalesce(first, F("resolution_due")), Coalesce(F("resolution_due"), first)),
         priority_rank=Case(
             When(priority="urgent", then=Value(3)),
             When(priority="high", then=Value(2)),
