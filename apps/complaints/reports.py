@@ -39,7 +39,13 @@ DIMENSIONS = {
     "priority": gettext_lazy("Priority"),
     "month": gettext_lazy("Month"),
 }
-AGE_BUCKETS = [(1, "< 1 d"), (3, "1–3 d"), (7, "3–7 d"), (30, "7–30 d"), (None, "> 30 d")]
+AGE_BUCKETS = [
+    (1, gettext_lazy("under 1 day")),
+    (3, gettext_lazy("1–3 days")),
+    (7, gettext_lazy("3–7 days")),
+    (30, gettext_lazy("7–30 days")),
+    (None, gettext_lazy("over 30 days")),
+]
 
 
 @dataclass(frozen=True)
@@ -152,7 +158,7 @@ def backlog(*, now: dt.datetime | None = None) -> Table:
     return Table(
         key="backlog",
         title=_("Backlog and age"),
-        header=[_("Status"), _("Open tickets"), *[label for _u, label in AGE_BUCKETS]],
+        header=[_("Status"), _("Open tickets"), *[str(label) for _u, label in AGE_BUCKETS]],
         rows=[
             [
                 str(TicketStatus(r["status"]).label),

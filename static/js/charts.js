@@ -12,6 +12,7 @@
     var data = JSON.parse(source.textContent);
     data.datasets.forEach(function (dataset, i) {
       dataset.backgroundColor = COLOURS[i % COLOURS.length];
+      dataset.borderColor = COLOURS[i % COLOURS.length];
       dataset.borderRadius = 3;
     });
     new window.Chart(canvas, {
