@@ -41,7 +41,7 @@ class MessageKind(models.TextChoices):
 
 
 class AuthorKind(models.TextChoices):
-    STAFF = "staff", _("Staff")
+    STAFF = "agent", _("Staff")
     CUSTOMER = "customer", _("Customer")
     SYSTEM = "system", _("System")
 
