@@ -13,6 +13,7 @@ from apps.customers.models import Customer, Order
 from .enums import MessageKind, TicketStatus
 from .exceptions import TicketNotFound
 from .models import Attachment, Category, Ticket, TicketMessage
+from .selectors import categories_labelled
 
 
 def ticket_list_for_member(*, customer: Customer) -> QuerySet[Ticket]:
@@ -95,16 +96,8 @@ def tickets_timeline(*, customer: Customer, limit: int) -> list[TimelineEvent]:
 
 
 def categories_for_members() -> list[Category]:
-    """What a member can choose: active, member-visible categories, children under their
-    parent's name ("Delivery › Late")."""
-    rows = list(
-        Category.objects.filter(active=True, member_visible=True)
-        .select_related("parent")
-        .order_by("parent__position", "parent_id", "position", "code")
-    )
-    for c in rows:
-        c.label = f"{c.parent.name} › {c.name}" if c.parent_id else c.name
-    return sorted(rows, key=lambda c: (c.parent.position if c.parent_id else c.position, c.label))
+    """What a member can choose: active, member-visible categories."""
+    return categories_labelled(members_only=True)
 
 
 def recent_orders_for_member(*, customer: Customer, limit: int = 20) -> list[Order]:

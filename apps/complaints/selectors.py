@@ -8,6 +8,20 @@ from .exceptions import TicketNotFound
 from .models import Category, Ticket
 
 
+def categories_labelled(*, active_only: bool = True, members_only: bool = False) -> list[Category]:
+    """Categories with ``label`` ("Delivery › Late": a child under its parent's name), sorted by
+    label: the one list the staff forms, the queue filter and the member form use."""
+    rows = Category.objects.select_related("parent")
+    if active_only:
+        rows = rows.filter(active=True)
+    if members_only:
+        rows = rows.filter(member_visible=True)
+    out = list(rows)
+    for c in out:
+        c.label = f"{c.parent.name} › {c.name}" if c.parent_id else str(c.name)
+    return sorted(out, key=lambda c: c.label)
+
+
 def category_get(*, code: str) -> Category:
     category = Category.objects.filter(code=code, active=True).first()
     if category is None:

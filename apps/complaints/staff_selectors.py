@@ -27,7 +27,7 @@ from .enums import (
     TicketStatus,
 )
 from .exceptions import TicketNotFound
-from .models import Category, Compensation, SavedReply, SLAPolicy, Team, Ticket
+from .models import Compensation, SavedReply, SLAPolicy, Team, Ticket
 
 SOON = dt.timedelta(hours=2)
 
@@ -203,16 +203,6 @@ def saved_replies():
 
 def public_count(ticket: Ticket) -> int:
     return ticket.messages.filter(kind=MessageKind.PUBLIC).count()
-
-
-def categories_labelled(*, active_only: bool = True) -> list[Category]:
-    rows = Category.objects.select_related("parent").order_by("position", "code")
-    if active_only:
-        rows = rows.filter(active=True)
-    out = list(rows)
-    for c in out:
-        c.label = f"{c.parent.name} › {c.name}" if c.parent_id else str(c.name)
-    return sorted(out, key=lambda c: c.label)
 
 
 def agents() -> QuerySet[User]:

@@ -24,7 +24,7 @@ class ComplaintForm(forms.Form):
     def __init__(self, *args, categories=(), orders=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["category"].choices = [("", _("Choose…"))] + [
-            (str(c.pk), getattr(c, "label", c.name)) for c in categories
+            (str(c.pk), c.label) for c in categories
         ]
         self.fields["order"].choices = [("", _("No particular order"))] + [
             (str(o.pk), o.label) for o in orders

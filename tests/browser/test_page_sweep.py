@@ -148,6 +148,10 @@ def _staff_paths() -> list[str]:
         reverse("dashboard:ticket-create"),
         reverse("dashboard:ticket-reports"),
         reverse("dashboard:ticket-approvals"),
+        reverse("dashboard:calendar-list"),
+        reverse("dashboard:calendar-import"),
+        reverse("dashboard:calendar-detail", args=["cn-2026"])
+        + "?start=2026-09-30T17:30&minutes=120",
     ]
     busy = Ticket.objects.annotate(n=Count("messages")).order_by("-n", "pk").first()
     if busy is not None:

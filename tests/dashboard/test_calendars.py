@@ -59,3 +59,12 @@ def test_managers_read_agents_do_not_and_only_administrators_load(client, manage
     )
     client.force_login(agent)
     assert client.get(reverse("dashboard:calendar-list")).status_code == 403
+
+
+def test_calendar_list_query_budget_independent_of_rows(client, manager, count_queries):
+    calendar_import(document=DOC)
+    client.force_login(manager)
+    few = count_queries(client, reverse("dashboard:calendar-list"))
+    for year in range(2028, 2038):
+        calendar_import(document={**DOC, "code": f"cn-{year}"})
+    assert count_queries(client, reverse("dashboard:calendar-list")) == few

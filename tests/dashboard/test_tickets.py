@@ -262,3 +262,56 @@ def test_the_queue_exports_as_filtered_in_words_and_audited(client, manager, tic
     assert xlsx.status_code == 200
     client.force_login(make_staff(SUPPORT_AGENT, email="x@test.local"))
     assert client.get(url("ticket-export", fmt="csv")).status_code == 403
+
+
+def test_a_marketer_cannot_triage_or_bulk_assign_and_nothing_changes(
+    client, marketer, agent, tickets
+):
+    (ticket,) = tickets(1)
+    client.force_login(marketer)
+    triage = client.post(
+        url("ticket-triage", reference=ticket.reference),
+        {"priority": "urgent", "category": str(ticket.category_id)},
+    )
+    bulk = client.post(
+        url("ticket-bulk-assign"), {"tickets": [str(ticket.pk)], "assignee": str(agent.pk)}
+    )
+    assert triage.status_code == bulk.status_code == 403
+    ticket.refresh_from_db()
+    assert ticket.priority == "normal" and ticket.assignee is None
+    assert list(ticket.events.values_list("kind", flat=True)) == ["created", "sla"]
+
+
+def test_compensation_without_its_amount_is_refused_and_nothing_written(client, agent, tickets):
+    (ticket,) = tickets(1)
+    client.force_login(agent)
+    response = client.post(
+        url("ticket-compensate", reference=ticket.reference),
+        {"kind": "points", "reason": "Goodwill"},
+        follow=True,
+    )
+    assert "Give between 1 and" in response.content.decode()
+    assert not Compensation.objects.exists()
+    assert not AuditEvent.objects.filter(action__startswith="complaints.").exists()
+
+
+def test_approvals_page_query_budget_independent_of_rows(
+    client, agent, manager, tickets, count_queries
+):
+    ComplaintSettings.objects.create(compensation_limit=1)
+
+    def pending(n):
+        for ticket in tickets(n):
+            client.force_login(agent)
+            client.post(
+                url("ticket-compensate", reference=ticket.reference),
+                {"kind": "coupon", "amount": "30", "reason": "Broken"},
+            )
+
+    pending(2)
+    client.force_login(manager)
+    few = count_queries(client, url("ticket-approvals"))
+    pending(10)
+    client.force_login(manager)
+    assert count_queries(client, url("ticket-approvals")) == few
+    assert Compensation.objects.filter(status="pending").count() == 12

@@ -153,3 +153,35 @@ def test_complaint_list_query_budget(client, member, category, count_queries):
             customer=customer, category=category, subject=f"T{i}", description="x", channel="portal"
         )
     assert count_queries(client, reverse("portal:complaints")) == few
+
+
+def test_refused_reopen_and_rating_say_why_and_change_nothing(client, member, category):
+    user, customer = member
+    ticket = ticket_open(
+        customer=customer, category=category, subject="Late", description="x", channel="portal"
+    )
+    client.force_login(user)
+    detail = reverse("portal:complaint-detail", args=[ticket.reference])
+    reopen = client.post(detail, {"action": "reopen"}, follow=True)
+    assert "can no longer be reopened" in reopen.content.decode()
+    rate = client.post(detail, {"action": "rate", "score": "5"}, follow=True)
+    assert "Only a resolved complaint can be rated." in rate.content.decode()
+    ticket.refresh_from_db()
+    assert ticket.status == TicketStatus.NEW and ticket.satisfaction is None
+    assert ticket.reopened_count == 0
+
+
+def test_complaint_page_query_budget_independent_of_messages(
+    client, member, category, agent, count_queries
+):
+    user, customer = member
+    ticket = ticket_open(
+        customer=customer, category=category, subject="Late", description="x", channel="portal"
+    )
+    client.force_login(user)
+    detail = reverse("portal:complaint-detail", args=[ticket.reference])
+    staff_reply(ticket=ticket, author=agent, body="Hello")
+    few = count_queries(client, detail)
+    for i in range(10):
+        staff_reply(ticket=ticket, author=agent, body=f"Reply {i}")
+    assert count_queries(client, detail) == few

@@ -46,7 +46,7 @@ class CalendarListView(StaffRequiredMixin, TemplateView):
 
 class DeadlineForm(forms.Form):
     start = forms.DateTimeField(
-        label=_("Filed at"), widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
+        label=gettext_lazy("Filed at"), widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
     )
     minutes = forms.IntegerField(
         label=gettext_lazy("Target (business minutes)"), min_value=0, max_value=525_600

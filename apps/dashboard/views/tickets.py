@@ -17,6 +17,7 @@ from apps.complaints.exceptions import TicketNotFound
 from apps.complaints.exports import tickets_export
 from apps.complaints.member_selectors import ticket_attachments
 from apps.complaints.models import Compensation, Team
+from apps.complaints.selectors import categories_labelled
 from apps.complaints.services.compensation import compensation_decide, compensation_request
 from apps.complaints.services.conversation import staff_reply
 from apps.complaints.services.lifecycle import MOVES, ticket_status_set
@@ -32,7 +33,6 @@ from apps.complaints.staff_selectors import (
     VIEWS,
     QueueFilters,
     agents,
-    categories_labelled,
     compensations,
     conversation,
     customer_context,
