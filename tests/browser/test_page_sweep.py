@@ -51,7 +51,8 @@ _INSPECT = """
     }
   }
   // What a reader sees as words: code samples (import column names, coupon codes) are code,
-  // and text marked translate="no" is a record quoted as written (audit summaries).
+  // and text marked translate="no" is a record quoted as written (audit summaries, what members
+  // and staff wrote themselves).
   const copy = document.body.cloneNode(true);
   copy.querySelectorAll("code, kbd, pre, script, template, [translate=no]").forEach((el) => el.remove());
   document.body.appendChild(copy);
