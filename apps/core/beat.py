@@ -20,11 +20,12 @@ def periodic_task_upsert(
     description: str,
     minute: str = "0",
     hour: str = "*",
+    day_of_week: str = "*",
     every_hours: int | None = None,
     every_minutes: int | None = None,
 ) -> None:
-    """Schedule ``task`` daily at ``hour:minute`` local time, or every ``every_hours`` hours, or
-    every ``every_minutes`` minutes."""
+    """Schedule ``task`` at ``hour:minute`` local time on ``day_of_week`` (daily by default),
+    or every ``every_hours`` hours, or every ``every_minutes`` minutes."""
     PeriodicTask = apps.get_model("django_celery_beat", "PeriodicTask")
     schedule: dict = {"interval": None, "crontab": None, "solar": None, "clocked": None}
     if every_hours is not None or every_minutes is not None:
@@ -38,7 +39,7 @@ def periodic_task_upsert(
         schedule["crontab"], _ = CrontabSchedule.objects.get_or_create(
             minute=minute,
             hour=hour,
-            day_of_week="*",
+            day_of_week=day_of_week,
             day_of_month="*",
             month_of_year="*",
             timezone=zoneinfo.ZoneInfo(settings.TIME_ZONE),

@@ -57,6 +57,7 @@ class InteractionKind(models.TextChoices):
     VISIT = "visit", _("Visit")
     CHAT = "chat", _("Chat")
     NOTE = "note", _("Note")
+    TASK = "task", _("Task")
 
 
 # The purposes a member may switch on and off themselves, on every channel (the preference

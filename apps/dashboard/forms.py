@@ -33,10 +33,15 @@ class CustomerFilterForm(forms.Form):
     store = forms.ChoiceField(required=False)
     source = forms.ChoiceField(required=False, choices=[("", _("Any source")), *Source.choices])
     portal = forms.ChoiceField(required=False, choices=PORTAL_CHOICES)
+    segment = forms.ChoiceField(required=False)
     sort = forms.ChoiceField(required=False, choices=[(k, k) for k in CUSTOMER_ORDERINGS])
 
-    def __init__(self, *args, tags=(), stores=(), **kwargs):
+    def __init__(self, *args, tags=(), stores=(), segments=(), **kwargs):
         super().__init__(*args, **kwargs)
+        self.fields["segment"].choices = [
+            ("", _("Any segment")),
+            *((str(s.pk), s.name) for s in segments),
+        ]
         self.fields["tag"].choices = [("", _("Any tag")), *((t.name, t.display) for t in tags)]
         self.fields["store"].choices = [("", _("Any store")), *((s.code, s.name) for s in stores)]
 
@@ -49,6 +54,7 @@ class CustomerFilterForm(forms.Form):
             "store": data.get("store", ""),
             "source": data.get("source", ""),
             "portal": data.get("portal", ""),
+            "segment": data.get("segment", ""),
             "ordering": data.get("sort") or "-joined",
         }
 
@@ -56,7 +62,8 @@ class CustomerFilterForm(forms.Form):
     def active_filter_count(self) -> int:
         if not (self.is_bound and self.is_valid()):
             return 0
-        return sum(bool(self.cleaned_data.get(k)) for k in ("tag", "store", "source", "portal"))
+        keys = ("tag", "store", "source", "portal", "segment")
+        return sum(bool(self.cleaned_data.get(k)) for k in keys)
 
 
 class OrderFilterForm(forms.Form):

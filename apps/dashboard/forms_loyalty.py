@@ -90,7 +90,7 @@ class EarnRuleForm(BootstrapMixin, forms.ModelForm):
         (
             _("Where and when"),
             _("Leave empty to apply everywhere and always."),
-            ["store", "channel", "tiers", "starts_at", "ends_at"],
+            ["store", "channel", "tiers", "segment", "starts_at", "ends_at"],
         ),
         (_("Order of rules"), None, ["priority", "stackable", "is_active"]),
     ]
@@ -113,6 +113,7 @@ class EarnRuleForm(BootstrapMixin, forms.ModelForm):
                 "A channel multiplier's channel; on other order rules, limits them to it."
             ),
             "min_spend": _("For a spend-threshold bonus: the order total that earns it."),
+            "segment": _("Only members of this customer segment earn it (checked at the order)."),
             "priority": _("Higher first; equal priorities go to the older rule."),
             "stackable": _(
                 "On: combines with the other rules of its family (multipliers multiply, "

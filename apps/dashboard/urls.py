@@ -13,6 +13,7 @@ urlpatterns = [
     path("", include("apps.dashboard.urls_surveys")),
     path("", include("apps.dashboard.urls_tickets")),
     path("", include("apps.dashboard.urls_calendars")),
+    path("", include("apps.dashboard.urls_segments")),
     path("", include("apps.dashboard.urls_privacy")),
     path("", include("apps.dashboard.urls_audit")),
     path("", include("apps.dashboard.urls_staff")),

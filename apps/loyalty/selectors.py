@@ -390,3 +390,18 @@ def lots_expiring(*, within_days: int, as_of: dt.datetime | None = None):
         expires_at__gt=as_of,
         expires_at__lte=as_of + dt.timedelta(days=within_days),
     )
+
+
+def points_expiring_by_customer(*, as_of: dt.datetime, within_days: int) -> dict[int, int]:
+    """Per customer: available points that expire within ``within_days`` after ``as_of``."""
+    rows = (
+        PointsLot.objects.filter(
+            status=LotStatus.AVAILABLE,
+            remaining__gt=0,
+            expires_at__gt=as_of,
+            expires_at__lte=as_of + dt.timedelta(days=within_days),
+        )
+        .values("account__customer_id")
+        .annotate(points=Sum("remaining"))
+    )
+    return {r["account__customer_id"]: r["points"] for r in rows}

@@ -1,13 +1,15 @@
 """Reads for surveys: surveys and their questions, invitations by token or member."""
 
-from django.db.models import Prefetch, Q, QuerySet
+import datetime as dt
+
+from django.db.models import OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from apps.customers.models import Customer
 
 from .enums import InvitationStatus, SurveyStatus
 from .exceptions import InvitationNotFound, SurveyNotFound
-from .models import Choice, Invitation, Question, Survey
+from .models import Choice, Invitation, Question, Response, Survey
 
 
 def survey_get(*, pk: int | None = None, slug: str | None = None) -> Survey:
@@ -94,3 +96,29 @@ def invitation_get_for_member(*, customer: Customer, pk: int) -> Invitation:
     if invitation is None:
         raise InvitationNotFound()
     return invitation
+
+
+def last_nps(*, outer_ref: str = "pk", as_of: dt.datetime | None = None) -> dict[str, Subquery]:
+    """Subqueries for a customer queryset: the score and group of their latest NPS answer
+    (by ``as_of`` when given), for ``.annotate(**last_nps())``."""
+    latest = Response.objects.filter(customer=OuterRef(outer_ref), nps_score__isnull=False)
+    if as_of is not None:
+        latest = latest.filter(submitted_at__lte=as_of)
+    latest = latest.order_by("-submitted_at", "-pk")
+    return {
+        "last_nps_score": Subquery(latest.values("nps_score")[:1]),
+        "last_nps_group": Subquery(latest.values("score_group")[:1]),
+    }
+
+
+def last_nps_by_customer(*, as_of: dt.datetime) -> dict[int, tuple[int, str]]:
+    """Per customer who answered an NPS question by ``as_of``: (score, group) of the latest."""
+    rows = (
+        Response.objects.filter(
+            customer__isnull=False, nps_score__isnull=False, submitted_at__lte=as_of
+        )
+        .order_by("customer_id", "submitted_at", "pk")
+        .values_list("customer_id", "nps_score", "score_group")
+    )
+    # Ascending order: the last row per customer wins.
+    return {cid: (score, group) for cid, score, group in rows}

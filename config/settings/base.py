@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "apps.loyalty",
     "apps.surveys",
     "apps.complaints",
+    "apps.analytics",
     "apps.dashboard",
     "apps.portal",
     "apps.api",
@@ -221,6 +222,8 @@ TIME_ZONE = env("TIME_ZONE", default="Asia/Shanghai")
 USE_I18N = True
 USE_TZ = True
 CURRENCY = env("CURRENCY", default="CNY")
+# How many years back an order may be dated (history back-fills); older dates are typos.
+ORDER_HISTORY_YEARS = env.int("ORDER_HISTORY_YEARS", default=20)
 PHONE_DEFAULT_REGION = env("PHONE_DEFAULT_REGION", default="CN")
 
 # --- static & media ------------------------------------------------------------------------

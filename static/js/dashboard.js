@@ -205,3 +205,9 @@
     }
   }, true);
 })();
+
+// Ask before destructive buttons marked data-confirm (deleting a segment, say).
+document.addEventListener("click", function (event) {
+  var button = event.target.closest("[data-confirm]");
+  if (button && !window.confirm(button.getAttribute("data-confirm"))) event.preventDefault();
+});

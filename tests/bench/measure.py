@@ -502,6 +502,7 @@ GROUPS = (
     "programme",
     "survey_invitations",
     "complaints",
+    "analytics",
 )
 
 
@@ -558,6 +559,12 @@ def run_all(
 
         results += _guarded(
             "survey_invitations", lambda: sv.measure_survey_invitations(scale=scale)
+        )
+    if "analytics" in wanted:
+        from tests.bench import analytics
+
+        results += _guarded(
+            "analytics", lambda: analytics.measure_analytics(scale=scale, runs=runs)
         )
     if "programme" in wanted:
         from tests.bench import loyalty

@@ -23,6 +23,9 @@ application path is than the reference; for throughput, reference / value):
 - the points ledger (``tests/bench/loyalty.py``, measured first, on the ledger as seeded):
   ``verify_ledger``, ``points_mature_due`` and ``points_expire_due`` over ~1M lots, and
   ``orders_earn_bulk`` over existing orders, each against set-based SQL or ``COPY``.
+- customer value (``tests/bench/analytics.py``): ``recompute_metrics`` end to end vs the bare
+  SQL RFM aggregate plus the model fits; the BG/NBD fit; a segment's live count vs the same
+  condition as hand-written SQL.
 - survey analysis (``tests/bench/surveys.py``): one survey with ~1M answers seeded set-based;
   the NPS summary, the distributions and the breakdowns through ``apps.surveys.analysis`` vs the
   bare SQL aggregates of the same figures.
@@ -102,7 +105,8 @@ def main(argv: list[str] | None = None) -> int:
         "--only",
         default="",
         help="comma-separated groups to measure (default: all): loyalty, search, pages, "
-        "audit, export, import, api, events, surveys, programme, survey_invitations, complaints",
+        "audit, export, import, api, events, surveys, programme, survey_invitations, complaints, "
+        "analytics",
     )
     parser.add_argument(
         "--profile-expiry",

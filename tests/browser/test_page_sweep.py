@@ -17,6 +17,7 @@ from django.db import models
 from django.db.models import Count
 from django.urls import reverse
 
+from apps.analytics.models import Segment
 from apps.complaints.models import Category, SavedReply, SLAPolicy, Team, Ticket
 from apps.core.content import localized_fields, translated_fields
 from apps.core.models import AuditEvent, BusinessCalendar
@@ -89,7 +90,7 @@ def _content_in_other_language() -> dict[str, set[str]]:
     language's text of rows that are written in both."""
     hidden = {"en": set(), "zh-hans": set()}
     content = (Reward, Tier, EarnRule, Store, apps.get_model("loyalty", "Badge"))
-    complaints = (Category, Team, SLAPolicy, SavedReply, BusinessCalendar)
+    complaints = (Category, Team, SLAPolicy, SavedReply, BusinessCalendar, Segment)
     for model in (*content, Survey, Question, Choice, *complaints):
         for name in translated_fields(model):
             en, zh = localized_fields(model, [name])
@@ -169,6 +170,19 @@ def _staff_paths() -> list[str]:
                 "survey-invite",
                 "survey-preview",
             )
+        ]
+    paths += [
+        reverse("dashboard:segment-list"),
+        reverse("dashboard:segment-create"),
+        reverse("dashboard:at-risk"),
+        reverse("dashboard:analytics-model"),
+    ]
+    segment = Segment.objects.order_by("pk").first()
+    if segment is not None:
+        paths += [
+            reverse("dashboard:segment-detail", args=[segment.pk]),
+            reverse("dashboard:segment-edit", args=[segment.pk]),
+            reverse("dashboard:customer-list") + f"?segment={segment.pk}",
         ]
     if chinese is not None:
         paths.append(reverse("dashboard:customer-detail", args=[chinese.member_number]))

@@ -4,6 +4,7 @@ import datetime as dt
 from collections.abc import Iterable
 from decimal import Decimal
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -17,18 +18,19 @@ from ..exceptions import IdempotencyConflict, RefundExceedsOrder
 from ..models import Customer, Order, OrderLine, Refund, Store
 
 LINES_TOLERANCE = Decimal("0.01")
-# How far back an order may be placed (history back-fills) and how far ahead (till clocks).
-ORDER_HISTORY = dt.timedelta(days=366 * 20)
+# How far ahead an order may be placed (till clocks); how far back is ORDER_HISTORY_YEARS.
 ORDER_CLOCK_SKEW = dt.timedelta(days=1)
 
 
 def order_placed_at_problem(placed_at: dt.datetime, *, now: dt.datetime | None = None) -> str:
-    """Why an order cannot have been placed at ``placed_at``, or "": within the last 20 years
-    and not more than a day ahead (a till's clock may be off; year 1 or 9999 is a typo). The one
-    place of this rule for ``order_record``, the API and the imports."""
+    """Why an order cannot have been placed at ``placed_at``, or "": within the last
+    ``ORDER_HISTORY_YEARS`` (20 unless set) and not more than a day ahead (a till's clock may be
+    off; year 1 or 9999 is a typo). The one place of this rule for ``order_record``, the API
+    and the imports."""
     now = now or timezone.now()
-    if placed_at < now - ORDER_HISTORY:
-        return _("The order is dated more than 20 years ago.")
+    years = min(settings.ORDER_HISTORY_YEARS, 200)
+    if placed_at < now - dt.timedelta(days=366 * years):
+        return _("The order is dated more than %(years)s years ago.") % {"years": years}
     if placed_at > now + ORDER_CLOCK_SKEW:
         return _("The order is dated in the future.")
     return ""

@@ -12,6 +12,9 @@ from django.utils.translation import gettext as _
 from django.views import View
 from django.views.generic import FormView, TemplateView
 
+from apps.analytics.rules.compiler import segment_customers
+from apps.analytics.selectors import metrics_for, segment_list
+from apps.analytics.wording import reasons_text
 from apps.complaints.member_selectors import ticket_list_for_member
 from apps.core.exceptions import ApplicationError
 from apps.core.forms import add_service_error
@@ -82,12 +85,23 @@ class CustomerListView(StaffRequiredMixin, PartialResultsMixin, TemplateView):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         tags, stores = list(tag_list()), list(store_list())
-        form = CustomerFilterForm(self.request.GET or None, tags=tags, stores=stores)
+        segments = (
+            list(segment_list()) if self.request.user.has_perm("analytics.view_segment") else []
+        )
+        form = CustomerFilterForm(
+            self.request.GET or None, tags=tags, stores=stores, segments=segments
+        )
         filters = form.filters()
+        segment = next((s for s in segments if str(s.pk) == filters["segment"]), None)
+        customers = customer_list_for_staff(**{k: v for k, v in filters.items() if k != "segment"})
+        if segment is not None:
+            # One statement still: the segment is a subquery of the list's own query.
+            customers = customers.filter(pk__in=segment_customers(segment.rules).values("pk"))
         context.update(
             form=form,
             filters=filters,
-            page_obj=paginate(customer_list_for_staff(**filters), self.request),
+            segment=segment,
+            page_obj=paginate(customers, self.request),
             sort=filters["ordering"],
             sort_links=sort_links(filters["ordering"], SORTABLE),
             results_id=self.results_id,
@@ -174,6 +188,10 @@ class CustomerDetailView(StaffRequiredMixin, TemplateView):
             )
         if user.has_perm("complaints.view_ticket"):
             context["member_tickets"] = list(ticket_list_for_member(customer=customer)[:20])
+        if user.has_perm("analytics.view_customermetrics"):
+            metrics = metrics_for(customer=customer)
+            context["metrics"] = metrics
+            context["metrics_reasons"] = reasons_text(metrics.reasons) if metrics else []
         if context["possible_duplicate"] and user.has_perm("customers.merge_customer"):
             context["duplicate_url"] = _duplicate_url(customer)
         return context

@@ -144,6 +144,15 @@ class EarnRule(TimeStampedModel):
     )
     min_spend = models.DecimalField(_("minimum spend"), **MONEY, default=Decimal(0))
     tiers = models.ManyToManyField(Tier, verbose_name=_("only for tiers"), blank=True)
+    # Analytics sits above loyalty: a string reference, and the check is analytics' condition.
+    segment = models.ForeignKey(
+        "analytics.Segment",
+        verbose_name=_("only for the segment"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
     priority = models.PositiveSmallIntegerField(_("priority"), default=100)
     stackable = models.BooleanField(_("stacks with other rules"), default=True)
     starts_at = models.DateTimeField(_("starts"), null=True, blank=True)

@@ -55,6 +55,7 @@ EARN_RULE_FIELDS = localized_fields(
         "sku",
         "store",
         "channel",
+        "segment",
         "event",
         "min_spend",
         "priority",

@@ -1,0 +1,246 @@
+"""Customer value and segments.
+
+``ModelFit`` keeps one fit of the customer-value models (BG/NBD, Gamma-Gamma and the back-tested
+churn model, as plain JSON: parameters are numbers, never pickles). ``CustomerMetrics`` holds each
+customer's figures as of a date, computed from orders up to that date only, so a recompute for
+the same date gives the same rows. ``Segment`` is a condition tree (``segments.rules``) compiled to
+one query; a ``SegmentSnapshot`` freezes who matched at a moment, for a campaign to send to.
+``AtRiskEntry`` is one line of the weekly at-risk list.
+"""
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from apps.core.models import TimeStampedModel
+
+from .enums import ChurnBand, RFMSegment, SuggestedAction
+
+MONEY = {"max_digits": 14, "decimal_places": 2}
+
+
+class AnalyticsSettings(TimeStampedModel):
+    """One row: how customer value is measured and who makes the at-risk list."""
+
+    clv_months = models.PositiveSmallIntegerField(
+        _("CLV horizon (months)"),
+        default=12,
+        validators=[MinValueValidator(1), MaxValueValidator(60)],
+    )
+    discount_rate = models.DecimalField(
+        _("annual discount rate"),
+        max_digits=4,
+        decimal_places=3,
+        default=Decimal("0.100"),
+        validators=[MinValueValidator(Decimal(0)), MaxValueValidator(Decimal(1))],
+        help_text=_("Future spend is worth this much less per year (0.10 = 10%)."),
+    )
+    horizon_days = models.PositiveSmallIntegerField(
+        _("churn horizon (days)"),
+        default=90,
+        validators=[MinValueValidator(14), MaxValueValidator(365)],
+        help_text=_("Churn risk is the chance of no purchase within this many days."),
+    )
+    high_risk = models.DecimalField(
+        _("high risk from"),
+        max_digits=3,
+        decimal_places=2,
+        default=Decimal("0.70"),
+        validators=[MinValueValidator(Decimal("0.01")), MaxValueValidator(Decimal("0.99"))],
+    )
+    medium_risk = models.DecimalField(
+        _("medium risk from"),
+        max_digits=3,
+        decimal_places=2,
+        default=Decimal("0.40"),
+        validators=[MinValueValidator(Decimal("0.01")), MaxValueValidator(Decimal("0.99"))],
+    )
+    at_risk_top_share = models.DecimalField(
+        _("at-risk list: top share by CLV"),
+        max_digits=3,
+        decimal_places=2,
+        default=Decimal("0.30"),
+        validators=[MinValueValidator(Decimal("0.01")), MaxValueValidator(Decimal("1"))],
+        help_text=_(
+            "Of the customers at high risk, only those whose predicted CLV is in this top "
+            "share make the list."
+        ),
+    )
+
+    class Meta:
+        verbose_name = _("analytics settings")
+        verbose_name_plural = _("analytics settings")
+
+    def __str__(self) -> str:
+        return str(_("analytics settings"))
+
+    def clean(self) -> None:
+        known = self.medium_risk is not None and self.high_risk is not None
+        if known and self.medium_risk >= self.high_risk:
+            raise ValidationError({"medium_risk": _("Medium risk must start below high risk.")})
+
+    @classmethod
+    def get(cls) -> "AnalyticsSettings":
+        return cls.objects.order_by("pk").first() or cls.objects.create()
+
+
+class ModelFit(models.Model):
+    """One fit of the customer-value models on the orders up to ``as_of``."""
+
+    as_of = models.DateField(_("as of"), db_index=True)
+    fitted_at = models.DateTimeField(_("fitted"))
+    customers = models.PositiveIntegerField(_("customers"))
+    bgnbd = models.JSONField(_("BG/NBD parameters"))
+    gamma_gamma = models.JSONField(_("Gamma-Gamma parameters"), null=True, blank=True)
+    churn = models.JSONField(_("churn model"), null=True, blank=True)
+    expected_repeat_purchases = models.FloatField(_("expected repeat purchases"))
+    horizon_days = models.PositiveSmallIntegerField(_("horizon (days)"))
+    seconds = models.FloatField(_("seconds"), default=0)
+
+    class Meta:
+        ordering = ["-fitted_at", "-pk"]
+        verbose_name = _("model fit")
+        verbose_name_plural = _("model fits")
+
+    def __str__(self) -> str:
+        return f"{self.as_of} ({self.customers})"
+
+
+class CustomerMetrics(models.Model):
+    customer = models.OneToOneField(
+        "customers.Customer", on_delete=models.CASCADE, related_name="metrics", primary_key=True
+    )
+    as_of = models.DateField(_("as of"))
+    fit = models.ForeignKey(ModelFit, null=True, blank=True, on_delete=models.SET_NULL)
+    orders = models.PositiveIntegerField(_("orders"), default=0)
+    spend = models.DecimalField(_("spend"), **MONEY, default=Decimal(0))
+    first_order_on = models.DateField(_("first order"), null=True, blank=True)
+    last_order_on = models.DateField(_("last order"), null=True, blank=True)
+    recency_days = models.PositiveIntegerField(_("days since last order"), null=True, blank=True)
+    frequency = models.PositiveIntegerField(_("repeat purchase days"), default=0)
+    monetary = models.DecimalField(_("mean repeat order value"), **MONEY, default=Decimal(0))
+    tenure_days = models.PositiveIntegerField(_("days since first order"), null=True, blank=True)
+    r_score = models.PositiveSmallIntegerField(_("R"), null=True, blank=True)
+    f_score = models.PositiveSmallIntegerField(_("F"), null=True, blank=True)
+    m_score = models.PositiveSmallIntegerField(_("M"), null=True, blank=True)
+    rfm_segment = models.CharField(
+        _("RFM segment"), max_length=20, choices=RFMSegment.choices, blank=True, db_index=True
+    )
+    p_alive = models.FloatField(_("probability alive"), null=True, blank=True)
+    expected_purchases = models.FloatField(_("expected purchases"), null=True, blank=True)
+    expected_spend = models.DecimalField(
+        _("expected spend per purchase"), **MONEY, null=True, blank=True
+    )
+    predicted_clv = models.DecimalField(_("predicted CLV"), **MONEY, null=True, blank=True)
+    churn_risk = models.FloatField(_("churn risk"), null=True, blank=True)
+    churn_band = models.CharField(
+        _("churn band"), max_length=10, choices=ChurnBand.choices, blank=True, db_index=True
+    )
+    # The day the band last changed: the at-risk list takes those who rose into "high" lately.
+    band_since = models.DateField(_("band since"), null=True, blank=True)
+    health_score = models.PositiveSmallIntegerField(
+        _("health score"), null=True, blank=True, validators=[MaxValueValidator(100)]
+    )
+    reasons = models.JSONField(_("reasons"), default=list, blank=True)
+    computed_at = models.DateTimeField(_("computed"))
+
+    class Meta:
+        verbose_name = _("customer metrics")
+        verbose_name_plural = _("customer metrics")
+        indexes = [models.Index(fields=["churn_band", "predicted_clv"], name="metrics_band_clv")]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} @ {self.as_of}"
+
+
+class Segment(TimeStampedModel):
+    name = models.CharField(_("name"), max_length=120)
+    description = models.TextField(_("description"), blank=True)
+    rules = models.JSONField(_("rules"))
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    last_count = models.PositiveIntegerField(_("last count"), null=True, blank=True)
+    counted_at = models.DateTimeField(_("counted"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["name", "pk"]
+        verbose_name = _("segment")
+        verbose_name_plural = _("segments")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class SegmentSnapshot(models.Model):
+    """Who matched a segment at one moment; a campaign sends to this list, not to the rules."""
+
+    segment = models.ForeignKey(Segment, on_delete=models.PROTECT, related_name="snapshots")
+    taken_at = models.DateTimeField(_("taken"))
+    taken_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    rules = models.JSONField(_("rules"))
+    size = models.PositiveIntegerField(_("customers"))
+    note = models.CharField(_("note"), max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["-taken_at", "-pk"]
+        verbose_name = _("segment snapshot")
+        verbose_name_plural = _("segment snapshots")
+
+    def __str__(self) -> str:
+        return f"{self.segment} @ {self.taken_at:%Y-%m-%d %H:%M}"
+
+
+class SnapshotMember(models.Model):
+    snapshot = models.ForeignKey(SegmentSnapshot, on_delete=models.CASCADE, related_name="members")
+    customer = models.ForeignKey(
+        "customers.Customer", on_delete=models.CASCADE, related_name="segment_snapshots"
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["snapshot", "customer"], name="snapshot_member_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.snapshot_id}:{self.customer_id}"
+
+
+class AtRiskEntry(models.Model):
+    """A customer on the at-risk list of one week (``week`` is that week's Monday)."""
+
+    week = models.DateField(_("week"), db_index=True)
+    customer = models.ForeignKey(
+        "customers.Customer", on_delete=models.CASCADE, related_name="at_risk_entries"
+    )
+    churn_risk = models.FloatField(_("churn risk"))
+    predicted_clv = models.DecimalField(_("predicted CLV"), **MONEY)
+    health_score = models.PositiveSmallIntegerField(_("health score"))
+    reasons = models.JSONField(_("reasons"), default=list)
+    action = models.CharField(_("suggested action"), max_length=10, choices=SuggestedAction.choices)
+    assigned_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("assigned to"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    assigned_at = models.DateTimeField(_("assigned"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-week", "-predicted_clv", "pk"]
+        verbose_name = _("at-risk customer")
+        verbose_name_plural = _("at-risk customers")
+        constraints = [
+            models.UniqueConstraint(fields=["week", "customer"], name="at_risk_once_a_week")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.week} {self.customer_id}"

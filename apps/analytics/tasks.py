@@ -1,0 +1,48 @@
+"""Customer-value jobs for Celery beat (scheduled by the migration ``0002_beat_schedule``):
+the nightly metrics recompute and the Monday at-risk list. Safe to run twice: the recompute
+upserts, the list adds only newcomers; a cache lock keeps two recomputes from overlapping."""
+
+import logging
+
+from celery import shared_task
+from django.db import OperationalError
+from django.utils import timezone
+from django.utils.dateparse import parse_date
+
+from apps.core.jobs import job_lock
+
+from .exceptions import NotEnoughHistory
+from .mailing import at_risk_mail_send
+from .services.at_risk import at_risk_build, week_of
+from .services.metrics import metrics_recompute
+
+log = logging.getLogger(__name__)
+
+JOB = {
+    "acks_late": True,
+    "reject_on_worker_lost": True,
+    "autoretry_for": (OperationalError,),
+    "retry_backoff": True,
+}
+
+
+@shared_task(name="analytics.recompute_metrics", **JOB)
+def recompute_metrics(as_of: str | None = None) -> dict | None:
+    with job_lock("analytics:recompute", timeout=3600) as acquired:
+        if not acquired:
+            log.info("metrics recompute is already running; skipped")
+            return None
+        try:
+            done = metrics_recompute(as_of=parse_date(as_of) if as_of else None)
+        except NotEnoughHistory:
+            log.info("metrics recompute skipped: not enough customers with orders")
+            return None
+        return {"as_of": done.as_of.isoformat(), "customers": done.customers}
+
+
+@shared_task(name="analytics.at_risk_weekly", **JOB)
+def at_risk_weekly(day: str | None = None) -> dict:
+    week = week_of(parse_date(day) if day else timezone.localdate())
+    count = at_risk_build(week=week)
+    sent = at_risk_mail_send(week=week)
+    return {"week": week.isoformat(), "customers": count, "emails": sent}

@@ -1,0 +1,66 @@
+"""Set-based writes of many computed rows (nightly metrics, snapshots): one statement per batch,
+not one model instance per row.
+
+``rows_upsert`` inserts rows or, where the ``conflict`` column already holds the key, updates
+them in place. On PostgreSQL the rows are streamed with ``COPY`` into a temporary table and
+merged with one ``INSERT … SELECT … ON CONFLICT DO UPDATE``; elsewhere (SQLite on a laptop) an
+``executemany`` of the same upsert. Call it inside a transaction. Values go as they are: dates,
+numbers, ``None``; a JSON column takes its JSON text."""
+
+from collections.abc import Iterable, Sequence
+
+from django.db import connection, models
+
+COPY_BATCH = 50_000
+
+
+def _upsert_sql(table: str, columns: Sequence[str], conflict: str, source: str) -> str:
+    q = connection.ops.quote_name
+    cols = ", ".join(q(c) for c in columns)
+    updates = ", ".join(f"{q(c)} = EXCLUDED.{q(c)}" for c in columns if c != conflict)
+    return (
+        f"INSERT INTO {q(table)} ({cols}) {source} "
+        f"ON CONFLICT ({q(conflict)}) DO UPDATE SET {updates}"
+    )
+
+
+def rows_upsert(
+    *, model: type[models.Model], columns: Sequence[str], rows: Iterable[Sequence], conflict: str
+) -> int:
+    """Upsert ``rows`` (tuples in ``columns`` order, database column names) into ``model``'s
+    table; returns how many rows were written."""
+    table = model._meta.db_table
+    rows = iter(rows)
+    written = 0
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            stage = f"stage_{table}"
+            q = connection.ops.quote_name
+            cols = ", ".join(q(c) for c in columns)
+            cursor.execute(
+                f"CREATE TEMP TABLE IF NOT EXISTS {q(stage)} (LIKE {q(table)}) ON COMMIT DROP"
+            )
+            while True:
+                cursor.execute(f"TRUNCATE {q(stage)}")
+                count = 0
+                with cursor.copy(f"COPY {q(stage)} ({cols}) FROM STDIN") as copy:
+                    for row in rows:
+                        copy.write_row(row)
+                        count += 1
+                        if count >= COPY_BATCH:
+                            break
+                if not count:
+                    break
+                cursor.execute(
+                    _upsert_sql(table, columns, conflict, f"SELECT {cols} FROM {q(stage)}")  # noqa: S608
+                )
+                written += count
+        else:
+            marks = ", ".join(["%s"] * len(columns))
+            batch = list(rows)
+            if batch:
+                cursor.executemany(
+                    _upsert_sql(table, columns, conflict, f"VALUES ({marks})"), batch
+                )
+            written = len(batch)
+    return written
