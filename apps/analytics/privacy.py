@@ -13,6 +13,10 @@ from .models import AtRiskEntry, CustomerMetrics, SnapshotMember
 from .wording import reasons_text
 
 
+def _day(value) -> str | None:
+    return value.isoformat() if value else None
+
+
 def export_metrics(*, customer: Customer) -> list[dict]:
     metrics = CustomerMetrics.objects.filter(customer=customer).first()
     if metrics is None:
@@ -20,15 +24,21 @@ def export_metrics(*, customer: Customer) -> list[dict]:
     return [
         {
             "as_of": metrics.as_of.isoformat(),
+            "computed_at": metrics.computed_at.isoformat(),
+            "first_order_on": _day(metrics.first_order_on),
+            "last_order_on": _day(metrics.last_order_on),
             "orders": metrics.orders,
             "recency_days": metrics.recency_days,
             "frequency": metrics.frequency,
             "monetary": str(metrics.monetary),
             "rfm": [metrics.r_score, metrics.f_score, metrics.m_score],
-            "rfm_segment": metrics.get_rfm_segment_display(),
+            "rfm_segment": metrics.rfm_segment,
+            "rfm_segment_label": str(metrics.get_rfm_segment_display()),
             "p_alive": metrics.p_alive,
             "predicted_clv": str(metrics.predicted_clv) if metrics.predicted_clv else None,
             "churn_risk": metrics.churn_risk,
+            "churn_band": metrics.churn_band,
+            "band_since": _day(metrics.band_since),
             "health_score": metrics.health_score,
             "reasons": reasons_text(metrics.reasons),
         }
@@ -41,7 +51,8 @@ def export_at_risk(*, customer: Customer) -> list[dict]:
             "week": e.week.isoformat(),
             "churn_risk": e.churn_risk,
             "reasons": reasons_text(e.reasons),
-            "action": e.get_action_display(),
+            "action": e.action,
+            "action_label": str(e.get_action_display()),
         }
         for e in AtRiskEntry.objects.filter(customer=customer).order_by("week")
     ]

@@ -25,7 +25,8 @@ class RulesField(forms.JSONField):
 
 
 class SegmentForm(BootstrapMixin, forms.ModelForm):
-    sections = [(None, None, ["name", "description"])]
+    # The rules render apart, under the builder (the template shows the first section only).
+    sections = [(None, None, ["name", "description"]), (None, None, ["rules"])]
     rules = RulesField(
         label=_("Rules (JSON)"),
         initial=EMPTY,
@@ -64,8 +65,13 @@ class FreezeForm(BootstrapMixin, forms.Form):
     note = forms.CharField(label=_("Note"), max_length=200, required=False)
 
 
+class StaffChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj) -> str:
+        return obj.display_name
+
+
 class AssignForm(forms.Form):
-    assignee = forms.ModelChoiceField(
+    assignee = StaffChoiceField(
         label=_("Assign to"),
         queryset=User.objects.none(),
         widget=forms.Select(attrs={"class": "form-select form-select-sm"}),

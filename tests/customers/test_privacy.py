@@ -23,6 +23,8 @@ from django.db import DatabaseError, models, transaction
 from django.utils import timezone
 
 from apps.accounts.models import User
+from apps.analytics.models import AtRiskEntry, CustomerMetrics
+from apps.analytics.services.segments import segment_freeze, segment_save
 from apps.complaints.models import Attachment
 from apps.complaints.services.compensation import compensation_request
 from apps.complaints.services.conversation import customer_reply, staff_reply
@@ -209,6 +211,30 @@ def person(client, manager, settings, tmp_path):
         sha256="0" * 64,
         at=timezone.now(),
     )
+    # Customer value: the metrics, an at-risk entry and a frozen segment naming them.
+    CustomerMetrics.objects.create(
+        customer=customer,
+        as_of=timezone.localdate(),
+        computed_at=timezone.now(),
+        first_order_on=timezone.localdate() - dt.timedelta(days=40),
+        last_order_on=timezone.localdate() - dt.timedelta(days=3),
+        rfm_segment="loyal",
+        churn_band="low",
+        band_since=timezone.localdate() - dt.timedelta(days=9),
+        reasons=[{"code": "points_expiring", "points": 120, "days": 30}],
+    )
+    AtRiskEntry.objects.create(
+        week=timezone.localdate() - dt.timedelta(days=14),
+        customer=customer,
+        churn_risk=0.8,
+        predicted_clv=500,
+        health_score=30,
+        action="coupon",
+    )
+    segment = segment_save(
+        actor=manager, rules={"all": []}, names={"name_en": "Everyone", "name_zh_hans": "全体"}
+    )
+    segment_freeze(segment=segment, actor=manager)
     client.force_login(user)
     client.get("/me/")  # a tracked session (allauth.usersessions)
     return customer
@@ -291,6 +317,9 @@ NOT_THE_MEMBERS = {
     "surveys.Survey": "surveys built by staff; the member's invitations and answers are exported",
     "surveys.Question": "questions written by staff; exported with each answer",
     "complaints.Team": "support teams of staff; the member's tickets are exported",
+    "analytics.Segment": "segments built by staff; the snapshots naming the member are erased",
+    "analytics.SegmentSnapshot": "snapshots taken by staff; the member's place in them is erased",
+    "loyalty.EarnRule": "rules written by staff (reached through a segment's author)",
 }
 # Columns that are not personal data and are deliberately left out of the export.
 TECHNICAL = {"search_text", "key", "idempotency_key", "hash", "prev_hash", "last_hash"}
