@@ -90,7 +90,8 @@ def purchase_summary(*, as_of: dt.date) -> Summary:
     """Purchase days on or before ``as_of`` (a business-time-zone date)."""
     day, day_params = connection.ops.datetime_cast_date_sql("o.placed_at", (), settings.TIME_ZONE)
     sql = _SQL.format(day=day, orders=connection.ops.quote_name(Order._meta.db_table))
-    end = day_start(as_of + dt.timedelta(days=1))
+    # Adapted as a DateTimeField value would be (UTC text on SQLite, as the column holds it).
+    end = connection.ops.adapt_datetimefield_value(day_start(as_of + dt.timedelta(days=1)))
     with connection.cursor() as cursor:
         cursor.execute(sql, [*day_params, end, OrderStatus.REFUNDED])
         rows = cursor.fetchall()
