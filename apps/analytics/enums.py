@@ -36,7 +36,7 @@ class Reason(models.TextChoices):
     OVERDUE = "overdue", _("Overdue for a purchase")
     NO_REPEAT = "no_repeat", _("Never came back after the first purchase")
     NO_ORDERS = "no_orders", _("Never bought")
-    FADING = "fading", _("Buying less often than before")
+    LIKELY_TO_LAPSE = "likely_to_lapse", _("Likely to stop buying")
     LOW_P_ALIVE = "low_p_alive", _("Unlikely to still be a customer")
     BREACHED_TICKET = "breached_ticket", _("Open complaint past its SLA")
     OPEN_TICKET = "open_ticket", _("Open complaint")

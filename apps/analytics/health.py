@@ -22,6 +22,8 @@ TOP_REASONS = 3
 EXPIRING_DAYS = 30
 OVERDUE_FACTOR = 1.5  # "overdue" when the gap since the last purchase is this many usual gaps
 NO_REPEAT_DAYS = 60
+LAPSE_RISK = 0.4  # from the medium band up, a customer at risk always has a reason shown
+PURCHASE_REASONS = {Reason.OVERDUE, Reason.NO_REPEAT, Reason.NO_ORDERS, Reason.LOW_P_ALIVE}
 
 
 @dataclass(frozen=True)
@@ -97,6 +99,7 @@ def health_assess(
     span_days: int,
     p_alive: float | None,
     facts: Facts,
+    horizon_days: int = 90,
 ) -> tuple[int | None, list[dict]]:
     """(health score, top reasons). No score for a customer who never bought: there is no
     purchase behaviour to judge, only the reason saying so."""
@@ -107,6 +110,22 @@ def health_assess(
         p_alive=p_alive,
         facts=facts,
     )
+    if (
+        churn_risk is not None
+        and churn_risk >= LAPSE_RISK
+        and not any(r["code"] in PURCHASE_REASONS for _, r in reasons)
+    ):
+        # The model sees a pattern no single rule names: say what it sees, in its own terms.
+        reasons.append(
+            (
+                churn_risk * 20,
+                {
+                    "code": Reason.LIKELY_TO_LAPSE,
+                    "percent": round(churn_risk * 100),
+                    "days": horizon_days,
+                },
+            )
+        )
     reasons.sort(key=lambda pair: -pair[0])
     top = [reason for _, reason in reasons[:TOP_REASONS]]
     if churn_risk is None:

@@ -27,6 +27,11 @@ def reason_text(reason: dict) -> str:
         return _("only a %(percent)s%% chance they are still a customer") % {
             "percent": reason.get("percent", 0)
         }
+    if code == Reason.LIKELY_TO_LAPSE:
+        return _("%(percent)s%% chance of no purchase in the next %(days)s days") % {
+            "percent": reason.get("percent", 0),
+            "days": reason.get("days", 90),
+        }
     if code == Reason.BREACHED_TICKET:
         count = reason.get("count", 1)
         return ngettext(

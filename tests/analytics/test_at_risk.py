@@ -170,3 +170,19 @@ def test_a_healthy_regular_has_no_reasons():
     )
 
     assert (score, reasons) == (90, [])
+
+
+def test_a_risky_customer_without_a_named_cause_gets_the_models_reason():
+    score, reasons = health_assess(
+        churn_risk=0.82,
+        days_since_last=20,
+        frequency=6,
+        span_days=200,
+        p_alive=0.7,
+        facts=Facts(),
+        horizon_days=90,
+    )
+
+    assert reasons == [{"code": Reason.LIKELY_TO_LAPSE, "percent": 82, "days": 90}]
+    assert reason_text(reasons[0]) == "82% chance of no purchase in the next 90 days"
+    assert score == 18

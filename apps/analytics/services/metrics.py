@@ -196,6 +196,7 @@ def _rows(customer_ids, *, fit: ValueFit, facts, previous, settings, stamp) -> I
             span_days=cols["last"][i] - cols["first"][i],
             p_alive=cols["p_alive"][i],
             facts=fact,
+            horizon_days=settings.horizon_days,
         )
         yield (
             cid, as_of, fit_id, now, cols["orders"][i], cols["spend"][i],
