@@ -1,62 +1,39 @@
-"""The fields a segment can test, each with its operators and value type.
+"""The fields a segment can test, each with its label, operators, value type and range, the
+choices the builder offers, whether it takes a number of days, and how it becomes a ``Q``
+(``builders``). Anything not listed here is refused by ``compiler.rules_validate``."""
 
-A field turns ``(op, value, days)`` into a ``Q`` over ``customers.Customer``: a column of the
-customer or of a one-to-one row (loyalty account, metrics), or a correlated subquery for facts
-that live in other tables (orders, tickets, survey answers). Every leaf is never NULL where SQL
-would otherwise make ``not`` disagree with plain logic: counts and sums are coalesced to 0, and
-"latest" facts are guarded by ``Exists`` so a customer without them simply does not match.
-"""
-
-import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
-from decimal import Decimal
 
 from django.conf import settings
-from django.db.models import (
-    Count,
-    DecimalField,
-    Exists,
-    F,
-    IntegerField,
-    Max,
-    OuterRef,
-    Q,
-    Subquery,
-    Sum,
-    Value,
-)
-from django.db.models.functions import Coalesce
-from django.db.models.lookups import (
-    Exact,
-    GreaterThan,
-    GreaterThanOrEqual,
-    In,
-    LessThan,
-    LessThanOrEqual,
-)
-from django.utils import timezone
+from django.db.models import OuterRef, Q
 from django.utils.translation import gettext_lazy as _
 
-from apps.complaints.models import Ticket
-from apps.complaints.selectors import tickets_open
-from apps.customers.enums import Channel, ConsentPurpose, Gender, OrderStatus, Source
-from apps.customers.models import ConsentRecord, Order, OrderLine, Store, Tag
-from apps.loyalty.enums import LotStatus
-from apps.loyalty.models import PointsLot, Tier
+from apps.customers.enums import Channel, ConsentPurpose, Gender, Source
+from apps.customers.models import Order, OrderLine, Store, Tag
+from apps.loyalty.models import Tier
 from apps.surveys.enums import ScoreGroup
-from apps.surveys.selectors import last_nps
 
 from ..enums import ChurnBand, RFMSegment
-
-COMPARE = ("eq", "ne", "gt", "gte", "lt", "lte", "between")
-CHOOSE = ("eq", "ne", "in", "not_in")
-TEXT = ("eq", "ne", "in", "not_in", "contains")
-SET = ("has", "has_not")
-FLAG = ("eq",)
-
-_LOOKUP = {"eq": Exact, "gt": GreaterThan, "gte": GreaterThanOrEqual, "lt": LessThan}
-_LOOKUP["lte"] = LessThanOrEqual
+from .builders import (
+    CHOOSE,
+    COMPARE,
+    FLAG,
+    SET,
+    TEXT,
+    age,
+    column,
+    complaints_count,
+    consent,
+    days_since_last,
+    has,
+    joined_days,
+    last_nps_group,
+    open_ticket,
+    orders_count,
+    orders_spend,
+    points_expiring,
+)
 
 
 @dataclass(frozen=True)
@@ -71,214 +48,6 @@ class Field:
     days: str = ""  # "" no window, "optional", "required"
     minimum: float | None = None
     maximum: float | None = None
-
-
-def _compare(target, op: str, value) -> Q:
-    """``target`` is a column path (str) or an expression; ``value`` a number or [low, high]."""
-    if isinstance(target, str):
-        if op == "between":
-            return Q(**{f"{target}__gte": value[0], f"{target}__lte": value[1]})
-        if op == "ne":
-            # A missing value (no metrics row yet) is not "different": it is unknown.
-            return Q(**{f"{target}__isnull": False}) & ~Q(**{target: value})
-        suffix = "" if op == "eq" else f"__{op}"
-        return Q(**{f"{target}{suffix}": value})
-    if op == "between":
-        return Q(GreaterThanOrEqual(target, value[0])) & Q(LessThanOrEqual(target, value[1]))
-    if op == "ne":
-        return ~Q(Exact(target, value))
-    return Q(_LOOKUP[op](target, value))
-
-
-def _choose(column: str, op: str, value) -> Q:
-    """Choices and text; "is not" and "is none of" need a value to compare (a customer without
-    a metrics row is neither in nor out of an RFM segment)."""
-    known = Q(**{f"{column}__isnull": False})
-    if op in ("in", "not_in"):
-        q = Q(**{f"{column}__in": list(value)})
-        return known & ~q if op == "not_in" else q
-    if op == "contains":
-        return Q(**{f"{column}__icontains": value})
-    q = Q(**{column: value})
-    return known & ~q if op == "ne" else q
-
-
-def _column(column: str, kind: str = "compare"):
-    if kind == "compare":
-        return lambda op, value, days: _compare(column, op, value)
-    return lambda op, value, days: _choose(column, op, value)
-
-
-def _since(days: int | None):
-    return timezone.now() - dt.timedelta(days=days) if days else None
-
-
-def _has(exists) -> Callable[[str, object, int | None], Q]:
-    """A set membership: ``exists(value)`` is the queryset of rows proving it."""
-
-    def build(op: str, value, days) -> Q:
-        q = Q(Exists(exists(value)))
-        return ~q if op == "has_not" else q
-
-    return build
-
-
-def _paid_orders():
-    return Order.objects.filter(customer=OuterRef("pk")).exclude(status=OrderStatus.REFUNDED)
-
-
-def _orders_count(op, value, days):
-    orders = _paid_orders()
-    if days:
-        orders = orders.filter(placed_at__gte=_since(days))
-    n = Subquery(orders.order_by().values("customer").annotate(n=Count("pk")).values("n")[:1])
-    return _compare(Coalesce(n, Value(0), output_field=IntegerField()), op, value)
-
-
-def _orders_spend(op, value, days):
-    orders = _paid_orders()
-    if days:
-        orders = orders.filter(placed_at__gte=_since(days))
-    total = Subquery(
-        orders.order_by()
-        .values("customer")
-        .annotate(s=Sum(F("total") - F("refunded_amount")))
-        .values("s")[:1]
-    )
-    money = DecimalField(max_digits=14, decimal_places=2)
-    value = [Decimal(str(v)) for v in value] if op == "between" else Decimal(str(value))
-    return _compare(Coalesce(total, Value(Decimal(0)), output_field=money), op, value)
-
-
-def _days_since_last(op, value, days):
-    last = Subquery(
-        _paid_orders().order_by().values("customer").annotate(m=Max("placed_at")).values("m")[:1]
-    )
-    today = timezone.localdate()
-    # "N days since the last order" counts calendar days: the last order's local date.
-    if op == "between":
-        low, high = value
-        q = _compare(last, "lt", _day_start(today - dt.timedelta(days=low - 1))) & _compare(
-            last, "gte", _day_start(today - dt.timedelta(days=high))
-        )
-    else:
-        start = _day_start(today - dt.timedelta(days=value))  # the day N days ago
-        end = _day_start(today - dt.timedelta(days=value - 1))
-        q = {
-            "eq": _compare(last, "gte", start) & _compare(last, "lt", end),
-            "ne": ~(_compare(last, "gte", start) & _compare(last, "lt", end)),
-            "gt": _compare(last, "lt", start),
-            "gte": _compare(last, "lt", end),
-            "lt": _compare(last, "gte", end),
-            "lte": _compare(last, "gte", start),
-        }[op]
-    return Q(Exists(_paid_orders())) & q
-
-
-def _day_start(day: dt.date) -> dt.datetime:
-    return dt.datetime.combine(day, dt.time.min, tzinfo=timezone.get_default_timezone())
-
-
-def _points_expiring(op, value, days):
-    now = timezone.now()
-    lots = PointsLot.objects.filter(
-        account__customer=OuterRef("pk"),
-        status=LotStatus.AVAILABLE,
-        remaining__gt=0,
-        expires_at__gt=now,
-        expires_at__lte=now + dt.timedelta(days=days or 30),
-    )
-    total = Subquery(lots.order_by().values("account").annotate(s=Sum("remaining")).values("s")[:1])
-    return _compare(Coalesce(total, Value(0), output_field=IntegerField()), op, value)
-
-
-def _age(op, value, days):
-    """Age in whole years today: ``age >= N`` is born on or before today − N years."""
-    today = timezone.localdate()
-
-    def born_by(years: int) -> dt.date:  # the latest birth date of someone aged ``years``
-        try:
-            return today.replace(year=today.year - years)
-        except ValueError:  # 29 February
-            return today.replace(year=today.year - years, day=28)
-
-    def aged_at_least(n):
-        return Q(birth_date__lte=born_by(n))
-
-    def aged_at_most(n):
-        return Q(birth_date__gt=born_by(n + 1))
-
-    if op == "between":
-        return aged_at_least(value[0]) & aged_at_most(value[1])
-    return {
-        "eq": lambda: aged_at_least(value) & aged_at_most(value),
-        "ne": lambda: ~(aged_at_least(value) & aged_at_most(value)),
-        "gte": lambda: aged_at_least(value),
-        "gt": lambda: aged_at_least(value + 1),
-        "lte": lambda: aged_at_most(value),
-        "lt": lambda: aged_at_most(value - 1),
-    }[op]()
-
-
-def _joined_days(op, value, days):
-    """Days since joining, by calendar day: ``>= N`` joined on or before the day N days ago."""
-    today = timezone.localdate()
-
-    def before(n):  # joined before the start of the day n−1 days ago: at least n days
-        return Q(joined_at__lt=_day_start(today - dt.timedelta(days=n - 1)))
-
-    def on_or_after(n):  # at most n days
-        return Q(joined_at__gte=_day_start(today - dt.timedelta(days=n)))
-
-    if op == "between":
-        return before(value[0]) & on_or_after(value[1])
-    return {
-        "eq": lambda: before(value) & on_or_after(value),
-        "ne": lambda: ~(before(value) & on_or_after(value)),
-        "gte": lambda: before(value),
-        "gt": lambda: before(value + 1),
-        "lte": lambda: on_or_after(value),
-        "lt": lambda: on_or_after(value - 1),
-    }[op]()
-
-
-def _consent(op, value, days):
-    """The customer's latest answer for the channel and purpose; never asked reads as no."""
-    channel, purpose = value.split(":")
-    latest = (
-        ConsentRecord.objects.filter(customer=OuterRef("pk"), channel=channel, purpose=purpose)
-        .order_by("-at", "-id")
-        .values("granted")[:1]
-    )
-    q = Q(Exact(Coalesce(Subquery(latest), Value(False)), True))
-    return ~q if op == "has_not" else q
-
-
-def _last_nps_group(op, value, days):
-    """The latest NPS answer's group; a customer who never answered matches no comparison
-    (coalescing to a listed value makes "is not" false for them without a second subquery)."""
-    group = last_nps()["last_nps_group"]
-    if op in ("in", "not_in"):
-        values = list(value)
-        if op == "in":
-            return Q(In(Coalesce(group, Value("")), values))
-        return ~Q(In(Coalesce(group, Value(values[0])), values))
-    if op == "eq":
-        return Q(Exact(Coalesce(group, Value("")), value))
-    return ~Q(Exact(Coalesce(group, Value(value)), value))
-
-
-def _open_ticket(op, value, days):
-    q = Q(Exists(tickets_open(as_of=timezone.now()).filter(customer=OuterRef("pk"))))
-    return q if value else ~q
-
-
-def _complaints_count(op, value, days):
-    tickets = Ticket.objects.filter(customer=OuterRef("pk"))
-    if days:
-        tickets = tickets.filter(created_at__gte=_since(days))
-    n = Subquery(tickets.order_by().values("customer").annotate(n=Count("pk")).values("n")[:1])
-    return _compare(Coalesce(n, Value(0), output_field=IntegerField()), op, value)
 
 
 def _tier_choices():
@@ -313,7 +82,9 @@ def _register(*fields: Field) -> None:
         FIELDS[field.name] = field
 
 
-_languages = lambda: [(code, str(name)) for code, name in settings.LANGUAGES]  # noqa: E731
+def _languages():
+    return [(code, str(name)) for code, name in settings.LANGUAGES]
+
 
 _register(
     # The customer's profile
@@ -323,19 +94,19 @@ _register(
         _("Gender"),
         "choice",
         CHOOSE,
-        _column("gender", "choose"),
+        column("gender", "choose"),
         _enum(Gender.choices),
     ),
-    Field("customer.age", "customer", _("Age"), "int", COMPARE, _age, minimum=0, maximum=130),
-    Field("customer.city", "customer", _("City"), "text", TEXT, _column("city", "choose")),
-    Field("customer.region", "customer", _("Region"), "text", TEXT, _column("region", "choose")),
+    Field("customer.age", "customer", _("Age"), "int", COMPARE, age, minimum=0, maximum=130),
+    Field("customer.city", "customer", _("City"), "text", TEXT, column("city", "choose")),
+    Field("customer.region", "customer", _("Region"), "text", TEXT, column("region", "choose")),
     Field(
         "customer.language",
         "customer",
         _("Preferred language"),
         "choice",
         CHOOSE,
-        _column("preferred_language", "choose"),
+        column("preferred_language", "choose"),
         _languages,
     ),
     Field(
@@ -344,7 +115,7 @@ _register(
         _("Joined through"),
         "choice",
         CHOOSE,
-        _column("source", "choose"),
+        column("source", "choose"),
         _enum(Source.choices),
     ),
     Field(
@@ -353,7 +124,7 @@ _register(
         _("Home store"),
         "code",
         CHOOSE,
-        _column("store__code", "choose"),
+        column("store__code", "choose"),
         _store_choices,
     ),
     Field(
@@ -362,7 +133,7 @@ _register(
         _("Days since joining"),
         "int",
         COMPARE,
-        _joined_days,
+        joined_days,
         minimum=0,
         maximum=36500,
     ),
@@ -372,7 +143,7 @@ _register(
         _("Birthday month"),
         "int",
         COMPARE,
-        _column("birth_date__month"),
+        column("birth_date__month"),
         minimum=1,
         maximum=12,
     ),
@@ -382,10 +153,10 @@ _register(
         _("Tags"),
         "set",
         SET,
-        _has(lambda v: Tag.objects.filter(customers=OuterRef("pk"), name=v)),
+        has(lambda v: Tag.objects.filter(customers=OuterRef("pk"), name=v)),
         _tag_choices,
     ),
-    Field("consent.granted", "consent", _("Consent"), "choice", SET, _consent, _consent_choices),
+    Field("consent.granted", "consent", _("Consent"), "choice", SET, consent, _consent_choices),
     # Loyalty
     Field(
         "loyalty.tier",
@@ -393,7 +164,7 @@ _register(
         _("Tier"),
         "code",
         CHOOSE,
-        _column("loyalty_account__tier__slug", "choose"),
+        column("loyalty_account__tier__slug", "choose"),
         _tier_choices,
     ),
     Field(
@@ -402,7 +173,7 @@ _register(
         _("Points balance"),
         "int",
         COMPARE,
-        _column("loyalty_account__balance"),
+        column("loyalty_account__balance"),
         minimum=0,
     ),
     Field(
@@ -411,7 +182,7 @@ _register(
         _("Points earned in all"),
         "int",
         COMPARE,
-        _column("loyalty_account__lifetime_earned"),
+        column("loyalty_account__lifetime_earned"),
         minimum=0,
     ),
     Field(
@@ -420,7 +191,7 @@ _register(
         _("Points expiring within N days"),
         "int",
         COMPARE,
-        _points_expiring,
+        points_expiring,
         days="required",
         minimum=0,
     ),
@@ -431,7 +202,7 @@ _register(
         _("Orders (in the last N days)"),
         "int",
         COMPARE,
-        _orders_count,
+        orders_count,
         days="optional",
         minimum=0,
     ),
@@ -441,7 +212,7 @@ _register(
         _("Spend in ¥ (in the last N days)"),
         "number",
         COMPARE,
-        _orders_spend,
+        orders_spend,
         days="optional",
         minimum=0,
     ),
@@ -451,7 +222,7 @@ _register(
         _("Days since the last order"),
         "int",
         COMPARE,
-        _days_since_last,
+        days_since_last,
         minimum=0,
         maximum=36500,
     ),
@@ -461,9 +232,7 @@ _register(
         _("Bought in category"),
         "text",
         SET,
-        _has(
-            lambda v: OrderLine.objects.filter(order__customer=OuterRef("pk"), category__iexact=v)
-        ),
+        has(lambda v: OrderLine.objects.filter(order__customer=OuterRef("pk"), category__iexact=v)),
     ),
     Field(
         "orders.bought_sku",
@@ -471,7 +240,7 @@ _register(
         _("Bought SKU"),
         "code",
         SET,
-        _has(lambda v: OrderLine.objects.filter(order__customer=OuterRef("pk"), sku=v)),
+        has(lambda v: OrderLine.objects.filter(order__customer=OuterRef("pk"), sku=v)),
     ),
     Field(
         "orders.bought_at_store",
@@ -479,7 +248,7 @@ _register(
         _("Bought at store"),
         "code",
         SET,
-        _has(lambda v: Order.objects.filter(customer=OuterRef("pk"), store__code=v)),
+        has(lambda v: Order.objects.filter(customer=OuterRef("pk"), store__code=v)),
         _store_choices,
     ),
     # Customer value
@@ -489,7 +258,7 @@ _register(
         _("RFM segment"),
         "choice",
         CHOOSE,
-        _column("metrics__rfm_segment", "choose"),
+        column("metrics__rfm_segment", "choose"),
         _enum(RFMSegment.choices),
     ),
     Field(
@@ -498,7 +267,7 @@ _register(
         _("Recency score (1–5)"),
         "int",
         COMPARE,
-        _column("metrics__r_score"),
+        column("metrics__r_score"),
         minimum=1,
         maximum=5,
     ),
@@ -508,7 +277,7 @@ _register(
         _("Frequency score (1–5)"),
         "int",
         COMPARE,
-        _column("metrics__f_score"),
+        column("metrics__f_score"),
         minimum=1,
         maximum=5,
     ),
@@ -518,7 +287,7 @@ _register(
         _("Monetary score (1–5)"),
         "int",
         COMPARE,
-        _column("metrics__m_score"),
+        column("metrics__m_score"),
         minimum=1,
         maximum=5,
     ),
@@ -528,7 +297,7 @@ _register(
         _("Churn risk band"),
         "choice",
         CHOOSE,
-        _column("metrics__churn_band", "choose"),
+        column("metrics__churn_band", "choose"),
         _enum(ChurnBand.choices),
     ),
     Field(
@@ -537,7 +306,7 @@ _register(
         _("Churn risk (0–1)"),
         "number",
         COMPARE,
-        _column("metrics__churn_risk"),
+        column("metrics__churn_risk"),
         minimum=0,
         maximum=1,
     ),
@@ -547,7 +316,7 @@ _register(
         _("Predicted CLV (¥)"),
         "number",
         COMPARE,
-        _column("metrics__predicted_clv"),
+        column("metrics__predicted_clv"),
         minimum=0,
     ),
     Field(
@@ -556,7 +325,7 @@ _register(
         _("Health score (0–100)"),
         "int",
         COMPARE,
-        _column("metrics__health_score"),
+        column("metrics__health_score"),
         minimum=0,
         maximum=100,
     ),
@@ -566,7 +335,7 @@ _register(
         _("Probability alive (0–1)"),
         "number",
         COMPARE,
-        _column("metrics__p_alive"),
+        column("metrics__p_alive"),
         minimum=0,
         maximum=1,
     ),
@@ -577,7 +346,7 @@ _register(
         _("Last NPS answer"),
         "choice",
         CHOOSE,
-        _last_nps_group,
+        last_nps_group,
         _enum(ScoreGroup.choices),
     ),
     Field(
@@ -586,7 +355,7 @@ _register(
         _("Has an open complaint"),
         "flag",
         FLAG,
-        _open_ticket,
+        open_ticket,
     ),
     Field(
         "complaints.count",
@@ -594,7 +363,7 @@ _register(
         _("Complaints (in the last N days)"),
         "int",
         COMPARE,
-        _complaints_count,
+        complaints_count,
         days="optional",
         minimum=0,
     ),
