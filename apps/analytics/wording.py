@@ -35,13 +35,15 @@ def reason_text(reason: dict) -> str:
     if code == Reason.BREACHED_TICKET:
         count = reason.get("count", 1)
         return ngettext(
-            "an open complaint past its SLA",
+            "%(count)s open complaint past its SLA",
             "%(count)s open complaints past their SLA",
             count,
         ) % {"count": count}
     if code == Reason.OPEN_TICKET:
         count = reason.get("count", 1)
-        return ngettext("an open complaint", "%(count)s open complaints", count) % {"count": count}
+        return ngettext("%(count)s open complaint", "%(count)s open complaints", count) % {
+            "count": count
+        }
     if code == Reason.DETRACTOR:
         return _("detractor in the last NPS survey (scored %(score)s)") % {
             "score": reason.get("score", "–")

@@ -160,7 +160,7 @@ def test_health_reasons_come_from_the_other_apps_facts():
     ]
     assert score == 70 - 20 - 15 - 5
     assert reason_text(reasons[0]) == "no purchase for 143 days, usually every 30"
-    assert reason_text(reasons[1]) == "an open complaint past its SLA"
+    assert reason_text(reasons[1]) == "1 open complaint past its SLA"
     assert reason_text(reasons[2]) == "detractor in the last NPS survey (scored 3)"
 
 
