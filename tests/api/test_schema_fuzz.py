@@ -26,6 +26,7 @@ from drf_spectacular.generators import SchemaGenerator
 from drf_spectacular.renderers import OpenApiJsonRenderer
 from hypothesis import HealthCheck, settings
 from rest_framework import serializers
+from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from apps.accounts.services import api_key_create
 from apps.api.schema import decimal_pattern
@@ -38,6 +39,13 @@ pytestmark = pytest.mark.django_db
 # Small in every ``make test``; ``API_FUZZ_EXAMPLES=2000 make test PYTEST_ARGS=tests/api`` for
 # a longer hunt.
 EXAMPLES = int(os.environ.get("API_FUZZ_EXAMPLES", "40"))
+
+# Operations whose input has a meaning a schema cannot hold: a segment's condition tree is an
+# object, but which fields, operators and values go together (a tier code for a tier field,
+# low ≤ high, days where the field counts them) is checked by ``rules_validate`` and refused
+# with 400 ``invalid_rules``; its own tests are tests/analytics/test_rules.py and
+# tests/api/test_segments.py. Every other check still runs on it.
+MEANING_BEYOND_SCHEMA = {"/api/v1/segments/preview/"}
 
 # The key of the running test: the auth provider below reads it for every generated case.
 current_key: dict[str, str] = {}
@@ -144,7 +152,8 @@ def test_every_operation_conforms_to_its_schema(case):
     dates_relative_to_now(case)
     lines_add_up(case)
     phone_is_a_number(case)
-    case.call_and_validate()
+    excluded = [positive_data_acceptance] if case.path in MEANING_BEYOND_SCHEMA else []
+    case.call_and_validate(excluded_checks=excluded)
 
 
 @pytest.mark.parametrize(

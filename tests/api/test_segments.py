@@ -116,7 +116,6 @@ REFUSED = {
     ),
     "seven-deep": (_nested(7), "nested too deep"),
     "sixty-one-conditions": ({"all": [LEAF] * 61}, "too many conditions"),
-    "not-an-object": ([LEAF], "the rules must be an object"),
     "extra-key": ({"all": [{**LEAF, "raw": "1=1"}]}, "unknown keys: raw"),
 }
 
@@ -136,6 +135,14 @@ def test_hostile_rules_are_refused_before_any_customer_query(api, population, ru
     assert _customer_sql(refused) == []
     # What a refusal costs is the authentication alone: fewer queries than an accepted preview.
     assert len(refused) == len(accepted) - len(_customer_sql(accepted))
+
+
+def test_rules_that_are_not_an_object_are_a_validation_error(api, population):
+    response = api.post(URL, {"rules": [LEAF]}, format="json")
+
+    assert response.status_code == 400
+    assert response.json()["code"] == "validation_error"
+    assert response.json()["message"].startswith("rules:")
 
 
 def test_the_message_names_the_place(api, population):

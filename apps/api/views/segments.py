@@ -22,7 +22,7 @@ SAMPLE = 20
 
 class SegmentPreviewApi(APIView):
     class Input(serializers.Serializer):
-        rules = serializers.JSONField(
+        rules = serializers.DictField(
             help_text=_(
                 'A condition tree: {"all": [...]}, {"any": [...]}, {"not": {...}} or a '
                 'condition {"field": "orders.count", "op": "gte", "value": 3, "days": 90}.'
