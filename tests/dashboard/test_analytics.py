@@ -313,7 +313,7 @@ def test_model_page_shows_the_auc_and_the_baseline(client, marketer):
     assert 'data-testid="verdict"' in body and 'data-testid="coefficients"' in body
     assert "BG/NBD expected purchases (log)" in body  # feature names in words
     assert len(response.context["folds"]) == 5
-    assert "0.2430" in body and "6.250" in body  # BG/NBD r and Gamma-Gamma p
+    assert "0.243, 4.414" in body and "6.25, 3.74" in body  # BG/NBD r, α and Gamma-Gamma p, q
 
 
 def test_model_page_with_a_refused_churn_model(client, manager):
