@@ -2,11 +2,12 @@
 writes nothing. Computed rows are view-only."""
 
 import json
+from decimal import Decimal
 
 import pytest
 from django.urls import reverse
 
-from apps.analytics.models import Segment
+from apps.analytics.models import AnalyticsSettings, Segment
 from apps.core.models import AuditEvent
 
 pytestmark = pytest.mark.django_db
@@ -53,3 +54,26 @@ def test_computed_rows_are_view_only(client, superuser):
 
     for name in ("customermetrics", "modelfit", "atriskentry", "segmentsnapshot"):
         assert client.get(reverse(f"admin:analytics_{name}_add")).status_code == 403
+
+
+def test_admin_refuses_medium_risk_above_high_and_changes_nothing(client, superuser):
+    settings_row = AnalyticsSettings.get()
+    client.force_login(superuser)
+    url = reverse("admin:analytics_analyticssettings_change", args=[settings_row.pk])
+
+    response = client.post(
+        url,
+        {
+            "clv_months": 12,
+            "discount_rate": "0.100",
+            "horizon_days": 90,
+            "high_risk": "0.50",
+            "medium_risk": "0.60",
+            "at_risk_top_share": "0.30",
+        },
+    )
+
+    assert response.status_code == 200
+    assert "Medium risk must start below high risk." in response.content.decode()
+    settings_row.refresh_from_db()
+    assert (settings_row.high_risk, settings_row.medium_risk) == (Decimal("0.70"), Decimal("0.40"))

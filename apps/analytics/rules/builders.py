@@ -170,6 +170,21 @@ def points_expiring(op, value, days):
     return compare(Coalesce(total, Value(0), output_field=IntegerField()), op, value)
 
 
+def whole_units(op: str, value, *, at_least, at_most) -> Q:
+    """A comparison on a count of whole years or days, from the two bounds that define it:
+    ``at_least(n)`` and ``at_most(n)`` (each a ``Q``); "= n" is both, "> n" is at least n + 1."""
+    if op == "between":
+        return at_least(value[0]) & at_most(value[1])
+    return {
+        "eq": lambda: at_least(value) & at_most(value),
+        "ne": lambda: ~(at_least(value) & at_most(value)),
+        "gte": lambda: at_least(value),
+        "gt": lambda: at_least(value + 1),
+        "lte": lambda: at_most(value),
+        "lt": lambda: at_most(value - 1),
+    }[op]()
+
+
 def age(op, value, days):
     """Age in whole years today: ``age >= N`` is born on or before today − N years."""
     today = timezone.localdate()
@@ -186,16 +201,7 @@ def age(op, value, days):
     def aged_at_most(n):
         return Q(birth_date__gt=born_by(n + 1))
 
-    if op == "between":
-        return aged_at_least(value[0]) & aged_at_most(value[1])
-    return {
-        "eq": lambda: aged_at_least(value) & aged_at_most(value),
-        "ne": lambda: ~(aged_at_least(value) & aged_at_most(value)),
-        "gte": lambda: aged_at_least(value),
-        "gt": lambda: aged_at_least(value + 1),
-        "lte": lambda: aged_at_most(value),
-        "lt": lambda: aged_at_most(value - 1),
-    }[op]()
+    return whole_units(op, value, at_least=aged_at_least, at_most=aged_at_most)
 
 
 def joined_days(op, value, days):
@@ -208,16 +214,7 @@ def joined_days(op, value, days):
     def on_or_after(n):  # at most n days
         return Q(joined_at__gte=day_start(today - dt.timedelta(days=n)))
 
-    if op == "between":
-        return before(value[0]) & on_or_after(value[1])
-    return {
-        "eq": lambda: before(value) & on_or_after(value),
-        "ne": lambda: ~(before(value) & on_or_after(value)),
-        "gte": lambda: before(value),
-        "gt": lambda: before(value + 1),
-        "lte": lambda: on_or_after(value),
-        "lt": lambda: on_or_after(value - 1),
-    }[op]()
+    return whole_units(op, value, at_least=before, at_most=on_or_after)
 
 
 def consent(op, value, days):
