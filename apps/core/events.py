@@ -49,6 +49,9 @@ EVENTS: dict[str, str] = {
     "customer.enrolled": "A member joined one by one (staff, API, portal, admin). customer_id.",
     "customer.erased": "A customer's personal data was erased. customer_id.",
     "customer.merged": "A duplicate customer was merged into another. source_id, target_id.",
+    "customer.unsubscribed": (
+        "A member withdrew consent through an unsubscribe link. customer_id, channel, purpose."
+    ),
     "order.recorded": "A new order was recorded. order_id, customer_id (or null), store_id.",
     "orders.imported": "An orders import wrote its orders. order_ids (new and already recorded).",
     "refund.recorded": "A new refund was recorded. refund_id, order_id.",

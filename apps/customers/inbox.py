@@ -73,3 +73,16 @@ def portal_message_mark_read(
         PortalMessage.objects.filter(pk=message.pk, read_at__isnull=True).update(read_at=now)
         message.read_at = now
     return message
+
+
+def portal_messages_send_bulk(*, messages: list[PortalMessage]) -> int:
+    """Put many messages in their members' inboxes with one insert (a campaign's batch). Each
+    carries a ``key``, so a repeated batch adds nothing; subject and body are the per-language
+    columns, already filled by the caller."""
+    for message in messages:
+        if not message.key:
+            raise ValidationFailed("A bulk inbox message needs a key.")
+        for column in SUBJECT_COLUMNS:
+            setattr(message, column, (getattr(message, column) or "").strip()[:SUBJECT_MAX])
+    created = PortalMessage.objects.bulk_create(messages, ignore_conflicts=True, batch_size=1000)
+    return len(created)

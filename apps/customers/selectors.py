@@ -494,3 +494,16 @@ def customer_get_by_contact(*, email: str = "", phone: str = "") -> Customer | N
     if not match:
         return None
     return customers_active().filter(match, anonymized_at__isnull=True).order_by("pk").first()
+
+
+def consent_latest_bulk(*, customer_ids: list[int], purpose: str) -> dict[tuple[int, str], bool]:
+    """Latest consent for ``purpose`` per (customer, channel), for many customers in one query;
+    a pair never answered is absent. A campaign reads this at send time (invariant 6)."""
+    latest: dict[tuple[int, str], bool] = {}
+    for customer_id, channel, granted in (
+        ConsentRecord.objects.filter(customer_id__in=customer_ids, purpose=purpose)
+        .order_by("customer_id", "channel", "at", "id")
+        .values_list("customer_id", "channel", "granted")
+    ):
+        latest[(customer_id, channel)] = granted
+    return latest

@@ -52,6 +52,7 @@ class BonusKind(models.TextChoices):
     BADGE = "badge", _("Badge bonus")
     TIER_GIFT = "tier_gift", _("Tier welcome gift")
     EVENT = "event", _("Event bonus")
+    CAMPAIGN = "campaign", _("Campaign bonus")
 
 
 class LotStatus(models.TextChoices):

@@ -122,6 +122,8 @@ def _applies(rule, facts: OrderFacts, tier_ids: set[int]) -> bool:
         return False
     if getattr(rule, "segment_id", None) and "segment" not in CONDITIONS:
         return False
+    if getattr(rule, "campaign_id", None) and "campaign" not in CONDITIONS:
+        return False
     return all(check(rule, facts) for check in CONDITIONS.values())
 
 

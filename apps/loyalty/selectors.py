@@ -4,7 +4,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db.models import Count, F, Q, QuerySet, Sum
+from django.db.models import Count, F, Min, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 from django.utils.formats import number_format
@@ -405,3 +405,32 @@ def points_expiring_by_customer(*, as_of: dt.datetime, within_days: int) -> dict
         .annotate(points=Sum("remaining"))
     )
     return {r["account__customer_id"]: r["points"] for r in rows}
+
+
+def points_expiring_for(
+    *, customer_ids: list[int], as_of: dt.datetime, within_days: int
+) -> dict[int, tuple[int, dt.datetime]]:
+    """For these customers: available points expiring within ``within_days`` after ``as_of``,
+    and the first of those expiry times (one query)."""
+    rows = (
+        PointsLot.objects.filter(
+            account__customer_id__in=customer_ids,
+            status=LotStatus.AVAILABLE,
+            remaining__gt=0,
+            expires_at__gt=as_of,
+            expires_at__lte=as_of + dt.timedelta(days=within_days),
+        )
+        .values("account__customer_id")
+        .annotate(points=Sum("remaining"), first=Min("expires_at"))
+    )
+    return {r["account__customer_id"]: (r["points"], r["first"]) for r in rows}
+
+
+def accounts_brief(*, customer_ids: list[int]) -> dict[int, tuple[int, int | None]]:
+    """Balance and tier id per customer, for many customers in one query."""
+    return {
+        customer_id: (balance, tier_id)
+        for customer_id, balance, tier_id in LoyaltyAccount.objects.filter(
+            customer_id__in=customer_ids
+        ).values_list("customer_id", "balance", "tier_id")
+    }

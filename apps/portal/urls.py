@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import complaints, join, loyalty, member, privacy, public, surveys
+from .views import campaigns, complaints, join, loyalty, member, privacy, public, surveys
 
 app_name = "portal"
 
@@ -36,6 +36,8 @@ urlpatterns = [
     path("me/privacy/delete/", privacy.DeleteAccountView.as_view(), name="delete"),
     path("goodbye/", privacy.DeletedView.as_view(), name="deleted"),
     path("u/<str:token>/", privacy.UnsubscribeView.as_view(), name="unsubscribe"),
+    path("o/<str:token>/", campaigns.OpenPixelView.as_view(), name="campaign-open"),
+    path("c/<str:token>/", campaigns.ClickView.as_view(), name="campaign-click"),
     path("me/complaints/", complaints.ComplaintListView.as_view(), name="complaints"),
     path("me/complaints/new/", complaints.ComplaintCreateView.as_view(), name="complaint-new"),
     path(

@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "apps.surveys",
     "apps.complaints",
     "apps.analytics",
+    "apps.campaigns",
     "apps.dashboard",
     "apps.portal",
     "apps.api",
@@ -277,7 +278,23 @@ vars().update(EMAIL_CONFIG)
 # Absolute base URL for links in e-mails (no trailing slash), e.g. https://crm.example.com
 SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000")
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Clientele <no-reply@clientele.local>")
+# Campaign sending: messages per second per channel (the sender paces itself to these), and
+# the domain of the Message-ID header of campaign e-mails.
+CAMPAIGN_SEND_RATES = {
+    "email": env.float("CAMPAIGN_EMAIL_RATE", default=50.0),
+    "sms": env.float("CAMPAIGN_SMS_RATE", default=20.0),
+    "portal": env.float("CAMPAIGN_PORTAL_RATE", default=2000.0),
+}
+CAMPAIGN_MESSAGE_ID_DOMAIN = env("CAMPAIGN_MESSAGE_ID_DOMAIN", default="clientele.local")
 SMS_BACKEND = env("SMS_BACKEND", default="apps.core.sms.ConsoleSmsBackend")
+# HttpSmsBackend: a JSON gateway (POST {to, body, reference} -> {id}); see docs/decisions.md.
+SMS_HTTP_URL = env("SMS_HTTP_URL", default="")
+SMS_HTTP_TOKEN = env("SMS_HTTP_TOKEN", default="")
+SMS_HTTP_TIMEOUT = env.float("SMS_HTTP_TIMEOUT", default=5.0)  # seconds per attempt
+SMS_HTTP_RETRIES = env.int("SMS_HTTP_RETRIES", default=3)  # after the first attempt
+SMS_HTTP_BACKOFF = env.float("SMS_HTTP_BACKOFF", default=0.5)  # seconds, doubled each retry
+# Delivery receipts are signed with this (HMAC-SHA256 of the body); empty: receipts refused.
+SMS_HTTP_RECEIPT_SECRET = env("SMS_HTTP_RECEIPT_SECRET", default="")
 
 # --- Celery --------------------------------------------------------------------------------
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL or "filesystem://")

@@ -29,3 +29,5 @@ else:
 LANGUAGE_CODE = "en"
 LOGGING = {"version": 1, "disable_existing_loggers": False, "root": {"level": "WARNING"}}
 SMS_BACKEND = "apps.core.sms.LocmemSmsBackend"
+# Tests do not wait for the pacing (tests of the pacing set their own rates).
+CAMPAIGN_SEND_RATES = {"email": 1e6, "sms": 1e6, "portal": 1e6}

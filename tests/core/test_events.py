@@ -194,10 +194,15 @@ def test_the_wiring_is_in_place_after_startup():
         ("apps.loyalty.services.earning.on_orders_imported", "in_transaction")
     }
     assert names("customer.enrolled") == {
-        ("apps.loyalty.services.bonuses.on_customer_enrolled", "in_transaction")
+        ("apps.loyalty.services.bonuses.on_customer_enrolled", "in_transaction"),
+        ("apps.campaigns.tasks.on_journey_event", "after_commit"),
     }
     assert names("points.expiring") == {
-        ("apps.loyalty.services.reminders.on_points_expiring", "after_commit")
+        ("apps.loyalty.services.reminders.on_points_expiring", "after_commit"),
+        ("apps.campaigns.tasks.on_journey_event", "after_commit"),
+    }
+    assert names("customer.unsubscribed") == {
+        ("apps.campaigns.services.tracking.on_customer_unsubscribed", "after_commit")
     }
 
 

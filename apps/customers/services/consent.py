@@ -10,6 +10,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from apps.accounts.models import User
+from apps.core import events
 from apps.core.exceptions import ValidationFailed
 
 from ..enums import MEMBER_SWITCHABLE_PURPOSES, Channel, ConsentPurpose
@@ -116,4 +117,8 @@ def unsubscribe_apply(*, token: str, one_click: bool = False) -> tuple[Customer,
         explicit=True,
         switchable=tuple(ConsentPurpose.values),
     )
+    if written:
+        events.publish(
+            "customer.unsubscribed", customer_id=customer.pk, channel=channel, purpose=purpose
+        )
     return customer, channel, purpose, bool(written)

@@ -96,6 +96,14 @@ class PointsTransaction(models.Model):
         blank=True,
         help_text=_("Ticket, campaign or other origin, e.g. C-2026-000123."),
     )
+    campaign = models.ForeignKey(
+        "campaigns.Campaign",
+        verbose_name=_("campaign"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )

@@ -153,6 +153,18 @@ class EarnRule(TimeStampedModel):
         on_delete=models.PROTECT,
         related_name="+",
     )
+    # A campaign's points multiplier: the rule applies to the campaign's recipients for the
+    # campaign's number of days after their message (``CONDITIONS["campaign"]``, registered by
+    # the campaigns app).
+    campaign = models.ForeignKey(
+        "campaigns.Campaign",
+        verbose_name=_("only for the campaign's recipients"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        editable=False,
+    )
     priority = models.PositiveSmallIntegerField(_("priority"), default=100)
     stackable = models.BooleanField(_("stacks with other rules"), default=True)
     starts_at = models.DateTimeField(_("starts"), null=True, blank=True)

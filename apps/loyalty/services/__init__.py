@@ -43,6 +43,7 @@ from .coupons import (
     coupon_issue,
     coupon_redeem,
     coupon_validate,
+    coupons_issue_bulk,
 )
 from .redemption import (
     member_may_cancel,
@@ -75,6 +76,7 @@ __all__ += [
     "coupon_issue",
     "coupon_redeem",
     "coupon_validate",
+    "coupons_issue_bulk",
     "customer_enrol_referred",
     "member_may_cancel",
     "membership_enrol_referred",

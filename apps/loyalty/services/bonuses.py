@@ -60,6 +60,7 @@ def bonus_award(
     actor=None,
     source_ref: str = "",
     detail: dict | None = None,
+    campaign_id: int | None = None,
 ) -> PointsTransaction | None:
     """Award available points once per ``key`` (sign-up, birthday, referral, badge, tier gift,
     compensation). ``detail`` says which bonus it is for the row's description (``{"bonus":
@@ -84,6 +85,7 @@ def bonus_award(
         actor=actor if getattr(actor, "pk", None) else None,
         source_ref=source_ref,
         detail=detail,
+        campaign_id=campaign_id,
         at=now,
     )
     debt_settle(account=account, key=f"{key}:settle", at=now)

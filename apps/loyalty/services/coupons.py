@@ -255,6 +255,48 @@ def coupon_issue(
     )
 
 
+def coupons_issue_bulk(
+    *,
+    owner_ids: list[int],
+    kind: str,
+    value: Decimal,
+    min_spend: Decimal = Decimal(0),
+    valid_days: int = 30,
+    source_ref: str = "",
+    at: dt.datetime | None = None,
+) -> dict[int, Coupon]:
+    """One single-use coupon per owner (a campaign's personal offer), with fresh voucher codes,
+    written with one bulk insert in the caller's transaction. Returns owner id → coupon."""
+    if not owner_ids:
+        return {}
+    value, min_spend = Decimal(value), Decimal(min_spend)
+    _check_terms(kind=kind, value=value, min_spend=min_spend)
+    now = at or timezone.now()
+    until = now + dt.timedelta(days=valid_days) if valid_days else None
+    codes: set[str] = set()
+    while len(codes) < len(owner_ids):  # one query, unless a code repeats (31^10 codes)
+        draw = {voucher_code_generate() for _ in range(len(owner_ids) - len(codes))} - codes
+        draw -= set(Coupon.objects.filter(code__in=draw).values_list("code", flat=True))
+        codes |= draw
+    coupons = [
+        Coupon(
+            code=code,
+            kind=kind,
+            value=value,
+            min_spend=min_spend,
+            valid_from=now,
+            valid_until=until,
+            max_uses=1,
+            max_uses_per_customer=1,
+            owner_id=owner_id,
+            source_ref=source_ref[:64],
+        )
+        for owner_id, code in zip(owner_ids, sorted(codes), strict=True)
+    ]
+    Coupon.objects.bulk_create(coupons, batch_size=2000)
+    return {coupon.owner_id: coupon for coupon in coupons}
+
+
 @transaction.atomic
 def coupon_batch_create(
     *,

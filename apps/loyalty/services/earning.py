@@ -94,6 +94,19 @@ def earn_detail(*, result: EarnResult, tier: Tier | None) -> dict:
     return detail
 
 
+def rules_campaign(rule_ids) -> int | None:
+    """The campaign whose points multiplier applied to an order, if any (its ledger row carries
+    it). A query only when rules applied."""
+    if not rule_ids:
+        return None
+    return (
+        EarnRule.objects.filter(pk__in=list(rule_ids), campaign__isnull=False)
+        .order_by("pk")
+        .values_list("campaign_id", flat=True)
+        .first()
+    )
+
+
 def earn_preview(*, order: Order, account: LoyaltyAccount, programme: Programme):
     rules, rule_tiers = earn_rules_active()
     needs_first = bool(CONDITIONS) or any(r.kind == EarnRuleKind.FIRST_PURCHASE for r in rules)
@@ -198,6 +211,7 @@ def _order_earn(*, order: Order, new: bool) -> EarnOutcome:
         )
         reason = ", ".join(f"{name} {pts}" for name, pts in result.parts)
         detail = earn_detail(result=result, tier=account.tier)
+        campaign_id = rules_campaign(result.rule_ids)
         if lot.status == LotStatus.PENDING:
             tx = ledger.append(
                 account=account,
@@ -208,6 +222,7 @@ def _order_earn(*, order: Order, new: bool) -> EarnOutcome:
                 detail=detail,
                 order=order,
                 lot=lot,
+                campaign_id=campaign_id,
             )
         else:
             tx = ledger.append(
@@ -219,6 +234,7 @@ def _order_earn(*, order: Order, new: bool) -> EarnOutcome:
                 detail=detail,
                 order=order,
                 lot=lot,
+                campaign_id=campaign_id,
             )
             debt_settle(account=account, key=f"order:{order.pk}:settle")
     tier_evaluate(account=account)
@@ -359,6 +375,8 @@ def _earn_chunk(
     ):
         lines.setdefault(ln.order_id, []).append((ln.sku, ln.category, ln.quantity * ln.unit_price))
     planned = []
+    rule_campaign = {r.pk: r.campaign_id for r in rules if r.campaign_id}
+    campaigns: dict[int, int | None] = {}
     for order in orders:
         account = accounts[order.customer_id]
         tier = tiers.get(account.tier_id)
@@ -391,6 +409,9 @@ def _earn_chunk(
         )
         reason = ", ".join(f"{n} {p}" for n, p in result.parts)
         planned.append((order, account, lot, reason, earn_detail(result=result, tier=tier)))
+        campaigns[order.pk] = next(
+            (rule_campaign[r] for r in result.rule_ids if r in rule_campaign), None
+        )
     bulk_insert(PointsLot, [p[2] for p in planned], set_pks=True)
     txs = []
     for order, account, lot, reason, detail in planned:
@@ -406,6 +427,7 @@ def _earn_chunk(
                 detail=detail,
                 order=order,
                 lot=lot,
+                campaign_id=campaigns.get(order.pk),
                 at=order.placed_at if at_order_time else None,
             )
         )

@@ -1,0 +1,24 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class CampaignsConfig(AppConfig):
+    name = "apps.campaigns"
+    label = "campaigns"
+    verbose_name = _("Campaigns")
+
+    def ready(self) -> None:
+        """The app's wiring, in one visible place."""
+        from apps.core import events
+        from apps.loyalty.rules import CONDITIONS
+
+        from . import tasks
+        from .offers import campaign_condition
+        from .services.journeys import EVENT_TRIGGERS
+        from .services.tracking import on_customer_unsubscribed
+
+        # A campaign's points multiplier (loyalty's extension point; see loyalty.rules).
+        CONDITIONS["campaign"] = campaign_condition
+        for name in EVENT_TRIGGERS:
+            events.subscribe(name, tasks.on_journey_event, when="after_commit")
+        events.subscribe("customer.unsubscribed", on_customer_unsubscribed, when="after_commit")
