@@ -15,6 +15,7 @@ from .views.loyalty import (
 )
 from .views.orders import OrderCreateApi, RefundCreateApi
 from .views.segments import SegmentPreviewApi
+from .views.sms import SmsReceiptApi
 from .views.surveys import SurveyInvitationCreateApi
 
 app_name = "api"
@@ -47,6 +48,7 @@ v1_patterns = [
     path("complaints/<str:reference>/", ComplaintDetailApi.as_view(), name="complaint-detail"),
     path("inbound/email/", InboundEmailApi.as_view(), name="inbound-email"),
     path("segments/preview/", SegmentPreviewApi.as_view(), name="segment-preview"),
+    path("sms/receipts/", SmsReceiptApi.as_view(), name="sms-receipts"),
     path("rewards/", RewardListApi.as_view(), name="reward-list"),
     path("redemptions/", RedemptionCreateApi.as_view(), name="redemption-create"),
     path("coupons/validate/", CouponValidateApi.as_view(), name="coupon-validate"),

@@ -9,10 +9,13 @@ class CampaignsConfig(AppConfig):
 
     def ready(self) -> None:
         """The app's wiring, in one visible place."""
-        from apps.core import events
+        from apps.core import events, privacy, timeline
+        from apps.customers import demo
         from apps.loyalty.rules import CONDITIONS
 
+        from . import privacy as sections
         from . import tasks
+        from .demo import seed_campaigns
         from .offers import campaign_condition
         from .services.journeys import EVENT_TRIGGERS
         from .services.tracking import on_customer_unsubscribed
@@ -22,3 +25,12 @@ class CampaignsConfig(AppConfig):
         for name in EVENT_TRIGGERS:
             events.subscribe(name, tasks.on_journey_event, when="after_commit")
         events.subscribe("customer.unsubscribed", on_customer_unsubscribed, when="after_commit")
+        timeline.register(sections.messages_timeline)
+        demo.register("campaigns", seed_campaigns, order=50)  # after analytics (40)
+        privacy.register(
+            "campaign_messages",
+            export=sections.export_messages,
+            erase=sections.erase,
+            merge=sections.merge,
+            merge_order=700,
+        )

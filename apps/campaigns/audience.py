@@ -5,6 +5,7 @@ import hashlib
 import re
 from collections.abc import Iterable, Sequence
 
+from allauth.account.models import EmailAddress
 from django.db import connection
 
 from apps.core.db import is_postgres
@@ -44,9 +45,33 @@ def assign(*, campaign: Campaign, customer_id: int, variants: Sequence[Variant])
     return variants[-1]
 
 
-def address_ok(customer, channel: str) -> bool:
+def unverified_emails(customers) -> set[int]:
+    """Of these customers, those whose e-mail belongs to their portal login but was never
+    confirmed (one query): an unconfirmed sign-up may be a typo or someone else's address, so
+    nothing is sent there. Addresses recorded by staff, tills or imports are taken as given."""
+    with_login = {c.user_id: c.pk for c in customers if c.user_id and c.email}
+    if not with_login:
+        return set()
+    verified = set(
+        EmailAddress.objects.filter(user_id__in=list(with_login), verified=True).values_list(
+            "user_id", "email"
+        )
+    )
+    verified = {(user_id, email.lower()) for user_id, email in verified}
+    return {
+        c.pk
+        for c in customers
+        if c.user_id in with_login and (c.user_id, c.email.lower()) not in verified
+    }
+
+
+def address_ok(customer, channel: str, unverified: set[int] = frozenset()) -> bool:
     if channel == Channel.EMAIL:
-        return bool(customer.email) and bool(EMAIL_RE.match(customer.email))
+        return (
+            bool(customer.email)
+            and bool(EMAIL_RE.match(customer.email))
+            and customer.pk not in unverified
+        )
     if channel == Channel.SMS:
         return bool(PHONE_RE.match(customer.phone or ""))
     return True  # the portal inbox is part of the membership
@@ -63,7 +88,12 @@ def consent_ok(granted: bool | None, purpose: str) -> Suppression | None:
 
 
 def channel_choose(
-    *, customer, channels: Sequence[str], consents: dict[tuple[int, str], bool], purpose: str
+    *,
+    customer,
+    channels: Sequence[str],
+    consents: dict[tuple[int, str], bool],
+    purpose: str,
+    unverified: set[int] = frozenset(),
 ) -> tuple[str | None, Suppression | None]:
     """The channel to reach the customer on: their preferred one when the campaign uses it,
     else the campaign's channels in order; the first with consent and an address wins. With
@@ -72,7 +102,7 @@ def channel_choose(
     reasons = []
     for channel in ordered:
         refusal = consent_ok(consents.get((customer.pk, channel)), purpose)
-        if refusal is None and not address_ok(customer, channel):
+        if refusal is None and not address_ok(customer, channel, unverified):
             refusal = Suppression.INVALID_ADDRESS
         if refusal is None:
             return channel, None

@@ -5,6 +5,7 @@ import datetime as dt
 import html
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from django.conf import settings
 from django.core import signing
@@ -62,9 +63,34 @@ def track_read(token: str) -> tuple[int, str]:
     return int(message_id), str(url)
 
 
+@lru_cache(maxsize=8)
+def _url_pattern(name: str) -> str:
+    """The absolute URL of a one-token route with a placeholder (reversing per message costs
+    more than the rest of a message's rendering)."""
+    return site_url(reverse(name, kwargs={"token": "__TOKEN__"}))
+
+
+def token_url(name: str, token: str) -> str:
+    return _url_pattern(name).replace("__TOKEN__", token)
+
+
 def unsubscribe_url(customer, channel: str, purpose: str) -> str:
     token = unsubscribe_token_make(customer=customer, channel=channel, purpose=purpose)
-    return site_url(reverse("portal:unsubscribe", kwargs={"token": token}))
+    return token_url("portal:unsubscribe", token)
+
+
+@lru_cache(maxsize=512)
+def _date_text(day: dt.date, lang: str) -> str:
+    with translation.override(lang):
+        return formats.date_format(day, "DATE_FORMAT")
+
+
+@lru_cache(maxsize=512)
+def _coupon_value(kind: str, value, lang: str) -> str:
+    if kind == "percent":
+        return f"{value.normalize():f}%"
+    with translation.override(lang):
+        return money(value)
 
 
 def context_for(
@@ -80,15 +106,8 @@ def context_for(
 ) -> dict:
     """The fixed sandbox context (``templating.CONTEXT_NAMES``): strings and numbers only."""
     balance, tier_id = account or (0, None)
-    with translation.override(lang):
-        expiring_on = formats.date_format(expiring[1].date(), "DATE_FORMAT") if expiring else ""
-        coupon_value = ""
-        if coupon is not None:
-            coupon_value = (
-                f"{coupon.value.normalize():f}%"
-                if coupon.kind == "percent"
-                else money(coupon.value)
-            )
+    expiring_on = _date_text(expiring[1].date(), lang) if expiring else ""
+    coupon_value = _coupon_value(coupon.kind, coupon.value, lang) if coupon is not None else ""
     return {
         "first_name": customer.greeting_name,
         "member_number": customer.member_number,
@@ -116,9 +135,7 @@ def _html_body(text: str, *, message_id: int | None, tracking: bool) -> str:
     def link(match: re.Match) -> str:
         url = html.unescape(match.group(0))
         href = (
-            site_url(
-                reverse("portal:campaign-click", kwargs={"token": track_token(message_id, url)})
-            )
+            token_url("portal:campaign-click", track_token(message_id, url))
             if tracking and message_id
             else url
         )
@@ -148,25 +165,38 @@ def compose(
     if channel != Channel.EMAIL:
         return Rendered(subject=subject, text=text)
     pixel = (
-        site_url(reverse("portal:campaign-open", kwargs={"token": track_token(message_id)}))
+        token_url("portal:campaign-open", track_token(message_id))
         if tracking and message_id
         else ""
     )
-    with translation.override(lang):
-        page = _EMAIL_TEMPLATE().render(
-            {
-                "subject": subject,
-                "body": _html_body(text, message_id=message_id, tracking=tracking),
-                "pixel": pixel,
-                "unsubscribe_url": context["links"]["unsubscribe"],
-                "LANGUAGE_CODE": lang,
-            }
-        )
+    page = (
+        _email_shell(lang, bool(pixel), bool(context["links"]["unsubscribe"]))
+        .replace(SUBJECT_SLOT, html.escape(subject))
+        .replace(BODY_SLOT, _html_body(text, message_id=message_id, tracking=tracking))
+        .replace(PIXEL_SLOT, html.escape(pixel))
+        .replace(UNSUBSCRIBE_SLOT, html.escape(context["links"]["unsubscribe"]))
+    )
     return Rendered(subject=subject, text=text, html=page)
 
 
-def _EMAIL_TEMPLATE():
-    return get_template("emails/campaign.html")
+SUBJECT_SLOT, BODY_SLOT = "\x00subject\x00", "\x00body\x00"
+PIXEL_SLOT, UNSUBSCRIBE_SLOT = "\x00pixel\x00", "\x00unsubscribe\x00"
+
+
+@lru_cache(maxsize=16)
+def _email_shell(lang: str, pixel: bool, unsubscribe: bool) -> str:
+    """The e-mail layout rendered once per language with slots for what differs per member
+    (filled with escaped values): a template render per message costs more than the rest."""
+    with translation.override(lang):
+        return get_template("emails/campaign.html").render(
+            {
+                "subject": SUBJECT_SLOT,
+                "body": BODY_SLOT,
+                "pixel": PIXEL_SLOT if pixel else "",
+                "unsubscribe_url": UNSUBSCRIBE_SLOT if unsubscribe else "",
+                "LANGUAGE_CODE": lang,
+            }
+        )
 
 
 def message_key(message: Message) -> str:

@@ -68,3 +68,4 @@ class Suppression(models.TextChoices):
     BUDGET = "budget", _("Budget exhausted")
     ANONYMISED = "anonymised", _("Anonymised customer")
     NOT_IN_SEGMENT = "not_in_segment", _("No longer in the segment")
+    OUTDATED = "outdated", _("No longer true when it was due")

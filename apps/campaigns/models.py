@@ -273,7 +273,6 @@ class Message(models.Model):
         "loyalty.Coupon", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     cost = models.DecimalField(_("cost"), **MONEY, default=Decimal(0))
-    context = models.JSONField(default=dict, blank=True)
 
     class Meta:
         verbose_name = _("campaign message")

@@ -64,3 +64,32 @@ def rows_upsert(
                 )
             written = len(batch)
     return written
+
+
+def rows_insert(
+    *, model: type[models.Model], columns: Sequence[str], rows: Sequence[Sequence]
+) -> int:
+    """Insert new ``rows`` (tuples in ``columns`` order, database column names; no conflicts
+    expected — a unique violation aborts the caller's transaction) into ``model``'s table: one
+    ``COPY`` on PostgreSQL, an ``executemany`` elsewhere. Returns how many rows were written."""
+    if not rows:
+        return 0
+    q = connection.ops.quote_name
+    table = q(model._meta.db_table)
+    cols = ", ".join(q(c) for c in columns)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            with cursor.copy(f"COPY {table} ({cols}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        else:
+            # The driver takes only plain values: adapt as the model's fields would.
+            by_column = {f.column: f for f in model._meta.concrete_fields}
+            fields = [by_column[c] for c in columns]
+            adapted = [
+                [f.get_db_prep_save(v, connection) for f, v in zip(fields, row, strict=True)]
+                for row in rows
+            ]
+            marks = ", ".join(["%s"] * len(columns))
+            cursor.executemany(f"INSERT INTO {table} ({cols}) VALUES ({marks})", adapted)  # noqa: S608
+    return len(rows)

@@ -16,13 +16,12 @@ class LoyaltyConfig(AppConfig):
         from . import exports, selectors, tasks  # noqa: F401 - tasks: Celery registers on import
         from . import privacy as sections
         from .demo import seed_loyalty
-        from .services import badges, bonuses, earning, merge, referrals, reminders
+        from .services import badges, bonuses, earning, merge, referrals
 
         events.subscribe("customer.enrolled", bonuses.on_customer_enrolled, when="in_transaction")
         events.subscribe("orders.imported", earning.on_orders_imported, when="in_transaction")
         events.subscribe("order.earned", referrals.on_order_earned, when="in_transaction")
         events.subscribe("order.earned", badges.on_order_earned, when="in_transaction")
-        events.subscribe("points.expiring", reminders.on_points_expiring, when="after_commit")
 
         timeline.register(selectors.points_timeline)
         demo.register("loyalty", seed_loyalty, order=10)

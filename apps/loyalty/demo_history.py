@@ -14,7 +14,8 @@ every points movement is dated when it belongs and made on the balance of that t
 4. refunds claw back (``refund_clawback``) and referred friends' first orders reward both
    sides (``referral_reward``);
 5. the nightly jobs at the week's end: pending points mature, lots expire, birthday bonuses on
-   their days, and the expiring-points reminders with their inbox messages.
+   their days, and the expiring-points reminders (``notify=False``: the lots are marked
+   reminded, but nobody is messaged about the past; today the built-in journey sends them).
 
 Members redeem the way members do: some when they come in (likelier the more points they hold),
 some a few days after a reminder tells them points are about to expire. Gifts wait for staff,
@@ -238,7 +239,7 @@ class _Replay:
             )
         window = dt.timedelta(days=self.reminder_days)
         remind = due["remind"] is not None and due["remind"] - window <= at
-        if remind and points_expiring_remind(as_of=at, email=False):
+        if remind and points_expiring_remind(as_of=at, notify=False):
             self._after_reminders(at)
 
     # --- members redeeming ------------------------------------------------------------------

@@ -1,16 +1,16 @@
 """The demo members' inboxes: the messages a programme like this one sends over its history,
 in both languages.
 
-The expiring-points reminders are written by the reminder job itself while the history is
-replayed (``demo_history``). The rest is written here from the templates in
-``fixtures/loyalty_demo.json`` (``messages``), each at the moment it belongs to: a welcome when
-the member enrolled, congratulations on each tier upgrade (with the tier's benefits and gift),
-a birthday greeting with each birthday bonus, a note when a redeemed gift is ready, and the
-seasonal offers, sent to the members who had agreed to marketing by then. Older messages have
-mostly been read; the newest mostly not, so the unread badge has something to show.
+They are written from the templates in ``fixtures/loyalty_demo.json`` (``messages``), each at
+the moment it belongs to: a welcome when the member enrolled, congratulations on each tier
+upgrade (with the tier's benefits and gift), a birthday greeting with each birthday bonus, a
+note when a redeemed gift is ready, and the seasonal offers, sent to the members who had agreed
+to marketing by then. Older messages have mostly been read; the newest mostly not, so the
+unread badge has something to show.
 
-They are written in one bulk insert, like the customers step's rows (they move no points; the
-reminders, which the job writes through ``portal_message_send``, are the job's own).
+They are written in one bulk insert, like the customers step's rows (they move no points). The
+expiring-points reminders are not among them: the built-in points-expiring journey
+(``apps/campaigns``) sends those, and the replayed history only marks the lots reminded.
 """
 
 from __future__ import annotations
@@ -232,24 +232,15 @@ class _Inbox:
         return at if at < anchor else None
 
     def write(self) -> dict[str, int]:
-        """Write the messages (one bulk insert, like the customers step: these are not points)
-        and mark some of them, and of the reminders the reminder job wrote, read."""
+        """Write the messages (one bulk insert, like the customers step: these are not points),
+        some of them read."""
         self.messages.sort(key=lambda m: (m.sent_at, m.key))
         for message in self.messages:
             message.read_at = self.read_at(message)
         PortalMessage.objects.bulk_create(self.messages, batch_size=demo.BATCH)
-        reminders = list(
-            PortalMessage.objects.filter(
-                customer_id__in=list(self.customers), key__startswith="points-expiring:"
-            ).order_by("sent_at", "pk")
-        )
-        for message in reminders:
-            message.read_at = self.read_at(message)
-        PortalMessage.objects.bulk_update(reminders, ["read_at"], batch_size=demo.BATCH)
-        every = [*self.messages, *reminders]
         return {
-            "inbox messages": len(every),
-            "inbox messages read": sum(1 for m in every if m.read_at is not None),
+            "inbox messages": len(self.messages),
+            "inbox messages read": sum(1 for m in self.messages if m.read_at is not None),
         }
 
 

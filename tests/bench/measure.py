@@ -503,6 +503,7 @@ GROUPS = (
     "survey_invitations",
     "complaints",
     "analytics",
+    "campaigns",
 )
 
 
@@ -566,6 +567,10 @@ def run_all(
         results += _guarded(
             "analytics", lambda: analytics.measure_analytics(scale=scale, runs=runs)
         )
+    if "campaigns" in wanted:
+        from tests.bench import campaigns
+
+        results += _guarded("campaigns", lambda: campaigns.measure_campaigns(scale=scale))
     if "programme" in wanted:
         from tests.bench import loyalty
 

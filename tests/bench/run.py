@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
         default="",
         help="comma-separated groups to measure (default: all): loyalty, search, pages, "
         "audit, export, import, api, events, surveys, programme, survey_invitations, complaints, "
-        "analytics",
+        "analytics, campaigns",
     )
     parser.add_argument(
         "--profile-expiry",

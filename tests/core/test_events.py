@@ -197,10 +197,8 @@ def test_the_wiring_is_in_place_after_startup():
         ("apps.loyalty.services.bonuses.on_customer_enrolled", "in_transaction"),
         ("apps.campaigns.tasks.on_journey_event", "after_commit"),
     }
-    assert names("points.expiring") == {
-        ("apps.loyalty.services.reminders.on_points_expiring", "after_commit"),
-        ("apps.campaigns.tasks.on_journey_event", "after_commit"),
-    }
+    # The reminder is the built-in journey's message: the loyalty engine only publishes.
+    assert names("points.expiring") == {("apps.campaigns.tasks.on_journey_event", "after_commit")}
     assert names("customer.unsubscribed") == {
         ("apps.campaigns.services.tracking.on_customer_unsubscribed", "after_commit")
     }
@@ -214,4 +212,7 @@ def test_manage_py_events_lists_publishers_and_subscribers():
         assert name in text
     assert "published by  apps.customers.importing.orders.orders_import" in text
     assert "in_transaction apps.loyalty.services.earning.on_orders_imported" in text
-    assert "after_commit   apps.loyalty.services.reminders.on_points_expiring" in text
+    assert (
+        "  published by  apps.loyalty.services.reminders._remind_chunk\n"
+        "  after_commit   apps.campaigns.tasks.on_journey_event\n"
+    ) in text

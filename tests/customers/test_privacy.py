@@ -25,6 +25,8 @@ from django.utils import timezone
 from apps.accounts.models import User
 from apps.analytics.models import AtRiskEntry, CustomerMetrics
 from apps.analytics.services.segments import segment_freeze, segment_save
+from apps.campaigns.models import Message
+from apps.campaigns.services.lifecycle import campaign_save
 from apps.complaints.models import Attachment
 from apps.complaints.services.compensation import compensation_request
 from apps.complaints.services.conversation import customer_reply, staff_reply
@@ -235,6 +237,36 @@ def person(client, manager, settings, tmp_path):
         actor=manager, rules={"all": []}, names={"name_en": "Everyone", "name_zh_hans": "全体"}
     )
     segment_freeze(segment=segment, actor=manager)
+    # A campaign message that reached them (with an SMS gateway id) and one they clicked.
+    campaign = campaign_save(
+        actor=manager,
+        names={"name_en": "Spring"},
+        settings={"kind": "broadcast", "segment": segment, "channels": ["sms"]},
+        variants=[{"label": "A", "sms_body_en": "Hi {{ first_name }}"}],
+    )
+    variant = campaign.variants.get()
+    Message.objects.create(
+        campaign=campaign,
+        step="send",
+        customer=customer,
+        variant=variant,
+        channel="sms",
+        status="failed",
+        reason="",
+        error="gateway refused the message (400)",
+        language="zh-hans",
+        sent_at=timezone.now(),
+        claimed_at=timezone.now(),
+        provider_id="gw-123",
+    )
+    Message.objects.create(
+        campaign=campaign,
+        step="birthday:2026",
+        customer=customer,
+        channel="email",
+        status="suppressed",
+        reason="frequency_cap",
+    )
     client.force_login(user)
     client.get("/me/")  # a tracked session (allauth.usersessions)
     return customer
@@ -320,6 +352,8 @@ NOT_THE_MEMBERS = {
     "analytics.Segment": "segments built by staff; the snapshots naming the member are erased",
     "analytics.SegmentSnapshot": "snapshots taken by staff; the member's place in them is erased",
     "loyalty.EarnRule": "rules written by staff (reached through a segment's author)",
+    "campaigns.Campaign": "campaigns built by staff; the member's messages are exported",
+    "campaigns.Variant": "content written by staff; the member's messages are exported",
 }
 # Columns that are not personal data and are deliberately left out of the export.
 TECHNICAL = {"search_text", "key", "idempotency_key", "hash", "prev_hash", "last_hash"}

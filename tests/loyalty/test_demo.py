@@ -15,10 +15,11 @@ from django.db.models import F
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
+from apps.core.models import OutboxEvent
 from apps.customers import demo
 from apps.customers.models import Customer, PortalMessage
 from apps.loyalty.enums import RedemptionStatus, TxKind
-from apps.loyalty.models import CouponUse, PointsTransaction, Redemption
+from apps.loyalty.models import CouponUse, PointsLot, PointsTransaction, Redemption
 from apps.loyalty.selectors import coupon_wallet, liability_report
 from apps.loyalty.staff_selectors import coupon_batch_list, liability_monthly
 from apps.loyalty.verification import ledger_faults
@@ -107,7 +108,10 @@ def test_members_inboxes_hold_real_messages_in_both_languages(seeded):
     messages = PortalMessage.objects.all()
     kinds = set(messages.values_list("kind", flat=True))
     assert kinds == {"system", "loyalty", "campaign", "service"}
-    assert messages.filter(key__startswith="points-expiring:").exists()  # the reminder job's
+    # The replayed reminders only marked lots: nobody is messaged about the past.
+    assert not messages.filter(key__startswith="points-expiring:").exists()
+    assert PointsLot.objects.filter(reminded_at__isnull=False).exists()
+    assert not OutboxEvent.objects.filter(name="points.expiring").exists()
     for message in messages:
         assert message.subject_en and message.body_en
         assert message.subject_zh_hans and message.body_zh_hans

@@ -14,6 +14,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone, translation
 
+from apps.core.models import OutboxEvent
 from apps.loyalty import ledger
 from apps.loyalty.describe import (
     LEDGER_RELATED,
@@ -26,6 +27,7 @@ from apps.loyalty.describe import (
 from apps.loyalty.enums import BonusKind, TxGroup, TxKind
 from apps.loyalty.locks import lock_account
 from apps.loyalty.models import PointsTransaction, Redemption
+from apps.loyalty.services.reminders import points_expiring_remind
 from apps.loyalty.services import (
     bonus_award,
     points_mature_due,
@@ -365,31 +367,26 @@ def test_bulk_earning_records_the_same_detail(db):
     assert list(LedgerCheck().faults()) == []
 
 
-# --- the expiring-points e-mail speaks like the history -----------------------------------------
+# --- the expiring-points reminder speaks like the history ----------------------------------------
 
 
-def test_expiring_points_email_names_the_month_they_were_earned(
-    customer, superuser, django_capture_on_commit_callbacks
-):
-    from django.core import mail
-
-    from apps.loyalty.services.reminders import points_expiring_remind
-
+def test_expiring_points_reminder_names_the_month_they_were_earned(customer, superuser):
     ledger_world.programme_and_tiers()
-    customer.preferred_language = "en"  # the e-mail is written in the member's language
-    customer.save(update_fields=["preferred_language"])
     earned = timezone.make_aware(dt.datetime(2026, 1, 15, 10, 0))
     bonus_award(customer=customer, points=1200, key="jan", reason="gift", at=earned)
     bonus_award(customer=customer, points=1, key="jan-2", reason="gift", at=earned)
     lot_expires = timezone.localtime(
         PointsTransaction.objects.get(idempotency_key="jan").lot.expires_at
     )
-    with django_capture_on_commit_callbacks(execute=True):
-        assert points_expiring_remind(as_of=lot_expires - dt.timedelta(days=3)) == 1
-    body = mail.outbox[0].body
-    expected_day = f"{lot_expires:%-d %b %Y}"
-    assert f"- 1,201 points earned in Jan 2026 expire on {expected_day}" in body
-    assert "1,201" in mail.outbox[0].alternatives[0][0]  # the HTML table, grouped
+    assert points_expiring_remind(as_of=lot_expires - dt.timedelta(days=3)) == 1
+    # One item per expiry day and month earned, as the history will name them once expired.
+    (event,) = OutboxEvent.objects.filter(name="points.expiring")
+    assert event.payload == {
+        "customer_id": customer.pk,
+        "items": [
+            {"points": 1201, "expires_on": lot_expires.date().isoformat(), "earned_in": "2026-01"}
+        ],
+    }
 
 
 def test_expiring_text_for_one_point_and_without_a_month():

@@ -2,18 +2,18 @@ import datetime as dt
 import threading
 
 import pytest
-from allauth.account.models import EmailAddress
 from django.core import mail
 from django.core.cache import cache
 from django.db import connection
-from django.utils import timezone, translation
+from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
-from apps.customers.models import ConsentRecord, PortalMessage
+from apps.core.models import OutboxEvent
+from apps.customers.models import ConsentRecord, Customer, PortalMessage
 from apps.loyalty import tasks
 from apps.loyalty.enums import TxKind
 from apps.loyalty.models import Badge, LoyaltyAccount, PointsLot, PointsTransaction, Programme
-from apps.loyalty.services import points_adjust
+from apps.loyalty.services import bonus_award, points_adjust
 from apps.loyalty.services.reminders import points_expiring_remind
 from apps.loyalty.verification import ledger_faults
 from config.celery import app as celery_app
@@ -143,87 +143,85 @@ def test_tier_review_task_reviews_due_accounts(programme, tiers, customer, buy):
 
 
 # --- reminders -------------------------------------------------------------------------------
+# The engine marks each lot reminded once and publishes ``points.expiring`` per member; the
+# message is the built-in journey's (tests/campaigns/test_points_expiring_journey.py).
 
 
-def test_reminder_goes_once_per_lot_by_email_in_the_members_language(
-    programme, manager, django_capture_on_commit_callbacks
-):
-    customer = CustomerFactory(preferred_language="zh-hans")
+def _published() -> list[dict]:
+    """The ``points.expiring`` events written to the outbox, by customer."""
+    payloads = OutboxEvent.objects.filter(name="points.expiring").values_list("payload", flat=True)
+    return sorted(payloads, key=lambda payload: payload["customer_id"])
+
+
+def _item(lot, points=None) -> dict:
+    return {
+        "points": lot.remaining if points is None else points,
+        "expires_on": timezone.localdate(lot.expires_at).isoformat(),
+        "earned_in": f"{timezone.localdate(lot.earned_at):%Y-%m}",
+    }
+
+
+def test_reminder_marks_each_lot_once_and_publishes_one_event(programme, manager):
+    customer = CustomerFactory()
     lot = _grant(customer, manager, 420)
-    with django_capture_on_commit_callbacks(execute=True):
-        assert tasks.points_expiring_remind(as_of=_near_expiry(lot)) == 1
-    with django_capture_on_commit_callbacks(execute=True):
-        assert tasks.points_expiring_remind(as_of=_near_expiry(lot, days=5)) == 0
-    assert len(mail.outbox) == 1
-    message = mail.outbox[0]
-    assert message.to == [customer.email]
-    assert "420" in message.body
-    assert message.alternatives and "420" in message.alternatives[0][0]
-    assert "年" in message.body  # rendered under zh-hans (date format "Y年n月j日")
-    inbox = PortalMessage.objects.get(customer=customer)
-    assert inbox.kind == PortalMessage.Kind.LOYALTY and "420" in inbox.body
-    # The inbox copy is written in both languages: it reads in whichever the member switches to.
-    assert "年" in inbox.body_zh_hans and "年" not in inbox.body_en and "420" in inbox.body_en
-    with translation.override("en"):
-        assert PortalMessage.objects.get(pk=inbox.pk).subject == inbox.subject_en
-    assert PointsLot.objects.get(pk=lot.pk).reminded_at is not None
+    assert tasks.points_expiring_remind(as_of=_near_expiry(lot)) == 1
+    assert tasks.points_expiring_remind(as_of=_near_expiry(lot, days=5)) == 0
+    assert PointsLot.objects.get(pk=lot.pk).reminded_at == lot.expires_at - dt.timedelta(days=10)
+    assert _published() == [{"customer_id": customer.pk, "items": [_item(lot)]}]
+    # The engine itself sends nothing.
+    assert mail.outbox == [] and not PortalMessage.objects.exists()
 
 
 def test_lots_outside_the_window_are_not_reminded(programme, customer, manager):
     lot = _grant(customer, manager, 100)
     assert points_expiring_remind(as_of=lot.expires_at - dt.timedelta(days=31)) == 0
     assert PointsLot.objects.get(pk=lot.pk).reminded_at is None
+    assert _published() == []
 
 
-def test_one_message_per_member_lists_points_per_expiry_day(
-    programme, customer, manager, django_capture_on_commit_callbacks
+def test_one_event_per_member_lists_points_per_expiry_day_and_month_earned(
+    programme, customer, manager
 ):
-    first = _grant(customer, manager, 100)
-    _grant(customer, manager, 50)
-    with django_capture_on_commit_callbacks(execute=True):
-        assert points_expiring_remind(as_of=first.expires_at - dt.timedelta(days=3)) == 1
-    assert len(mail.outbox) == 1 and "150" in mail.outbox[0].body
+    bonus_award(
+        customer=customer,
+        points=50,
+        key="earlier",
+        reason="test",
+        at=timezone.now() - dt.timedelta(days=20),
+    )
+    earlier = PointsLot.objects.get(account__customer=customer)
+    later = _grant(customer, manager, 100)
+    _grant(customer, manager, 30)  # the same day and month as ``later``: one item
+    as_of = earlier.expires_at - dt.timedelta(days=3)
+    assert points_expiring_remind(as_of=as_of) == 1
+    assert _published() == [
+        {"customer_id": customer.pk, "items": [_item(earlier), _item(later, points=130)]}
+    ]
     assert not PointsLot.objects.filter(account__customer=customer, reminded_at__isnull=True)
 
 
-def test_withdrawn_service_email_consent_is_honoured_but_the_lot_is_marked(
-    programme, customer, manager, django_capture_on_commit_callbacks
-):
+def test_consent_and_anonymity_are_left_to_the_journey(programme, manager):
+    withdrawn = CustomerFactory()
     ConsentRecord.objects.create(
-        customer=customer, channel="email", purpose="service", granted=False, source="test"
+        customer=withdrawn, channel="email", purpose="service", granted=False, source="test"
     )
-    lot = _grant(customer, manager, 100)
-    with django_capture_on_commit_callbacks(execute=True):
-        assert points_expiring_remind(as_of=lot.expires_at - dt.timedelta(days=3)) == 1
-    assert mail.outbox == []
-    assert PointsLot.objects.get(pk=lot.pk).reminded_at is not None
-
-
-def test_unverified_portal_address_and_anonymised_members_get_no_email(
-    programme, manager, django_capture_on_commit_callbacks
-):
-    user = UserFactory(email="unverified@example.org")
-    EmailAddress.objects.create(user=user, email=user.email, verified=False, primary=True)
-    unverified = CustomerFactory(user=user, email=user.email)
-    gone = CustomerFactory(anonymized_at=timezone.now())
-    verified_user = UserFactory(email="ok@example.org")
-    EmailAddress.objects.create(user=verified_user, email="ok@example.org", verified=True)
-    verified = CustomerFactory(user=verified_user, email="ok@example.org")
-    lots = [_grant(c, manager, 100) for c in (unverified, gone, verified)]
-    with django_capture_on_commit_callbacks(execute=True):
-        assert points_expiring_remind(as_of=lots[0].expires_at - dt.timedelta(days=3)) == 3
-    assert [m.to for m in mail.outbox] == [["ok@example.org"]]
-    # the inbox is always available, except to anonymised members
-    assert set(PortalMessage.objects.values_list("customer_id", flat=True)) == {
-        unverified.pk,
-        verified.pk,
-    }
+    lots = [_grant(c, manager, 100) for c in (withdrawn, CustomerFactory())]
+    Customer.objects.filter(pk=lots[1].account.customer_id).update(
+        anonymized_at=timezone.now()
+    )
+    assert points_expiring_remind(as_of=lots[0].expires_at - dt.timedelta(days=3)) == 2
+    # Every lot is marked and every member's event published: the journey decides who hears.
+    assert not PointsLot.objects.filter(reminded_at__isnull=True).exists()
+    assert [p["customer_id"] for p in _published()] == sorted(
+        lot.account.customer_id for lot in lots
+    )
 
 
 def test_nothing_is_reminded_when_points_never_expire(programme, customer, manager):
     lot = _grant(customer, manager, 100)
     Programme.objects.update(expiry_policy="never")
     assert points_expiring_remind(as_of=lot.expires_at - dt.timedelta(days=3)) == 0
+    assert PointsLot.objects.get(pk=lot.pk).reminded_at is None and _published() == []
 
 
 @pytest.mark.postgres
@@ -248,5 +246,5 @@ def test_concurrent_reminder_runs_remind_each_lot_once(programme):
     for t in threads:
         t.join()
     assert sum(results) == 30  # each member reminded by exactly one run
-    assert len(mail.outbox) == 30
-    assert sorted(m.to[0] for m in mail.outbox) == sorted(c.email for c in customers)
+    assert PointsLot.objects.filter(reminded_at=as_of).count() == 30
+    assert [p["customer_id"] for p in _published()] == sorted(c.pk for c in customers)

@@ -25,20 +25,36 @@ from django.db import transaction
 from django.db.models import Count, F
 from django.utils import timezone
 
+from apps.core.db import bulk_update_fields
 from apps.customers.enums import Channel
 from apps.loyalty.models import Programme, Tier
 from apps.loyalty.selectors import accounts_brief, points_expiring_for
 
-from ..audience import address_ok, consent_ok, consents_for
+from ..audience import address_ok, consent_ok, consents_for, unverified_emails
 from ..channels import Sent, email_send, inbox_send, sms_send
 from ..composer import LANGUAGES, compose, context_for, language_for, unsubscribe_url
-from ..enums import CampaignStatus, MessageStatus, Purpose, Suppression
+from ..enums import CampaignStatus, MessageStatus, Purpose, Suppression, Trigger
 from ..models import Campaign, CampaignSettings, Message
 from ..templating import TemplateFailed
 
 CLAIM_TIMEOUT = dt.timedelta(minutes=10)
 INTERRUPTED = "interrupted: the sender stopped before the back-end confirmed"
 QUIET_CHANNELS = (Channel.EMAIL, Channel.SMS)
+# What sending reads: the message, the customer's address, name, language and state, the coupon.
+MESSAGE_FIELDS = (
+    *[f.name for f in Message._meta.concrete_fields],
+    "customer__member_number",
+    "customer__user_id",
+    "customer__first_name",
+    "customer__last_name",
+    "customer__email",
+    "customer__phone",
+    "customer__preferred_language",
+    "customer__anonymized_at",
+    "coupon__code",
+    "coupon__kind",
+    "coupon__value",
+)
 
 
 @dataclass
@@ -92,7 +108,10 @@ def messages_deliver(
         return outcome
     settings_ = CampaignSettings.get()
     messages = list(
-        Message.objects.filter(pk__in=ids).select_related("customer", "variant", "coupon")
+        Message.objects.filter(pk__in=ids)
+        .select_related("customer", "coupon")
+        .only(*MESSAGE_FIELDS)
+        .order_by("pk")
     )
     if settings_.in_quiet_hours(now):
         later = [m.pk for m in messages if m.channel in QUIET_CHANNELS]
@@ -125,6 +144,9 @@ def _send(
         customer_ids=customer_ids, as_of=now, within_days=programme.reminder_days or 30
     )
     names = tier_names()
+    unverified = unverified_emails([m.customer for m in messages])
+    outdated_check = campaign.trigger == Trigger.POINTS_EXPIRING
+    variants = {v.pk: v for v in campaign.variants.all()}
     tracking = settings_.tracking and campaign.purpose == Purpose.MARKETING
     batches: dict[str, list] = defaultdict(list)
     for message in messages:
@@ -132,8 +154,12 @@ def _send(
         reason = consent_ok(consents.get((customer.pk, message.channel)), campaign.purpose)
         if customer.anonymized_at is not None:
             reason = Suppression.ANONYMISED
-        elif reason is None and not address_ok(customer, message.channel):
+        elif reason is None and not address_ok(customer, message.channel, unverified):
             reason = Suppression.INVALID_ADDRESS
+        elif reason is None and outdated_check and customer.pk not in expiring:
+            # The points were spent or expired before the reminder was due: it would only
+            # tell the member something no longer true.
+            reason = Suppression.OUTDATED
         if reason is not None:
             results[message.pk] = Sent(message.pk, MessageStatus.SUPPRESSED, error=reason)
             continue
@@ -156,7 +182,7 @@ def _send(
         try:
             rendered = compose(
                 campaign=campaign,
-                variant=message.variant,
+                variant=variants[message.variant_id],
                 channel=message.channel,
                 lang=lang,
                 context=context,
@@ -204,7 +230,8 @@ def _record(
         if result.status == MessageStatus.DELIVERED:
             message.delivered_at = now
         changed.append(message)
-    Message.objects.bulk_update(
+    bulk_update_fields(
+        Message,
         changed,
         [
             "status",
@@ -216,7 +243,6 @@ def _record(
             "sent_at",
             "delivered_at",
         ],
-        batch_size=1000,
     )
     if refund:
         Campaign.objects.filter(pk=campaign.pk).update(spent=F("spent") - refund)

@@ -26,12 +26,13 @@ from django.db.models import Count, F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from apps.core.bulk import rows_insert
 from apps.customers.models import Customer
 from apps.loyalty.enums import BonusKind, TxKind
 from apps.loyalty.models import Programme
 from apps.loyalty.services import bonus_award, coupons_issue_bulk
 
-from ..audience import assign, channel_choose, consents_for, contact_locks
+from ..audience import assign, channel_choose, consents_for, contact_locks, unverified_emails
 from ..enums import CONTACTING, CampaignStatus, MessageStatus, OfferKind, Purpose, Suppression
 from ..models import Campaign, CampaignSettings, Message
 
@@ -41,11 +42,32 @@ CAP_WINDOW = dt.timedelta(days=7)
 @dataclass
 class QueueOutcome:
     placed: int = 0
+    busy: bool = False  # another sender holds the campaign (``wait=False``): nothing was done
     by_status: dict[str, int] = field(default_factory=dict)
 
     def add(self, status: str) -> None:
         self.placed += 1
         self.by_status[status] = self.by_status.get(status, 0) + 1
+
+
+@dataclass
+class Placed:
+    """One customer's outcome of placing, before it is written."""
+
+    customer: Customer
+    step: str
+    channel: str
+    status: str = ""
+    reason: str = ""
+    variant_id: int | None = None
+    coupon_id: int | None = None
+    cost: Decimal = Decimal(0)
+
+
+MESSAGE_COLUMNS = (
+    "campaign_id", "step", "customer_id", "variant_id", "channel", "status", "reason", "error",
+    "marketing", "language", "created_at", "not_before", "provider_id", "coupon_id", "cost",
+)  # fmt: skip
 
 
 def recent_contacts(*, customer_ids: list[int], now: dt.datetime) -> dict[int, int]:
@@ -78,12 +100,18 @@ def messages_queue(
     step: str | Mapping[int, str],
     not_before: dt.datetime | None = None,
     now: dt.datetime | None = None,
+    wait: bool = True,
 ) -> QueueOutcome:
     """Place these customers on ``campaign`` at ``step`` (one step for all, or one per
-    customer). Returns what was placed; customers already placed at their step are skipped."""
+    customer). Returns what was placed; customers already placed at their step are skipped.
+    With ``wait=False`` a campaign another sender is placing is left to it (``busy``)."""
     now = now or timezone.now()
     outcome = QueueOutcome()
-    campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
+    locked = Campaign.objects.select_for_update(skip_locked=not wait).filter(pk=campaign.pk)
+    campaign = locked.first()
+    if campaign is None:
+        outcome.busy = True
+        return outcome
     if campaign.status != CampaignStatus.RUNNING or not customer_ids:
         return outcome
     steps = {cid: step if isinstance(step, str) else step[cid] for cid in customer_ids}
@@ -103,20 +131,16 @@ def messages_queue(
     counts = recent_contacts(customer_ids=ids, now=now)
     unit = campaign.cost_per_message + offer_cost(campaign, programme)
     spent = campaign.spent
-    rows: list[Message] = []
-    customers = Customer.objects.filter(pk__in=ids).only(
-        "pk", "email", "phone", "preferred_channel", "preferred_language", "anonymized_at"
-    )
-    for customer in sorted(customers, key=lambda c: c.pk):
-        row = Message(
-            campaign=campaign,
-            step=steps[customer.pk],
-            customer=customer,
-            marketing=campaign.purpose == Purpose.MARKETING,
-            language=customer.preferred_language,
-            created_at=now,
-            not_before=not_before or now,
-        )
+    marketing = campaign.purpose == Purpose.MARKETING
+    rows: list[Placed] = []
+    customers = list(
+        Customer.objects.filter(pk__in=ids)
+        .only("pk", "user_id", "email", "phone", "preferred_channel", "preferred_language",
+              "anonymized_at")
+        .order_by("pk")
+    )  # fmt: skip
+    unverified = unverified_emails(customers)
+    for customer in customers:
         channel, reason = (None, Suppression.ANONYMISED)
         if customer.anonymized_at is None:
             channel, reason = channel_choose(
@@ -124,6 +148,7 @@ def messages_queue(
                 channels=campaign.channels,
                 consents=consents,
                 purpose=campaign.purpose,
+                unverified=unverified,
             )
         variant = assign(campaign=campaign, customer_id=customer.pk, variants=variants)
         if channel is not None and counts.get(customer.pk, 0) >= settings_.frequency_cap:
@@ -133,31 +158,41 @@ def messages_queue(
                 reason = Suppression.BUDGET
             else:
                 reason = None
+        row = Placed(customer=customer, step=steps[customer.pk], channel=channel or "")
         if reason is not None:
-            row.status, row.reason, row.channel = MessageStatus.SUPPRESSED, reason, channel or ""
+            row.status, row.reason = MessageStatus.SUPPRESSED, reason
         elif variant is None:
-            row.status, row.channel = MessageStatus.HOLDOUT, channel
+            row.status = MessageStatus.HOLDOUT
         else:
-            row.status, row.channel, row.variant = MessageStatus.QUEUED, channel, variant
+            row.status, row.variant_id = MessageStatus.QUEUED, variant.pk
             row.cost = campaign.cost_per_message
             spent += unit
             counts[customer.pk] = counts.get(customer.pk, 0) + 1
         rows.append(row)
         outcome.add(row.status)
     _offers_issue(campaign=campaign, rows=rows, now=now)
-    Message.objects.bulk_create(rows, batch_size=2000)
+    rows_insert(
+        model=Message,
+        columns=MESSAGE_COLUMNS,
+        rows=[
+            (campaign.pk, r.step, r.customer.pk, r.variant_id, r.channel, r.status, r.reason,
+             "", marketing, r.customer.preferred_language, now, not_before or now, "",
+             r.coupon_id, r.cost)
+            for r in rows
+        ],
+    )  # fmt: skip
     if spent != campaign.spent:
         Campaign.objects.filter(pk=campaign.pk).update(spent=F("spent") + (spent - campaign.spent))
     return outcome
 
 
-def _offers_issue(*, campaign: Campaign, rows: list[Message], now: dt.datetime) -> None:
+def _offers_issue(*, campaign: Campaign, rows: list[Placed], now: dt.datetime) -> None:
     queued = [row for row in rows if row.status == MessageStatus.QUEUED]
     if not queued:
         return
     if campaign.offer_kind == OfferKind.COUPON:
         coupons = coupons_issue_bulk(
-            owner_ids=[row.customer_id for row in queued],
+            owner_ids=[row.customer.pk for row in queued],
             kind=campaign.coupon_kind,
             value=campaign.coupon_value,
             min_spend=campaign.coupon_min_spend,
@@ -166,13 +201,13 @@ def _offers_issue(*, campaign: Campaign, rows: list[Message], now: dt.datetime) 
             at=now,
         )
         for row in queued:
-            row.coupon = coupons[row.customer_id]
+            row.coupon_id = coupons[row.customer.pk]
     elif campaign.offer_kind == OfferKind.BONUS_POINTS and campaign.bonus_points:
         for row in queued:
             bonus_award(
                 customer=row.customer,
                 points=campaign.bonus_points,
-                key=f"campaign:{campaign.pk}:{row.step}:{row.customer_id}",
+                key=f"campaign:{campaign.pk}:{row.step}:{row.customer.pk}",
                 reason=_("Campaign bonus: %(name)s") % {"name": campaign.name},
                 at=now,
                 kind=TxKind.EARN,

@@ -7,19 +7,20 @@ tick's work."""
 import time
 from dataclasses import dataclass
 
-from django.db.models import Q
+from django.db.models import Max, Q
 from django.utils import timezone
 
 from apps.analytics.models import SnapshotMember
 
 from ..enums import CampaignKind, CampaignStatus, MessageStatus
-from ..models import Campaign
+from ..models import Campaign, Message
 from .delivery import Pacer, claims_recover, messages_deliver
 from .lifecycle import campaign_complete, campaign_start
 from .queueing import messages_queue
 
 PLACE_CHUNK = 2000
 DELIVER_BATCH = 500
+BROADCAST_STEP = "send"
 
 
 @dataclass
@@ -33,25 +34,27 @@ def _status(campaign_id: int) -> str | None:
     return Campaign.objects.filter(pk=campaign_id).values_list("status", flat=True).first()
 
 
-def broadcast_place(*, campaign: Campaign, deadline: float | None = None) -> tuple[int, bool]:
-    """Place the snapshot's customers not placed yet. Returns (placed, finished)."""
-    placed, last = 0, 0
-    while _status(campaign.pk) == CampaignStatus.RUNNING:
-        ids = list(
-            SnapshotMember.objects.filter(snapshot_id=campaign.snapshot_id, customer_id__gt=last)
-            .order_by("customer_id")
-            .values_list("customer_id", flat=True)[:PLACE_CHUNK]
+def broadcast_place_chunk(*, campaign: Campaign) -> tuple[int, bool, bool]:
+    """Place the next chunk of the snapshot (customers after the highest one placed). Returns
+    (placed, finished, busy); ``busy`` when another sender is placing this campaign now."""
+    last = (
+        Message.objects.filter(campaign=campaign, step=BROADCAST_STEP).aggregate(
+            last=Max("customer_id")
+        )["last"]
+        or 0
+    )
+    ids = list(
+        SnapshotMember.objects.filter(snapshot_id=campaign.snapshot_id, customer_id__gt=last)
+        .order_by("customer_id")
+        .values_list("customer_id", flat=True)[:PLACE_CHUNK]
+    )
+    if not ids:
+        Campaign.objects.filter(pk=campaign.pk, placed_at__isnull=True).update(
+            placed_at=timezone.now()
         )
-        if not ids:
-            Campaign.objects.filter(pk=campaign.pk, placed_at__isnull=True).update(
-                placed_at=timezone.now()
-            )
-            return placed, True
-        placed += messages_queue(campaign=campaign, customer_ids=ids, step="send").placed
-        last = ids[-1]
-        if deadline is not None and time.monotonic() > deadline:
-            return placed, False
-    return placed, False
+        return 0, True, False
+    outcome = messages_queue(campaign=campaign, customer_ids=ids, step=BROADCAST_STEP, wait=False)
+    return outcome.placed, False, outcome.busy
 
 
 def campaign_send(
@@ -61,25 +64,39 @@ def campaign_send(
     batch: int = DELIVER_BATCH,
     pacer: Pacer | None = None,
 ) -> SendSlice:
+    """Place and deliver, interleaved, until nothing is left, the campaign stops running or the
+    slice's time is up (``more``). Several senders may run at once (Celery workers): one places
+    a chunk while the others deliver what is queued; claims and the campaign lock keep them
+    apart."""
     out = SendSlice()
     campaign = Campaign.objects.filter(pk=campaign_id).first()
     if campaign is None or campaign.status != CampaignStatus.RUNNING:
         return out
     deadline = time.monotonic() + seconds
-    if campaign.kind == CampaignKind.BROADCAST and campaign.placed_at is None:
-        out.placed, finished = broadcast_place(campaign=campaign, deadline=deadline)
-        if not finished:
-            out.more = _status(campaign_id) == CampaignStatus.RUNNING
-            return out
     pacer = pacer or Pacer()
+    placing = campaign.kind == CampaignKind.BROADCAST and campaign.placed_at is None
     while True:
+        busy = False
+        progress = 0
+        if placing:
+            placed, finished, busy = broadcast_place_chunk(campaign=campaign)
+            out.placed += placed
+            progress += placed
+            placing = not finished
         delivered = messages_deliver(campaign_id=campaign_id, limit=pacer.batch_size(batch))
-        if not delivered.claimed:
+        if delivered.claimed:
+            out.sent += sum(delivered.by_status.values())
+            pacer.after(delivered.by_channel)
+            progress += delivered.claimed
+        running = _status(campaign_id) == CampaignStatus.RUNNING
+        if not running:
+            return out
+        if not progress and not placing:
             break
-        out.sent += sum(delivered.by_status.values())
-        pacer.after(delivered.by_channel)
+        if not progress and busy:
+            time.sleep(0.02)  # another sender is placing the next chunk
         if time.monotonic() > deadline:
-            out.more = _status(campaign_id) == CampaignStatus.RUNNING
+            out.more = True
             return out
     campaign_complete(campaign=campaign)
     return out

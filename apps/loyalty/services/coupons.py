@@ -23,6 +23,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from apps.accounts.models import User
+from apps.core.bulk import rows_insert
 from apps.core.db import is_postgres
 from apps.core.exceptions import ValidationFailed
 from apps.core.services import audit_record
@@ -264,9 +265,9 @@ def coupons_issue_bulk(
     valid_days: int = 30,
     source_ref: str = "",
     at: dt.datetime | None = None,
-) -> dict[int, Coupon]:
+) -> dict[int, int]:
     """One single-use coupon per owner (a campaign's personal offer), with fresh voucher codes,
-    written with one bulk insert in the caller's transaction. Returns owner id → coupon."""
+    written with one ``COPY`` in the caller's transaction. Returns owner id → coupon id."""
     if not owner_ids:
         return {}
     value, min_spend = Decimal(value), Decimal(min_spend)
@@ -278,23 +279,49 @@ def coupons_issue_bulk(
         draw = {voucher_code_generate() for _ in range(len(owner_ids) - len(codes))} - codes
         draw -= set(Coupon.objects.filter(code__in=draw).values_list("code", flat=True))
         codes |= draw
-    coupons = [
-        Coupon(
-            code=code,
-            kind=kind,
-            value=value,
-            min_spend=min_spend,
-            valid_from=now,
-            valid_until=until,
-            max_uses=1,
-            max_uses_per_customer=1,
-            owner_id=owner_id,
-            source_ref=source_ref[:64],
-        )
-        for owner_id, code in zip(owner_ids, sorted(codes), strict=True)
-    ]
-    Coupon.objects.bulk_create(coupons, batch_size=2000)
-    return {coupon.owner_id: coupon for coupon in coupons}
+    ordered = sorted(codes)
+    rows_insert(
+        model=Coupon,
+        columns=COUPON_COLUMNS,
+        rows=[
+            (
+                now,
+                now,
+                code,
+                kind,
+                value,
+                min_spend,
+                now,
+                until,
+                1,
+                1,
+                0,
+                owner_id,
+                source_ref[:64],
+                True,
+            )
+            for owner_id, code in zip(owner_ids, ordered, strict=True)
+        ],
+    )
+    return dict(Coupon.objects.filter(code__in=ordered).values_list("owner_id", "pk"))
+
+
+COUPON_COLUMNS = (
+    "created_at",
+    "updated_at",
+    "code",
+    "kind",
+    "value",
+    "min_spend",
+    "valid_from",
+    "valid_until",
+    "max_uses",
+    "max_uses_per_customer",
+    "uses",
+    "owner_id",
+    "source_ref",
+    "is_active",
+)
 
 
 @transaction.atomic

@@ -21,7 +21,7 @@ from apps.loyalty.services.clawback import refund_clawback
 from apps.loyalty.services.earning import orders_earn_bulk
 from apps.loyalty.services.jobs import birthday_bonuses_award
 from apps.loyalty.services.redemption import redemption_cancel, redemption_fulfil, reward_redeem
-from apps.loyalty.services.reminders import points_expiring_email_send, points_expiring_remind
+from apps.loyalty.services.reminders import points_expiring_remind
 from apps.loyalty.verification import ledger_faults
 from tests.customers.factories import CustomerFactory
 from tests.loyalty.factories import RewardFactory
@@ -128,30 +128,16 @@ def test_birthday_bonuses_go_to_members_enrolled_by_then_dated_then(programme):
     assert (tx.points, tx.created_at) == (Programme.get().birthday_bonus, at)
 
 
-def test_the_reminder_is_written_in_both_languages_dated_its_run(programme, customer):
+def test_a_back_filled_reminder_marks_the_lot_then_and_tells_no_one(programme, customer):
     _grant(customer, 300, days_ago=350)
     lot = PointsLot.objects.get(account__customer=customer)
     as_of = lot.expires_at - dt.timedelta(days=20)
-    assert points_expiring_remind(as_of=as_of, email=False) == 1
-    message = PortalMessage.objects.get(customer=customer)
-    assert message.sent_at == as_of
-    assert (
-        message.subject_en
-        and message.subject_zh_hans
-        and message.subject_en != (message.subject_zh_hans)
-    )
-    assert "300" in message.body_en and "300" in message.body_zh_hans
+    assert points_expiring_remind(as_of=as_of, notify=False) == 1
+    assert PointsLot.objects.get(pk=lot.pk).reminded_at == as_of
+    # No event: the journey has nothing to send about the past.
     assert not OutboxEvent.objects.filter(name="points.expiring").exists()
-
-
-def test_a_reminder_email_leaves_out_points_that_expired_meanwhile(programme, customer):
-    today = timezone.localdate()
-    gone = {"points": 77, "expires_on": (today - dt.timedelta(days=1)).isoformat()}
-    soon = {"points": 123, "expires_on": (today + dt.timedelta(days=5)).isoformat()}
-    assert points_expiring_email_send(customer_id=customer.pk, items=[gone]) is False
-    assert mail.outbox == []
-    assert points_expiring_email_send(customer_id=customer.pk, items=[gone, soon]) is True
-    assert "123" in mail.outbox[0].body and "77" not in mail.outbox[0].body
+    assert not PortalMessage.objects.filter(customer=customer).exists() and mail.outbox == []
+    assert points_expiring_remind(as_of=as_of + dt.timedelta(days=1)) == 0  # reminded once
 
 
 def test_an_inbox_message_in_both_languages_is_dated_and_read_when_given(customer):
