@@ -16,6 +16,8 @@ from .composer import Rendered, message_key
 from .enums import MessageStatus
 from .models import Message
 
+GATEWAY_DOWN = "the gateway was unavailable; to be sent later"
+
 
 @dataclass(frozen=True)
 class Sent:
@@ -62,17 +64,25 @@ def email_send(items: list[tuple[Message, Rendered, str]]) -> list[Sent]:
 
 
 def sms_send(items: list[tuple[Message, Rendered]]) -> list[Sent]:
+    """Texts one by one. Once the gateway fails in a way that is not about one message (it is
+    down, after its own retries), the rest of the batch is not tried now: those messages go
+    back to the queue for later (``QUEUED``), instead of each waiting out the retries."""
     out: list[Sent] = []
     if not items:
         return out
     backend = get_sms_backend()
+    down = False
     for message, rendered in items:
+        if down:
+            out.append(Sent(message.pk, MessageStatus.QUEUED, error=GATEWAY_DOWN))
+            continue
         try:
             provider_id = backend.send(
                 to=message.customer.phone, body=rendered.text, reference=str(message.pk)
             )
         except SmsSendFailed as exc:
             out.append(Sent(message.pk, MessageStatus.FAILED, error=exc.reason[:255]))
+            down = not exc.permanent
         except Exception as exc:
             out.append(Sent(message.pk, MessageStatus.FAILED, error=_reason(exc)))
         else:

@@ -12,6 +12,7 @@ from django.core import signing
 from django.template.loader import get_template
 from django.urls import reverse
 from django.utils import formats, translation
+from django.utils.translation import gettext as _
 
 from apps.core.formatting import money
 from apps.customers.enums import Channel
@@ -21,7 +22,8 @@ from .models import Campaign, Message, Variant
 from .templating import render
 
 TRACK_SALT = "clientele.campaigns.track"
-URL_RE = re.compile(r"https?://[^\s<>\"']+")
+# A link ends at a space, a quote or bracket, or Chinese punctuation (…/me/rewards/。).
+URL_RE = re.compile(r"https?://[^\s<>\"'\u3000-\u303f\uff00-\uffef]+")
 LANGUAGES = [code for code, _name in settings.LANGUAGES]
 
 
@@ -77,6 +79,12 @@ def token_url(name: str, token: str) -> str:
 def unsubscribe_url(customer, channel: str, purpose: str) -> str:
     token = unsubscribe_token_make(customer=customer, channel=channel, purpose=purpose)
     return token_url("portal:unsubscribe", token)
+
+
+@lru_cache(maxsize=8)
+def _unsubscribe_words(lang: str) -> str:
+    with translation.override(lang):
+        return str(_("Unsubscribe:"))
 
 
 @lru_cache(maxsize=512)
@@ -169,13 +177,16 @@ def compose(
         if tracking and message_id
         else ""
     )
+    unsubscribe = context["links"]["unsubscribe"]
     page = (
-        _email_shell(lang, bool(pixel), bool(context["links"]["unsubscribe"]))
+        _email_shell(lang, bool(pixel), bool(unsubscribe))
         .replace(SUBJECT_SLOT, html.escape(subject))
         .replace(BODY_SLOT, _html_body(text, message_id=message_id, tracking=tracking))
         .replace(PIXEL_SLOT, html.escape(pixel))
-        .replace(UNSUBSCRIBE_SLOT, html.escape(context["links"]["unsubscribe"]))
+        .replace(UNSUBSCRIBE_SLOT, html.escape(unsubscribe))
     )
+    if unsubscribe:  # the text part carries the one-click link too
+        text = f"{text.rstrip()}\n\n--\n{_unsubscribe_words(lang)} {unsubscribe}\n"
     return Rendered(subject=subject, text=text, html=page)
 
 

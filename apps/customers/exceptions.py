@@ -81,3 +81,11 @@ class MergeNotAllowed(ApplicationError):
     code = "merge_not_allowed"
     status = 403
     default_message = _("You are not allowed to merge customers.")
+
+
+class SmsUnavailable(ApplicationError):
+    code = "sms_unavailable"
+    status = 503
+    default_message = _(
+        "We could not send the text message just now. Please try again in a few minutes."
+    )

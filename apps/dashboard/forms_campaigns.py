@@ -143,10 +143,14 @@ class CampaignForm(BootstrapMixin, forms.ModelForm):
                 else [*JOURNEY_ONLY, "segment"],
             ),
             (_("Delivery"), None, ["purpose", "channels"]),
-            (_("Offer"), _("Issued with the message, to the members who receive it."), [
-                "offer_kind",
-                *OFFER_FIELDS,
-            ]),
+            (
+                _("Offer"),
+                _("Issued with the message, to the members who receive it."),
+                [
+                    "offer_kind",
+                    *OFFER_FIELDS,
+                ],
+            ),
             (
                 _("Measurement and costs"),
                 _(

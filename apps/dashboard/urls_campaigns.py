@@ -3,7 +3,7 @@ area's entry in DESIGN §6)."""
 
 from django.urls import path
 
-from .views import campaign_results, campaigns
+from .views import campaign_preview, campaign_results, campaigns
 
 urlpatterns = [
     path("campaigns/", campaigns.CampaignListView.as_view(), name="campaign-list"),
@@ -14,12 +14,8 @@ urlpatterns = [
         name="campaign-detail",
     ),
     path("campaigns/<int:pk>/edit/", campaigns.CampaignEditView.as_view(), name="campaign-edit"),
-    path(
-        "campaigns/<int:pk>/start/", campaigns.CampaignStartView.as_view(), name="campaign-start"
-    ),
-    path(
-        "campaigns/<int:pk>/pause/", campaigns.CampaignPauseView.as_view(), name="campaign-pause"
-    ),
+    path("campaigns/<int:pk>/start/", campaigns.CampaignStartView.as_view(), name="campaign-start"),
+    path("campaigns/<int:pk>/pause/", campaigns.CampaignPauseView.as_view(), name="campaign-pause"),
     path(
         "campaigns/<int:pk>/resume/",
         campaigns.CampaignResumeView.as_view(),
@@ -37,17 +33,17 @@ urlpatterns = [
     ),
     path(
         "campaigns/<int:pk>/preview/",
-        campaigns.CampaignPreviewView.as_view(),
+        campaign_preview.CampaignPreviewView.as_view(),
         name="campaign-preview",
     ),
     path(
         "campaigns/<int:pk>/preview/email/",
-        campaigns.CampaignPreviewEmailView.as_view(),
+        campaign_preview.CampaignPreviewEmailView.as_view(),
         name="campaign-preview-email",
     ),
     path(
         "campaigns/<int:pk>/test-send/",
-        campaigns.CampaignTestSendView.as_view(),
+        campaign_preview.CampaignTestSendView.as_view(),
         name="campaign-test-send",
     ),
     path(

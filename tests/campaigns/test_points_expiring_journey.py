@@ -98,7 +98,9 @@ def test_each_member_gets_one_email_in_their_language_with_the_expiring_points(
 
     assert _remind(django_capture_on_commit_callbacks) == 2
 
-    events = {e.payload["customer_id"]: e for e in OutboxEvent.objects.filter(name="points.expiring")}
+    events = {
+        e.payload["customer_id"]: e for e in OutboxEvent.objects.filter(name="points.expiring")
+    }
     messages = _messages(journey)
     assert set(messages) == {en.pk, zh.pk}
     for customer_id, message in messages.items():
@@ -170,7 +172,9 @@ def test_service_consent_decides_the_channel_and_anonymised_members_get_nothing(
     assert [m.to for m in mail.outbox] == [[no_marketing.email]]
     (inbox,) = PortalMessage.objects.all()
     assert inbox.customer_id == inbox_only.pk and inbox.kind == PortalMessage.Kind.CAMPAIGN
-    assert inbox.subject_en == "Your points expire soon" and "150 of your 150 points" in inbox.body_en
+    assert (
+        inbox.subject_en == "Your points expire soon" and "150 of your 150 points" in inbox.body_en
+    )
 
 
 def test_the_frequency_cap_holds_for_the_reminder_too(
@@ -227,12 +231,6 @@ def test_quiet_hours_defer_the_email_and_deliver_the_inbox_message(
     assert "250 of your 250 points" in mail.outbox[0].body
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="campaigns bug: the journey sends '0 of your N points expire on .' when the "
-    "expiring points were spent or expired before a deferred message goes (the loyalty "
-    "reminder used to send nothing then)",
-)
 def test_no_reminder_goes_when_the_points_are_gone_by_the_time_it_is_sent(
     journey, programme, manager, django_capture_on_commit_callbacks
 ):
@@ -244,23 +242,23 @@ def test_no_reminder_goes_when_the_points_are_gone_by_the_time_it_is_sent(
     points_adjust(customer=customer, points=-400, reason="spent in store", actor=manager)
     deferred = Message.objects.get(campaign=journey)
     messages_deliver(campaign_id=journey.pk, now=deferred.not_before)
+    # "0 of your 100 points expire on ." would tell the member something no longer true.
+    deferred.refresh_from_db()
+    assert (deferred.status, deferred.reason) == (MessageStatus.SUPPRESSED, Suppression.OUTDATED)
     assert mail.outbox == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="campaigns gap: a service e-mail goes to a portal login's unverified address (the "
-    "loyalty reminder refused it: an unconfirmed sign-up may be a typo or someone else's)",
-)
-def test_an_unverified_portal_address_gets_no_reminder_email(
+def test_an_unverified_portal_address_gets_the_inbox_message_instead(
     journey, programme, daytime, django_capture_on_commit_callbacks
 ):
     user = UserFactory(email="unverified@example.org")
     user.emailaddress_set.create(email=user.email, verified=False, primary=True)
-    customer = CustomerFactory(user=user, email=user.email)
+    customer = CustomerFactory(user=user, email=user.email, preferred_language="en")
     _expiring(customer, 100)
     assert _remind(django_capture_on_commit_callbacks) == 1
-    assert mail.outbox == []
+    message = Message.objects.get(campaign=journey)
+    assert (message.status, message.channel) == (MessageStatus.DELIVERED, "portal")
+    assert mail.outbox == [] and PortalMessage.objects.get().customer_id == customer.pk
 
 
 @pytest.mark.postgres

@@ -8,6 +8,7 @@ from apps.campaigns.enums import CampaignStatus, MessageStatus, Suppression
 from apps.campaigns.models import Message
 from apps.campaigns.services.lifecycle import campaign_start
 from apps.campaigns.tasks import campaign_send_task
+from apps.core import sms
 from apps.customers.models import PortalMessage
 from tests.campaigns.factories import broadcast, grant
 from tests.customers.factories import CustomerFactory
@@ -64,3 +65,29 @@ def test_a_second_run_sends_nothing_more(marketer, sms_outbox):
     campaign_send_task(campaign.pk)
     assert len(mail.outbox) == 1
     assert Message.objects.filter(campaign=campaign).count() == 1
+
+
+def test_a_gateway_outage_sends_the_rest_of_the_batch_back_to_the_queue(
+    marketer, sms_outbox, monkeypatch
+):
+    customers = [CustomerFactory(preferred_channel="sms") for _ in range(3)]
+    for customer in customers:
+        grant(customer, "sms")
+    calls = []
+
+    def down(self, *, to, body, reference=""):
+        calls.append(to)
+        raise sms.SmsSendFailed("gateway unavailable after 4 attempts: 503", permanent=False)
+
+    monkeypatch.setattr(sms.LocmemSmsBackend, "send", down)
+    campaign = broadcast(actor=marketer, channels=["sms"])
+    campaign_start(campaign=campaign, actor=marketer)
+    campaign_send_task(campaign.pk)
+
+    assert len(calls) == 1  # the first failure stops the batch: no 23-second wait per message
+    statuses = sorted(Message.objects.filter(campaign=campaign).values_list("status", flat=True))
+    assert statuses == ["failed", "queued", "queued"]
+    later = Message.objects.filter(campaign=campaign, status="queued")
+    assert all(m.not_before > m.created_at and m.claimed_at is None for m in later)
+    campaign.refresh_from_db()
+    assert campaign.status == CampaignStatus.RUNNING  # not complete while messages wait

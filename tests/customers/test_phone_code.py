@@ -6,7 +6,8 @@ import pytest
 from django.core.cache import cache
 from django.core.management import call_command
 
-from apps.customers.exceptions import PhoneCodeInvalid
+from apps.core import sms
+from apps.customers.exceptions import PhoneCodeInvalid, SmsUnavailable
 from apps.customers.models import Customer
 from apps.customers.services import membership as membership_module
 from apps.customers.services import membership_claim_by_phone, phone_code_send
@@ -109,3 +110,16 @@ def test_a_new_code_gets_fresh_attempts(sms_outbox):
     phone_code_send(user=user, phone=PHONE)
     customer = membership_claim_by_phone(user=user, phone=PHONE, code=sms_code(sms_outbox[-1]))
     assert customer.pk == till.pk and customer.user == user
+
+
+def test_a_gateway_outage_is_a_clear_refusal_not_a_crash(monkeypatch, sms_outbox):
+    def refuse(self, *, to, body, reference=""):
+        raise sms.SmsSendFailed("gateway unavailable after 4 attempts: 503")
+
+    monkeypatch.setattr(sms.LocmemSmsBackend, "send", refuse)
+    CustomerFactory(phone=PHONE)
+    user = UserFactory(email="outage@test.local")
+    with pytest.raises(SmsUnavailable) as refused:
+        phone_code_send(user=user, phone=PHONE)
+    assert refused.value.status == 503 and "try again" in refused.value.message
+    assert sms_outbox == []

@@ -206,9 +206,7 @@ def test_consent_and_anonymity_are_left_to_the_journey(programme, manager):
         customer=withdrawn, channel="email", purpose="service", granted=False, source="test"
     )
     lots = [_grant(c, manager, 100) for c in (withdrawn, CustomerFactory())]
-    Customer.objects.filter(pk=lots[1].account.customer_id).update(
-        anonymized_at=timezone.now()
-    )
+    Customer.objects.filter(pk=lots[1].account.customer_id).update(anonymized_at=timezone.now())
     assert points_expiring_remind(as_of=lots[0].expires_at - dt.timedelta(days=3)) == 2
     # Every lot is marked and every member's event published: the journey decides who hears.
     assert not PointsLot.objects.filter(reminded_at__isnull=True).exists()

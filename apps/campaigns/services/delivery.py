@@ -38,6 +38,7 @@ from ..models import Campaign, CampaignSettings, Message
 from ..templating import TemplateFailed
 
 CLAIM_TIMEOUT = dt.timedelta(minutes=10)
+RETRY_LATER = dt.timedelta(minutes=5)
 INTERRUPTED = "interrupted: the sender stopped before the back-end confirmed"
 QUIET_CHANNELS = (Channel.EMAIL, Channel.SMS)
 # What sending reads: the message, the customer's address, name, language and state, the coupon.
@@ -220,7 +221,10 @@ def _record(
         message.status = result.status
         message.claimed_at = None
         message.provider_id = result.provider_id
-        if result.status == MessageStatus.SUPPRESSED:
+        if result.status == MessageStatus.QUEUED:  # not tried: back to the queue for later
+            message.error = result.error
+            message.not_before = now + RETRY_LATER
+        elif result.status == MessageStatus.SUPPRESSED:
             message.reason, message.error = result.error, ""
             refund += message.cost
             message.cost = Decimal(0)
@@ -242,6 +246,7 @@ def _record(
             "cost",
             "sent_at",
             "delivered_at",
+            "not_before",
         ],
     )
     if refund:

@@ -40,10 +40,16 @@ from django.utils.translation import gettext as _
 from apps.accounts.models import User
 from apps.accounts.selectors import verified_phone_get
 from apps.core.services import audit_record
-from apps.core.sms import get_sms_backend
+from apps.core.sms import SmsSendFailed, get_sms_backend
 
 from ..enums import REVIEW_TAG, Source
-from ..exceptions import AlreadyMember, ClaimNotPossible, PhoneCodeInvalid, StaffCannotBeMember
+from ..exceptions import (
+    AlreadyMember,
+    ClaimNotPossible,
+    PhoneCodeInvalid,
+    SmsUnavailable,
+    StaffCannotBeMember,
+)
 from ..identifiers import phone_code_cache_key, phone_normalize
 from ..models import Customer
 from ..selectors import verified_email_get
@@ -210,7 +216,10 @@ def phone_code_send(*, user: User, phone: str) -> bool:
     body = _("Your Clientele membership code is %(code)s. It expires in 10 minutes.") % {
         "code": code
     }
-    get_sms_backend().send(to=phone, body=body)
+    try:
+        get_sms_backend().send(to=phone, body=body)
+    except SmsSendFailed as exc:
+        raise SmsUnavailable() from exc
     return True
 
 

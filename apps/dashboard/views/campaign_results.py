@@ -9,7 +9,6 @@ from decimal import Decimal
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from django.views import View
 from django.views.generic import TemplateView
 
@@ -30,7 +29,7 @@ from apps.core.exports import (
     xlsx_response,
     yes_no,
 )
-from apps.core.formatting import currency_symbol
+from apps.core.formatting import currency_symbol, number
 from apps.customers.enums import Channel
 from apps.loyalty.enums import CouponKind
 
@@ -69,6 +68,16 @@ def _amount(value: float | None) -> Decimal | None:
     return None if value is None else Decimal(str(value)).quantize(Decimal("0.01"))
 
 
+def _signed(value: float | None) -> str:
+    return "" if value is None else number(value, places=1, signed=True)
+
+
+def p_text(p: float | None) -> str:
+    if p is None:
+        return ""
+    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
+
+
 def verdict(test) -> str:
     """A test's outcome in words."""
     if not test.enough_data:
@@ -84,7 +93,11 @@ def _conversion(test) -> dict:
         "low": _pct(test.ci_low),
         "high": _pct(test.ci_high),
         "relative": _pct(test.relative),
-        "p": test.p_value,
+        "difference_text": _signed(_pct(test.difference)),
+        "low_text": _signed(_pct(test.ci_low)),
+        "high_text": _signed(_pct(test.ci_high)),
+        "relative_text": _signed(_pct(test.relative)),
+        "p": p_text(test.p_value),
         "significant": test.significant,
         "verdict": verdict(test),
     }
@@ -95,7 +108,7 @@ def _revenue(test) -> dict:
         "difference": _amount(test.difference),
         "low": _amount(test.ci_low),
         "high": _amount(test.ci_high),
-        "p": test.p_value,
+        "p": p_text(test.p_value),
         "significant": test.significant,
         "verdict": verdict(test),
     }
@@ -371,21 +384,14 @@ class CampaignResultsExportView(StaffRequiredMixin, View):
 
 def _message_rows(values, *, statuses, channels, reasons):
     for row in values:
-        (status, reason, channel, created, sent, delivered, opened, clicked, unsub, label, number) = (
-            row
-        )
+        status, reason, channel, *times, label, number = row
         yield [
             number,
             channels.get(channel, ""),
             statuses.get(status, status),
             reasons.get(reason, ""),
             label or "",
-            created,
-            sent,
-            delivered,
-            opened,
-            clicked,
-            unsub,
+            *times,
         ]
 
 
@@ -441,4 +447,3 @@ class CampaignMessagesExportView(StaffRequiredMixin, View):
             header=header,
             rows=rows,
         )
-

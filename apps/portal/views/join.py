@@ -8,6 +8,7 @@ from django.views.generic import TemplateView
 
 from apps.accounts.forms import SIGNUP_CONSENTS, SIGNUP_SESSION_KEY
 from apps.core.exceptions import ApplicationError
+from apps.customers.exceptions import SmsUnavailable
 from apps.customers.selectors import phone_code_pending
 from apps.customers.services import (
     membership_claim_by_phone,
@@ -139,7 +140,11 @@ class JoinView(SignedInMixin, TemplateView):
             return self.render_to_response(self.get_context_data(phone_form=form))
         if self._limited("phone-code", CODE_SENDS_PER_HOUR):
             return redirect("portal:join")
-        phone_code_send(user=self.request.user, phone=form.cleaned_data["phone"])
+        try:
+            phone_code_send(user=self.request.user, phone=form.cleaned_data["phone"])
+        except SmsUnavailable as exc:
+            form.add_error(None, exc.message)
+            return self.render_to_response(self.get_context_data(phone_form=form))
         # Same answer whether or not the number is on a membership: nothing to enumerate.
         messages.info(
             self.request,
