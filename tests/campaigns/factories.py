@@ -95,7 +95,9 @@ def withdraw(customer, *channels, purpose="marketing"):
 
 
 def reachable(n=1, channel="email", **kwargs):
-    """``n`` customers who said yes to marketing on ``channel`` (and prefer it)."""
+    """``n`` customers who said yes to marketing on ``channel`` (and prefer it), reading English
+    unless told otherwise."""
+    kwargs.setdefault("preferred_language", "en")
     customers = [CustomerFactory(preferred_channel=channel, **kwargs) for _ in range(n)]
     for customer in customers:
         grant(customer, channel)

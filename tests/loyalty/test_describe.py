@@ -27,7 +27,6 @@ from apps.loyalty.describe import (
 from apps.loyalty.enums import BonusKind, TxGroup, TxKind
 from apps.loyalty.locks import lock_account
 from apps.loyalty.models import PointsTransaction, Redemption
-from apps.loyalty.services.reminders import points_expiring_remind
 from apps.loyalty.services import (
     bonus_award,
     points_mature_due,
@@ -37,6 +36,7 @@ from apps.loyalty.services import (
     reward_redeem,
     tier_evaluate,
 )
+from apps.loyalty.services.reminders import points_expiring_remind
 from apps.loyalty.verification import LedgerCheck
 from tests.conftest import enrolled_member
 from tests.customers.factories import CustomerFactory, StoreFactory

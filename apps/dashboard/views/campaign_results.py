@@ -217,8 +217,10 @@ class CampaignDetailView(StaffRequiredMixin, TemplateView):
             variants=list(campaign.variants.all()),
             channel_labels=[channels.get(c, c) for c in campaign.channels],
             offer=offer_text(campaign),
-            window=conversion_window(campaign),
-            progress=progress(campaign) if campaign.started_at else None,
+            window=results.window_days if results else conversion_window(campaign),
+            progress=progress(campaign, results.by_status if results else None)
+            if campaign.started_at
+            else None,
             results=results,
             figures=results_figures(results) if results else None,
             preview_form=PreviewForm(initial={"channel": (campaign.channels or ["email"])[0]}),

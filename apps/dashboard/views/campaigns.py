@@ -103,12 +103,13 @@ def campaign_list(*, kind: str = "", status: str = ""):
     return qs
 
 
-def campaign_figures(*, campaign_ids: list[int]) -> dict[int, dict]:
+def campaign_figures(*, campaigns: list[Campaign]) -> dict[int, dict]:
     """Per campaign: messages placed and reached, and the conversions of the treated and the
     holdout — two grouped queries for a whole page of campaigns. Treated and holdout as in
     ``apps.campaigns.results`` (everyone drawn into a variant; everyone held out), a conversion
     an order not fully refunded within the window after the message (after placement when
     never sent)."""
+    campaign_ids = [c.pk for c in campaigns]
     keys = ("placed", "reached", "treated", "treated_conv", "holdout", "holdout_conv")
     figures = {pk: dict.fromkeys(keys, 0) for pk in campaign_ids}
     if not campaign_ids:
@@ -120,7 +121,19 @@ def campaign_figures(*, campaign_ids: list[int]) -> dict[int, dict]:
         .annotate(placed=Count("pk"), reached=Count("pk", filter=reached))
     ):
         figures[row["campaign_id"]].update(placed=row["placed"], reached=row["reached"])
-    days = Coalesce(F("campaign__conversion_days"), Value(CampaignSettings.get().conversion_days))
+    default = CampaignSettings.get().conversion_days
+    by_window: dict[int, list[int]] = {}
+    for c in campaigns:
+        by_window.setdefault(c.conversion_days or default, []).append(c.pk)
+    # The window as a constant per campaign (a few distinct values a page): portable SQL, where
+    # days × interval is not (SQLite).
+    window = Case(
+        *(
+            When(campaign_id__in=ids, then=Value(dt.timedelta(days=days)))
+            for days, ids in by_window.items()
+        ),
+        output_field=DurationField(),
+    )
     converted = Exists(
         Order.objects.filter(
             customer_id=OuterRef("customer_id"),
@@ -133,7 +146,7 @@ def campaign_figures(*, campaign_ids: list[int]) -> dict[int, dict]:
         .filter(Q(variant__isnull=False) | Q(status=MessageStatus.HOLDOUT))
         .annotate(
             base=Coalesce("sent_at", "created_at", output_field=DateTimeField()),
-            window=ExpressionWrapper(days * Value(dt.timedelta(days=1)), DurationField()),
+            window=window,
         )
         .annotate(until=ExpressionWrapper(F("base") + F("window"), DateTimeField()))
         .annotate(
@@ -172,7 +185,7 @@ class CampaignListView(StaffRequiredMixin, TemplateView):
         kind = q.get("kind", "") if q.get("kind", "") in CampaignKind.values else ""
         status = q.get("status", "") if q.get("status", "") in CampaignStatus.values else ""
         page = paginate(campaign_list(kind=kind, status=status), self.request)
-        figures = campaign_figures(campaign_ids=[c.pk for c in page.object_list])
+        figures = campaign_figures(campaigns=list(page.object_list))
         rows = [(c, figures[c.pk]) for c in page.object_list]
         return super().get_context_data(
             page_obj=page,
@@ -336,9 +349,10 @@ class CampaignCancelView(_ActionView):
 # --- progress (htmx) ----------------------------------------------------------------------------
 
 
-def progress(campaign: Campaign) -> dict:
-    """Placed of the audience, and sent of what is to send (from the counts per status)."""
-    counts = campaign_counts(campaign=campaign)
+def progress(campaign: Campaign, counts: dict[str, int] | None = None) -> dict:
+    """Placed of the audience, and sent of what is to send, from the counts per status (read
+    here unless the caller has them)."""
+    counts = campaign_counts(campaign=campaign) if counts is None else counts
     placed = sum(counts.values())
     skipped = counts.get(MessageStatus.SUPPRESSED, 0) + counts.get(MessageStatus.HOLDOUT, 0)
     to_send = placed - skipped
