@@ -123,20 +123,32 @@ def _orders_that_followed(ctx: demo.DemoContext, campaign: Campaign, at: dt.date
         if rng.random() > 0.14:
             continue
         placed = at + dt.timedelta(days=rng.uniform(0.5, 9), hours=rng.randint(0, 8))
-        total = Decimal(rng.randrange(108, 480))
+        gross = Decimal(rng.randrange(128, 480))
+        coupon = message.coupon if message.coupon is not None and rng.random() < 0.8 else None
+        discount = coupon.value if coupon is not None else Decimal(0)
         external_id = f"CMP{campaign.pk:03d}-{message.pk:06d}"
         order, _created, _outcome = order_ingest(
             store=store,
             external_id=external_id,
             customer=message.customer,
             placed_at=placed,
-            total=total,
+            total=gross - discount,
             channel="store",
-            coupon_code=message.coupon.code if message.coupon else "",
+            discount=discount,
+            coupon_code=coupon.code if coupon is not None else "",
+            lines=[
+                {
+                    "sku": "GIFT-SET",
+                    "name": "Gift set",
+                    "category": "Gifts",
+                    "quantity": Decimal(1),
+                    "unit_price": gross,
+                }
+            ],
         )
-        if message.coupon is not None and rng.random() < 0.8:
+        if coupon is not None:
             coupon_redeem(
-                code=message.coupon.code,
+                code=coupon.code,
                 customer=message.customer,
                 store=store,
                 order_external_id=order.external_id,

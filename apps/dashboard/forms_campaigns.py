@@ -15,6 +15,7 @@ from apps.campaigns.services.lifecycle import (
     NAME_FIELDS,
     SETTINGS_FIELDS,
 )
+from apps.core.content import AUTONYMS
 from apps.core.formatting import currency_symbol
 from apps.customers.enums import Channel
 from apps.loyalty.enums import CouponKind
@@ -211,7 +212,6 @@ class VariantForm(BootstrapMixin, forms.ModelForm):
                 for lang in ("en", "zh_hans")
             },
         }
-        help_texts = {"weight": _("Variants are drawn in proportion to their weights.")}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -260,7 +260,7 @@ class PreviewForm(forms.Form):
     channel = forms.ChoiceField(label=_("Channel"), choices=Channel.choices)
     lang = forms.ChoiceField(
         label=_("Language"),
-        choices=[("", _("The member's")), ("en", "English"), ("zh-hans", "简体中文")],
+        choices=[("", _("The member's")), *AUTONYMS.items()],
         required=False,
     )
 

@@ -76,9 +76,10 @@
   function insert(name) {
     var field = lastField || document.querySelector("[data-template-field]");
     if (!field) return;
-    var text = "{{ " + name + " }}";
     var start = field.selectionStart != null ? field.selectionStart : field.value.length;
     var end = field.selectionEnd != null ? field.selectionEnd : start;
+    var before = field.value.slice(0, start);
+    var text = (before && !/\s$/.test(before) ? " " : "") + "{{ " + name + " }}";
     field.value = field.value.slice(0, start) + text + field.value.slice(end);
     field.focus();
     field.setSelectionRange(start + text.length, start + text.length);

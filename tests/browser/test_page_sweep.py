@@ -18,6 +18,7 @@ from django.db.models import Count
 from django.urls import reverse
 
 from apps.analytics.models import Segment
+from apps.campaigns.models import Campaign
 from apps.complaints.models import Category, SavedReply, SLAPolicy, Team, Ticket
 from apps.core.content import localized_fields, translated_fields
 from apps.core.models import AuditEvent, BusinessCalendar
@@ -90,7 +91,7 @@ def _content_in_other_language() -> dict[str, set[str]]:
     language's text of rows that are written in both."""
     hidden = {"en": set(), "zh-hans": set()}
     content = (Reward, Tier, EarnRule, Store, apps.get_model("loyalty", "Badge"))
-    complaints = (Category, Team, SLAPolicy, SavedReply, BusinessCalendar, Segment)
+    complaints = (Category, Team, SLAPolicy, SavedReply, BusinessCalendar, Segment, Campaign)
     for model in (*content, Survey, Question, Choice, *complaints):
         for name in translated_fields(model):
             en, zh = localized_fields(model, [name])
@@ -184,6 +185,24 @@ def _staff_paths() -> list[str]:
             reverse("dashboard:segment-edit", args=[segment.pk]),
             reverse("dashboard:customer-list") + f"?segment={segment.pk}",
         ]
+    paths += [
+        reverse("dashboard:campaign-list"),
+        reverse("dashboard:campaign-create") + "?kind=broadcast",
+        reverse("dashboard:campaign-create") + "?kind=triggered",
+    ]
+    # The demo's sent broadcast (results, messages) and a journey; the editor of a draft if any.
+    sent = Campaign.objects.annotate(n=Count("messages")).order_by("-n", "pk").first()
+    if sent is not None:
+        paths += [
+            reverse("dashboard:campaign-detail", args=[sent.pk]),
+            reverse("dashboard:campaign-messages", args=[sent.pk]),
+        ]
+    trip = Campaign.objects.filter(kind="triggered").order_by("pk").first()
+    if trip is not None:
+        paths.append(reverse("dashboard:campaign-detail", args=[trip.pk]))
+    draft = Campaign.objects.filter(status__in=["draft", "scheduled"]).order_by("pk").first()
+    if draft is not None:
+        paths.append(reverse("dashboard:campaign-edit", args=[draft.pk]))
     if chinese is not None:
         paths.append(reverse("dashboard:customer-detail", args=[chinese.member_number]))
     requested = Redemption.objects.filter(status="requested").order_by("pk").first()

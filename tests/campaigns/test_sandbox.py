@@ -50,9 +50,15 @@ def _daytime(db):
         ("{{ first_name|upper }} {{ tier|lower }}", "MIA gold"),
         ("{% if points > 500 %}rich{% else %}poor{% endif %}", "rich"),
         ("{% if points > 5000 %}rich{% elif points > 1000 %}fine{% endif %}", "fine"),
-        ("{{ points + bonus_points }} / {{ points - 200 }} / {{ points * 2 }}", "1300 / 1000 / 2400"),
+        (
+            "{{ points + bonus_points }} / {{ points - 200 }} / {{ points * 2 }}",
+            "1300 / 1000 / 2400",
+        ),
         ("{{ 'Code: ' ~ coupon_code }}", "Code: SAMPLE-CODE"),
-        ("{{ links.rewards }} {{ links.unsubscribe }}", "https://example.com/rewards/ https://example.com/unsubscribe/"),
+        (
+            "{{ links.rewards }} {{ links.unsubscribe }}",
+            "https://example.com/rewards/ https://example.com/unsubscribe/",
+        ),
         ("{{ coupon_value }} until {{ expiring_on }}", "¥20.00 until 2027-01-31"),
         ("{{ points if points > 0 else 'none' }}", "1200"),
         ("{{ -expiring_points }}", "-300"),
@@ -132,12 +138,20 @@ def _counts():
 CASES = [(source, says, "body_en") for source, says in REFUSED] + [
     (source, says, field)
     for source, says in (REFUSED[0], REFUSED[5], REFUSED[9], REFUSED[-4])
-    for field in ("subject_en", "subject_zh_hans", "body_zh_hans", "sms_body_en", "sms_body_zh_hans")
+    for field in (
+        "subject_en",
+        "subject_zh_hans",
+        "body_zh_hans",
+        "sms_body_en",
+        "sms_body_zh_hans",
+    )
 ]
 
 
 @pytest.mark.parametrize(("source", "says", "field"), CASES, ids=[f"{f}:{s}" for s, _w, f in CASES])
-def test_a_refused_template_is_refused_at_save_and_nothing_is_written(marketer, source, says, field):
+def test_a_refused_template_is_refused_at_save_and_nothing_is_written(
+    marketer, source, says, field
+):
     segment = segment_everyone(marketer)
     before = _counts()
 
@@ -171,9 +185,13 @@ def test_a_template_longer_than_the_limit_is_refused(marketer):
     before = _counts()
     with pytest.raises(ValidationFailed) as refused:
         broadcast(
-            actor=marketer, segment=segment, variants=[dict(VARIANT, body_en="x" * (MAX_SOURCE + 1))]
+            actor=marketer,
+            segment=segment,
+            variants=[dict(VARIANT, body_en="x" * (MAX_SOURCE + 1))],
         )
-    assert refused.value.message == f"A · body_en: A message may be at most {MAX_SOURCE} characters."
+    assert (
+        refused.value.message == f"A · body_en: A message may be at most {MAX_SOURCE} characters."
+    )
     assert _counts() == before
 
 

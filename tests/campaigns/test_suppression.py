@@ -152,6 +152,26 @@ def test_a_service_message_needs_no_consent_record_but_stops_at_an_explicit_no(m
     assert all("/o/" not in m.alternatives[0][0] for m in mail.outbox)
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="audience.unverified_emails treats every address of a customer with a portal login "
+    "as unverified unless it is one of the login's verified addresses, so an address recorded "
+    "by a till or staff (which the docstring says is taken as given) is suppressed as "
+    "invalid_address once the member links a login with another address",
+)
+def test_an_address_recorded_in_store_stays_reachable_after_the_member_links_a_login(marketer):
+    login = UserFactory(email="portal@example.org")
+    login.emailaddress_set.create(email=login.email, verified=True, primary=True)
+    customer = CustomerFactory(user=login, email="till@example.org", preferred_language="en")
+    grant(customer, "email")
+    campaign = broadcast(actor=marketer, channels=["email"])
+
+    messages = _run(campaign, marketer)
+
+    assert _outcome(messages[customer.pk]) == (MessageStatus.SENT, "")
+    assert [m.to for m in mail.outbox] == [["till@example.org"]]
+
+
 # --- suppression at sending ----------------------------------------------------------------
 
 
@@ -165,7 +185,7 @@ def test_consent_withdrawn_after_queueing_suppresses_at_send_and_returns_the_res
         cost_per_message=Decimal("0.25"),
         budget=Decimal("10.00"),
     )
-    campaign_start(campaign=campaign, actor=marketer)
+    campaign = campaign_start(campaign=campaign, actor=marketer)
     broadcast_place_chunk(campaign=campaign)
     campaign.refresh_from_db()
     assert campaign.spent == Decimal("0.50")
@@ -189,7 +209,7 @@ def test_consent_withdrawn_after_queueing_suppresses_at_send_and_returns_the_res
 def test_a_customer_erased_after_queueing_is_suppressed_at_send(marketer, manager):
     (customer,) = reachable(1, "email")
     campaign = broadcast(actor=marketer, channels=["email"])
-    campaign_start(campaign=campaign, actor=marketer)
+    campaign = campaign_start(campaign=campaign, actor=marketer)
     broadcast_place_chunk(campaign=campaign)
     customer_erase(customer=customer, actor=manager)
 
@@ -230,14 +250,40 @@ def test_the_frequency_cap_suppresses_the_message_after_the_cap_across_campaigns
     assert len(mail.outbox) == 2
 
 
-def test_queued_messages_count_towards_the_cap(marketer):
+@pytest.mark.xfail(
+    strict=True,
+    reason="queueing.recent_contacts counts messages by created_at (when they were placed), not "
+    "when they reach the member: a journey message placed 8 days ago with an 8-day delay, sent "
+    "an hour ago, does not count, so the member receives two messages within the hour under a "
+    "cap of one",
+)
+def test_the_cap_counts_a_delayed_message_when_it_was_sent(marketer):
     campaign_settings(frequency_cap=1)
     (customer,) = reachable(1, "email")
+    welcome = Campaign.objects.create(name="Welcome", kind="triggered", status="running")
+    Message.objects.create(
+        campaign=welcome,
+        step="welcome",
+        customer=customer,
+        channel="email",
+        status=MessageStatus.SENT,
+        created_at=timezone.now() - dt.timedelta(days=8),
+        not_before=timezone.now() - dt.timedelta(hours=1),
+        sent_at=timezone.now() - dt.timedelta(hours=1),
+    )
+
+    messages = _run(broadcast(actor=marketer, channels=["email"]), marketer)
+
+    assert _outcome(messages[customer.pk]) == (SUPPRESSED, Suppression.FREQUENCY_CAP)
+
+
+def test_queued_messages_count_towards_the_cap(marketer):
+    campaign_settings(frequency_cap=1)
+    reachable(1, "email")
     first = broadcast(actor=marketer, channels=["email"])
     second = broadcast(actor=marketer, channels=["email"])
     for campaign in (first, second):
-        campaign_start(campaign=campaign, actor=marketer)
-        broadcast_place_chunk(campaign=campaign)  # placed, not sent yet
+        broadcast_place_chunk(campaign=campaign_start(campaign=campaign, actor=marketer))
 
     assert _outcome(Message.objects.get(campaign=first)) == (MessageStatus.QUEUED, "")
     assert _outcome(Message.objects.get(campaign=second)) == (
@@ -297,7 +343,7 @@ def test_the_budget_counts_the_bonus_points_at_the_point_value(marketer):
     messages = _run(campaign, marketer)
 
     statuses = sorted(_outcome(m) for m in messages.values())
-    assert statuses == [(SUPPRESSED, Suppression.BUDGET)] * 2 + [(MessageStatus.SENT, "")] * 3
+    assert statuses == [(MessageStatus.SENT, "")] * 3 + [(SUPPRESSED, Suppression.BUDGET)] * 2
     campaign.refresh_from_db()
     assert campaign.spent == Decimal("1.80")
 
@@ -417,7 +463,9 @@ def test_the_holdout_share_and_the_weights_hold_over_2000_customers(marketer):
     )
     # Another campaign draws independently: its holdout overlaps this one's by chance only.
     other = Campaign.objects.create(name="Other", kind="broadcast", holdout_percent=10)
-    other_held = {cid for cid in ids if assign(campaign=other, customer_id=cid, variants=[a]) is None}
+    other_held = {
+        cid for cid in ids if assign(campaign=other, customer_id=cid, variants=[a]) is None
+    }
     assert _within(len(other_held), 2000, 0.10)
     assert _within(len(other_held & set(held)), 2000, 0.01)
 

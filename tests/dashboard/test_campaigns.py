@@ -284,6 +284,17 @@ def test_a_refused_template_shows_at_its_field_and_writes_nothing(client, market
     assert not AuditEvent.objects.filter(action__startswith="campaign.").exists()
 
 
+def test_a_variant_without_a_subject_is_refused_at_its_subject(client, marketer):
+    segment = segment_everyone(marketer)
+    client.force_login(marketer)
+    bare = {**B, "subject_en": "", "subject_zh_hans": ""}
+    response = client.post(url("campaign-create"), _body(segment, variants=(VARIANT, bare)))
+    assert response.status_code == 400
+    errors = response.context["variants"].forms[1].errors
+    assert errors["subject_en"] == ["Variant B needs a subject in at least one language."]
+    assert Campaign.objects.filter(builtin="").count() == 0
+
+
 def test_a_campaign_without_a_channel_is_refused_at_the_channels(client, marketer):
     segment = segment_everyone(marketer)
     client.force_login(marketer)

@@ -9,6 +9,7 @@ from decimal import Decimal
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 from django.views import View
 from django.views.generic import TemplateView
 
@@ -120,7 +121,7 @@ def results_figures(results: Results) -> dict:
     by_status = results.by_status
     placed = sum(by_status.values())
     funnel = [
-        (_("Placed"), placed),
+        (pgettext("campaign", "Placed"), placed),
         (_("Held out"), by_status.get(MessageStatus.HOLDOUT, 0)),
         (_("Suppressed"), by_status.get(MessageStatus.SUPPRESSED, 0)),
         (_("Reached"), results.reached),
@@ -222,7 +223,7 @@ class CampaignDetailView(StaffRequiredMixin, TemplateView):
             if campaign.started_at
             else None,
             results=results,
-            figures=results_figures(results) if results else None,
+            figures=results_figures(results) if results and results.by_status else None,
             preview_form=PreviewForm(initial={"channel": (campaign.channels or ["email"])[0]}),
             is_broadcast=campaign.kind == CampaignKind.BROADCAST,
             running=campaign.status == CampaignStatus.RUNNING,
@@ -409,7 +410,7 @@ class CampaignMessagesExportView(StaffRequiredMixin, View):
             _("Status"),
             _("Reason"),
             _("Variant"),
-            _("Assigned"),
+            pgettext("campaign", "Placed"),
             _("Sent"),
             _("Delivered"),
             _("Opened"),
