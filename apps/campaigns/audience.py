@@ -52,17 +52,13 @@ def unverified_emails(customers) -> set[int]:
     with_login = {c.user_id: c.pk for c in customers if c.user_id and c.email}
     if not with_login:
         return set()
-    verified = set(
-        EmailAddress.objects.filter(user_id__in=list(with_login), verified=True).values_list(
-            "user_id", "email"
-        )
+    rows = EmailAddress.objects.filter(user_id__in=list(with_login)).values_list(
+        "user_id", "email", "verified"
     )
-    verified = {(user_id, email.lower()) for user_id, email in verified}
-    return {
-        c.pk
-        for c in customers
-        if c.user_id in with_login and (c.user_id, c.email.lower()) not in verified
-    }
+    verified = {(user_id, email.lower()) for user_id, email, ok in rows if ok}
+    unconfirmed = {(user_id, email.lower()) for user_id, email, ok in rows if not ok}
+    doubtful = unconfirmed - verified
+    return {c.pk for c in customers if (c.user_id, c.email.lower()) in doubtful}
 
 
 def address_ok(customer, channel: str, unverified: set[int] = frozenset()) -> bool:

@@ -25,6 +25,7 @@ class Sent:
     status: str
     provider_id: str = ""
     error: str = ""
+    handed: bool = True  # False: never reached a back-end (it costs nothing)
 
 
 def email_send(items: list[tuple[Message, Rendered, str]]) -> list[Sent]:

@@ -164,7 +164,10 @@ def _costs(campaign: Campaign) -> tuple[Decimal, Decimal, Decimal]:
         or ZERO
     )
     points = (
-        PointsTransaction.objects.filter(campaign=campaign).aggregate(p=Sum("points"))["p"] or 0
+        PointsTransaction.objects.filter(campaign=campaign).aggregate(
+            p=Sum(F("points") + F("pending_points"))
+        )["p"]
+        or 0
     )
     if campaign.offer_kind == OfferKind.MULTIPLIER and campaign.multiplier > 1:
         # Only the extra the multiplier added is the campaign's cost, not the points the
@@ -213,7 +216,11 @@ def campaign_results(*, campaign: Campaign) -> Results:
         for group in variants.values()
     ]
     extra = (
-        incremental_revenue(treated.members, treated.revenue_per_member, holdout.revenue_per_member)
+        incremental_revenue(
+            treated.members,
+            treated.revenue / treated.members,
+            holdout.revenue / holdout.members,
+        )
         if holdout.members and treated.members
         else ZERO
     )

@@ -52,6 +52,8 @@ ACTION_LABELS = {
     "earn_rule.update": _("Earn rule changed"),
     "earn_rule.delete": _("Earn rule deleted"),
     "export.audit": _("Audit trail exported"),
+    "export.campaign": _("Campaign results exported"),
+    "export.campaign_messages": _("Campaign messages exported"),
     "export.coupons": _("Coupons exported"),
     "export.customers": _("Customers exported"),
     "export.liability": _("Points liability exported"),
@@ -67,6 +69,12 @@ ACTION_LABELS = {
     "segment.update": _("Segment changed"),
     "segment.delete": _("Segment deleted"),
     "segment.freeze": _("Segment frozen"),
+    "campaign.create": _("Campaign created"),
+    "campaign.update": _("Campaign changed"),
+    "campaign.start": _("Campaign started"),
+    "campaign.pause": _("Campaign paused"),
+    "campaign.resume": _("Campaign resumed"),
+    "campaign.cancel": _("Campaign cancelled"),
     "export.segment": _("Segment exported"),
     "export.at_risk": _("At-risk list exported"),
     "analytics.at_risk_assign": _("At-risk customer assigned"),
@@ -159,9 +167,12 @@ def field_label(target_type: str, key: str) -> str:
         base, lang = parts
         return content_label(capfirst(str(model._meta.get_field(base).verbose_name)), lang)
     try:
-        return capfirst(str(model._meta.get_field(key).verbose_name))
+        field = model._meta.get_field(key)
     except FieldDoesNotExist:
         return key
+    # A reverse relation (a campaign's "variants") has no verbose name of its own.
+    name = getattr(field, "verbose_name", None) or field.related_model._meta.verbose_name_plural
+    return capfirst(str(name))
 
 
 def field_value(target_type: str, key: str, value: Any) -> str:

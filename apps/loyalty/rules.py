@@ -142,7 +142,10 @@ def _matches_line(rule, facts: OrderFacts, line: LineFacts) -> bool:
         return bool(rule.channel) and rule.channel == facts.channel
     if kind == EarnRuleKind.PROMOTION:
         # The window is the promotion's target (``_applies`` checks the order is inside it).
-        return rule.starts_at is not None and rule.ends_at is not None
+        # A campaign's multiplier is bounded per member by ``CONDITIONS["campaign"]`` instead.
+        return rule.starts_at is not None and (
+            rule.ends_at is not None or getattr(rule, "campaign_id", None) is not None
+        )
     return False
 
 

@@ -21,7 +21,10 @@ ORDERS = reverse("api:order-create")
 # 38 since the non-stackable store rule stopped combining with the higher-ranked tea rule (same
 # priority, older): fewer points, so the tier check no longer stops at the points tier and needs
 # the spend aggregate too. The earning path itself reads nothing more.
-ORDER_POST_BUDGET = 38
+# 41 since issue 13: order.recorded and tier.changed now have after-commit subscribers (the
+# campaign journeys), so each writes its outbox row; and the applied rules are asked which
+# campaign's multiplier they belong to (issue 15 owns folding that into the rules read).
+ORDER_POST_BUDGET = 41
 # 13 since a repeat is compared with the recorded order, its lines included (another order
 # under the same id is 409 order_conflict): one more read.
 REPEAT_BUDGET = 13

@@ -11,10 +11,17 @@ from apps.campaigns.enums import MessageStatus
 from apps.campaigns.models import Message
 from apps.campaigns.services.lifecycle import campaign_start
 from apps.campaigns.tasks import campaign_send_task
-from tests.campaigns.factories import broadcast, grant
+from tests.campaigns.factories import broadcast, grant, no_quiet_hours
 from tests.customers.factories import CustomerFactory
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _daytime(db):
+    no_quiet_hours()  # e-mail and SMS go whatever the hour the suite runs
+
+
 URL = "/api/v1/sms/receipts/"
 SECRET = "receipt-secret"
 

@@ -250,11 +250,6 @@ def test_cancel_fails_what_is_queued_and_sends_nothing_more(marketer):
     assert campaign.status == CampaignStatus.CANCELLED and campaign.finished_at is not None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="campaign_cancel zeroes the cost of the cancelled messages but never returns it to "
-    "campaign.spent (lifecycle.py campaign_cancel), unlike a suppression at send time",
-)
 def test_cancel_returns_the_cost_reserved_for_unsent_messages_to_the_budget(marketer):
     reachable(3, "email")
     campaign = broadcast(

@@ -217,12 +217,6 @@ def _earned(customer, store, n: int) -> PointsTransaction:
     return PointsTransaction.objects.get(order=order)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the multiplier never applies: lifecycle._offer_rule creates the PROMOTION earn rule "
-    "with starts_at only, and loyalty.rules._matches_line matches a promotion only when it has "
-    "both starts_at and ends_at",
-)
 def test_a_recipients_order_within_the_days_earns_multiplied_points(marketer, store):
     campaign, recipient, *_others = _multiplier_world(marketer)
 

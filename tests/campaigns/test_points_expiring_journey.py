@@ -184,7 +184,12 @@ def test_the_frequency_cap_holds_for_the_reminder_too(
     customer = CustomerFactory()
     other = Campaign.objects.create(name="Spring sale", kind="broadcast", status="completed")
     Message.objects.create(
-        campaign=other, step="send", customer=customer, status=MessageStatus.SENT, channel="email"
+        campaign=other,
+        step="send",
+        customer=customer,
+        status=MessageStatus.SENT,
+        channel="email",
+        sent_at=timezone.now(),
     )
     _expiring(customer, 150)
 

@@ -239,12 +239,6 @@ def test_without_a_holdout_there_is_no_uplift_and_no_roi(db):
 # --- bugs ----------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="results.campaign_results computes incremental revenue from per-member means already "
-    "rounded to the cent (Group.revenue_per_member), so the error grows with the audience: "
-    "(100/3 − 0) × 3 gives 99.99, not 100.00",
-)
 def test_incremental_revenue_is_exact_to_the_cent(db):
     campaign = Campaign.objects.create(name="Thirds", kind="broadcast", holdout_percent=50)
     variant = Variant.objects.create(campaign=campaign, label="A")
@@ -258,12 +252,6 @@ def test_incremental_revenue_is_exact_to_the_cent(db):
     assert campaign_results(campaign=campaign).incremental_revenue == Decimal("100.00")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a message whose template failed is never handed to a back-end, yet it keeps its "
-    "cost_per_message (delivery._record zeroes the cost only for suppressed messages), so "
-    "results.message_cost and campaign.spent count it",
-)
 def test_a_message_that_failed_to_render_costs_nothing(marketer):
     no_quiet_hours()
     body = "{% if points < 1000 %}{{ points + first_name }}{% else %}ok{% endif %}"
@@ -282,12 +270,6 @@ def test_a_message_that_failed_to_render_costs_nothing(marketer):
     assert campaign.spent == Decimal(0)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="results._costs sums PointsTransaction.points only: a multiplier's earn rows are "
-    "PENDING (points 0, pending_points N) through the return window, and the MATURE rows that "
-    "follow carry no campaign, so a multiplier campaign's points cost stays 0",
-)
 def test_a_multipliers_extra_points_are_a_cost(marketer):
     no_quiet_hours()
     campaign = broadcast(

@@ -10,10 +10,15 @@ from apps.campaigns.services.lifecycle import campaign_start
 from apps.campaigns.tasks import campaign_send_task
 from apps.core import sms
 from apps.customers.models import PortalMessage
-from tests.campaigns.factories import broadcast, grant
+from tests.campaigns.factories import broadcast, grant, no_quiet_hours
 from tests.customers.factories import CustomerFactory
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _daytime(db):
+    no_quiet_hours()  # e-mail and SMS go whatever the hour the suite runs
 
 
 def test_broadcast_reaches_each_member_on_one_channel_and_records_the_rest(marketer, sms_outbox):

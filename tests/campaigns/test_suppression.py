@@ -152,13 +152,6 @@ def test_a_service_message_needs_no_consent_record_but_stops_at_an_explicit_no(m
     assert all("/o/" not in m.alternatives[0][0] for m in mail.outbox)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="audience.unverified_emails treats every address of a customer with a portal login "
-    "as unverified unless it is one of the login's verified addresses, so an address recorded "
-    "by a till or staff (which the docstring says is taken as given) is suppressed as "
-    "invalid_address once the member links a login with another address",
-)
 def test_an_address_recorded_in_store_stays_reachable_after_the_member_links_a_login(marketer):
     login = UserFactory(email="portal@example.org")
     login.emailaddress_set.create(email=login.email, verified=True, primary=True)
@@ -250,13 +243,6 @@ def test_the_frequency_cap_suppresses_the_message_after_the_cap_across_campaigns
     assert len(mail.outbox) == 2
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="queueing.recent_contacts counts messages by created_at (when they were placed), not "
-    "when they reach the member: a journey message placed 8 days ago with an 8-day delay, sent "
-    "an hour ago, does not count, so the member receives two messages within the hour under a "
-    "cap of one",
-)
 def test_the_cap_counts_a_delayed_message_when_it_was_sent(marketer):
     campaign_settings(frequency_cap=1)
     (customer,) = reachable(1, "email")

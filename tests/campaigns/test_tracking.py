@@ -173,15 +173,17 @@ def test_an_unsubscribe_is_put_on_the_latest_message_and_stops_the_next_campaign
     )
 
 
-def test_an_sms_unsubscribe_is_not_put_on_an_email(
-    marketer, sms_outbox, django_capture_on_commit_callbacks
-):
+def test_an_sms_unsubscribe_is_not_put_on_an_email(marketer, django_capture_on_commit_callbacks):
     (customer,) = reachable(1, "email")
     _campaign, messages = _sent(marketer, channels=["email"])
     sms_token = unsubscribe_token_make(customer=customer, channel="sms", purpose="marketing")
-    with django_capture_on_commit_callbacks(execute=True):
-        unsubscribe_apply(token=sms_token)
 
+    with django_capture_on_commit_callbacks(execute=True):
+        *_rest, changed = unsubscribe_apply(token=sms_token)
+
+    assert changed is True  # the "no" to SMS is recorded...
+    assert OutboxEvent.objects.get(name="customer.unsubscribed").payload["channel"] == "sms"
+    # ...and put on no message: the member never had a text from us.
     assert Message.objects.get(pk=messages[customer.pk].pk).unsubscribed_at is None
 
 

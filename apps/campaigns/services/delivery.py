@@ -191,7 +191,9 @@ def _send(
                 tracking=tracking and message.channel == Channel.EMAIL,
             )
         except TemplateFailed as exc:
-            results[message.pk] = Sent(message.pk, MessageStatus.FAILED, error=exc.reason[:255])
+            results[message.pk] = Sent(
+                message.pk, MessageStatus.FAILED, error=exc.reason[:255], handed=False
+            )
             continue
         if message.channel == Channel.SMS and unsubscribe:
             rendered = type(rendered)(subject="", text=_sms_with_opt_out(rendered.text, lang))
@@ -231,6 +233,9 @@ def _record(
         else:
             message.error = result.error
             message.sent_at = now
+            if not result.handed:
+                refund += message.cost
+                message.cost = Decimal(0)
         if result.status == MessageStatus.DELIVERED:
             message.delivered_at = now
         changed.append(message)

@@ -9,6 +9,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -299,12 +300,14 @@ def campaign_cancel(*, campaign: Campaign, actor: User | None) -> Campaign:
         _("This campaign has already ended."),
     )
     now = timezone.now()
+    reserved = campaign.messages.filter(status="queued").aggregate(c=Sum("cost"))["c"] or 0
     campaign.messages.filter(status="queued").update(
         status="failed", error="cancelled", claimed_at=None, cost=Decimal(0)
     )
     campaign.status = CampaignStatus.CANCELLED
     campaign.finished_at = now
-    campaign.save(update_fields=["status", "finished_at", "updated_at"])
+    campaign.spent -= reserved  # what was reserved for the unsent messages goes back
+    campaign.save(update_fields=["status", "finished_at", "spent", "updated_at"])
     if campaign.earn_rule_id:
         EarnRule.objects.filter(pk=campaign.earn_rule_id).update(ends_at=now)
     audit_record(actor=actor, action="campaign.cancel", target=campaign, summary=str(campaign))

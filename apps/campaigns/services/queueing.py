@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import Count, F
+from django.db.models import Count, F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -33,7 +33,7 @@ from apps.loyalty.models import Programme
 from apps.loyalty.services import bonus_award, coupons_issue_bulk
 
 from ..audience import assign, channel_choose, consents_for, contact_locks, unverified_emails
-from ..enums import CONTACTING, CampaignStatus, MessageStatus, OfferKind, Purpose, Suppression
+from ..enums import REACHED, CampaignStatus, MessageStatus, OfferKind, Purpose, Suppression
 from ..models import Campaign, CampaignSettings, Message
 
 CAP_WINDOW = dt.timedelta(days=7)
@@ -72,12 +72,10 @@ MESSAGE_COLUMNS = (
 
 def recent_contacts(*, customer_ids: list[int], now: dt.datetime) -> dict[int, int]:
     """Messages each customer received or has queued in the cap window, across campaigns."""
+    # Counted when sent (a delayed journey message counts from its send), queued ones always.
+    recent = Q(status=MessageStatus.QUEUED) | Q(status__in=REACHED, sent_at__gt=now - CAP_WINDOW)
     return dict(
-        Message.objects.filter(
-            customer_id__in=customer_ids,
-            status__in=CONTACTING,
-            created_at__gt=now - CAP_WINDOW,
-        )
+        Message.objects.filter(recent, customer_id__in=customer_ids)
         .values("customer_id")
         .annotate(n=Count("pk"))
         .values_list("customer_id", "n")

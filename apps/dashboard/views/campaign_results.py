@@ -20,6 +20,7 @@ from apps.campaigns.enums import (
     OfferKind,
     Suppression,
 )
+from apps.campaigns.exports import campaign_export_record
 from apps.campaigns.models import Message
 from apps.campaigns.results import Results, campaign_results, conversion_window
 from apps.core.exports import (
@@ -374,8 +375,9 @@ class CampaignResultsExportView(StaffRequiredMixin, View):
         fmt = _fmt(fmt)
         campaign = campaign_or_404(pk)
         header, rows = results_table(campaign_results(campaign=campaign))
-        # Audit row (invariant 8): wants an export service in apps.campaigns (the dashboard may
-        # not write audit rows), see the lead's list.
+        campaign_export_record(
+            actor=request.user, campaign=campaign, what="campaign", fmt=fmt, rows=len(rows)
+        )
         return _write(
             fmt,
             filename=f"campaign-{campaign.pk}-results-{timezone.localdate():%Y%m%d}",
@@ -436,6 +438,13 @@ class CampaignMessagesExportView(StaffRequiredMixin, View):
         )
         if fmt == "xlsx":
             values = values[:XLSX_MAX_ROWS]
+        campaign_export_record(
+            actor=request.user,
+            campaign=campaign,
+            what="campaign_messages",
+            fmt=fmt,
+            rows=values.count(),
+        )
         # Labels now, in the reader's language: CSV rows are written after the view returns.
         rows = _message_rows(
             values.iterator(chunk_size=2000),
