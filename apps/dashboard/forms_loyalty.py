@@ -4,10 +4,11 @@ decide and write."""
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from apps.core.content import content_label, content_languages, localized_fields
 from apps.customers.enums import OrderChannel
 from apps.customers.models import Store
 from apps.loyalty.enums import CouponKind
-from apps.loyalty.models import EarnRule, Programme, Reward, Tier
+from apps.loyalty.models import CouponBatch, EarnRule, Programme, Reward, Tier
 from apps.loyalty.services.configuration import (
     EARN_RULE_FIELDS,
     EARN_RULE_KIND_FIELDS,
@@ -278,7 +279,10 @@ class BulkFulfilForm(forms.Form):
 
 
 class CouponBatchForm(BootstrapMixin, forms.Form):
-    name = forms.CharField(label=_("Name"), max_length=120)
+    """The batch's name is content in both languages (at least one; the service checks)."""
+
+    name_en = forms.CharField(max_length=120, required=False)
+    name_zh_hans = forms.CharField(max_length=120, required=False)
     kind = forms.ChoiceField(label=_("Kind"), choices=CouponKind.choices)
     value = forms.DecimalField(
         label=_("Value"), min_value=0, max_digits=12, decimal_places=2, initial=0
@@ -293,6 +297,12 @@ class CouponBatchForm(BootstrapMixin, forms.Form):
     size = forms.IntegerField(
         label=_("Number of codes"), min_value=1, max_value=100_000, initial=100
     )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        columns = localized_fields(CouponBatch, ["name"])
+        for column, lang in zip(columns, content_languages(), strict=True):
+            self.fields[column].label = content_label(_("Name"), lang)
 
 
 class PointsAdjustForm(BootstrapMixin, forms.Form):

@@ -229,7 +229,8 @@ def seed_loyalty(ctx: demo.DemoContext) -> dict[str, int]:
     points_mature_due()
 
     batch = coupon_batch_create(
-        name="Autumn welcome back ¥20",
+        name_en="Autumn welcome back ¥20",
+        name_zh_hans="秋季回归礼券 ¥20",
         kind="fixed",
         value=Decimal(20),
         min_spend=Decimal(100),

@@ -4,7 +4,7 @@ language's text, falling back to the other when it is empty."""
 
 from modeltranslation.translator import TranslationOptions, register
 
-from .models import Badge, EarnRule, Programme, Reward, Tier
+from .models import Badge, CouponBatch, EarnRule, Programme, Reward, Tier
 
 
 @register(Programme)
@@ -30,3 +30,8 @@ class RewardTranslation(TranslationOptions):
 @register(Badge)
 class BadgeTranslation(TranslationOptions):
     fields = ("name", "description")
+
+
+@register(CouponBatch)
+class CouponBatchTranslation(TranslationOptions):
+    fields = ("name",)

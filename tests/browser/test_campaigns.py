@@ -4,9 +4,11 @@ themselves a test, starts it, watches the progress poll and then reads the resul
 pages in Chinese. Screenshots under var/screenshots/ (campaigns-*)."""
 
 import datetime as dt
+import importlib
 import re
 
 import pytest
+from django.apps import apps as django_apps
 from django.core import mail
 from django.utils import timezone
 from playwright.sync_api import expect
@@ -25,8 +27,16 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 NAMES = [("Wei", "Zhang"), ("Mia", "Wong"), ("伟", "王"), ("Lina", "Chen"), ("芳", "李")]
 
 
+def _builtin_journey_restore() -> None:
+    """The built-in points-expiring journey comes from a data migration; an earlier
+    transactional test's flush removed it."""
+    migration = importlib.import_module("apps.campaigns.migrations.0004_points_expiring_journey")
+    migration.create(django_apps, None)
+
+
 @pytest.fixture
 def shop(monkeypatch):
+    _builtin_journey_restore()
     settings_ = CampaignSettings.get()
     settings_.quiet_start = settings_.quiet_end = dt.time(9, 0)  # no quiet hours in the test
     settings_.save()

@@ -241,7 +241,8 @@ def test_marketer_generates_a_batch_and_exports_its_codes_audited(client, market
     response = client.post(
         reverse("dashboard:loyalty-coupon-create"),
         {
-            "name": "Autumn",
+            "name_en": "Autumn",
+            "name_zh_hans": "秋季",
             "kind": "fixed",
             "value": "20",
             "min_spend": "100",
@@ -250,7 +251,8 @@ def test_marketer_generates_a_batch_and_exports_its_codes_audited(client, market
             "size": 25,
         },
     )
-    batch = CouponBatch.objects.get(name="Autumn")
+    batch = CouponBatch.objects.get(name_en="Autumn")
+    assert batch.name_zh_hans == "秋季"
     assert response["Location"] == reverse("dashboard:loyalty-coupon-batch", args=[batch.pk])
     assert batch.coupons.count() == 25
     export = client.get(reverse("dashboard:loyalty-coupon-export", args=[batch.pk, "csv"]))
@@ -326,7 +328,7 @@ def test_invalid_batch_is_refused_and_nothing_is_generated(client, marketer, loy
     response = client.post(
         reverse("dashboard:loyalty-coupon-create"),
         {
-            "name": "Bad",
+            "name_en": "Bad",
             "kind": "percent",
             "value": "150",
             "min_spend": "0",
@@ -339,6 +341,27 @@ def test_invalid_batch_is_refused_and_nothing_is_generated(client, marketer, loy
     assert response.context["form"].errors == {
         "__all__": ["A percentage must be between 0 and 100."]
     }
+    assert _state() == before
+
+
+def test_a_batch_without_a_name_in_either_language_is_refused_on_the_form(
+    client, marketer, loyalty_world
+):
+    client.force_login(marketer)
+    before = _state()
+    response = client.post(
+        reverse("dashboard:loyalty-coupon-create"),
+        {
+            "kind": "fixed",
+            "value": "5",
+            "min_spend": "0",
+            "max_uses": 1,
+            "max_uses_per_customer": 1,
+            "size": 3,
+        },
+    )
+    assert response.status_code == 400
+    assert response.context["form"].errors == {"name_en": ["A batch needs a name."]}
     assert _state() == before
 
 

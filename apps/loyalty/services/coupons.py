@@ -24,6 +24,7 @@ from django.utils.translation import gettext as _
 
 from apps.accounts.models import User
 from apps.core.bulk import rows_insert
+from apps.core.content import content_input
 from apps.core.db import is_postgres
 from apps.core.exceptions import ValidationFailed
 from apps.core.services import audit_record
@@ -327,7 +328,9 @@ COUPON_COLUMNS = (
 @transaction.atomic
 def coupon_batch_create(
     *,
-    name: str,
+    name: str = "",
+    name_en: str = "",
+    name_zh_hans: str = "",
     kind: str,
     value: Decimal,
     min_spend: Decimal,
@@ -339,12 +342,16 @@ def coupon_batch_create(
     actor: User | None,
 ) -> CouponBatch:
     """A batch of ``size`` (1–100,000) coupons with the same terms and distinct random codes,
-    written with bulk inserts in one transaction (all or nothing); audited."""
+    written with bulk inserts in one transaction (all or nothing); audited. Its name is content
+    in both languages (``name_en``, ``name_zh_hans``; a plain ``name`` is the active one's)."""
     value, min_spend = Decimal(value), Decimal(min_spend)
     _check_terms(kind=kind, value=value, min_spend=min_spend)
-    if not name.strip():
-        raise ValidationFailed(_("A batch needs a name."))
-    text_check(name=name)
+    given = {"name_en": name_en, "name_zh_hans": name_zh_hans}
+    names = content_input(CouponBatch, {k: v for k, v in given.items() if v} | {"name": name})
+    names = {column: (names.get(column) or "").strip() for column in given}
+    if not any(names.values()):
+        raise ValidationFailed(_("A batch needs a name."), field="name_en")
+    text_check(**names)
     if not 1 <= size <= MAX_BATCH_SIZE:
         raise ValidationFailed(
             _("A batch holds between 1 and %(n)s codes.") % {"n": f"{MAX_BATCH_SIZE:,}"}
@@ -355,7 +362,7 @@ def coupon_batch_create(
     if valid_until is not None and valid_until <= valid_from:
         raise ValidationFailed(_("The end of validity must come after its start."))
     batch = CouponBatch.objects.create(
-        name=name.strip(),
+        **names,
         kind=kind,
         value=value,
         min_spend=min_spend,

@@ -117,7 +117,7 @@ def test_coupon_batch_name_and_adjustment_reason_are_refused(manager, customer):
             size=2,
             actor=manager,
         ),
-        "name",
+        "name_en",  # the plain name is the active language's column
     )
     _refused(
         lambda: points_adjust(customer=customer, points=10, reason="Goodwill\u0007", actor=manager),
