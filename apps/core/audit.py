@@ -77,6 +77,7 @@ ACTION_LABELS = {
     "campaign.cancel": _("Campaign cancelled"),
     "export.segment": _("Segment exported"),
     "export.at_risk": _("At-risk list exported"),
+    "export.cohorts": _("Cohort retention exported"),
     "analytics.at_risk_assign": _("At-risk customer assigned"),
     "analytics.settings": _("Customer value settings changed"),
     "export.survey_responses": _("Survey responses exported"),

@@ -567,6 +567,9 @@ def run_all(
         results += _guarded(
             "analytics", lambda: analytics.measure_analytics(scale=scale, runs=runs)
         )
+        from tests.bench import cohorts
+
+        results += _guarded("cohorts", lambda: cohorts.measure_cohorts(runs=runs))
     if "campaigns" in wanted:
         from tests.bench import campaigns
 

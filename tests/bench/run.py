@@ -25,7 +25,8 @@ application path is than the reference; for throughput, reference / value):
   ``orders_earn_bulk`` over existing orders, each against set-based SQL or ``COPY``.
 - customer value (``tests/bench/analytics.py``): ``recompute_metrics`` end to end vs the bare
   SQL RFM aggregate plus the model fits; the BG/NBD fit; a segment's live count vs the same
-  condition as hand-written SQL.
+  condition as hand-written SQL; the cohort matrix (``tests/bench/cohorts.py``, 24 join-month
+  cohorts) vs the same matrix as one hand-written SQL query.
 - survey analysis (``tests/bench/surveys.py``): one survey with ~1M answers seeded set-based;
   the NPS summary, the distributions and the breakdowns through ``apps.surveys.analysis`` vs the
   bare SQL aggregates of the same figures.
