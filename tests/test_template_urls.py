@@ -15,9 +15,7 @@ TEMPLATES = Path(settings.BASE_DIR) / "templates"
 
 # The URL names templates may link before their area exists (DESIGN §6 lists these areas and
 # their URLs). Remove a name when its area lands; nothing else belongs here.
-STILL_TO_COME = {
-    "dashboard:kpi": "KPI dashboard",
-}
+STILL_TO_COME: dict[str, str] = {}
 
 URL_AS = re.compile(
     r"""\{%\s*url\s+(?P<quote>['"])(?P<name>[^'"]+)(?P=quote)(?P<args>(?:\s+[^\s%]+)*?)\s+as\s+\w+\s*%\}"""

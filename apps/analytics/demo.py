@@ -7,11 +7,15 @@ from __future__ import annotations
 
 import datetime as dt
 
+from django.utils import timezone
+
 from apps.customers import demo
 
 from .exceptions import NotEnoughHistory
+from .kpis import EVERYONE
 from .models import AtRiskEntry
 from .services.at_risk import at_risk_assign, at_risk_build
+from .services.kpi import kpi_snapshot_range, kpi_snapshot_take
 from .services.metrics import metrics_recompute
 from .services.segments import segment_freeze, segment_save
 
@@ -92,3 +96,17 @@ def seed_analytics(ctx: demo.DemoContext) -> dict[str, int]:
         for entry in AtRiskEntry.objects.order_by("-predicted_clv", "pk")[:2]:
             at_risk_assign(entry=entry, assignee=agent, actor=manager)
     return {"customer metrics": done.customers, "segments": len(segments), "at risk": listed}
+
+
+def seed_kpis(ctx: demo.DemoContext) -> dict[str, int]:
+    """The programme's daily KPI snapshots for the last 90 days and the day a year before
+    yesterday, as the nightly job would have taken them (stores and tiers are left to it: their
+    figures are computed from the orders when asked for)."""
+    yesterday = timezone.localdate(ctx.anchor) - dt.timedelta(days=1)
+    if yesterday >= timezone.localdate():  # an anchor in the future: nothing has ended yet
+        return {}
+    run = kpi_snapshot_range(
+        first=yesterday - dt.timedelta(days=89), last=yesterday, scopes=[EVERYONE]
+    )
+    year_ago = kpi_snapshot_take(day=yesterday - dt.timedelta(days=365), scopes=[EVERYONE])
+    return {"KPI snapshots": run.written + year_ago.written}

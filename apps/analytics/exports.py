@@ -86,3 +86,36 @@ def at_risk_export(*, entries: list, week, actor, fmt: str) -> tuple[list[str], 
         details={"filters": {"week": week.isoformat()}},
     )
     return header, rows
+
+
+def kpi_export(*, board, actor, fmt: str) -> tuple[list[str], list[list]]:
+    """The KPI board's trend as a table (a row per day shown, a column per KPI, amounts as money
+    cells), audited as ``export.kpi`` with the filters it was read with."""
+
+    def title(kpi) -> str:
+        if kpi.unit == "money":
+            return money_header(kpi.label)
+        return f"{kpi.label} (%)" if kpi.unit == "percent" else str(kpi.label)
+
+    def cell(kpi, value):
+        return money_cell(value) if kpi.unit == "money" else value
+
+    header = [_("As of")] + [title(card.kpi) for card in board.cards]
+    rows = [
+        [day] + [cell(card.kpi, values.get(card.kpi.key)) for card in board.cards]
+        for day, values in board.series()
+    ]
+    export_record(
+        actor=actor,
+        what="kpi",
+        fmt=fmt,
+        rows=len(rows),
+        details={
+            "filters": {
+                "day": board.day.isoformat(),
+                "window": board.window,
+                "scope": board.scope.key,
+            }
+        },
+    )
+    return header, rows

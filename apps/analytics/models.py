@@ -71,6 +71,13 @@ class AnalyticsSettings(TimeStampedModel):
         ),
     )
 
+    active_days = models.PositiveSmallIntegerField(
+        _("active member window (days)"),
+        default=90,
+        validators=[MinValueValidator(7), MaxValueValidator(730)],
+        help_text=_("A member counts as active with an order within this many days."),
+    )
+
     class Meta:
         verbose_name = _("analytics settings")
         verbose_name_plural = _("analytics settings")
@@ -244,3 +251,27 @@ class AtRiskEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.week} {self.customer_id}"
+
+
+class KPISnapshot(models.Model):
+    """The KPIs as of the end of ``day`` over the standard trailing window (``kpis``), for the
+    whole programme (scope ``all``), each store (``store:<id>``) and each tier (``tier:<id>``).
+    Written once per (day, scope) by the nightly job or a back-fill; values are plain numbers
+    keyed by KPI (``kpis.DEFINITIONS``), so a KPI added later is simply absent from old rows."""
+
+    day = models.DateField(_("day"))
+    scope = models.CharField(_("scope"), max_length=40, default="all")
+    window_days = models.PositiveSmallIntegerField(_("window (days)"))
+    values = models.JSONField(_("values"), default=dict)
+    computed_at = models.DateTimeField(_("computed"), auto_now=True)
+
+    class Meta:
+        ordering = ["-day", "scope"]
+        verbose_name = _("KPI snapshot")
+        verbose_name_plural = _("KPI snapshots")
+        constraints = [
+            models.UniqueConstraint(fields=["day", "scope"], name="analytics_kpi_day_scope_uniq")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.scope}"

@@ -1,7 +1,9 @@
-"""Customer-value jobs for Celery beat (scheduled by the migration ``0002_beat_schedule``):
-the nightly metrics recompute and the Monday at-risk list. Safe to run twice: the recompute
-upserts, the list adds only newcomers; a cache lock keeps two recomputes from overlapping."""
+"""Customer-value jobs for Celery beat (scheduled by the migrations ``0002_beat_schedule`` and
+``0005_kpi_snapshot_schedule``): the nightly metrics recompute, the nightly KPI snapshot and the
+Monday at-risk list. Safe to run twice: the recompute upserts, a snapshot is taken once per day
+and scope, the list adds only newcomers; cache locks keep two runs from overlapping."""
 
+import datetime as dt
 import logging
 
 from celery import shared_task
@@ -14,6 +16,7 @@ from apps.core.jobs import job_lock
 from .exceptions import NotEnoughHistory
 from .mailing import at_risk_mail_send
 from .services.at_risk import at_risk_build, week_of
+from .services.kpi import kpi_snapshot_take
 from .services.metrics import metrics_recompute
 
 log = logging.getLogger(__name__)
@@ -46,3 +49,15 @@ def at_risk_weekly(day: str | None = None) -> dict:
     count = at_risk_build(week=week)
     sent = at_risk_mail_send(week=week)
     return {"week": week.isoformat(), "customers": count, "emails": sent}
+
+
+@shared_task(name="analytics.kpi_snapshot", **JOB)
+def kpi_snapshot(day: str | None = None) -> dict | None:
+    """Yesterday's KPI snapshots (or ``day``'s); a second run finds them taken."""
+    day_ = parse_date(day) if day else timezone.localdate() - dt.timedelta(days=1)
+    with job_lock("analytics:kpi-snapshot", timeout=3600) as acquired:
+        if not acquired:
+            log.info("KPI snapshot is already running; skipped")
+            return None
+        run = kpi_snapshot_take(day=day_)
+    return {"day": day_.isoformat(), "written": run.written, "skipped": run.skipped}

@@ -9,6 +9,7 @@ class CampaignsConfig(AppConfig):
 
     def ready(self) -> None:
         """The app's wiring, in one visible place."""
+        from apps.analytics.kpis import kpi_provider_register
         from apps.core import events, privacy, timeline
         from apps.customers import demo
         from apps.loyalty.rules import CONDITIONS
@@ -16,6 +17,7 @@ class CampaignsConfig(AppConfig):
         from . import privacy as sections
         from . import tasks
         from .demo import seed_campaigns
+        from .kpis import campaign_kpis
         from .offers import campaign_condition
         from .services.journeys import EVENT_TRIGGERS
         from .services.tracking import on_customer_unsubscribed
@@ -26,6 +28,7 @@ class CampaignsConfig(AppConfig):
             events.subscribe(name, tasks.on_journey_event, when="after_commit")
         events.subscribe("customer.unsubscribed", on_customer_unsubscribed, when="after_commit")
         timeline.register(sections.messages_timeline)
+        kpi_provider_register(campaign_kpis)  # uplift, spending and ROI on the KPI page
         demo.register("campaigns", seed_campaigns, order=50)  # after analytics (40)
         privacy.register(
             "campaign_messages",

@@ -114,7 +114,18 @@ def conversion_window(campaign: Campaign) -> int:
     return campaign.conversion_days or CampaignSettings.get().conversion_days
 
 
-def _groups(campaign: Campaign, window: dt.timedelta) -> tuple[dict, Group]:
+def _assigned(qs, field: str, during: tuple[dt.datetime, dt.datetime] | None):
+    """``qs`` narrowed to rows whose ``field`` falls in ``during`` (all rows without it)."""
+    if during is None:
+        return qs
+    return qs.filter(**{f"{field}__gte": during[0], f"{field}__lt": during[1]})
+
+
+def _groups(
+    campaign: Campaign,
+    window: dt.timedelta,
+    during: tuple[dt.datetime, dt.datetime] | None = None,
+) -> tuple[dict, Group]:
     base = Coalesce("sent_at", "created_at", output_field=DateTimeField())
     revenue = (
         Order.objects.filter(
@@ -128,7 +139,7 @@ def _groups(campaign: Campaign, window: dt.timedelta) -> tuple[dict, Group]:
         .values("total")
     )
     rows = (
-        Message.objects.filter(campaign=campaign)
+        _assigned(Message.objects.filter(campaign=campaign), "created_at", during)
         .exclude(
             variant__isnull=True, status__in=[s for s in MessageStatus.values if s != "holdout"]
         )
@@ -155,26 +166,54 @@ def _groups(campaign: Campaign, window: dt.timedelta) -> tuple[dict, Group]:
     return dict(sorted(variants.items())), holdout
 
 
-def _costs(campaign: Campaign) -> tuple[Decimal, Decimal, Decimal]:
-    messages = Message.objects.filter(campaign=campaign).aggregate(c=Sum("cost"))["c"] or ZERO
-    coupons = (
-        CouponUse.objects.filter(coupon__source_ref=f"campaign:{campaign.pk}").aggregate(
-            d=Sum("discount")
-        )["d"]
-        or ZERO
-    )
-    points = (
-        PointsTransaction.objects.filter(campaign=campaign).aggregate(
-            p=Sum(F("points") + F("pending_points"))
-        )["p"]
-        or 0
-    )
+def _costs(
+    campaign: Campaign, during: tuple[dt.datetime, dt.datetime] | None = None
+) -> tuple[Decimal, Decimal, Decimal]:
+    messages = Message.objects.filter(campaign=campaign)
+    messages = _assigned(messages, "created_at", during).aggregate(c=Sum("cost"))["c"] or ZERO
+    uses = CouponUse.objects.filter(coupon__source_ref=f"campaign:{campaign.pk}")
+    coupons = _assigned(uses, "at", during).aggregate(d=Sum("discount"))["d"] or ZERO
+    ledger = _assigned(PointsTransaction.objects.filter(campaign=campaign), "created_at", during)
+    points = ledger.aggregate(p=Sum(F("points") + F("pending_points")))["p"] or 0
     if campaign.offer_kind == OfferKind.MULTIPLIER and campaign.multiplier > 1:
         # Only the extra the multiplier added is the campaign's cost, not the points the
         # order would have earned anyway.
         points = Decimal(points) * (campaign.multiplier - 1) / campaign.multiplier
     value = Programme.get().point_value
     return messages, coupons, (Decimal(points) * value).quantize(CENT)
+
+
+@dataclass(frozen=True)
+class Return:
+    """What campaigns brought and cost over a stretch of time (the KPI dashboard's figures)."""
+
+    incremental_revenue: Decimal
+    costs: Decimal
+
+
+def campaigns_return(*, start: dt.datetime, end: dt.datetime) -> Return:
+    """Every campaign's members assigned in ``[start, end)`` (sent or held out then): their
+    incremental revenue against the holdout, where the campaign has one, and what they cost
+    (messages, coupon discounts used, campaign points at the point value) in that time."""
+    during = (start, end)
+    extra = costs = ZERO
+    campaign_ids = (
+        Message.objects.filter(created_at__gte=start, created_at__lt=end)
+        .values_list("campaign_id", flat=True)
+        .distinct()
+    )
+    for campaign in Campaign.objects.filter(pk__in=campaign_ids).order_by("pk"):
+        variants, holdout = _groups(
+            campaign, dt.timedelta(days=conversion_window(campaign)), during
+        )
+        treated_n = sum(g.members for g in variants.values())
+        treated_revenue = sum((g.revenue for g in variants.values()), ZERO)
+        if holdout.members and treated_n:
+            extra += incremental_revenue(
+                treated_n, treated_revenue / treated_n, holdout.revenue / holdout.members
+            )
+        costs += sum(_costs(campaign, during), ZERO)
+    return Return(incremental_revenue=extra, costs=costs)
 
 
 def campaign_results(*, campaign: Campaign) -> Results:

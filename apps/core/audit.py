@@ -78,6 +78,7 @@ ACTION_LABELS = {
     "export.segment": _("Segment exported"),
     "export.at_risk": _("At-risk list exported"),
     "export.cohorts": _("Cohort retention exported"),
+    "export.kpi": _("KPIs exported"),
     "analytics.at_risk_assign": _("At-risk customer assigned"),
     "analytics.settings": _("Customer value settings changed"),
     "export.survey_responses": _("Survey responses exported"),

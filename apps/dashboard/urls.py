@@ -15,6 +15,7 @@ urlpatterns = [
     path("", include("apps.dashboard.urls_calendars")),
     path("", include("apps.dashboard.urls_segments")),
     path("", include("apps.dashboard.urls_cohorts")),
+    path("", include("apps.dashboard.urls_kpi")),
     path("", include("apps.dashboard.urls_campaigns")),
     path("", include("apps.dashboard.urls_privacy")),
     path("", include("apps.dashboard.urls_audit")),

@@ -20,7 +20,7 @@ from apps.loyalty.models import Tier
 from ..forms_cohorts import MEASURE_REVENUE, CohortFilterForm
 from .mixins import StaffRequiredMixin
 
-COHORTS_PERMISSION = "analytics.view_analyticssettings"
+COHORTS_PERMISSION = "analytics.view_kpisnapshot"  # the KPI pages: Managers, Administrators
 HEAT_LEVELS = 10
 
 
