@@ -8,9 +8,10 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
+from apps.analytics.kpis import Scope, Window, kpi_values
 from apps.campaigns.enums import MessageStatus, Suppression
 from apps.campaigns.models import Campaign, Message, Variant
-from apps.campaigns.results import campaign_results
+from apps.campaigns.results import campaign_results, campaigns_return
 from apps.campaigns.services.lifecycle import campaign_start
 from apps.campaigns.stats import conversion_uplift, revenue_uplift, roi
 from apps.campaigns.tasks import campaign_send_task
@@ -297,3 +298,22 @@ def test_a_multipliers_extra_points_are_a_cost(marketer):
 
     # 200 points earned, 100 of them the multiplier's, at ¥0.01.
     assert campaign_results(campaign=campaign).points_cost == Decimal("1.00")
+
+
+def test_the_kpi_dashboard_reads_uplift_spending_and_roi_for_the_members_assigned_in_its_window(
+    world,
+):
+    """The campaigns' KPIs (apps/campaigns/kpis.py): the same uplift as the campaign's own page
+    for members assigned inside the window, nothing for a window after it."""
+    day = timezone.localdate(T) + DAY
+    back = campaigns_return(start=Window(day).start, end=Window(day).end)
+    assert back.incremental_revenue == Decimal("90.00")  # as campaign_results: (30 − 15) × 6
+    assert back.costs == Decimal("2.50")  # five messages at ¥0.50
+    values = kpi_values(window=Window(day))
+    assert values["campaign_uplift"] == 90.0
+    assert values["retention_cost"] == 2.5  # no rewards redeemed, no compensation
+    assert values["retention_roi"] == 3500.0  # (90 − 2.50) / 2.50
+    later = Window(day + 40 * DAY)
+    assert campaigns_return(start=later.start, end=later.end) == type(back)(Decimal(0), Decimal(0))
+    assert kpi_values(window=later)["retention_roi"] is None  # nothing spent
+    assert kpi_values(window=Window(day), scope=Scope(store_id=1))["campaign_uplift"] is None
