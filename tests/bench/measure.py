@@ -547,6 +547,10 @@ def run_all(
             results += _guarded(
                 "complaints", lambda: complaints.measure_complaints(client, scale=scale, runs=runs)
             )
+        if "analytics" in wanted:
+            from tests.bench import kpi
+
+            results += _guarded("kpi", lambda: kpi.measure_kpi(client, runs=runs))
     if "events" in wanted:
         from tests.bench import events as event_bench
 

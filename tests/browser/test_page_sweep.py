@@ -177,6 +177,13 @@ def _staff_paths() -> list[str]:
         reverse("dashboard:segment-create"),
         reverse("dashboard:at-risk"),
         reverse("dashboard:analytics-model"),
+        reverse("dashboard:kpi"),
+        reverse("dashboard:kpi")
+        + "?window=90&scope=store:"
+        + str(Store.objects.order_by("pk")[0].pk),
+        reverse("dashboard:kpi-customers", args=["churn_rate"]),
+        reverse("dashboard:kpi-cohorts"),
+        reverse("dashboard:kpi-cohorts") + "?measure=revenue&basis=first_purchase",
     ]
     segment = Segment.objects.order_by("pk").first()
     if segment is not None:
