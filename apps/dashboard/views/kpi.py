@@ -31,6 +31,9 @@ WINDOW_LABELS = {
     90: gettext_lazy("90 days"),
     365: gettext_lazy("365 days"),
 }
+# A day before this is unreadable: the windows and trend points before it would leave the
+# calendar (date.min) and no programme has data from then.
+EARLIEST_DAY = dt.date(2000, 1, 1)
 
 
 def _filters(request) -> tuple[dt.date, int, Scope]:
@@ -41,7 +44,7 @@ def _filters(request) -> tuple[dt.date, int, Scope]:
         day = dt.date.fromisoformat(request.GET.get("day", ""))
     except ValueError:
         day = yesterday
-    day = min(day, yesterday)
+    day = min(day, yesterday) if day >= EARLIEST_DAY else yesterday
     try:
         window = int(request.GET.get("window", DEFAULT_WINDOW))
     except ValueError:
