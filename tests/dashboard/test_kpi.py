@@ -56,7 +56,10 @@ def shop():
     long_ago = timezone.now() - dt.timedelta(days=400)
     ann = CustomerFactory(first_name="Ann", store=s1, joined_at=long_ago, city="Shanghai")
     bo = CustomerFactory(
-        first_name="Bo", store=s2, joined_at=local(yesterday() - dt.timedelta(days=9)), city="Beijing"
+        first_name="Bo",
+        store=s2,
+        joined_at=local(yesterday() - dt.timedelta(days=9)),
+        city="Beijing",
     )
     cy = CustomerFactory(first_name="Cy", store=s1, joined_at=long_ago, city="Shanghai")
     OrderFactory(customer=ann, store=s1, placed_at=local(yesterday()), total=Decimal("120"))
@@ -376,7 +379,11 @@ def test_csv_export_is_the_page_and_audited(client, manager, shop):
     assert [r[0] for r in rows[1:]] == [d.isoformat() for d in board.trend_days]
     last = dict(zip(header, rows[-1], strict=True))
     assert last["As of"] == yesterday().isoformat()
-    assert (last["Orders"], last["Revenue from members (¥)"], last["Members"]) == ("1", "120.00", "2")
+    assert (last["Orders"], last["Revenue from members (¥)"], last["Members"]) == (
+        "1",
+        "120.00",
+        "2",
+    )
     page = {card.kpi.key: card.value for card in board.cards}
     assert (page["orders"], page["revenue"], page["members"]) == (1, 120.0, 2)
     event = AuditEvent.objects.get(action="export.kpi")
