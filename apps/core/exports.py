@@ -42,9 +42,10 @@ from .formatting import currency_symbol
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-# Spreadsheet exports stop here (Excel's sheet limit is 1,048,576 rows and a workbook this size
-# is already slow to open); CSV has no limit.
-XLSX_MAX_ROWS = 200_000
+# Spreadsheet exports stop here: Excel's sheet holds 1,048,576 rows, less the header and the
+# row that says the sheet was cut; CSV has no limit. (Exports this large are written by a
+# worker, ``apps.core.export_jobs``, never in a request.)
+XLSX_MAX_ROWS = 1_048_574
 # Excel refuses these in a sheet's name, and a name longer than 31 characters.
 _SHEET_TITLE_FORBIDDEN = re.compile(r"[\\/?*:\[\]]")
 SHEET_TITLE_MAX = 31

@@ -1,3 +1,5 @@
+import uuid
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
@@ -130,3 +132,69 @@ class BusinessCalendar(TimeStampedModel):
 
     def __str__(self) -> str:
         return self.name or self.code
+
+
+class ExportJob(models.Model):
+    """A large export written in the background (``apps.core.export_jobs``): queued by the list's
+    export view when more rows match than ``EXPORT_BACKGROUND_ROWS``, written by a worker to
+    private storage with progress, and downloadable by whoever started it until
+    ``expires_at``; the nightly purge deletes the file after that. ``params`` are the list's
+    filters as the view read them, so the worker builds exactly the export the view would."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Running")
+        DONE = "done", _("Ready")
+        FAILED = "failed", _("Failed")
+        EXPIRED = "expired", _("Expired")
+
+    class Format(models.TextChoices):
+        CSV = "csv", "CSV"
+        XLSX = "xlsx", "Excel"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    kind = models.CharField(_("export"), max_length=40)
+    fmt = models.CharField(_("format"), max_length=4, choices=Format.choices)
+    params = models.JSONField(_("filters"), default=dict, blank=True)
+    language = models.CharField(_("language"), max_length=10)
+    status = models.CharField(
+        _("status"), max_length=8, choices=Status.choices, default=Status.QUEUED
+    )
+    total_rows = models.PositiveIntegerField(_("rows"), default=0)
+    processed_rows = models.PositiveIntegerField(_("rows written"), default=0)
+    truncated = models.BooleanField(_("cut at the spreadsheet limit"), default=False)
+    file_name = models.CharField(_("file name"), max_length=200, blank=True)
+    stored_name = models.CharField(_("stored as"), max_length=300, blank=True)
+    size = models.PositiveBigIntegerField(_("size in bytes"), default=0)
+    error = models.TextField(_("error"), blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("started by"),
+        on_delete=models.CASCADE,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("started"), default=timezone.now)
+    heartbeat_at = models.DateTimeField(_("last progress"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+    expires_at = models.DateTimeField(_("link expires"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("export job")
+        verbose_name_plural = _("export jobs")
+        indexes = [
+            models.Index(fields=["created_by", "-created_at"], name="core_exportjob_owner_idx"),
+            models.Index(
+                fields=["expires_at"],
+                name="core_exportjob_expiry_idx",
+                condition=models.Q(status="done"),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.fmt} {self.pk}"
+
+    @property
+    def percent(self) -> int:
+        if self.status == self.Status.DONE:
+            return 100
+        return min(99, self.processed_rows * 100 // self.total_rows) if self.total_rows else 0

@@ -4,12 +4,11 @@ page, and the filtered list as an audited CSV / Excel export."""
 
 from dataclasses import dataclass
 
-from django.core.exceptions import BadRequest
 from django.http import Http404
 from django.urls import NoReverseMatch, reverse
 from django.utils.cache import patch_vary_headers
 from django.utils.http import urlencode
-from django.utils.translation import gettext_lazy, ngettext
+from django.utils.translation import ngettext
 from django.views.generic import TemplateView
 
 from apps.accounts.selectors import staff_list
@@ -25,14 +24,13 @@ from apps.core.audit import (
     pretty_json,
     target_type_label,
 )
-from apps.core.audit_export import audit_export
 from apps.core.models import AuditEvent
 from apps.customers.selectors import customer_member_numbers
 from apps.loyalty.staff_selectors import account_member_numbers
 
 from ..forms_audit import AuditFilterForm
 from ._helpers import PartialResultsMixin
-from .data import _ExportView
+from .export_jobs import SourceExportView
 from .mixins import StaffRequiredMixin
 
 AUDIT_PERMISSION = "core.view_auditevent"
@@ -168,17 +166,7 @@ class AuditDetailView(StaffRequiredMixin, TemplateView):
         )
 
 
-class AuditExportView(_ExportView):
+class AuditExportView(SourceExportView):
     """The filtered list as CSV or Excel; ``audit_export`` writes its audit row."""
 
-    permission_required = AUDIT_PERMISSION
-    basename = "audit-trail"
-    title = gettext_lazy("Audit trail")
-
-    def rows(self, fmt: str):
-        form = AuditFilterForm(self.request.GET)
-        if not form.is_valid():
-            raise BadRequest  # the page says why; an export of "everything" would mislead
-        return audit_export(
-            actor=self.request.user, fmt=fmt, filters=form.filters(), described=form.described()
-        )
+    kind = "audit"

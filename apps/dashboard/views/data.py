@@ -1,26 +1,23 @@
 """Data in and out: the import page (upload → the worker checks the whole file → preview →
 confirmed import by the worker, both passes with an htmx progress page) and the audited CSV /
-Excel exports of customers and orders."""
+Excel exports of customers and orders (``export_sources``)."""
 
 from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect
-from django.utils import timezone
-from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views import View
 from django.views.generic import DetailView, FormView
 
 from apps.core.exceptions import ApplicationError
-from apps.core.exports import csv_response, xlsx_response
-from apps.customers.exports import XLSX_MAX_ROWS, customers_export_rows, orders_export_rows
 from apps.customers.forms import upload_clean
 from apps.customers.importing.files import ALLOWED_EXTENSIONS
 from apps.customers.importing.jobs import import_job_create, import_job_start
 from apps.customers.models import ImportJob
 
+from .export_jobs import SourceExportView
 from .mixins import StaffRequiredMixin
 
 IMPORT_PERMISSIONS = {
@@ -117,66 +114,9 @@ class ImportJobStartView(_JobMixin, View):
         return redirect("dashboard:data-import-job", pk=job.pk)
 
 
-class _ExportView(StaffRequiredMixin, View):
-    basename = ""
-    title = ""
-
-    def rows(self, fmt: str):
-        raise NotImplementedError
-
-    def get(self, request):
-        fmt = request.GET.get("format", "csv")
-        if fmt not in ("csv", "xlsx"):
-            fmt = "csv"
-        export = self.rows(fmt)
-        filename = f"{self.basename}-{timezone.localdate():%Y%m%d}"
-        if fmt == "csv":
-            return csv_response(filename=filename, header=export.header, rows=export.rows)
-        rows = export.rows
-        if export.truncated:
-            note = _(
-                "Only the first %(n)s rows are in this workbook; export as CSV for all %(total)s."
-            ) % {"n": f"{XLSX_MAX_ROWS:,}", "total": f"{export.count:,}"}
-            rows = _then(rows, [(note,)])
-        response = xlsx_response(
-            filename=filename, title=str(self.title), header=export.header, rows=rows
-        )
-        if export.truncated:
-            response["X-Export-Truncated"] = str(XLSX_MAX_ROWS)
-        return response
+class CustomerExportView(SourceExportView):
+    kind = "customers"
 
 
-def _then(rows, tail):
-    yield from rows
-    yield from tail
-
-
-class CustomerExportView(_ExportView):
-    permission_required = "customers.export_customer"
-    basename = "customers"
-    title = gettext_lazy("Customers")
-
-    def rows(self, fmt: str):
-        q = self.request.GET
-        return customers_export_rows(
-            actor=self.request.user,
-            fmt=fmt,
-            query=q.get("q", ""),
-            tag=q.get("tag", ""),
-            store=q.get("store", ""),
-            source=q.get("source", ""),
-            portal=q.get("portal", ""),
-            ordering=q.get("sort", "-joined"),
-        )
-
-
-class OrderExportView(_ExportView):
-    permission_required = "customers.export_order"
-    basename = "orders"
-    title = gettext_lazy("Orders")
-
-    def rows(self, fmt: str):
-        q = self.request.GET
-        return orders_export_rows(
-            actor=self.request.user, fmt=fmt, query=q.get("q", ""), store=q.get("store", "")
-        )
+class OrderExportView(SourceExportView):
+    kind = "orders"

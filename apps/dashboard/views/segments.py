@@ -14,7 +14,6 @@ from django.views import View
 from django.views.generic import TemplateView
 
 from apps.analytics.exceptions import InvalidRules, SegmentNotFound
-from apps.analytics.exports import segment_export
 from apps.analytics.rules.compiler import EMPTY, segment_customers
 from apps.analytics.rules.fields import FIELDS, GROUPS
 from apps.analytics.selectors import segment_get, segment_list
@@ -24,7 +23,7 @@ from apps.core.forms import add_service_error
 
 from ..forms_segments import FreezeForm, SegmentForm
 from ._helpers import paginate
-from .data import _ExportView
+from .export_jobs import SourceExportView
 from .mixins import StaffRequiredMixin
 
 SAMPLE = 10
@@ -217,22 +216,9 @@ class SegmentDeleteView(StaffRequiredMixin, View):
         return redirect(reverse("dashboard:segment-list"))
 
 
-class SegmentExportView(_ExportView):
-    permission_required = "analytics.view_segment"
-    basename = "segment"
-    title = gettext_lazy("Segment")
-
-    def dispatch(self, request, *args, **kwargs):
-        self.segment = segment_or_404(pk=kwargs["pk"])
-        return super().dispatch(request, *args, **kwargs)
+class SegmentExportView(SourceExportView):
+    kind = "segment"
 
     def get(self, request, pk):
-        return super().get(request)
-
-    def rows(self, fmt: str):
-        return segment_export(
-            segment=self.segment,
-            qs=segment_customers(self.segment.rules),
-            actor=self.request.user,
-            fmt=fmt,
-        )
+        segment_or_404(pk=pk)
+        return super().get(request, pk=pk)
