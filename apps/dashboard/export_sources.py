@@ -13,18 +13,29 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import BadRequest
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from apps.analytics.exports import segment_export
 from apps.analytics.rules.compiler import segment_customers
 from apps.analytics.selectors import segment_get
+from apps.campaigns.exports import campaign_messages_export, campaign_messages_queryset
+from apps.campaigns.models import Campaign
+from apps.complaints.exports import tickets_export
+from apps.complaints.queue_filters import QUEUE_FILTER_KEYS, queue_filters_parse
+from apps.complaints.staff_selectors import ticket_queue
 from apps.core.audit import audit_export_bound, audit_list
 from apps.core.audit_export import audit_export
 from apps.core.exports import ExportRows
 from apps.customers.exports import customers_export_rows, orders_export_rows
 from apps.customers.selectors import customer_list, order_list
+from apps.surveys.analysis import response_qs
+from apps.surveys.exports import responses_export_rows
+from apps.surveys.models import Survey
 
+from .export_sources_lists import LIST_SOURCES
 from .forms_audit import AuditFilterForm
+from .forms_surveys import survey_period
 
 Params = Mapping[str, str]
 
@@ -107,6 +118,67 @@ def _segment_size(p: Params, actor) -> int:
     return segment_customers(segment_get(pk=int(p["pk"])).rules).count()
 
 
+# --- the complaint queue --------------------------------------------------------------------------
+
+
+def _ticket_qs(p: Params, actor):
+    filters = queue_filters_parse(p, user=actor)
+    return filters, ticket_queue(user=actor, filters=filters, now=timezone.now())
+
+
+def _tickets_rows(p: Params, actor, fmt: str) -> ExportRows:
+    filters, qs = _ticket_qs(p, actor)
+    return tickets_export(qs=qs, actor=actor, fmt=fmt, filters=vars(filters))
+
+
+def _tickets_size(p: Params, actor) -> int:
+    return _ticket_qs(p, actor)[1].count()
+
+
+# --- a campaign's messages -----------------------------------------------------------------------
+
+
+def _campaign(p: Params) -> Campaign:
+    return Campaign.objects.get(pk=int(p["pk"]))
+
+
+def _campaign_messages_rows(p: Params, actor, fmt: str) -> ExportRows:
+    return campaign_messages_export(campaign=_campaign(p), actor=actor, fmt=fmt)
+
+
+def _campaign_messages_size(p: Params, actor) -> int:
+    return campaign_messages_queryset(campaign=_campaign(p)).count()
+
+
+# --- a survey's responses -------------------------------------------------------------------------
+
+
+def _survey_responses(p: Params):
+    survey = Survey.objects.get(pk=int(p["pk"]))
+    _form, since, until, _by = survey_period(p)
+    filters = {
+        "since": since.isoformat() if since else "",
+        "until": until.isoformat() if until else "",
+    }
+    return survey, response_qs(survey=survey, since=since, until=until), filters
+
+
+def _survey_responses_rows(p: Params, actor, fmt: str) -> ExportRows:
+    survey, qs, filters = _survey_responses(p)
+    return responses_export_rows(
+        survey=survey,
+        actor=actor,
+        fmt=fmt,
+        qs=qs,
+        identified=actor.has_perm("surveys.view_text_answers"),
+        filters=filters,
+    )
+
+
+def _survey_responses_size(p: Params, actor) -> int:
+    return _survey_responses(p)[1].count()
+
+
 SOURCES: dict[str, ExportSource] = {
     "customers": ExportSource(
         title=_("Customers"),
@@ -140,4 +212,35 @@ SOURCES: dict[str, ExportSource] = {
         rows=_segment_rows,
         size=_segment_size,
     ),
+    "tickets": ExportSource(
+        title=_("Complaints"),
+        basename="complaints",
+        permissions=("complaints.view_ticket", "complaints.view_complaint_reports"),
+        keys=QUEUE_FILTER_KEYS,
+        rows=_tickets_rows,
+        size=_tickets_size,
+    ),
+    "campaign_messages": ExportSource(
+        title=_("Campaign messages"),
+        basename="campaign-messages",
+        permissions=(
+            "campaigns.view_campaign",
+            "campaigns.view_message",
+            "campaigns.view_campaign_results",
+        ),
+        keys=(),
+        rows=_campaign_messages_rows,
+        size=_campaign_messages_size,
+    ),
+    "survey_responses": ExportSource(
+        title=_("Survey responses"),
+        basename="survey-responses",
+        permissions=("surveys.view_survey", "surveys.export_responses"),
+        keys=("since", "until"),
+        rows=_survey_responses_rows,
+        size=_survey_responses_size,
+    ),
 }
+
+# The loyalty lists, the campaign list and the segment list (``export_sources_lists``).
+SOURCES.update({kind: ExportSource(**spec) for kind, spec in LIST_SOURCES.items()})

@@ -1,6 +1,8 @@
 """Forms of the staff survey builder: they check the shape of the input; the survey services
 (``apps.surveys.services.builder``) decide and write."""
 
+import datetime as dt
+
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
@@ -197,3 +199,31 @@ class InviteForm(BootstrapMixin, forms.Form):
         if bool(data.get("tag")) == bool(data.get("members")):
             raise forms.ValidationError(_("Choose a tag or upload a list (one of them)."))
         return data
+
+
+class PeriodForm(forms.Form):
+    since = forms.DateField(label=_("From"), required=False)
+    until = forms.DateField(label=_("To"), required=False)
+    by = forms.ChoiceField(
+        label=_("Trend by"),
+        required=False,
+        choices=[("week", _("Week")), ("month", _("Month"))],
+    )
+
+
+def _period(request) -> tuple[PeriodForm, dt.date | None, dt.date | None, str]:
+    form = PeriodForm(request.GET)
+    if not form.is_valid():
+        return form, None, None, "week"
+    data = form.cleaned_data
+    return form, data.get("since"), data.get("until"), data.get("by") or "week"
+
+
+def survey_period(params) -> tuple[PeriodForm, dt.date | None, dt.date | None, str]:
+    """A survey page's period from its query string: (form, since, until, trend by); invalid
+    dates mean no limit (the form shows why)."""
+    form = PeriodForm(params)
+    if not form.is_valid():
+        return form, None, None, "week"
+    data = form.cleaned_data
+    return form, data.get("since"), data.get("until"), data.get("by") or "week"

@@ -13,6 +13,10 @@ from django.utils import timezone
 from openpyxl import load_workbook
 
 from apps.analytics.services.segments import segment_save
+from apps.campaigns.enums import MessageStatus, Suppression
+from apps.campaigns.models import Message
+from apps.complaints.enums import Priority, TicketChannel
+from apps.complaints.services.tickets import ticket_open
 from apps.core.export_jobs import (
     STALE_AFTER,
     export_job_claim,
@@ -22,7 +26,10 @@ from apps.core.export_jobs import (
 from apps.core.models import AuditEvent, ExportJob
 from apps.core.private_files import private_storage
 from apps.core.services import audit_record
+from apps.customers.models import Customer
 from apps.dashboard.tasks import export_job_run
+from tests.campaigns.factories import broadcast
+from tests.complaints.factories import CategoryFactory, SLAPolicyFactory
 from tests.conftest import make_staff
 from tests.customers.factories import CustomerFactory
 
@@ -233,3 +240,77 @@ def test_segment_export_in_the_background(
     assert len(_csv_text(_download(client, job))) == 1 + 6  # everyone but the Beijing customer
     missing = reverse("dashboard:segment-export", args=[segment.pk + 99])
     assert client.get(missing).status_code == 404
+
+
+def _same_file_both_ways(client, url, settings, capture) -> list[list[str]]:
+    """The export of ``url`` written by a worker, checked equal to the one the request streams."""
+    threshold = settings.EXPORT_BACKGROUND_ROWS
+    with capture(execute=True):
+        response = client.get(url)
+    job = ExportJob.objects.order_by("-created_at").first()
+    assert response.status_code == 302 and job.status == ExportJob.Status.DONE
+    background = _csv_text(_download(client, job))
+    settings.EXPORT_BACKGROUND_ROWS = 10_000
+    inline = client.get(url)
+    assert _csv_text(b"".join(inline.streaming_content)) == background
+    settings.EXPORT_BACKGROUND_ROWS = threshold
+    return background
+
+
+def test_ticket_queue_export_in_the_background(
+    client, manager, many, settings, django_capture_on_commit_callbacks
+):
+    SLAPolicyFactory(position=1)
+    category = CategoryFactory(code="delivery", name_en="Delivery", name_zh_hans="配送")
+    for i, customer in enumerate(Customer.objects.order_by("pk")):
+        ticket_open(
+            customer=customer,
+            category=category,
+            subject=f"Parcel {i} late",
+            description="Still waiting.",
+            channel=TicketChannel.PHONE,
+            priority=Priority.HIGH if i % 2 else Priority.NORMAL,
+        )
+    client.force_login(manager)
+    settings.EXPORT_BACKGROUND_ROWS = 2
+    url = reverse("dashboard:ticket-export", args=["csv"]) + "?view=all&priority=high"
+    rows = _same_file_both_ways(client, url, settings, django_capture_on_commit_callbacks)
+    assert len(rows) == 1 + 3  # the page's filter holds in the worker
+    assert ExportJob.objects.get().params == {"view": "all", "priority": "high"}
+
+
+def test_campaign_messages_export_in_the_background(
+    client, manager, many, settings, django_capture_on_commit_callbacks
+):
+    campaign = broadcast(actor=manager)
+    recipients = list(Customer.objects.order_by("pk"))
+    Message.objects.bulk_create(
+        Message(
+            campaign=campaign,
+            customer=c,
+            step="send",
+            channel="email",
+            status=MessageStatus.SUPPRESSED,
+            reason=Suppression.NO_CONSENT,
+        )
+        for c in recipients
+    )
+    client.force_login(manager)
+    url = reverse("dashboard:campaign-messages-export", args=[campaign.pk, "csv"])
+    rows = _same_file_both_ways(client, url, settings, django_capture_on_commit_callbacks)
+    assert len(rows) == 1 + len(recipients)
+    missing = reverse("dashboard:campaign-messages-export", args=[campaign.pk + 99, "csv"])
+    assert client.get(missing).status_code == 404
+
+
+def test_my_exports_lists_background_jobs_with_their_links(
+    client, manager, many, django_assert_max_num_queries, django_capture_on_commit_callbacks
+):
+    job = _start(client, manager, django_capture_on_commit_callbacks)
+    with django_assert_max_num_queries(13):
+        page = client.get(reverse("dashboard:export-list")).content.decode()
+    assert reverse("dashboard:export-job-download", args=[job.pk]) in page
+    other = make_staff("Manager", email="other@test.local")
+    client.force_login(other)
+    page = client.get(reverse("dashboard:export-list")).content.decode()
+    assert str(job.pk) not in page

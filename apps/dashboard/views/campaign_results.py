@@ -24,7 +24,6 @@ from apps.campaigns.exports import campaign_export_record
 from apps.campaigns.models import Message
 from apps.campaigns.results import Results, campaign_results, conversion_window
 from apps.core.exports import (
-    XLSX_MAX_ROWS,
     csv_response,
     money_cell,
     money_header,
@@ -38,6 +37,7 @@ from apps.loyalty.enums import CouponKind
 from ..forms_campaigns import PreviewForm
 from ._helpers import paginate
 from .campaigns import VIEW, campaign_or_404, progress
+from .export_jobs import SourceExportView
 from .mixins import StaffRequiredMixin
 
 RESULTS = "campaigns.view_campaign_results"
@@ -387,75 +387,9 @@ class CampaignResultsExportView(StaffRequiredMixin, View):
         )
 
 
-def _message_rows(values, *, statuses, channels, reasons):
-    for row in values:
-        status, reason, channel, *times, label, number = row
-        yield [
-            number,
-            channels.get(channel, ""),
-            statuses.get(status, status),
-            reasons.get(reason, ""),
-            label or "",
-            *times,
-        ]
-
-
-class CampaignMessagesExportView(StaffRequiredMixin, View):
-    permission_required = (VIEW, "campaigns.view_message", RESULTS)
+class CampaignMessagesExportView(SourceExportView):
+    kind = "campaign_messages"
 
     def get(self, request, pk, fmt):
-        fmt = _fmt(fmt)
-        campaign = campaign_or_404(pk)
-        header = [
-            _("Member number"),
-            _("Channel"),
-            _("Status"),
-            _("Reason"),
-            _("Variant"),
-            pgettext("campaign", "Placed"),
-            _("Sent"),
-            _("Delivered"),
-            _("Opened"),
-            _("Clicked"),
-            _("Unsubscribed"),
-        ]
-        values = (
-            Message.objects.filter(campaign=campaign)
-            .order_by("pk")
-            .values_list(
-                "status",
-                "reason",
-                "channel",
-                "created_at",
-                "sent_at",
-                "delivered_at",
-                "opened_at",
-                "clicked_at",
-                "unsubscribed_at",
-                "variant__label",
-                "customer__member_number",
-            )
-        )
-        if fmt == "xlsx":
-            values = values[:XLSX_MAX_ROWS]
-        campaign_export_record(
-            actor=request.user,
-            campaign=campaign,
-            what="campaign_messages",
-            fmt=fmt,
-            rows=values.count(),
-        )
-        # Labels now, in the reader's language: CSV rows are written after the view returns.
-        rows = _message_rows(
-            values.iterator(chunk_size=2000),
-            statuses={k: str(v) for k, v in MessageStatus.choices},
-            channels={k: str(v) for k, v in Channel.choices},
-            reasons={k: str(v) for k, v in Suppression.choices},
-        )
-        return _write(
-            fmt,
-            filename=f"campaign-{campaign.pk}-messages-{timezone.localdate():%Y%m%d}",
-            title=_("Campaign messages"),
-            header=header,
-            rows=rows,
-        )
+        campaign_or_404(pk)
+        return super().get(request, fmt=fmt, pk=pk)

@@ -13,13 +13,18 @@ from django.views.generic import TemplateView
 
 from apps.accounts.roles import is_administrator
 from apps.core.audit import action_label, actor_display, export_history, target_type_label
+from apps.core.export_jobs import export_job_downloadable, export_jobs_for
 from apps.core.exports import yes_no
 from apps.core.models import AuditEvent
 from apps.customers.enums import Source
 from apps.customers.selectors import customer_member_numbers
 
+from ..export_sources import SOURCES
 from ._helpers import paginate
 from .mixins import StaffRequiredMixin
+
+# The newest background exports shown above the history (running ones and links that last).
+JOBS_SHOWN = 5
 
 # Who may start each export again: the permissions of its view.
 EXPORT_PERMISSIONS = {
@@ -193,7 +198,13 @@ class ExportHistoryView(StaffRequiredMixin, TemplateView):
         may_see_all = is_administrator(user)
         everyone = may_see_all and self.request.GET.get("scope") == "all"
         page_obj = paginate(export_history(actor_id=None if everyone else user.pk), self.request)
+        jobs = [] if everyone else export_jobs_for(user=user, limit=JOBS_SHOWN)
+        for job in jobs:
+            source = SOURCES.get(job.kind)
+            job.title = source.title if source is not None else job.kind
+            job.downloadable = export_job_downloadable(job=job, user=user)
         return super().get_context_data(
+            jobs=jobs,
             page_obj=page_obj,
             rows=past_exports(list(page_obj.object_list), user),
             everyone=everyone,

@@ -6,45 +6,31 @@ whatever the number of responses; free text of identified members needs
 
 import datetime as dt
 
-from django import forms
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from django.views import View
 from django.views.generic import TemplateView
 
 from apps.core.exports import csv_response, xlsx_response
 from apps.surveys import analysis, stats
 from apps.surveys.enums import Measure, ScoreGroup
-from apps.surveys.exports import report_export, responses_export_rows
+from apps.surveys.exports import report_export
 from apps.surveys.models import Survey
 from apps.surveys.reports import REPORT_TABLES, report_table
 from apps.surveys.selectors import question_list
 
+from ..forms_surveys import PeriodForm, survey_period
 from ._helpers import paginate
+from .export_jobs import SourceExportView
 from .mixins import StaffRequiredMixin
 
 FORMATS = ("csv", "xlsx")
 
 
-class PeriodForm(forms.Form):
-    since = forms.DateField(label=gettext_lazy("From"), required=False)
-    until = forms.DateField(label=gettext_lazy("To"), required=False)
-    by = forms.ChoiceField(
-        label=gettext_lazy("Trend by"),
-        required=False,
-        choices=[("week", gettext_lazy("Week")), ("month", gettext_lazy("Month"))],
-    )
-
-
 def _period(request) -> tuple[PeriodForm, dt.date | None, dt.date | None, str]:
-    form = PeriodForm(request.GET)
-    if not form.is_valid():
-        return form, None, None, "week"
-    data = form.cleaned_data
-    return form, data.get("since"), data.get("until"), data.get("by") or "week"
+    return survey_period(request.GET)
 
 
 def _filters(since, until) -> dict[str, str]:
@@ -157,26 +143,15 @@ def _write(fmt: str, filename: str, title: str):
     return write
 
 
-class SurveyResponsesExportView(SurveyAccessMixin, View):
+class SurveyResponsesExportView(SurveyAccessMixin, SourceExportView):
     """Every response (within the page's dates) as CSV or XLSX; audited."""
 
+    kind = "survey_responses"
     permission_required = ("surveys.view_survey", "surveys.export_responses")
 
     def get(self, request, pk, fmt):
-        if fmt not in FORMATS:
-            raise Http404
-        survey = self.survey()
-        _form, since, until, _by = _period(request)
-        export = responses_export_rows(
-            survey=survey,
-            actor=request.user,
-            fmt=fmt,
-            qs=analysis.response_qs(survey=survey, since=since, until=until),
-            identified=request.user.has_perm("surveys.view_text_answers"),
-            filters=_filters(since, until),
-        )
-        filename = f"survey-{survey.slug}-responses-{timezone.localdate():%Y%m%d}"
-        return _write(fmt, filename, str(survey.title))(export.header, export.rows)
+        self.survey()
+        return super().get(request, fmt=fmt, pk=pk)
 
 
 class SurveyReportExportView(SurveyAccessMixin, View):

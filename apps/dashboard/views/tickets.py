@@ -14,9 +14,9 @@ from django.views.generic import TemplateView
 from apps.accounts.models import User
 from apps.complaints.enums import Priority, TicketChannel, TicketStatus
 from apps.complaints.exceptions import TicketNotFound
-from apps.complaints.exports import tickets_export
 from apps.complaints.member_selectors import ticket_attachments
 from apps.complaints.models import Compensation, Team
+from apps.complaints.queue_filters import queue_filters_parse
 from apps.complaints.selectors import categories_labelled
 from apps.complaints.services.compensation import compensation_decide, compensation_request
 from apps.complaints.services.conversation import staff_reply
@@ -29,7 +29,6 @@ from apps.complaints.services.tickets import (
     tickets_bulk_assign,
 )
 from apps.complaints.staff_selectors import (
-    SORTS,
     VIEWS,
     QueueFilters,
     agents,
@@ -47,7 +46,6 @@ from apps.complaints.staff_selectors import (
     view_counts,
 )
 from apps.core.exceptions import ApplicationError
-from apps.core.exports import csv_response, xlsx_response
 from apps.core.private_files import private_file_response
 from apps.customers.exceptions import CustomerNotFound
 from apps.customers.selectors import customer_get
@@ -63,6 +61,7 @@ from ..forms_tickets import (
     TriageForm,
 )
 from ._helpers import paginate
+from .export_jobs import SourceExportView
 from .form_page import FormPageView
 from .mixins import StaffRequiredMixin
 
@@ -90,21 +89,7 @@ def _int(value) -> int | None:
 
 
 def _filters(request) -> QueueFilters:
-    get = request.GET
-    view = get.get("view") or (
-        "mine" if request.user.has_perm("complaints.work_ticket") else "open"
-    )
-    return QueueFilters(
-        view=view if view in VIEWS else "open",
-        status=get.get("status", "") if get.get("status") in TicketStatus.values else "",
-        priority=get.get("priority", "") if get.get("priority") in Priority.values else "",
-        category=_int(get.get("category")),
-        team=_int(get.get("team")),
-        assignee=_int(get.get("assignee")),
-        channel=get.get("channel", "") if get.get("channel") in TicketChannel.values else "",
-        q=get.get("q", "")[:100],
-        sort=get.get("sort", "due") if get.get("sort") in SORTS else "due",
-    )
+    return queue_filters_parse(request.GET, user=request.user)
 
 
 class TicketListView(StaffRequiredMixin, TemplateView):
@@ -138,22 +123,10 @@ class TicketListView(StaffRequiredMixin, TemplateView):
         )
 
 
-class TicketExportView(StaffRequiredMixin, View):
+class TicketExportView(SourceExportView):
     """The queue as filtered, as CSV or XLSX (audited)."""
 
-    permission_required = ("complaints.view_ticket", "complaints.view_complaint_reports")
-
-    def get(self, request, fmt):
-        if fmt not in ("csv", "xlsx"):
-            raise Http404
-        filters = _filters(request)
-        qs = ticket_queue(user=request.user, filters=filters, now=timezone.now())
-        export = tickets_export(qs=qs, actor=request.user, fmt=fmt, filters=vars(filters))
-        filename = f"complaints-{timezone.localdate():%Y%m%d}"
-        if fmt == "csv":
-            return csv_response(filename=filename, header=export.header, rows=export.rows)
-        title = str(_("Complaints"))
-        return xlsx_response(filename=filename, title=title, header=export.header, rows=export.rows)
+    kind = "tickets"
 
 
 class TicketCreateView(FormPageView):
