@@ -11,7 +11,10 @@ window before, a year earlier and four earlier windows for the trend.
 import datetime as dt
 from dataclasses import dataclass, field
 
+from django.db.models import Q
+
 from .kpis import (
+    BY_KEY,
     DEFAULT_WINDOW,
     DEFINITIONS,
     EVERYONE,
@@ -129,3 +132,41 @@ def kpi_board(*, day: dt.date, window: int = DEFAULT_WINDOW, scope: Scope = EVER
             )
         )
     return Board(day=day, window=window, scope=scope, live=live, trend_days=trend_days, cards=cards)
+
+
+HEADLINE_LAG_DAYS = 7  # the home page reads a snapshot at most this many days old
+
+
+def kpi_headline(*, day: dt.date, keys: tuple[str, ...]) -> Board | None:
+    """A few KPIs for the programme as the latest daily snapshot up to ``day`` has them, each
+    against the window before (no trend): one query, never a live computation, so a home page
+    stays cheap. None when no snapshot was taken in the last ``HEADLINE_LAG_DAYS`` days (the KPI
+    page computes live then)."""
+    back = dt.timedelta(days=DEFAULT_WINDOW)
+    lag = dt.timedelta(days=HEADLINE_LAG_DAYS)
+    rows = KPISnapshot.objects.filter(scope=EVERYONE.key, window_days=DEFAULT_WINDOW).filter(
+        Q(day__gt=day - lag, day__lte=day) | Q(day__gt=day - lag - back, day__lte=day - back)
+    )
+    stored: dict[dt.date, Values] = dict(rows.values_list("day", "values"))
+    recent = [d for d in stored if d > day - lag]
+    if not recent:
+        return None
+    latest = max(recent)
+    current, before = stored[latest], stored.get(latest - back) or {}
+    cards = [
+        Card(
+            kpi=BY_KEY[key],
+            value=current.get(key),
+            previous=before.get(key),
+            last_year=None,
+        )
+        for key in keys
+    ]
+    return Board(
+        day=latest,
+        window=DEFAULT_WINDOW,
+        scope=EVERYONE,
+        live=False,
+        trend_days=[],
+        cards=cards,
+    )

@@ -7,6 +7,9 @@ from .views import campaign_preview, campaign_results, campaigns
 
 urlpatterns = [
     path("campaigns/", campaigns.CampaignListView.as_view(), name="campaign-list"),
+    path(
+        "campaigns/export/", campaigns.CampaignListExportView.as_view(), name="campaign-list-export"
+    ),
     path("campaigns/new/", campaigns.CampaignCreateView.as_view(), name="campaign-create"),
     path(
         "campaigns/<int:pk>/",

@@ -13,6 +13,7 @@ from .views import loyalty_tiers as tiers
 urlpatterns = [
     path("loyalty/programme/", programme.ProgrammeEditView.as_view(), name="loyalty-programme"),
     path("loyalty/rules/", rules.EarnRuleListView.as_view(), name="loyalty-rule-list"),
+    path("loyalty/rules/export/", rules.EarnRuleExportView.as_view(), name="loyalty-rule-export"),
     path("loyalty/rules/new/", rules.EarnRuleCreateView.as_view(), name="loyalty-rule-create"),
     path(
         "loyalty/rules/preview/",
@@ -26,9 +27,15 @@ urlpatterns = [
         name="loyalty-rule-deactivate",
     ),
     path("loyalty/tiers/", tiers.TierListView.as_view(), name="loyalty-tier-list"),
+    path("loyalty/tiers/export/", tiers.TierExportView.as_view(), name="loyalty-tier-export"),
     path("loyalty/tiers/new/", tiers.TierCreateView.as_view(), name="loyalty-tier-create"),
     path("loyalty/tiers/<int:pk>/", tiers.TierEditView.as_view(), name="loyalty-tier-edit"),
     path("loyalty/rewards/", rewards.RewardListView.as_view(), name="loyalty-reward-list"),
+    path(
+        "loyalty/rewards/export/",
+        rewards.RewardExportView.as_view(),
+        name="loyalty-reward-export",
+    ),
     path("loyalty/rewards/new/", rewards.RewardCreateView.as_view(), name="loyalty-reward-create"),
     path("loyalty/rewards/<int:pk>/", rewards.RewardEditView.as_view(), name="loyalty-reward-edit"),
     path(
@@ -40,6 +47,11 @@ urlpatterns = [
         "loyalty/redemptions/",
         redemptions.RedemptionQueueView.as_view(),
         name="loyalty-redemption-list",
+    ),
+    path(
+        "loyalty/redemptions/export/",
+        redemptions.RedemptionExportView.as_view(),
+        name="loyalty-redemption-export",
     ),
     path(
         "loyalty/redemptions/fulfil/",
@@ -84,12 +96,18 @@ urlpatterns = [
     ),
     path("loyalty/approvals/", views.AdjustmentQueueView.as_view(), name="loyalty-approval-list"),
     path(
+        "loyalty/approvals/export/",
+        views.AdjustmentExportView.as_view(),
+        name="loyalty-approval-export",
+    ),
+    path(
         "loyalty/approvals/<int:pk>/",
         views.AdjustmentDecideView.as_view(),
         name="loyalty-approval-decide",
     ),
     path("loyalty/liability/", views.LiabilityView.as_view(), name="loyalty-liability"),
     path("loyalty/ledger/", views.LedgerVerificationView.as_view(), name="loyalty-ledger"),
+    path("loyalty/ledger/export/", views.LedgerExportView.as_view(), name="loyalty-ledger-export"),
     path(
         "loyalty/liability/export.<str:fmt>",
         views.LiabilityExportView.as_view(),

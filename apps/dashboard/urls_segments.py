@@ -7,6 +7,7 @@ from .views import analytics, segments
 
 urlpatterns = [
     path("segments/", segments.SegmentListView.as_view(), name="segment-list"),
+    path("segments/export/", segments.SegmentListExportView.as_view(), name="segment-list-export"),
     path("segments/new/", segments.SegmentCreateView.as_view(), name="segment-create"),
     path("segments/count/", segments.SegmentCountView.as_view(), name="segment-count"),
     path("segments/<int:pk>/", segments.SegmentDetailView.as_view(), name="segment-detail"),

@@ -160,6 +160,28 @@ def transaction_list(
     return qs.select_related(*LEDGER_RELATED).order_by("-id")
 
 
+def ledger_list(
+    *,
+    kind: str = "",
+    since: dt.date | None = None,
+    until: dt.date | None = None,
+    member: str = "",
+) -> QuerySet[PointsTransaction]:
+    """The whole points ledger in the order it was written (the staff export): ``kind`` (a
+    ``TxKind``; blank for all), ``since`` and ``until`` days in the business time zone, both
+    included, ``member`` a member number."""
+    qs = PointsTransaction.objects.all()
+    if kind:
+        qs = qs.filter(kind=kind)
+    if since is not None:
+        qs = qs.filter(created_at__gte=_day_start(since))
+    if until is not None:
+        qs = qs.filter(created_at__lt=_day_start(until + dt.timedelta(days=1)))
+    if member:
+        qs = qs.filter(account__customer__member_number=member)
+    return qs.order_by("id")
+
+
 def _day_start(day: dt.date) -> dt.datetime:
     return timezone.make_aware(dt.datetime.combine(day, dt.time.min))
 

@@ -4,27 +4,11 @@ send polls. Every write goes through ``apps.campaigns.services.lifecycle``; the 
 Celery. The detail page, the messages and the exports are in ``campaign_results``, the preview
 and the test send in ``campaign_preview``.
 
-Reads that ``apps.campaigns`` has no selector for yet (the list's figures, a campaign by pk)
-are small queries here, marked as such, to move into ``apps/campaigns/selectors.py``."""
-
-import datetime as dt
+The list and its figures are read by ``apps.campaigns.listing`` (the list's export reads them
+too). A read that ``apps.campaigns`` has no selector for yet (a campaign by pk) is a small query
+here, marked as such, to move into ``apps/campaigns/selectors.py``."""
 
 from django.contrib import messages
-from django.db.models import (
-    BooleanField,
-    Case,
-    Count,
-    DateTimeField,
-    DurationField,
-    Exists,
-    ExpressionWrapper,
-    F,
-    OuterRef,
-    Q,
-    Value,
-    When,
-)
-from django.db.models.functions import Coalesce
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -33,7 +17,8 @@ from django.views import View
 from django.views.generic import TemplateView
 
 from apps.campaigns.enums import CampaignKind, CampaignStatus, MessageStatus
-from apps.campaigns.models import Campaign, CampaignSettings, Message
+from apps.campaigns.listing import campaign_figures, campaign_list
+from apps.campaigns.models import Campaign, CampaignSettings
 from apps.campaigns.services.delivery import campaign_counts
 from apps.campaigns.services.lifecycle import (
     CONTENT_FIELDS,
@@ -47,11 +32,12 @@ from apps.campaigns.tasks import send_soon
 from apps.campaigns.templating import CONTEXT_NAMES, LINK_NAMES
 from apps.core.exceptions import ApplicationError
 from apps.core.forms import add_service_error
-from apps.customers.enums import Channel, OrderStatus
-from apps.customers.models import Order
+from apps.customers.enums import Channel
 
 from ..forms_campaigns import CampaignForm, PreviewForm, VariantFormSet, variant_initial
+from ..list_filters import campaign_filters_parse
 from ._helpers import paginate
+from .export_jobs import SourceExportView
 from .mixins import StaffRequiredMixin
 
 VIEW = "campaigns.view_campaign"
@@ -94,85 +80,6 @@ def campaign_or_404(pk: int) -> Campaign:
     return campaign
 
 
-def campaign_list(*, kind: str = "", status: str = ""):
-    qs = Campaign.objects.select_related("segment").order_by("-created_at", "-pk")
-    if kind:
-        qs = qs.filter(kind=kind)
-    if status:
-        qs = qs.filter(status=status)
-    return qs
-
-
-def campaign_figures(*, campaigns: list[Campaign]) -> dict[int, dict]:
-    """Per campaign: messages placed and reached, and the conversions of the treated and the
-    holdout — two grouped queries for a whole page of campaigns. Treated and holdout as in
-    ``apps.campaigns.results`` (everyone drawn into a variant; everyone held out), a conversion
-    an order not fully refunded within the window after the message (after placement when
-    never sent)."""
-    campaign_ids = [c.pk for c in campaigns]
-    keys = ("placed", "reached", "treated", "treated_conv", "holdout", "holdout_conv")
-    figures = {pk: dict.fromkeys(keys, 0) for pk in campaign_ids}
-    if not campaign_ids:
-        return figures
-    reached = Q(status__in=[MessageStatus.SENT, MessageStatus.DELIVERED])
-    for row in (
-        Message.objects.filter(campaign_id__in=campaign_ids)
-        .values("campaign_id")
-        .annotate(placed=Count("pk"), reached=Count("pk", filter=reached))
-    ):
-        figures[row["campaign_id"]].update(placed=row["placed"], reached=row["reached"])
-    default = CampaignSettings.get().conversion_days
-    by_window: dict[int, list[int]] = {}
-    for c in campaigns:
-        by_window.setdefault(c.conversion_days or default, []).append(c.pk)
-    # The window as a constant per campaign (a few distinct values a page): portable SQL, where
-    # days × interval is not (SQLite).
-    window = Case(
-        *(
-            When(campaign_id__in=ids, then=Value(dt.timedelta(days=days)))
-            for days, ids in by_window.items()
-        ),
-        output_field=DurationField(),
-    )
-    converted = Exists(
-        Order.objects.filter(
-            customer_id=OuterRef("customer_id"),
-            placed_at__gte=OuterRef("base"),
-            placed_at__lt=OuterRef("until"),
-        ).exclude(status=OrderStatus.REFUNDED)
-    )
-    rows = (
-        Message.objects.filter(campaign_id__in=campaign_ids)
-        .filter(Q(variant__isnull=False) | Q(status=MessageStatus.HOLDOUT))
-        .annotate(
-            base=Coalesce("sent_at", "created_at", output_field=DateTimeField()),
-            window=window,
-        )
-        .annotate(until=ExpressionWrapper(F("base") + F("window"), DateTimeField()))
-        .annotate(
-            converted=converted,
-            held=Case(
-                When(status=MessageStatus.HOLDOUT, then=Value(True)),
-                default=Value(False),
-                output_field=BooleanField(),
-            ),
-        )
-        .values("campaign_id", "held")
-        .annotate(members=Count("pk"), conversions=Count("pk", filter=Q(converted=True)))
-    )
-    for row in rows:
-        group = "holdout" if row["held"] else "treated"
-        figures[row["campaign_id"]][group] = row["members"]
-        figures[row["campaign_id"]][f"{group}_conv"] = row["conversions"]
-    for values in figures.values():
-        for group in ("treated", "holdout"):
-            n = values[group]
-            values[f"{group}_rate"] = values[f"{group}_conv"] * 100 / n if n else None
-        both = values["treated_rate"] is not None and values["holdout_rate"] is not None
-        values["uplift"] = values["treated_rate"] - values["holdout_rate"] if both else None
-    return figures
-
-
 # --- list ---------------------------------------------------------------------------------------
 
 
@@ -181,9 +88,8 @@ class CampaignListView(StaffRequiredMixin, TemplateView):
     template_name = "dashboard/campaigns/list.html"
 
     def get_context_data(self, **kwargs):
-        q = self.request.GET
-        kind = q.get("kind", "") if q.get("kind", "") in CampaignKind.values else ""
-        status = q.get("status", "") if q.get("status", "") in CampaignStatus.values else ""
+        filters = campaign_filters_parse(self.request.GET)
+        kind, status = filters["kind"], filters["status"]
         page = paginate(campaign_list(kind=kind, status=status), self.request)
         figures = campaign_figures(campaigns=list(page.object_list))
         rows = [(c, figures[c.pk]) for c in page.object_list]
@@ -196,6 +102,10 @@ class CampaignListView(StaffRequiredMixin, TemplateView):
             statuses=CampaignStatus.choices,
             **kwargs,
         )
+
+
+class CampaignListExportView(SourceExportView):
+    kind = "campaigns"
 
 
 # --- create and edit ----------------------------------------------------------------------------

@@ -12,12 +12,14 @@ from django.utils.translation import gettext_lazy as _
 from django.views.generic import TemplateView
 
 from apps.accounts.roles import is_administrator
+from apps.campaigns.enums import CampaignKind, CampaignStatus
 from apps.core.audit import action_label, actor_display, export_history, target_type_label
 from apps.core.export_jobs import export_job_downloadable, export_jobs_for
 from apps.core.exports import yes_no
 from apps.core.models import AuditEvent
 from apps.customers.enums import Source
 from apps.customers.selectors import customer_member_numbers
+from apps.loyalty.enums import RedemptionStatus, RewardKind, TxKind
 
 from ..export_sources import SOURCES
 from ._helpers import paginate
@@ -34,6 +36,14 @@ EXPORT_PERMISSIONS = {
     "export.liability": ("loyalty.view_liability",),
     "export.coupons": ("loyalty.view_couponbatch", "loyalty.add_couponbatch"),
     "customer.export": ("customers.export_customer",),
+    "export.ledger": ("loyalty.view_ledgerverification",),
+    "export.redemptions": ("loyalty.fulfil_redemption",),
+    "export.approvals": ("loyalty.approve_adjustment",),
+    "export.rewards": ("loyalty.view_reward",),
+    "export.earn_rules": ("loyalty.view_earnrule",),
+    "export.tiers": ("loyalty.view_tier",),
+    "export.campaigns": ("campaigns.view_campaign",),
+    "export.segments": ("analytics.view_segment",),
 }
 
 FILTER_LABELS = {
@@ -56,6 +66,14 @@ FILTER_LABELS = {
     "since": _("From"),
     "until": _("To"),
     "by": _("Trend by"),
+    "kind": _("Kind"),
+    "status": _("Status"),
+    "active": _("Active"),
+}
+# The lists' kind and status filters (their codes do not clash across lists).
+CHOICE_LABELS = {
+    "kind": dict([*RewardKind.choices, *TxKind.choices, *CampaignKind.choices]),
+    "status": dict([*RedemptionStatus.choices, *CampaignStatus.choices]),
 }
 SORT_LABELS = {
     "joined": _("Joined, oldest first"),
@@ -104,8 +122,10 @@ def _filter_order(item: tuple[str, str]) -> tuple[int, str]:
 def _filter_value(key: str, value) -> str:
     if key == "source":
         return str(Source(value).label) if value in Source.values else str(value)
-    if key == "portal":
+    if key in ("portal", "active"):
         return yes_no(value == "yes") if value in ("yes", "no") else str(value)
+    if key in CHOICE_LABELS:
+        return str(CHOICE_LABELS[key].get(value, value))
     if key == "sort":
         return str(SORT_LABELS.get(value, value))
     if key == "action":
@@ -149,6 +169,14 @@ def _again_url(event: AuditEvent, filters: dict[str, str], fmt: str, user) -> st
         "export.customers": "dashboard:customer-export",
         "export.orders": "dashboard:order-export",
         "export.audit": "dashboard:audit-export",
+        "export.ledger": "dashboard:loyalty-ledger-export",
+        "export.redemptions": "dashboard:loyalty-redemption-export",
+        "export.approvals": "dashboard:loyalty-approval-export",
+        "export.rewards": "dashboard:loyalty-reward-export",
+        "export.earn_rules": "dashboard:loyalty-rule-export",
+        "export.tiers": "dashboard:loyalty-tier-export",
+        "export.campaigns": "dashboard:campaign-list-export",
+        "export.segments": "dashboard:segment-list-export",
     }[event.action]
     return f"{reverse(name)}?{urlencode({'format': fmt, **filters})}"
 

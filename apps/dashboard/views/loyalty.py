@@ -38,8 +38,10 @@ from apps.loyalty.staff_selectors import (
     points_by_tier,
 )
 
+from ..forms_ledger import LedgerFilterForm
 from ..forms_loyalty import AdjustmentDecideForm, PeriodForm, PointsAdjustForm
 from ._helpers import paginate
+from .export_jobs import SourceExportView
 from .form_page import FormPageView
 from .mixins import StaffRequiredMixin
 
@@ -141,6 +143,10 @@ class AdjustmentQueueView(StaffRequiredMixin, TemplateView):
         return super().get_context_data(
             page_obj=paginate(adjustments_pending_for_staff(), self.request), **kwargs
         )
+
+
+class AdjustmentExportView(SourceExportView):
+    kind = "approvals"
 
 
 class AdjustmentDecideView(StaffRequiredMixin, View):
@@ -252,5 +258,12 @@ class LedgerVerificationView(StaffRequiredMixin, TemplateView):
             latest=latest,
             stale=ledger_verification_stale(latest),
             page_obj=paginate(ledger_verification_list(), self.request),
+            ledger_form=LedgerFilterForm(self.request.GET or None),
             **kwargs,
         )
+
+
+class LedgerExportView(SourceExportView):
+    """The points ledger itself, under the filters of the page's export form."""
+
+    kind = "ledger"

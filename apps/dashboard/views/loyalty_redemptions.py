@@ -16,7 +16,9 @@ from apps.loyalty.services import redemption_cancel, redemption_fulfil, redempti
 from apps.loyalty.staff_selectors import fulfilment_queue
 
 from ..forms_loyalty import BulkFulfilForm, CancelRedemptionForm, FulfilForm
+from ..list_filters import redemption_status_param
 from ._helpers import paginate
+from .export_jobs import SourceExportView
 from .mixins import StaffRequiredMixin
 
 
@@ -25,8 +27,7 @@ class RedemptionQueueView(StaffRequiredMixin, TemplateView):
     template_name = "dashboard/loyalty/redemptions.html"
 
     def get_context_data(self, **kwargs):
-        status = self.request.GET.get("status", RedemptionStatus.REQUESTED)
-        status = status if status in RedemptionStatus.values else RedemptionStatus.REQUESTED
+        status = redemption_status_param(self.request.GET)
         return super().get_context_data(
             page_obj=paginate(fulfilment_queue(status=status), self.request),
             status=status,
@@ -35,6 +36,10 @@ class RedemptionQueueView(StaffRequiredMixin, TemplateView):
             cancel_form=CancelRedemptionForm(),
             **kwargs,
         )
+
+
+class RedemptionExportView(SourceExportView):
+    kind = "redemptions"
 
 
 class RedemptionActionView(StaffRequiredMixin, View):

@@ -13,7 +13,9 @@ from apps.loyalty.services.configuration import reward_create, reward_restock, r
 from apps.loyalty.staff_selectors import reward_list_for_staff
 
 from ..forms_loyalty import RestockForm, RewardCreateForm, RewardForm
+from ..list_filters import reward_filters_parse
 from ._helpers import paginate
+from .export_jobs import SourceExportView
 from .form_page import FormPageView
 from .mixins import StaffRequiredMixin
 
@@ -23,16 +25,18 @@ class RewardListView(StaffRequiredMixin, TemplateView):
     template_name = "dashboard/loyalty/rewards.html"
 
     def get_context_data(self, **kwargs):
-        query = self.request.GET.get("q", "").strip()[:100]
-        kind = self.request.GET.get("kind", "")
-        kind = kind if kind in RewardKind.values else ""
+        filters = reward_filters_parse(self.request.GET)
         return super().get_context_data(
-            page_obj=paginate(reward_list_for_staff(query=query, kind=kind), self.request),
-            query=query,
-            kind=kind,
+            page_obj=paginate(reward_list_for_staff(**filters), self.request),
+            query=filters["query"],
+            kind=filters["kind"],
             kinds=RewardKind.choices,
             **kwargs,
         )
+
+
+class RewardExportView(SourceExportView):
+    kind = "rewards"
 
 
 class RewardCreateView(FormPageView):

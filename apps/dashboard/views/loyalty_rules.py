@@ -24,7 +24,9 @@ from apps.loyalty.services.earning import earn_rule_trial
 from apps.loyalty.staff_selectors import earn_rule_list
 
 from ..forms_loyalty import EarnPreviewForm, EarnRuleForm
+from ..list_filters import earn_rule_active_param
 from ._helpers import paginate
+from .export_jobs import SourceExportView
 from .form_page import FormPageView
 from .mixins import StaffRequiredMixin
 
@@ -34,10 +36,14 @@ class EarnRuleListView(StaffRequiredMixin, TemplateView):
     template_name = "dashboard/loyalty/rules.html"
 
     def get_context_data(self, **kwargs):
-        active = self.request.GET.get("active", "")
+        active = earn_rule_active_param(self.request.GET)
         return super().get_context_data(
             page_obj=paginate(earn_rule_list(active=active), self.request), active=active, **kwargs
         )
+
+
+class EarnRuleExportView(SourceExportView):
+    kind = "earn_rules"
 
 
 class EarnRuleCreateView(FormPageView):

@@ -14,6 +14,7 @@ from apps.loyalty.services.tiers import TIER_CREATE_FIELDS
 from apps.loyalty.staff_selectors import tier_list_with_members, tier_new_defaults
 
 from ..forms_loyalty import TierForm
+from .export_jobs import SourceExportView
 from .form_page import FormPageView
 from .mixins import StaffRequiredMixin
 
@@ -24,6 +25,10 @@ class TierListView(StaffRequiredMixin, TemplateView):
 
     def get_context_data(self, **kwargs):
         return super().get_context_data(tiers=list(tier_list_with_members()), **kwargs)
+
+
+class TierExportView(SourceExportView):
+    kind = "tiers"
 
 
 class TierCreateForm(TierForm):

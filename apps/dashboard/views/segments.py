@@ -97,6 +97,10 @@ class SegmentListView(StaffRequiredMixin, TemplateView):
         return super().get_context_data(segments=list(segment_list()), **kwargs)
 
 
+class SegmentListExportView(SourceExportView):
+    kind = "segments"
+
+
 class _SegmentFormView(StaffRequiredMixin, TemplateView):
     template_name = "dashboard/segments/form.html"
     segment = None
