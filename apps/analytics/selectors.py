@@ -73,3 +73,19 @@ def metrics_distribution() -> dict[str, dict[str, int]]:
         segments[segment] = segments.get(segment, 0) + n
         bands[band] = bands.get(band, 0) + n
     return {"segments": segments, "bands": bands}
+
+
+def segment_list_largest(*, limit: int = 5) -> list[Segment]:
+    """The segments with the most customers at their last count (never counted ones left out)."""
+    return list(
+        Segment.objects.filter(last_count__isnull=False).order_by("-last_count", "name", "pk")[
+            :limit
+        ]
+    )
+
+
+def segment_list_recently_counted(*, limit: int = 5) -> list[Segment]:
+    """The segments counted most recently: what colleagues are working on."""
+    return list(
+        Segment.objects.filter(counted_at__isnull=False).order_by("-counted_at", "-pk")[:limit]
+    )

@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from django.db.models import Count, F, Q, QuerySet, Sum
+from django.db.models import Count, F, Q, QuerySet, Sum, Window
 from django.db.models.functions import Coalesce, TruncMonth
 from django.utils import timezone
 
@@ -118,6 +118,13 @@ def adjustments_pending_for_staff() -> QuerySet[PointsAdjustment]:
         .select_related("account__customer", "account__tier", "requested_by")
         .order_by("requested_at", "id")
     )
+
+
+def adjustments_pending_oldest(*, limit: int = 5) -> tuple[list[PointsAdjustment], int]:
+    """The ``limit`` adjustments waiting longest for a manager, and how many wait in all (one
+    query: the total rides along as a window count)."""
+    rows = list(adjustments_pending_for_staff().annotate(waiting=Window(Count("pk")))[:limit])
+    return rows, rows[0].waiting if rows else 0
 
 
 # --- liability report ---------------------------------------------------------------------------
