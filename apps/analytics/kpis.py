@@ -17,7 +17,7 @@ rate has no denominator), which is what :class:`~apps.analytics.models.KPISnapsh
 
 import datetime as dt
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.db.models import Count, F, Q, QuerySet, Sum
@@ -287,6 +287,8 @@ class Scope:
     store_id: int | None = None
     tier_id: int | None = None
     segment_id: int | None = None
+    # The segment's rules, read once per scope (a page computes dozens of figures in one).
+    _segment_rules: list = field(default_factory=list, compare=False, hash=False, repr=False)
 
     @property
     def key(self) -> str:
@@ -316,10 +318,18 @@ class Scope:
         if self.tier_id:
             qs = qs.filter(loyalty_account__tier_id=self.tier_id)
         if self.segment_id:
-            segment = Segment.objects.filter(pk=self.segment_id).first()
-            rules = segment.rules if segment else {"all": []}
+            rules = self.segment_rules()
+            if rules is None:  # a segment deleted since matches nobody
+                return qs.none()
             qs = qs.filter(pk__in=segment_customers(rules).values("pk"))
         return qs
+
+    def segment_rules(self) -> dict | None:
+        """The segment's rules, None when it is gone."""
+        if not self._segment_rules:
+            segment = Segment.objects.filter(pk=self.segment_id).first()
+            self._segment_rules.append(segment.rules if segment else None)
+        return self._segment_rules[0]
 
     def orders(self) -> QuerySet[Order]:
         """Members' orders in scope: a store scope counts the orders placed in the store."""

@@ -110,6 +110,8 @@ class KPIView(StaffRequiredMixin, TemplateView):
                 [
                     {
                         "kpi": card.kpi,
+                        # Only a figure has people behind it: "–" (no data) is not a link.
+                        "people": card.kpi.people and card.value is not None,
                         "value": display(card.value, card.kpi.unit),
                         "previous": display(card.previous, card.kpi.unit),
                         "last_year": display(card.last_year, card.kpi.unit),
