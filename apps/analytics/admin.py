@@ -3,7 +3,9 @@
 Segments are saved through ``segment_save`` (the rules are checked in the one place every way in
 uses; a refusal shows on the form and nothing is written) and deleted through
 ``segment_delete`` (refused while a snapshot exists). Metrics, fits, snapshots and the at-risk
-list are computed: view-only here. The settings row is edited by Administrators."""
+list are computed: view-only here. The settings row is edited by Administrators. Report
+subscriptions are saved and deleted through ``services.reports`` (checked and audited there);
+their deliveries are a read-only log."""
 
 from django import forms
 from django.contrib import admin, messages
@@ -18,10 +20,17 @@ from .models import (
     AtRiskEntry,
     CustomerMetrics,
     ModelFit,
+    ReportDelivery,
+    ReportSubscription,
     Segment,
     SegmentSnapshot,
 )
 from .rules.compiler import rules_validate
+from .services.reports import (
+    report_subscription_create,
+    report_subscription_delete,
+    report_subscription_update,
+)
 from .services.segments import segment_delete, segment_save
 
 
@@ -119,3 +128,43 @@ class AnalyticsSettingsAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+
+@admin.register(ReportSubscription)
+class ReportSubscriptionAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "weekday", "day_of_month", "hour", "role", "active"]
+    list_display += ["last_sent_period", "last_sent_at"]
+    list_filter = ["report", "frequency", "active"]
+    list_select_related = ["role"]
+    fields = ["report", "frequency", "weekday", "day_of_month", "hour", "role", "addresses"]
+    fields += ["language", "active", "created_by", "last_sent_period", "last_sent_at"]
+    readonly_fields = ["created_by", "last_sent_period", "last_sent_at"]
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except ApplicationError as exc:
+            self.message_user(request, exc.message, level=messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
+
+    def save_model(self, request, obj, form, change):
+        data = {name: form.cleaned_data.get(name) for name in self.fields[:9]}
+        if change:
+            saved = report_subscription_update(subscription=obj, actor=request.user, **data)
+        else:
+            saved = report_subscription_create(actor=request.user, **data)
+        obj.pk = saved.pk
+
+    def delete_model(self, request, obj):
+        report_subscription_delete(subscription=obj, actor=request.user)
+
+    def delete_queryset(self, request, queryset):
+        for subscription in queryset.order_by("pk"):
+            report_subscription_delete(subscription=subscription, actor=request.user)
+
+
+@admin.register(ReportDelivery)
+class ReportDeliveryAdmin(ViewOnly, admin.ModelAdmin):
+    list_display = ["subscription", "period", "status", "attempts", "started_at", "finished_at"]
+    list_filter = ["status"]
+    list_select_related = ["subscription"]

@@ -42,3 +42,34 @@ class Reason(models.TextChoices):
     OPEN_TICKET = "open_ticket", _("Open complaint")
     DETRACTOR = "detractor", _("Detractor in the last NPS survey")
     POINTS_EXPIRING = "points_expiring", _("Points expiring unredeemed")
+
+
+class ReportKind(models.TextChoices):
+    """The reports a subscription can receive (``report_content`` builds each)."""
+
+    KPI = "kpi", _("KPI summary")
+    AT_RISK = "at_risk", _("At-risk customers")
+    COMPLAINTS = "complaints", _("Complaints report")
+
+
+class ReportFrequency(models.TextChoices):
+    WEEKLY = "weekly", _("Weekly")
+    MONTHLY = "monthly", _("Monthly")
+
+
+class Weekday(models.IntegerChoices):
+    MONDAY = 0, _("Monday")
+    TUESDAY = 1, _("Tuesday")
+    WEDNESDAY = 2, _("Wednesday")
+    THURSDAY = 3, _("Thursday")
+    FRIDAY = 4, _("Friday")
+    SATURDAY = 5, _("Saturday")
+    SUNDAY = 6, _("Sunday")
+
+
+class DeliveryStatus(models.TextChoices):
+    SENDING = "sending", _("Sending")
+    SENT = "sent", _("Sent")
+    PARTIAL = "partial", _("Some recipients failed")
+    FAILED = "failed", _("Failed")
+    SKIPPED = "skipped", _("Nothing to report")

@@ -21,3 +21,27 @@ class SegmentNotFound(ApplicationError):
     code = "not_found"
     status = 404
     default_message = _("No such segment.")
+
+
+class ReportSubscriptionInvalid(ApplicationError):
+    """A report subscription refused before anything was written; ``extra["field"]`` names the
+    form field at fault (``add_service_error`` shows it there)."""
+
+    code = "invalid_subscription"
+    status = 400
+    default_message = _("The report subscription is not valid.")
+
+
+class ReportRecipientsMissing(ReportSubscriptionInvalid):
+    code = "no_recipients"
+    default_message = _("Choose a role or enter at least one e-mail address.")
+
+
+class ReportAddressInvalid(ReportSubscriptionInvalid):
+    code = "invalid_address"
+    default_message = _("An e-mail address is not valid.")
+
+
+class ReportScheduleInvalid(ReportSubscriptionInvalid):
+    code = "invalid_schedule"
+    default_message = _("The schedule is not valid.")

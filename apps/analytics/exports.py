@@ -88,9 +88,9 @@ def at_risk_export(*, entries: list, week, actor, fmt: str) -> tuple[list[str], 
     return header, rows
 
 
-def kpi_export(*, board, actor, fmt: str) -> tuple[list[str], list[list]]:
-    """The KPI board's trend as a table (a row per day shown, a column per KPI, amounts as money
-    cells), audited as ``export.kpi`` with the filters it was read with."""
+def kpi_rows(board) -> tuple[list[str], list[list]]:
+    """The KPI board's trend as a table: a row per day shown, a column per KPI, amounts as money
+    cells (the KPI export and the scheduled KPI summary write these rows)."""
 
     def title(kpi) -> str:
         if kpi.unit == "money":
@@ -105,6 +105,12 @@ def kpi_export(*, board, actor, fmt: str) -> tuple[list[str], list[list]]:
         [day] + [cell(card.kpi, values.get(card.kpi.key)) for card in board.cards]
         for day, values in board.series()
     ]
+    return header, rows
+
+
+def kpi_export(*, board, actor, fmt: str) -> tuple[list[str], list[list]]:
+    """``kpi_rows``, audited as ``export.kpi`` with the filters the board was read with."""
+    header, rows = kpi_rows(board)
     export_record(
         actor=actor,
         what="kpi",

@@ -5,7 +5,9 @@ churn model, as plain JSON: parameters are numbers, never pickles). ``CustomerMe
 customer's figures as of a date, computed from orders up to that date only, so a recompute for
 the same date gives the same rows. ``Segment`` is a condition tree (``segments.rules``) compiled to
 one query; a ``SegmentSnapshot`` freezes who matched at a moment, for a campaign to send to.
-``AtRiskEntry`` is one line of the weekly at-risk list.
+``AtRiskEntry`` is one line of the weekly at-risk list. A ``ReportSubscription`` sends a report
+by e-mail on a schedule in the business time zone; a ``ReportDelivery`` is its send for one
+period, unique per (subscription, period), so a period is sent once whatever runs at the same time.
 """
 
 from decimal import Decimal
@@ -18,7 +20,15 @@ from django.utils.translation import gettext_lazy as _
 
 from apps.core.models import TimeStampedModel
 
-from .enums import ChurnBand, RFMSegment, SuggestedAction
+from .enums import (
+    ChurnBand,
+    DeliveryStatus,
+    ReportFrequency,
+    ReportKind,
+    RFMSegment,
+    SuggestedAction,
+    Weekday,
+)
 
 MONEY = {"max_digits": 14, "decimal_places": 2}
 
@@ -275,3 +285,109 @@ class KPISnapshot(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day} {self.scope}"
+
+
+class ReportSubscription(TimeStampedModel):
+    """A report sent by e-mail to a role and/or addresses, weekly or monthly at ``hour`` in the
+    business time zone (``TIME_ZONE``). Written only by ``services.reports``."""
+
+    report = models.CharField(_("report"), max_length=20, choices=ReportKind.choices)
+    frequency = models.CharField(
+        _("frequency"), max_length=10, choices=ReportFrequency.choices, default="weekly"
+    )
+    weekday = models.PositiveSmallIntegerField(
+        _("day of the week"), choices=Weekday.choices, null=True, blank=True
+    )
+    day_of_month = models.PositiveSmallIntegerField(
+        _("day of the month"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(28)],
+    )
+    hour = models.PositiveSmallIntegerField(
+        _("hour"), default=8, validators=[MaxValueValidator(23)]
+    )
+    role = models.ForeignKey(
+        "auth.Group",
+        verbose_name=_("role"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    addresses = models.JSONField(_("e-mail addresses"), default=list, blank=True)
+    language = models.CharField(
+        _("language for addresses"), max_length=10, choices=settings.LANGUAGES, default="en"
+    )
+    active = models.BooleanField(_("active"), default=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("created by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    # The last period claimed for sending (``2026-W10``, ``2026-03``): a conditional UPDATE on
+    # it is the claim, so two runs at the same time never both send a period.
+    last_sent_period = models.CharField(_("last period sent"), max_length=20, blank=True)
+    last_sent_at = models.DateTimeField(_("last sent"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["report", "pk"]
+        verbose_name = _("report subscription")
+        verbose_name_plural = _("report subscriptions")
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(hour__gte=0, hour__lte=23), name="report_subscription_hour"
+            ),
+            models.CheckConstraint(
+                condition=(
+                    models.Q(frequency="weekly", weekday__gte=0, weekday__lte=6)
+                    | models.Q(frequency="monthly", day_of_month__gte=1, day_of_month__lte=28)
+                ),
+                name="report_subscription_schedule",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(report="at_risk") | models.Q(frequency="weekly"),
+                name="report_subscription_at_risk_weekly",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_report_display()} ({self.get_frequency_display()})"
+
+
+class ReportDelivery(models.Model):
+    """One period of a subscription: claimed before anything is sent, then sent, skipped (an
+    empty list) or failed. ``sent_to`` keeps the addresses that got it, so a retry after a
+    failure sends only to the others."""
+
+    subscription = models.ForeignKey(
+        ReportSubscription, on_delete=models.CASCADE, related_name="deliveries"
+    )
+    period = models.CharField(_("period"), max_length=20)
+    period_start = models.DateField(_("from"))
+    period_end = models.DateField(_("to"))
+    status = models.CharField(
+        _("status"), max_length=10, choices=DeliveryStatus.choices, default="sending"
+    )
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=1)
+    sent_to = models.JSONField(_("sent to"), default=list, blank=True)
+    failed_to = models.JSONField(_("failed for"), default=list, blank=True)
+    error = models.TextField(_("error"), blank=True)
+    started_at = models.DateTimeField(_("started"))
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-pk"]
+        verbose_name = _("report delivery")
+        verbose_name_plural = _("report deliveries")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["subscription", "period"], name="report_delivery_once_a_period"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.subscription_id} {self.period}"

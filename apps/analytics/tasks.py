@@ -1,7 +1,8 @@
 """Customer-value jobs for Celery beat (scheduled by the migrations ``0002_beat_schedule`` and
-``0005_kpi_snapshot_schedule``): the nightly metrics recompute, the nightly KPI snapshot and the
-Monday at-risk list. Safe to run twice: the recompute upserts, a snapshot is taken once per day
-and scope, the list adds only newcomers; cache locks keep two runs from overlapping."""
+``0005_kpi_snapshot_schedule``, ``0009_report_schedule``): the nightly metrics recompute, the
+nightly KPI snapshot, the Monday at-risk list and the scheduled report e-mails. Safe to run twice:
+the recompute upserts, a snapshot is taken once per day and scope, the list adds only newcomers,
+a report period is claimed once; cache locks keep two runs from overlapping."""
 
 import datetime as dt
 import logging
@@ -13,11 +14,12 @@ from django.utils.dateparse import parse_date
 
 from apps.core.jobs import job_lock
 
+from .enums import ReportKind
 from .exceptions import NotEnoughHistory
-from .mailing import at_risk_mail_send
 from .services.at_risk import at_risk_build, week_of
 from .services.kpi import kpi_snapshot_take
 from .services.metrics import metrics_recompute
+from .services.reports import report_send_due
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +49,10 @@ def recompute_metrics(as_of: str | None = None) -> dict | None:
 def at_risk_weekly(day: str | None = None) -> dict:
     week = week_of(parse_date(day) if day else timezone.localdate())
     count = at_risk_build(week=week)
-    sent = at_risk_mail_send(week=week)
-    return {"week": week.isoformat(), "customers": count, "emails": sent}
+    # The e-mail goes through the at-risk report subscriptions (the default one: Managers,
+    # Mondays 08:00); a subscription set for a later day is sent by ``reports_send_due``.
+    done = report_send_due(reports=[ReportKind.AT_RISK])
+    return {"week": week.isoformat(), "customers": count, "emails": done["emails"]}
 
 
 @shared_task(name="analytics.kpi_snapshot", **JOB)
@@ -61,3 +65,13 @@ def kpi_snapshot(day: str | None = None) -> dict | None:
             return None
         run = kpi_snapshot_take(day=day_)
     return {"day": day_.isoformat(), "written": run.written, "skipped": run.skipped}
+
+
+@shared_task(name="analytics.reports_send_due", **JOB)
+def reports_send_due() -> dict | None:
+    """Every scheduled report whose time has come (every 15 minutes); each period once."""
+    with job_lock("analytics:reports", timeout=3600) as acquired:
+        if not acquired:
+            log.info("scheduled reports are already being sent; skipped")
+            return None
+        return report_send_due()

@@ -16,6 +16,7 @@ urlpatterns = [
     path("", include("apps.dashboard.urls_segments")),
     path("", include("apps.dashboard.urls_cohorts")),
     path("", include("apps.dashboard.urls_kpi")),
+    path("", include("apps.dashboard.urls_reports")),
     path("", include("apps.dashboard.urls_campaigns")),
     path("", include("apps.dashboard.urls_privacy")),
     path("", include("apps.dashboard.urls_audit")),

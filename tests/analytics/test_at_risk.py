@@ -1,5 +1,6 @@
 """The weekly at-risk list: who makes it, the suggested action, assignment, the managers' mail
-with the list attached, and the health reasons from the other apps' facts."""
+with the list attached (through the at-risk report subscription), and the health reasons from
+the other apps' facts."""
 
 import datetime as dt
 import io
@@ -7,14 +8,21 @@ from decimal import Decimal
 
 import openpyxl
 import pytest
+from django.contrib.auth.models import Group
 from django.core import mail
 from django.utils import timezone
 
-from apps.analytics.enums import Reason, SuggestedAction
+from apps.accounts.roles import MANAGER
+from apps.analytics.enums import Reason, ReportKind, SuggestedAction
 from apps.analytics.health import Facts, health_assess
-from apps.analytics.mailing import at_risk_mail_send
-from apps.analytics.models import AnalyticsSettings, AtRiskEntry, CustomerMetrics
+from apps.analytics.models import (
+    AnalyticsSettings,
+    AtRiskEntry,
+    CustomerMetrics,
+    ReportSubscription,
+)
 from apps.analytics.services.at_risk import at_risk_assign, at_risk_build, week_of
+from apps.analytics.services.reports import report_send_due
 from apps.analytics.tasks import at_risk_weekly
 from apps.analytics.wording import reason_text
 from apps.core.exceptions import ValidationFailed
@@ -113,12 +121,27 @@ def test_assigning_to_a_member_is_refused_and_changes_nothing(manager, member_us
     assert not Interaction.objects.exists() and not AuditEvent.objects.exists()
 
 
+def managers_subscription() -> ReportSubscription:
+    """The at-risk subscription to Managers the migration made (``0009_report_schedule``),
+    set to be due now: today at midnight, this week's list not sent yet."""
+    subscription, _created = ReportSubscription.objects.update_or_create(
+        report=ReportKind.AT_RISK,
+        role=Group.objects.get_or_create(name=MANAGER)[0],
+        defaults={"frequency": "weekly", "addresses": [], "active": True},
+    )
+    subscription.weekday, subscription.hour = timezone.localdate().weekday(), 0
+    subscription.last_sent_period = ""
+    subscription.save()
+    return subscription
+
+
 def test_managers_get_the_list_by_mail_with_the_workbook(manager, agent):
+    managers_subscription()
     customer = metrics(clv="900").customer
     at_risk_build(week=MONDAY)
     OrderFactory(customer=customer, placed_at=timezone.now())  # came back already
 
-    assert at_risk_mail_send(week=MONDAY) == 1
+    assert report_send_due(reports=[ReportKind.AT_RISK])["emails"] == 1
 
     message = mail.outbox[0]
     assert message.to == [manager.email]
@@ -133,15 +156,20 @@ def test_managers_get_the_list_by_mail_with_the_workbook(manager, agent):
 
 
 def test_no_mail_for_an_empty_list(manager):
-    assert at_risk_mail_send(week=MONDAY) == 0 and mail.outbox == []
+    managers_subscription()
+    assert report_send_due(reports=[ReportKind.AT_RISK])["emails"] == 0 and mail.outbox == []
 
 
-def test_the_weekly_job_builds_and_mails(manager):
+def test_the_weekly_job_builds_and_mails_once(manager):
+    managers_subscription()
     metrics(clv="900")
 
     done = at_risk_weekly(MONDAY.isoformat())
+    again = at_risk_weekly(MONDAY.isoformat())
 
     assert done == {"week": MONDAY.isoformat(), "customers": 1, "emails": 1}
+    assert again == {"week": MONDAY.isoformat(), "customers": 1, "emails": 0}
+    assert len(mail.outbox) == 1
 
 
 def test_health_reasons_come_from_the_other_apps_facts():
