@@ -5,6 +5,7 @@ field they name."""
 from django import forms
 from django.conf import settings
 from django.contrib.auth.models import Group
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from apps.accounts.roles import ROLE_LABELS, ROLES
@@ -46,7 +47,6 @@ class ReportSubscriptionForm(LayoutMixin, forms.Form):
         choices=HOURS,
         coerce=int,
         initial=8,
-        help_text=_("In the business time zone (%(zone)s).") % {"zone": settings.TIME_ZONE},
     )
     role = RoleChoiceField(
         label=_("Send to a role"),
@@ -83,6 +83,13 @@ class ReportSubscriptionForm(LayoutMixin, forms.Form):
             "day_of_month": frozenset({ReportFrequency.MONTHLY}),
         },
     )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Worded per request (a lazy string formatted in the class body would be frozen).
+        self.fields["hour"].help_text = gettext("In the business time zone (%(zone)s).") % {
+            "zone": settings.TIME_ZONE
+        }
 
     @classmethod
     def initial_from(cls, subscription) -> dict:
