@@ -24,6 +24,7 @@ from apps.core.exports import XLSX_CONTENT_TYPE, export_filename, xlsx_file
 from .enums import ReportKind
 from .exports import at_risk_rows, kpi_rows
 from .kpi_board import Board, Card, kpi_board
+from .kpi_format import kpi_change_text, kpi_display
 from .report_periods import WEEKLY, Period
 from .selectors import at_risk_list
 
@@ -131,34 +132,9 @@ def _site(path: str) -> str:
     return settings.SITE_URL.rstrip("/") + path
 
 
-def kpi_display(value, unit: str) -> str:
-    """A KPI value as the KPI page shows it."""
-    if value is None:
-        return "–"
-    if unit == "money":
-        return formatting.money(value, whole=True)
-    if unit == "points":
-        return formatting.points(value)
-    if unit == "percent":
-        return f"{formatting.number(value, places=1)}%"
-    if unit == "score":
-        return formatting.number(value, places=1, signed=True)
-    if unit == "ratio":
-        return formatting.number(value, places=2)
-    return formatting.number(value)
-
-
 def _kpi_change(card: Card) -> tuple[str, bool | None]:
     change = card.vs_previous
-    if change is None:
-        return "", None
-    if change["relative"]:
-        text = f"{formatting.number(change['delta'], places=1, signed=True)}%"
-    else:
-        text = _("%(delta)s pts") % {
-            "delta": formatting.number(change["delta"], places=1, signed=True)
-        }
-    return text, change["good"]
+    return kpi_change_text(change), None if change is None else change["good"]
 
 
 def _xlsx(name: str, title: str, header, rows) -> Attachment:

@@ -26,6 +26,7 @@ from apps.accounts.roles import (
     user_role,
 )
 from apps.analytics.kpi_board import kpi_headline
+from apps.analytics.kpi_format import kpi_change_text, kpi_display
 from apps.analytics.kpis import Window
 from apps.analytics.selectors import segment_list_largest, segment_list_recently_counted
 from apps.campaigns.selectors import (
@@ -42,7 +43,6 @@ from apps.loyalty.staff_selectors import (
 )
 
 from .campaigns import progress
-from .kpi import change_text, display
 from .mixins import StaffRequiredMixin
 
 RECENT_CUSTOMERS = 10
@@ -98,10 +98,10 @@ def _kpis() -> dict:
     cards = [
         {
             "kpi": card.kpi,
-            "value": display(card.value, card.kpi.unit),
-            "previous": display(card.previous, card.kpi.unit),
+            "value": kpi_display(card.value, card.kpi.unit),
+            "previous": kpi_display(card.previous, card.kpi.unit),
             "vs_previous": card.vs_previous,
-            "vs_previous_text": change_text(card.vs_previous),
+            "vs_previous_text": kpi_change_text(card.vs_previous),
         }
         for card in board.cards
     ]

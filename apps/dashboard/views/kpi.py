@@ -14,9 +14,9 @@ from django.views.generic import TemplateView
 
 from apps.analytics.exports import kpi_export
 from apps.analytics.kpi_board import Board, kpi_board
+from apps.analytics.kpi_format import kpi_change_text, kpi_display
 from apps.analytics.kpis import BY_KEY, DEFAULT_WINDOW, WINDOWS, Scope, Window, kpi_customers
 from apps.analytics.models import Segment
-from apps.core import formatting
 from apps.core.exports import csv_response, xlsx_response
 from apps.customers.models import Store
 from apps.loyalty.models import Tier
@@ -68,31 +68,6 @@ def _scope_choices() -> list[tuple[str, list[tuple[str, str]]]]:
     ]
 
 
-def display(value, unit: str) -> str:
-    """A KPI value as the page shows it, in the reader's language."""
-    if value is None:
-        return "–"
-    if unit == "money":
-        return formatting.money(value, whole=True)
-    if unit == "points":
-        return formatting.points(value)
-    if unit == "percent":
-        return f"{formatting.number(value, places=1)}%"
-    if unit == "score":
-        return formatting.number(value, places=1, signed=True)
-    if unit == "ratio":
-        return formatting.number(value, places=2)
-    return formatting.number(value)
-
-
-def change_text(change: dict | None) -> str:
-    if change is None:
-        return ""
-    if change["relative"]:
-        return f"{formatting.number(change['delta'], places=1, signed=True)}%"
-    return _("%(delta)s pts") % {"delta": formatting.number(change["delta"], places=1, signed=True)}
-
-
 def _query(day: dt.date, window: int, scope: Scope) -> str:
     return f"day={day.isoformat()}&window={window}&scope={scope.key}"
 
@@ -112,13 +87,13 @@ class KPIView(StaffRequiredMixin, TemplateView):
                         "kpi": card.kpi,
                         # Only a figure has people behind it: "–" (no data) is not a link.
                         "people": card.kpi.people and card.value is not None,
-                        "value": display(card.value, card.kpi.unit),
-                        "previous": display(card.previous, card.kpi.unit),
-                        "last_year": display(card.last_year, card.kpi.unit),
+                        "value": kpi_display(card.value, card.kpi.unit),
+                        "previous": kpi_display(card.previous, card.kpi.unit),
+                        "last_year": kpi_display(card.last_year, card.kpi.unit),
                         "vs_previous": card.vs_previous,
-                        "vs_previous_text": change_text(card.vs_previous),
+                        "vs_previous_text": kpi_change_text(card.vs_previous),
                         "vs_last_year": card.vs_last_year,
-                        "vs_last_year_text": change_text(card.vs_last_year),
+                        "vs_last_year_text": kpi_change_text(card.vs_last_year),
                     }
                     for card in cards
                 ],
