@@ -21,7 +21,7 @@ from apps.analytics.models import Segment
 from apps.campaigns.models import Campaign
 from apps.complaints.models import Category, SavedReply, SLAPolicy, Team, Ticket
 from apps.core.content import localized_fields, translated_fields
-from apps.core.models import AuditEvent, BusinessCalendar
+from apps.core.models import AuditEvent, BusinessCalendar, ExportJob
 from apps.customers.demo import DEFAULT_PASSWORD
 from apps.customers.models import Customer, PortalMessage, Store
 from apps.loyalty.models import CouponBatch, EarnRule, Redemption, Reward, Tier
@@ -30,6 +30,22 @@ from tests.browser.conftest import SCREENSHOTS
 from tests.conftest import roles_restore
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _running_export() -> ExportJob:
+    """A large customer export half written by a worker (its page shows the progress bar)."""
+    staff = apps.get_model("accounts", "User").objects.get(email=STAFF)
+    job = ExportJob.objects.filter(created_by=staff).first()
+    return job or ExportJob.objects.create(
+        kind="customers",
+        fmt="xlsx",
+        language="en",
+        status=ExportJob.Status.RUNNING,
+        total_rows=48_000,
+        processed_rows=20_000,
+        created_by=staff,
+    )
+
 
 LANGUAGES = ["en", "zh-hans"]
 WIDTHS = [1440, 390]
@@ -184,6 +200,10 @@ def _staff_paths() -> list[str]:
         reverse("dashboard:kpi-customers", args=["churn_rate"]),
         reverse("dashboard:kpi-cohorts"),
         reverse("dashboard:kpi-cohorts") + "?measure=revenue&basis=first_purchase",
+        reverse("dashboard:report-subscription-list"),
+        reverse("dashboard:report-subscription-create"),
+        reverse("dashboard:export-list"),
+        reverse("dashboard:export-job", args=[_running_export().pk]),
     ]
     segment = Segment.objects.order_by("pk").first()
     if segment is not None:
