@@ -39,6 +39,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from apps.core.exports import money_cell, money_header
+from apps.core.replica import reporting
 from apps.core.services import export_record
 from apps.customers.enums import OrderStatus
 from apps.customers.models import Customer, Order
@@ -250,6 +251,8 @@ def cohort_sql(*, filters: CohortFilters, as_of: dt.date, using: str | None = No
     return conn, sql, params
 
 
+# A report: read from the replica when there is one (apps.core.replica).
+@reporting()
 def cohort_matrix(*, filters: CohortFilters, as_of: dt.date | None = None) -> CohortMatrix:
     """The cohort matrix for ``filters``, the newest cohort being ``as_of``'s month (today in
     the business time zone by default). One query."""

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 
 from django.db.models import Q
 
+from apps.core.replica import reporting
+
 from .kpis import (
     BY_KEY,
     DEFAULT_WINDOW,
@@ -92,6 +94,8 @@ def _snapshots(scope: Scope, days: set[dt.date], first: dt.date, last: dt.date) 
     return dict(rows.values_list("day", "values"))
 
 
+# A report: read from the replica when there is one (apps.core.replica).
+@reporting()
 def kpi_board(*, day: dt.date, window: int = DEFAULT_WINDOW, scope: Scope = EVERYONE) -> Board:
     now = Window(day, window)
     previous, last_year = now.before(), now.before(YEAR)

@@ -10,6 +10,7 @@ from django.utils import translation
 
 from .exports import XLSX_MAX_ROWS, ExportRows
 from .models import AuditEvent
+from .replica import reporting, reporting_iter
 
 EXPORT_CHUNK = 2000
 
@@ -107,8 +108,12 @@ def export_audited(
     chunk whatever its size). Rows come from ``values_list(...).iterator()`` in chunks of
     ``EXPORT_CHUNK``, so a million rows never sit in memory; the caller streams them (CSV) or
     writes a workbook (XLSX). CSV rows are written after the view has returned, so ``row`` and
-    ``chunk`` run in the language active now, whatever is active then."""
-    count = qs.count()
+    ``chunk`` run in the language active now, whatever is active then.
+
+    The count and the rows are read inside :func:`~apps.core.replica.reporting` (from the read
+    replica when there is one); the audit row is written, as every write, on the primary."""
+    with reporting():
+        count = qs.count()
     limit = XLSX_MAX_ROWS if fmt == "xlsx" else None
     truncated = limit is not None and count > limit
     export_record(
@@ -125,7 +130,9 @@ def export_audited(
     titles = header if header is not None else [title for _path, title in columns]
     return ExportRows(
         header=[str(title) for title in titles],
-        rows=_chunked_rows(values, row=row, chunk=chunk, language=translation.get_language()),
+        rows=reporting_iter(
+            _chunked_rows(values, row=row, chunk=chunk, language=translation.get_language())
+        ),
         count=count,
         truncated=truncated,
     )

@@ -160,8 +160,9 @@ def consent_figures(customer_ids: list[int]) -> dict[int, Sequence[Any]]:
     )
     for pk, channel, purpose, granted in rows:
         latest[pk][(channel, purpose)] = granted
+    labels = (yes_no(False), yes_no(True))  # once per chunk: nine cells a customer
     return {
-        pk: tuple(yes_no(bool(given.get(key))) for key in CONSENT_KEYS)
+        pk: tuple(labels[bool(given.get(key))] for key in CONSENT_KEYS)
         for pk, given in latest.items()
     }
 

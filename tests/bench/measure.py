@@ -504,6 +504,7 @@ GROUPS = (
     "complaints",
     "analytics",
     "campaigns",
+    "exports",
 )
 
 
@@ -578,6 +579,12 @@ def run_all(
         from tests.bench import campaigns
 
         results += _guarded("campaigns", lambda: campaigns.measure_campaigns(scale=scale))
+    if "exports" in wanted:
+        from tests.bench import exports
+
+        results += _guarded(
+            "exports", lambda: exports.measure_exports(scale=scale, runs=runs, seed=seed)
+        )
     if "programme" in wanted:
         from tests.bench import loyalty
 

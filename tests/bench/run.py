@@ -27,6 +27,9 @@ application path is than the reference; for throughput, reference / value):
   SQL RFM aggregate plus the model fits; the BG/NBD fit; a segment's live count vs the same
   condition as hand-written SQL; the cohort matrix (``tests/bench/cohorts.py``, 24 join-month
   cohorts) vs the same matrix as one hand-written SQL query.
+- exports (``tests/bench/exports.py``): an XLSX export of 1M rows (at scale 1) through our writer
+  against plain openpyxl write-only on the same rows, and its peak memory at two row counts; the
+  customer export as streamed CSV against ``COPY`` of the same columns, in rows/s.
 - survey analysis (``tests/bench/surveys.py``): one survey with ~1M answers seeded set-based;
   the NPS summary, the distributions and the breakdowns through ``apps.surveys.analysis`` vs the
   bare SQL aggregates of the same figures.
@@ -107,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
         default="",
         help="comma-separated groups to measure (default: all): loyalty, search, pages, "
         "audit, export, import, api, events, surveys, programme, survey_invitations, complaints, "
-        "analytics, campaigns",
+        "analytics, campaigns, exports",
     )
     parser.add_argument(
         "--profile-expiry",
