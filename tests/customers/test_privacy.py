@@ -354,6 +354,9 @@ NOT_THE_MEMBERS = {
     "loyalty.EarnRule": "rules written by staff (reached through a segment's author)",
     "campaigns.Campaign": "campaigns built by staff; the member's messages are exported",
     "campaigns.Variant": "content written by staff; the member's messages are exported",
+    "core.ExportJob": "list exports started by staff; their files are deleted within a day",
+    "analytics.ReportSubscription": "report subscriptions made by staff for staff",
+    "analytics.ReportDelivery": "deliveries of staff reports to staff",
 }
 # Columns that are not personal data and are deliberately left out of the export.
 TECHNICAL = {"search_text", "key", "idempotency_key", "hash", "prev_hash", "last_hash"}

@@ -16,6 +16,7 @@ from apps.core.export_jobs import (
 )
 from apps.core.models import ExportJob
 from apps.core.private_files import DOWNLOAD_HEADERS, private_storage
+from apps.core.replica import reporting
 
 from ..export_sources import SOURCES
 from ..exporting import FORMATS, export_file_response, export_params
@@ -33,7 +34,8 @@ def export_respond(request, *, kind: str, fmt: str, params: dict[str, str]) -> H
     redirect to its page. The caller's view has checked the source's permissions."""
     source = SOURCES[kind]
     if source.size is not None:
-        size = source.size(params, request.user)
+        with reporting():  # a count for a report: the replica's, when there is one
+            size = source.size(params, request.user)
         if size > export_background_threshold():
             job = export_job_create(
                 kind=kind, fmt=fmt, params=params, actor=request.user, total_rows=size
