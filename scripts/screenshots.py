@@ -16,7 +16,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from tests.browser.chromium import CHROMIUM, chromium_launch  # noqa: E402 - after the path
 
-STAFF = [("staff-customers", "/staff/customers/"), ("staff-liability", "/staff/loyalty/liability/")]
+STAFF = [
+    ("staff-home-manager", "/staff/"),
+    ("staff-kpi", "/staff/kpi/"),
+    ("staff-customers", "/staff/customers/"),
+    ("staff-liability", "/staff/loyalty/liability/"),
+]
 MEMBER = [
     ("portal-overview-phone", "/me/"),
     ("portal-points-phone", "/me/points/"),
@@ -28,7 +33,8 @@ def _login(page, base: str, email: str, password: str) -> None:
     page.goto(base + "/accounts/login/")
     page.fill("input[name=login]", email)
     page.fill("input[name=password]", password)
-    page.click("button[type=submit]")
+    # The page leads with the mobile-number form (its own submit): press the password form's.
+    page.click("form[action='/accounts/login/'] button[type=submit]")
     page.wait_for_load_state("networkidle")
 
 

@@ -55,8 +55,8 @@ BATCH = 2000
 # (e-mail, full name, role group, superuser)
 STAFF_LOGINS = [
     ("admin@example.com", "Alex Admin", roles.ADMINISTRATOR, True),
-    ("manager@example.com", "Wang Fang", roles.MANAGER, False),
-    ("agent@example.com", "Chen Jing", roles.SUPPORT_AGENT, False),
+    ("manager@example.com", "王芳", roles.MANAGER, False),
+    ("agent@example.com", "陈静", roles.SUPPORT_AGENT, False),
     ("marketer@example.com", "Sophie Martin", roles.MARKETING, False),
 ]
 DEMO_LOGINS = [row[0] for row in STAFF_LOGINS] + MEMBER_LOGINS
