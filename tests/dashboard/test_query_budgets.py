@@ -19,7 +19,9 @@ LIST_BUDGET = 15  # +1 on every staff page: the Administration link asks for the
 # the complaints timeline provider and the complaints tab one more each.
 DETAIL_BUDGET = 35  # customer value panel and campaign messages on the timeline included
 ORDERS_BUDGET = 13
-HOME_BUDGET = 19  # a manager: the ledger banner, the KPI snapshot read, the role, two approval queues
+HOME_BUDGET = (
+    19  # a manager: the ledger banner, the KPI snapshot read, the role, two approval queues
+)
 
 
 def _customers(n: int, store) -> None:
