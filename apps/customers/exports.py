@@ -31,6 +31,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from apps.accounts.models import User
+from apps.core.db import in_ids
 from apps.core.events import wiring_only
 from apps.core.exports import XLSX_MAX_ROWS, ExportRows, money_cell, money_header, yes_no
 from apps.core.services import export_audited
@@ -109,7 +110,7 @@ ORDER_COLUMNS = (
 def order_figures(customer_ids: list[int]) -> dict[int, Sequence[Any]]:
     """Spend net of refunds, number of orders and the last order's time: one query."""
     rows = (
-        Order.objects.filter(customer_id__in=customer_ids)
+        Order.objects.filter(in_ids("customer_id", customer_ids))
         .order_by()
         .values("customer_id")
         .annotate(
@@ -127,7 +128,7 @@ def tag_figures(customer_ids: list[int]) -> dict[int, Sequence[Any]]:
     """Each customer's tags, by name, comma-joined: one query."""
     names: dict[int, list[str]] = defaultdict(list)
     rows = (
-        Customer.tags.through.objects.filter(customer_id__in=customer_ids)
+        Customer.tags.through.objects.filter(in_ids("customer_id", customer_ids))
         .order_by("tag__name")
         .values_list("customer_id", "tag__name")
     )
@@ -154,7 +155,7 @@ def consent_figures(customer_ids: list[int]) -> dict[int, Sequence[Any]]:
     sending), from the chunk's consent history in one query (a few rows per customer)."""
     latest: dict[int, dict[tuple[str, str], bool]] = {pk: {} for pk in customer_ids}
     rows = (
-        ConsentRecord.objects.filter(customer_id__in=customer_ids)
+        ConsentRecord.objects.filter(in_ids("customer_id", customer_ids))
         .order_by("at", "id")
         .values_list("customer_id", "channel", "purpose", "granted")
     )

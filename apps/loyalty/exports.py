@@ -10,6 +10,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from apps.accounts.models import User
+from apps.core.db import in_ids
 from apps.core.exports import XLSX_MAX_ROWS, money_cell
 from apps.core.services import export_record
 from apps.customers.exports import ExportColumn
@@ -51,7 +52,7 @@ def customer_loyalty_figures(customer_ids: list[int]) -> dict[int, tuple]:
     of customers: their accounts in one query, the tiers they hold in another (a handful of
     rows). A customer without an account gets empty cells."""
     accounts = list(
-        LoyaltyAccount.objects.filter(customer_id__in=customer_ids)
+        LoyaltyAccount.objects.filter(in_ids("customer_id", customer_ids))
         .order_by()
         .values_list("customer_id", "tier_id", "balance", "pending", "lifetime_earned")
     )
