@@ -48,6 +48,11 @@ class ExportSource:
     keys: tuple[str, ...]  # the list's filters (query string) the export reads
     rows: Callable[[Params, Any, str], ExportRows]  # (params, actor, fmt) -> audited rows
     size: Callable[[Params, Any], int] | None = None  # rows it would write; None: always small
+    # The file name's stem when it names the record (a survey's slug, a campaign's number).
+    stem: Callable[[Params], str] | None = None
+
+    def file_stem(self, params: Params) -> str:
+        return self.stem(params) if self.stem is not None else self.basename
 
 
 # --- customers and orders -------------------------------------------------------------------------
@@ -163,6 +168,11 @@ def _survey_responses(p: Params):
     return survey, response_qs(survey=survey, since=since, until=until), filters
 
 
+def _survey_responses_stem(p: Params) -> str:
+    slug = Survey.objects.filter(pk=int(p["pk"])).values_list("slug", flat=True).first()
+    return f"survey-{slug}-responses" if slug else "survey-responses"
+
+
 def _survey_responses_rows(p: Params, actor, fmt: str) -> ExportRows:
     survey, qs, filters = _survey_responses(p)
     return responses_export_rows(
@@ -223,6 +233,7 @@ SOURCES: dict[str, ExportSource] = {
     "campaign_messages": ExportSource(
         title=_("Campaign messages"),
         basename="campaign-messages",
+        stem=lambda p: f"campaign-{p['pk']}-messages",
         permissions=(
             "campaigns.view_campaign",
             "campaigns.view_message",
@@ -235,6 +246,7 @@ SOURCES: dict[str, ExportSource] = {
     "survey_responses": ExportSource(
         title=_("Survey responses"),
         basename="survey-responses",
+        stem=_survey_responses_stem,
         permissions=("surveys.view_survey", "surveys.export_responses"),
         keys=("since", "until"),
         rows=_survey_responses_rows,

@@ -91,7 +91,10 @@ def export_job_build(job_id) -> ExportJob | None:
         )
         try:
             return export_job_write(
-                job=job, export=noted, title=str(source.title), basename=source.basename
+                job=job,
+                export=noted,
+                title=str(source.title),
+                basename=source.file_stem(job.params),
             )
         except Exception:
             export_job_fail(job=job, error=_("The export could not be written; start it again."))

@@ -299,6 +299,11 @@ def test_campaign_messages_export_in_the_background(
     url = reverse("dashboard:campaign-messages-export", args=[campaign.pk, "csv"])
     rows = _same_file_both_ways(client, url, settings, django_capture_on_commit_callbacks)
     assert len(rows) == 1 + len(recipients)
+    # The file names the campaign, in the request and from the worker alike.
+    assert ExportJob.objects.get().file_name.startswith(f"campaign-{campaign.pk}-messages-")
+    settings.EXPORT_BACKGROUND_ROWS = 10_000
+    inline = client.get(url)["Content-Disposition"]
+    assert f'filename="campaign-{campaign.pk}-messages-' in inline
     missing = reverse("dashboard:campaign-messages-export", args=[campaign.pk + 99, "csv"])
     assert client.get(missing).status_code == 404
 

@@ -45,7 +45,7 @@ def export_respond(request, *, kind: str, fmt: str, params: dict[str, str]) -> H
             return redirect("dashboard:export-job", pk=job.pk)
     export = source.rows(params, request.user, fmt)
     return export_file_response(
-        export=export, fmt=fmt, basename=source.basename, title=source.title
+        export=export, fmt=fmt, basename=source.file_stem(params), title=source.title
     )
 
 
