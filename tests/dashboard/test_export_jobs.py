@@ -319,3 +319,33 @@ def test_my_exports_lists_background_jobs_with_their_links(
     client.force_login(other)
     page = client.get(reverse("dashboard:export-list")).content.decode()
     assert str(job.pk) not in page
+
+
+@pytest.mark.parametrize("customers", [1, 20])
+def test_job_pages_cost_the_same_whatever_the_rows(
+    client, manager, settings, tmp_path, django_assert_max_num_queries, customers
+):
+    settings.PRIVATE_MEDIA_ROOT = tmp_path
+    for _ in range(customers):
+        CustomerFactory()
+    job = export_job_create(
+        kind="customers", fmt="csv", params={}, actor=manager, total_rows=customers
+    )
+    client.force_login(manager)
+    for name in ("export-job", "export-job-progress"):
+        with django_assert_max_num_queries(12):
+            assert client.get(reverse(f"dashboard:{name}", args=[job.pk])).status_code == 200
+    export_job_run(str(job.pk))
+    with django_assert_max_num_queries(12):
+        page = client.get(reverse("dashboard:export-job", args=[job.pk])).content.decode()
+    assert f"{customers:,}" in page
+
+
+def test_a_job_page_is_refused_to_another_user_and_changes_nothing(client, manager, many):
+    job = export_job_create(kind="customers", fmt="csv", params={}, actor=manager, total_rows=6)
+    other = make_staff("Manager", email="other2@test.local")
+    client.force_login(other)
+    assert client.get(reverse("dashboard:export-job-download", args=[job.pk])).status_code == 404
+    job.refresh_from_db()
+    assert job.status == ExportJob.Status.QUEUED and not job.stored_name
+    assert not AuditEvent.objects.filter(action="export.customers").exists()
