@@ -16,10 +16,10 @@ class LoyaltyConfig(AppConfig):
         from . import exports, selectors, tasks  # noqa: F401 - tasks: Celery registers on import
         from . import privacy as sections
         from .demo import seed_loyalty
-        from .services import badges, bonuses, earning, merge, referrals
+        from .services import badges, bonuses, earning_bulk, merge, referrals
 
         events.subscribe("customer.enrolled", bonuses.on_customer_enrolled, when="in_transaction")
-        events.subscribe("orders.imported", earning.on_orders_imported, when="in_transaction")
+        events.subscribe("orders.imported", earning_bulk.on_orders_imported, when="in_transaction")
         events.subscribe("order.earned", referrals.on_order_earned, when="in_transaction")
         events.subscribe("order.earned", badges.on_order_earned, when="in_transaction")
 

@@ -50,7 +50,7 @@ from .models import LoyaltyAccount, PointsLot, Programme, Redemption, Referral, 
 from .services.bonuses import signup_bonus_award
 from .services.clawback import refund_clawback
 from .services.configuration import reward_restock
-from .services.earning import orders_earn_bulk
+from .services.earning_bulk import orders_earn_bulk
 from .services.jobs import birthday_bonuses_award, points_expire_due, points_mature_due
 from .services.redemption import redemption_cancel, redemption_fulfil, reward_redeem
 from .services.referrals import referral_code_for, referral_reward

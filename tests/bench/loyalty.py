@@ -592,7 +592,7 @@ def _earned_rows(order_ids: list[int]) -> tuple[list[tuple], list[tuple], list[s
 def measure_earn(*, n: int, offset: int = 0, label: str = "orders_earn_bulk") -> list[dict]:
     """Earn for ``n`` existing orders (by id, after the first ``offset``), which spread over
     random customers."""
-    from apps.loyalty.services.earning import orders_earn_bulk
+    from apps.loyalty.services.earning_bulk import orders_earn_bulk
     from tests.bench.measure import once, result_row, skipped
 
     label = f"{label}, {n:,} existing orders"

@@ -191,7 +191,7 @@ def test_the_wiring_is_in_place_after_startup():
         return {(s.name, s.when) for s in events.subscribers(event)}
 
     assert names("orders.imported") == {
-        ("apps.loyalty.services.earning.on_orders_imported", "in_transaction")
+        ("apps.loyalty.services.earning_bulk.on_orders_imported", "in_transaction")
     }
     assert names("customer.enrolled") == {
         ("apps.loyalty.services.bonuses.on_customer_enrolled", "in_transaction"),
@@ -211,7 +211,7 @@ def test_manage_py_events_lists_publishers_and_subscribers():
     for name in events.EVENTS:
         assert name in text
     assert "published by  apps.customers.importing.orders.orders_import" in text
-    assert "in_transaction apps.loyalty.services.earning.on_orders_imported" in text
+    assert "in_transaction apps.loyalty.services.earning_bulk.on_orders_imported" in text
     assert (
         "  published by  apps.loyalty.services.reminders._remind_chunk\n"
         "  after_commit   apps.campaigns.tasks.on_journey_event\n"

@@ -346,7 +346,7 @@ def test_detail_is_outside_the_hash_chain_and_the_ledger_still_verifies(world):
 
 
 def test_bulk_earning_records_the_same_detail(db):
-    from apps.loyalty.services.earning import orders_earn_bulk
+    from apps.loyalty.services.earning_bulk import orders_earn_bulk
     from tests.customers.factories import OrderFactory
 
     ledger_world.programme_and_tiers()

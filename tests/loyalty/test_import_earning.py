@@ -51,7 +51,7 @@ def test_an_import_whose_earning_fails_writes_nothing_and_a_rerun_earns_once(
     )
     dies = OperationalError("server closed the connection unexpectedly")
     with (
-        mock.patch("apps.loyalty.services.earning.orders_earn_bulk", side_effect=dies),
+        mock.patch("apps.loyalty.services.earning_bulk.orders_earn_bulk", side_effect=dies),
         pytest.raises(OperationalError),
     ):
         orders_import(path=path, dry_run=False)

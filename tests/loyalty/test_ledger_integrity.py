@@ -20,7 +20,7 @@ from apps.loyalty import digest as digests
 from apps.loyalty.ledger import GENESIS, ledger_key_id, tx_hash, tx_payload
 from apps.loyalty.models import LoyaltyAccount, PointsLot, PointsTransaction
 from apps.loyalty.services import bonus_award, points_expire_due, points_mature_due
-from apps.loyalty.services.earning import orders_earn_bulk
+from apps.loyalty.services.earning_bulk import orders_earn_bulk
 from apps.loyalty.verification import ledger_faults, ledger_snapshot
 from tests.customers.factories import CustomerFactory, OrderFactory
 

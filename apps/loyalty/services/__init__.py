@@ -4,6 +4,7 @@ from .adjustments import adjustment_decide, points_adjust
 from .bonuses import bonus_award, debt_settle, signup_bonus_award
 from .clawback import refund_clawback, refund_ingest
 from .earning import EarnOutcome, order_earn, order_ingest
+from .earning_bulk import on_orders_imported, orders_earn_bulk
 from .jobs import birthday_bonuses_award, points_expire_due, points_mature_due
 from .tiers import qualifying_value, tier_create, tier_evaluate, tier_review_due
 
@@ -13,8 +14,10 @@ __all__ = [
     "birthday_bonuses_award",
     "bonus_award",
     "debt_settle",
+    "on_orders_imported",
     "order_earn",
     "order_ingest",
+    "orders_earn_bulk",
     "points_adjust",
     "points_expire_due",
     "points_mature_due",

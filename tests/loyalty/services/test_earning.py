@@ -176,7 +176,8 @@ def test_postgres_rejects_update_and_delete_on_the_ledger(programme, customer, b
 
 def test_bulk_earning_matches_one_by_one_earning(programme, tiers, store):
     from apps.customers.services import order_record
-    from apps.loyalty.services.earning import order_earn, orders_earn_bulk
+    from apps.loyalty.services.earning import order_earn
+    from apps.loyalty.services.earning_bulk import orders_earn_bulk
     from tests.customers.factories import CustomerFactory
 
     EarnRuleFactory(kind="first_purchase", multiplier=Decimal(1), bonus_points=50)
@@ -346,7 +347,7 @@ def test_bulk_earning_creates_accounts_in_the_entry_tier_even_without_points(
     programme, tiers, store
 ):
     from apps.customers.services import order_record
-    from apps.loyalty.services.earning import orders_earn_bulk
+    from apps.loyalty.services.earning_bulk import orders_earn_bulk
     from tests.customers.factories import CustomerFactory
 
     customer = CustomerFactory()

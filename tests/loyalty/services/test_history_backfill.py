@@ -18,7 +18,7 @@ from apps.loyalty.exceptions import NotEligible
 from apps.loyalty.models import LoyaltyAccount, PointsLot, PointsTransaction, Programme, TierHistory
 from apps.loyalty.services.bonuses import bonus_award
 from apps.loyalty.services.clawback import refund_clawback
-from apps.loyalty.services.earning import orders_earn_bulk
+from apps.loyalty.services.earning_bulk import orders_earn_bulk
 from apps.loyalty.services.jobs import birthday_bonuses_award
 from apps.loyalty.services.redemption import redemption_cancel, redemption_fulfil, reward_redeem
 from apps.loyalty.services.reminders import points_expiring_remind
