@@ -219,7 +219,9 @@ def measure_csv(*, runs: int) -> list[dict]:
     ]
 
 
-def measure_exports(*, scale: float, runs: int, seed: int = 42) -> list[dict]:
+def measure_exports(
+    *, scale: float, runs: int, seed: int = 42, customers: int | None = None
+) -> list[dict]:
     print("  XLSX...", flush=True)
     rows = measure_xlsx(scale=scale, runs=runs, seed=seed)
     print("  CSV...", flush=True)

@@ -505,6 +505,7 @@ GROUPS = (
     "analytics",
     "campaigns",
     "exports",
+    "load",
 )
 
 
@@ -515,6 +516,9 @@ def run_all(
     seed: int,
     only: set[str] | None = None,
     profile_expiry: bool = False,
+    load_seconds: float = 60,
+    load_tills: int = 32,
+    export_customers: int | None = None,
 ) -> list[dict]:
     """Every group, or those in ``only``. Loyalty runs first, on the ledger exactly as seeded
     (the order import and the API earn points too, and would add rows to it); ``programme``
@@ -583,7 +587,16 @@ def run_all(
         from tests.bench import exports
 
         results += _guarded(
-            "exports", lambda: exports.measure_exports(scale=scale, runs=runs, seed=seed)
+            "exports",
+            lambda: exports.measure_exports(
+                scale=scale, runs=runs, seed=seed, customers=export_customers
+            ),
+        )
+    if "load" in wanted:
+        from tests.bench import load
+
+        results += _guarded(
+            "load", lambda: load.measure_load(seconds=load_seconds, tills=load_tills)
         )
     if "programme" in wanted:
         from tests.bench import loyalty

@@ -30,6 +30,10 @@ application path is than the reference; for throughput, reference / value):
 - exports (``tests/bench/exports.py``): an XLSX export of 1M rows (at scale 1) through our writer
   against plain openpyxl write-only on the same rows, and its peak memory at two row counts; the
   customer export as streamed CSV against ``COPY`` of the same columns, in rows/s.
+- ``POST /api/v1/orders/`` under load (``tests/bench/load.py``, group ``load``): gunicorn with
+  2 workers and production settings, ``--load-tills`` concurrent tills (32) posting orders of
+  returning members for ``--load-seconds`` (60) from another process: requests/s, latency p50,
+  p95 and p99, errors (must be 0), then ``verify_ledger`` (must be clean).
 - survey analysis (``tests/bench/surveys.py``): one survey with ~1M answers seeded set-based;
   the NPS summary, the distributions and the breakdowns through ``apps.surveys.analysis`` vs the
   bare SQL aggregates of the same figures.
@@ -110,7 +114,23 @@ def main(argv: list[str] | None = None) -> int:
         default="",
         help="comma-separated groups to measure (default: all): loyalty, search, pages, "
         "audit, export, import, api, events, surveys, programme, survey_invitations, complaints, "
-        "analytics, campaigns, exports",
+        "analytics, campaigns, exports, load",
+    )
+    parser.add_argument(
+        "--load-seconds",
+        type=float,
+        default=60,
+        help="load group: how long the tills post orders at gunicorn (seconds)",
+    )
+    parser.add_argument(
+        "--load-tills", type=int, default=32, help="load group: concurrent tills (connections)"
+    )
+    parser.add_argument(
+        "--export-customers",
+        type=int,
+        default=None,
+        help="exports group: also measure the CSV export at this many customers (e.g. 1000000), "
+        "seeded into a copy of the bench database, <name>_bench_export",
     )
     parser.add_argument(
         "--profile-expiry",
@@ -191,6 +211,9 @@ def main(argv: list[str] | None = None) -> int:
         seed=args.seed,
         only=only or None,
         profile_expiry=args.profile_expiry,
+        load_seconds=args.load_seconds,
+        load_tills=args.load_tills,
+        export_customers=args.export_customers,
     )
     measured = time.perf_counter() - started
 
