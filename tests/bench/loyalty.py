@@ -398,11 +398,24 @@ REF_TABLES = ("bench_ref_lots", "bench_ref_accounts", "bench_ref_ledger")
 
 
 def _reference_tables() -> None:
-    """Scratch copies of the lots and accounts as they are now, and an empty ledger copy."""
+    """Scratch copies of the lots and accounts as they are now, and an empty ledger copy with
+    the ledger's indexes and the foreign keys the jobs' rows fill in (account, lot, order;
+    deferred to commit, as Django declares them): a row the job writes pays those checks at
+    commit, so the reference pays them too (without them it skipped a third of the work)."""
     with connection.cursor() as cursor:
         _scratch(cursor, "loyalty_pointslot", "bench_ref_lots", copy_rows=True)
         _scratch(cursor, "loyalty_loyaltyaccount", "bench_ref_accounts", copy_rows=True)
         _scratch(cursor, "loyalty_pointstransaction", "bench_ref_ledger", copy_rows=False)
+        cursor.execute(
+            """
+            ALTER TABLE bench_ref_ledger
+            ADD FOREIGN KEY (account_id) REFERENCES bench_ref_accounts (id)
+                DEFERRABLE INITIALLY DEFERRED,
+            ADD FOREIGN KEY (lot_id) REFERENCES bench_ref_lots (id) DEFERRABLE INITIALLY DEFERRED,
+            ADD FOREIGN KEY (order_id) REFERENCES customers_order (id)
+                DEFERRABLE INITIALLY DEFERRED
+            """
+        )
 
 
 REF_INSERT = (
