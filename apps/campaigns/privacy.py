@@ -11,7 +11,9 @@ from typing import Any
 from django.db.models import Exists, OuterRef
 from django.utils.translation import gettext as _
 
+from apps.core.formatting import choice_label
 from apps.core.timeline import TimelineEvent
+from apps.customers.enums import Channel
 from apps.customers.models import Customer
 
 from .enums import REACHED
@@ -78,7 +80,7 @@ def messages_timeline(*, customer: Customer, limit: int) -> list[TimelineEvent]:
         .order_by("-sent_at", "-pk")[:limit]
     ):
         title = _("Campaign “%(name)s”") % {"name": message.campaign.name}
-        details = [str(message.get_channel_display())]
+        details = [choice_label(Channel, message.channel)]
         if message.clicked_at:
             details.append(_("clicked"))
         elif message.opened_at:

@@ -6,7 +6,7 @@ from django.utils.formats import date_format
 from django.utils.timezone import localtime
 from django.utils.translation import gettext as _
 
-from apps.core.formatting import money
+from apps.core.formatting import choice_label, money
 from apps.core.timeline import TimelineEvent
 from apps.customers.models import Customer, Order
 
@@ -61,12 +61,14 @@ def ticket_attachments(*, ticket: Ticket) -> list[Attachment]:
 
 def tickets_timeline(*, customer: Customer, limit: int) -> list[TimelineEvent]:
     """Complaints filed and resolved: one query."""
+    return tickets_timeline_events(ticket_list_for_member(customer=customer)[:limit])
+
+
+def tickets_timeline_events(tickets) -> list[TimelineEvent]:
+    """The timeline's events for tickets already read (``ticket_list_for_member``)."""
     events: list[TimelineEvent] = []
-    for t in (
-        Ticket.objects.filter(customer=customer)
-        .select_related("category")
-        .order_by("-created_at", "-id")[:limit]
-    ):
+    for t in tickets:
+        url = reverse("dashboard:ticket-detail", kwargs={"reference": t.reference})
         events.append(
             TimelineEvent(
                 at=t.created_at,
@@ -74,8 +76,8 @@ def tickets_timeline(*, customer: Customer, limit: int) -> list[TimelineEvent]:
                 icon="life-preserver",
                 title=_("Complaint %(reference)s filed: %(subject)s")
                 % {"reference": t.reference, "subject": t.subject},
-                detail=f"{t.category.name} · {t.get_status_display()}",
-                url=reverse("dashboard:ticket-detail", kwargs={"reference": t.reference}),
+                detail=f"{t.category.name} · {choice_label(TicketStatus, t.status)}",
+                url=url,
                 extra={"status": t.status},
             )
         )
@@ -89,7 +91,7 @@ def tickets_timeline(*, customer: Customer, limit: int) -> list[TimelineEvent]:
                     detail=(
                         _("Rated %(score)s/5") % {"score": t.satisfaction} if t.satisfaction else ""
                     ),
-                    url=reverse("dashboard:ticket-detail", kwargs={"reference": t.reference}),
+                    url=url,
                 )
             )
     return events

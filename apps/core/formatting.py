@@ -15,8 +15,8 @@ import phonenumbers
 from django.conf import settings
 from django.utils import timezone
 from django.utils.formats import date_format
+from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
 
 MINUS = "\u2212"
 
@@ -150,3 +150,28 @@ def since(value: dt.datetime | dt.date | None, *, now: dt.datetime | None = None
     if future:
         return ngettext("in %(count)s minute", "in %(count)s minutes", count) % {"count": count}
     return ngettext("%(count)s minute ago", "%(count)s minutes ago", count) % {"count": count}
+
+
+def choice_label(choices, value) -> str:
+    """The label of a stored choice (``OrderStatus``, ``TxKind``…) in the active language; the
+    value itself when it is not one of them, like ``get_<field>_display``. Cheaper in a loop:
+    ``get_<field>_display`` translates every label of the field to find one."""
+    try:
+        return str(choices(value).label)
+    except ValueError:
+        return str(value)
+
+
+_FIELD_LABELS: dict[tuple, dict] = {}
+
+
+def field_display(obj, field_name: str):
+    """``obj.get_<field_name>_display()``, from the field's labels translated once per language
+    and process (the catalogues do not change while a process runs)."""
+    field = obj._meta.get_field(field_name)
+    key = (obj._meta.label, field_name, get_language())
+    labels = _FIELD_LABELS.get(key)
+    if labels is None:
+        labels = _FIELD_LABELS[key] = {value: str(label) for value, label in field.flatchoices}
+    value = getattr(obj, field.attname)
+    return labels.get(value, value) if value is not None else None

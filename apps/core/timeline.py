@@ -3,7 +3,7 @@
 with a bounded number of queries, so the 360 page stays within its query budget."""
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from .events import wiring_only
@@ -30,9 +30,18 @@ def register(provider: Provider) -> None:
         _providers.append(provider)
 
 
-def timeline_for(customer, *, limit: int = 50) -> list[TimelineEvent]:
+def timeline_for(
+    customer, *, limit: int = 50, known: Mapping[Provider, list[TimelineEvent]] | None = None
+) -> list[TimelineEvent]:
+    """The newest ``limit`` events of every provider, newest first. ``known``: the events of
+    some providers already made from rows the page has read anyway (at least the newest
+    ``limit`` of that kind); those providers are not asked again."""
+    known = known or {}
     events: list[TimelineEvent] = []
     for provider in _providers:
-        events.extend(provider(customer=customer, limit=limit))
+        if provider in known:
+            events.extend(known[provider])
+        else:
+            events.extend(provider(customer=customer, limit=limit))
     events.sort(key=lambda e: e.at, reverse=True)
     return events[:limit]

@@ -9,7 +9,8 @@ from allauth.account.models import EmailAddress
 from allauth.mfa.models import Authenticator
 from allauth.usersessions.models import UserSession
 from django.core.cache import cache
-from django.db.models import Count, F, Max, Q, QuerySet, Sum
+from django.db import connection
+from django.db.models import Count, F, Max, Q, QuerySet, Sum, prefetch_related_objects
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -18,7 +19,7 @@ from apps.core.exceptions import NotFound
 from apps.core.models import AuditEvent
 from apps.core.timeline import TimelineEvent
 
-from .enums import Channel, ConsentPurpose, StoreKind
+from .enums import Channel, ConsentPurpose, InteractionKind, OrderStatus, StoreKind
 from .exceptions import CustomerNotFound, OrderNotFound, StoreNotFound
 from .identifiers import phone_code_cache_key
 from .models import ConsentRecord, Customer, Interaction, Order, PortalMessage, Store, Tag
@@ -157,13 +158,19 @@ def order_list(
     return qs.order_by("-placed_at", "-id")
 
 
-def order_list_for_customer(*, customer: Customer, limit: int = 20) -> list[Order]:
-    return list(
+def order_list_for_customer(
+    *, customer: Customer, limit: int = 20, lines_for: int | None = None
+) -> list[Order]:
+    """The newest ``limit`` orders with their store and lines; ``lines_for``: only the newest
+    that many carry their lines (the 360° page reads 50 orders for its timeline and shows the
+    lines of 20)."""
+    orders = list(
         Order.objects.filter(customer=customer)
         .select_related("store")
-        .prefetch_related("lines")
         .order_by("-placed_at", "-id")[:limit]
     )
+    prefetch_related_objects(orders[:lines_for], "lines")
+    return orders
 
 
 @dataclass(frozen=True)
@@ -195,7 +202,15 @@ def consent_current(*, customer: Customer) -> dict[tuple[str, str], ConsentRecor
     current: dict[tuple[str, str], ConsentRecord | None] = {
         (c, p): None for c in Channel.values for p in ConsentPurpose.values
     }
-    for record in ConsentRecord.objects.filter(customer=customer).order_by("at", "id"):
+    records = ConsentRecord.objects.filter(customer=customer)
+    if connection.features.can_distinct_on_fields:
+        # The latest per (channel, purpose) only: at most nine rows, whatever the history.
+        records = records.order_by("channel", "purpose", "-at", "-id").distinct(
+            "channel", "purpose"
+        )
+    else:
+        records = records.order_by("at", "id")
+    for record in records:
         current[(record.channel, record.purpose)] = record
     return current
 
@@ -225,52 +240,74 @@ def interaction_list(*, customer: Customer, limit: int = 50) -> list[Interaction
 # --- timeline providers ---------------------------------------------------------------------
 
 
+# Each provider reads the newest ``limit`` rows; a page that has read them already (the 360°
+# page's orders tab, interactions tab and consent history) makes the events with the
+# ``*_timeline_events`` function and hands them to ``timeline_for(known=...)``.
+
+
 def orders_timeline(*, customer: Customer, limit: int) -> list[TimelineEvent]:
-    events = []
-    for order in (
+    return orders_timeline_events(
         Order.objects.filter(customer=customer)
         .select_related("store")
-        .order_by("-placed_at")[:limit]
-    ):
-        events.append(
-            TimelineEvent(
-                at=order.placed_at,
-                kind="order",
-                icon="bag",
-                title=_("Order %(id)s at %(store)s")
-                % {"id": order.external_id, "store": order.store.name},
-                detail=f"{formatting.money(order.total)} · {order.get_status_display()}",
-            )
+        .order_by("-placed_at", "-id")[:limit]
+    )
+
+
+def orders_timeline_events(orders) -> list[TimelineEvent]:
+    title = _("Order %(id)s at %(store)s")
+    return [
+        TimelineEvent(
+            at=order.placed_at,
+            kind="order",
+            icon="bag",
+            title=title % {"id": order.external_id, "store": order.store.name},
+            detail=f"{formatting.money(order.total)} · "
+            f"{formatting.choice_label(OrderStatus, order.status)}",
         )
-    return events
+        for order in orders
+    ]
 
 
 def interactions_timeline(*, customer: Customer, limit: int) -> list[TimelineEvent]:
+    return interactions_timeline_events(
+        Interaction.objects.filter(customer=customer).select_related("author")[:limit]
+    )
+
+
+def interactions_timeline_events(interactions) -> list[TimelineEvent]:
     return [
         TimelineEvent(
             at=i.at,
             kind="interaction",
             icon="chat",
-            title=f"{i.get_kind_display()}: {i.summary}",
+            title=f"{formatting.choice_label(InteractionKind, i.kind)}: {i.summary}",
             detail=i.author.display_name if i.author else "",
         )
-        for i in Interaction.objects.filter(customer=customer).select_related("author")[:limit]
+        for i in interactions
     ]
 
 
 def consent_timeline(*, customer: Customer, limit: int) -> list[TimelineEvent]:
+    return consent_timeline_events(
+        ConsentRecord.objects.filter(customer=customer).order_by("-at", "-id")[:limit]
+    )
+
+
+def consent_timeline_events(records) -> list[TimelineEvent]:
+    granted, withdrawn = _("Consent granted: %(what)s"), _("Consent withdrawn: %(what)s")
     return [
         TimelineEvent(
             at=c.at,
             kind="consent",
             icon="shield",
-            title=(
-                _("Consent granted: %(what)s") if c.granted else _("Consent withdrawn: %(what)s")
-            )
-            % {"what": f"{c.get_channel_display()} / {c.get_purpose_display()}"},
+            title=(granted if c.granted else withdrawn)
+            % {
+                "what": f"{formatting.choice_label(Channel, c.channel)} / "
+                f"{formatting.choice_label(ConsentPurpose, c.purpose)}"
+            },
             detail=c.source_label,
         )
-        for c in ConsentRecord.objects.filter(customer=customer).order_by("-at")[:limit]
+        for c in records
     ]
 
 

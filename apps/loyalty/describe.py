@@ -388,7 +388,7 @@ _DESCRIBERS = {
 
 
 def _fallback(tx: PointsTransaction) -> LedgerLine:
-    return LedgerLine(tx=tx, headline=str(tx.get_kind_display()))
+    return LedgerLine(tx=tx, headline=formatting.choice_label(TxKind, tx.kind))
 
 
 def describe(rows: Iterable[PointsTransaction], *, audience: str = MEMBER) -> list[LedgerLine]:
@@ -410,7 +410,7 @@ def describe(rows: Iterable[PointsTransaction], *, audience: str = MEMBER) -> li
                 points_note=line.points_note,
                 target=line.target,
                 group=_GROUP_OF.get(tx.kind, ""),
-                kind_label=str(tx.get_kind_display()),
+                kind_label=formatting.choice_label(TxKind, tx.kind),
             )
         )
     return lines

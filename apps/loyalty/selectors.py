@@ -4,7 +4,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db.models import Count, F, Min, Q, QuerySet, Sum
+from django.db.models import Count, F, Min, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 from django.utils.formats import number_format
@@ -16,7 +16,7 @@ from apps.core.timeline import TimelineEvent
 from apps.customers.models import Customer, Order
 
 from .codes import code_compact
-from .describe import LEDGER_RELATED, STAFF, describe
+from .describe import LEDGER_RELATED, STAFF, LedgerLine, describe
 from .enums import TX_GROUP_KINDS, LotStatus, RedemptionStatus, TierMetric, TxKind
 from .exceptions import RewardNotFound
 from .ledger import _add_months
@@ -95,7 +95,12 @@ class PointsSummary:
 def points_summary(*, customer: Customer, expiring_days: int = 90) -> PointsSummary:
     """Balance, pending, tier and what is left to the next tier, and points expiring soon
     grouped by day."""
-    account = account_get(customer=customer)
+    return points_summary_of(account_get(customer=customer), expiring_days=expiring_days)
+
+
+def points_summary_of(account: LoyaltyAccount | None, *, expiring_days: int = 90) -> PointsSummary:
+    """``points_summary`` of an account already read with its tier (``account_get``); None for
+    a customer without one."""
     if account is None:
         first = Tier.objects.order_by("rank").first()
         return PointsSummary(next_tier=first if first and first.threshold > 0 else None)
@@ -251,12 +256,42 @@ def liability_report(*, since: dt.datetime | None = None) -> Liability:
 # --- timeline --------------------------------------------------------------------------------
 
 
-def points_timeline(*, customer: Customer, limit: int) -> list[TimelineEvent]:
-    rows = (
-        PointsTransaction.objects.filter(account__customer=customer)
-        .select_related(*LEDGER_RELATED)
+def ledger_recent(
+    *, customer: Customer, limit: int, account: LoyaltyAccount | None = None
+) -> list[LedgerLine]:
+    """The newest ``limit`` rows of the member's ledger, described for staff (the 360° page's
+    ledger and its timeline), in two queries whatever the rows: the rows with their order,
+    store, refund and lot, then their redemption, reward and actor. Not all eight tables in one
+    join: PostgreSQL's join search grows exponentially with the tables, and plans that join in
+    about 10 ms for a sub-millisecond execution; two joins of four or five plan in a fraction
+    of a millisecond."""
+    account_id = (
+        account.pk
+        if account is not None
+        else Subquery(LoyaltyAccount.objects.filter(customer=customer).values("pk")[:1])
+    )
+    rows = list(
+        PointsTransaction.objects.filter(account_id=account_id)
+        .select_related("order__store", "refund", "lot")
         .order_by("-id")[:limit]
     )
+    if rows:
+        links = PointsTransaction.objects.filter(pk__in=[tx.pk for tx in rows]).select_related(
+            "redemption__reward", "actor"
+        )
+        linked = {tx.pk: tx for tx in links.only("pk", "redemption", "actor")}
+        for tx in rows:
+            # Assigning through the relation caches the object (the ids are the same).
+            tx.redemption, tx.actor = linked[tx.pk].redemption, linked[tx.pk].actor
+    return describe(rows, audience=STAFF)
+
+
+def points_timeline(*, customer: Customer, limit: int) -> list[TimelineEvent]:
+    return points_timeline_events(ledger_recent(customer=customer, limit=limit))
+
+
+def points_timeline_events(lines: list[LedgerLine]) -> list[TimelineEvent]:
+    """The timeline's events for ledger rows already described (``ledger_recent``)."""
     return [
         TimelineEvent(
             at=line.tx.created_at,
@@ -266,7 +301,7 @@ def points_timeline(*, customer: Customer, limit: int) -> list[TimelineEvent]:
             % {"what": line.headline, "points": formatting.points(line.points, signed=True)},
             detail=line.detail_text,
         )
-        for line in describe(rows, audience=STAFF)
+        for line in lines
     ]
 
 

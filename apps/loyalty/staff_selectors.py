@@ -6,13 +6,13 @@ import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from django.db.models import Count, F, Q, QuerySet, Sum, Window
+from django.db.models import Case, Count, F, Q, QuerySet, Sum, When, Window
 from django.db.models.functions import Coalesce, TruncMonth
 from django.utils import timezone
 
 from apps.customers.models import Customer
 
-from .describe import LEDGER_RELATED, STAFF, LedgerLine, describe
+from .describe import LedgerLine
 from .enums import AdjustmentStatus, RedemptionStatus, RewardKind, TxKind
 from .models import (
     Coupon,
@@ -30,7 +30,7 @@ from .models import (
     Tier,
     TierHistory,
 )
-from .selectors import PointsSummary, points_summary
+from .selectors import PointsSummary, account_get, ledger_recent, points_summary_of
 
 # A nightly job: no finished run for longer than this means the scheduler is not running it.
 LEDGER_VERIFICATION_STALE_AFTER = dt.timedelta(hours=36)
@@ -224,20 +224,23 @@ def loyalty_panel(*, customer: Customer, ledger_rows: int = 50) -> LoyaltyPanel:
     queries: open lots with expiry, the last ``ledger_rows`` ledger rows in words (``describe``),
     tier history, badges, referrals both ways, recent redemptions and adjustments waiting for
     approval."""
-    summary = points_summary(customer=customer)
-    account = LoyaltyAccount.objects.filter(customer=customer).first()
-    panel = LoyaltyPanel(customer=customer, summary=summary)
+    account = account_get(customer=customer)
+    panel = LoyaltyPanel(customer=customer, summary=points_summary_of(account))
     panel.badges = list(
         CustomerBadge.objects.filter(customer=customer)
         .select_related("badge")
         .order_by("-awarded_at")
     )
-    panel.referrals = list(
-        Referral.objects.filter(referrer=customer)
-        .select_related("referee")
-        .order_by("-created_at")[:20]
+    # Both ways in one query: who referred the member (at most one referral, first) and the
+    # newest 20 the member made.
+    referrals = list(
+        Referral.objects.filter(Q(referrer=customer) | Q(referee=customer))
+        .select_related("referrer", "referee")
+        .order_by(Case(When(referee=customer, then=0), default=1), "-created_at")[:21]
     )
-    panel.referred_by = Referral.objects.filter(referee=customer).select_related("referrer").first()
+    if referrals and referrals[0].referee_id == customer.pk:
+        panel.referred_by = referrals.pop(0)
+    panel.referrals = referrals[:20]
     if account is None:
         return panel
     panel.lots = list(
@@ -245,12 +248,7 @@ def loyalty_panel(*, customer: Customer, ledger_rows: int = 50) -> LoyaltyPanel:
         .select_related("order")
         .order_by(F("expires_at").asc(nulls_last=True), "id")[:100]
     )
-    panel.ledger = describe(
-        PointsTransaction.objects.filter(account=account)
-        .select_related(*LEDGER_RELATED)
-        .order_by("-id")[:ledger_rows],
-        audience=STAFF,
-    )
+    panel.ledger = ledger_recent(customer=customer, account=account, limit=ledger_rows)
     panel.tier_history = list(
         TierHistory.objects.filter(account=account).select_related("from_tier", "to_tier")[:20]
     )

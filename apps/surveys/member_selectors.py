@@ -13,10 +13,11 @@ from django.db.models import Prefetch, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from apps.core.formatting import choice_label
 from apps.core.timeline import TimelineEvent
 from apps.customers.models import Customer
 
-from .enums import InvitationStatus, QuestionType, ScoreGroup, SurveyStatus
+from .enums import InvitationChannel, InvitationStatus, QuestionType, ScoreGroup, SurveyStatus
 from .models import Answer, Choice, Invitation, Response
 
 RESPONSES_ON_PANEL = 20
@@ -197,7 +198,7 @@ def surveys_timeline(*, customer: Customer, limit: int) -> list[TimelineEvent]:
                     kind="survey",
                     icon="envelope-paper",
                     title=_("Invited to the survey “%(title)s”") % {"title": survey.title},
-                    detail=invitation.get_channel_display(),
+                    detail=choice_label(InvitationChannel, invitation.channel),
                 )
             )
     return events

@@ -15,7 +15,11 @@ from django.views.generic import FormView, TemplateView
 from apps.analytics.rules.compiler import segment_customers
 from apps.analytics.selectors import metrics_for, segment_list
 from apps.analytics.wording import reasons_text
-from apps.complaints.member_selectors import ticket_list_for_member
+from apps.complaints.member_selectors import (
+    ticket_list_for_member,
+    tickets_timeline,
+    tickets_timeline_events,
+)
 from apps.core.exceptions import ApplicationError
 from apps.core.forms import add_service_error
 from apps.core.timeline import timeline_for
@@ -24,13 +28,19 @@ from apps.customers.enums import REVIEW_TAG, Channel, ConsentPurpose, Source
 from apps.customers.exceptions import CustomerNotFound
 from apps.customers.models import Customer
 from apps.customers.selectors import (
+    consent_timeline,
+    consent_timeline_events,
     customer_get,
     customer_list_for_staff,
     customer_privacy_summary,
     customer_quick_search,
     customer_stats,
     interaction_list,
+    interactions_timeline,
+    interactions_timeline_events,
     order_list_for_customer,
+    orders_timeline,
+    orders_timeline_events,
     store_list,
     tag_get,
     tag_list,
@@ -44,6 +54,7 @@ from apps.customers.services import (
     customer_update,
     interaction_log,
 )
+from apps.loyalty.selectors import points_timeline, points_timeline_events
 from apps.surveys.member_selectors import member_surveys
 
 from ..forms import (
@@ -59,8 +70,9 @@ from .loyalty import loyalty_panel_context
 from .mixins import StaffRequiredMixin
 
 ORDERS_ON_PAGE = 20
+TICKETS_ON_PAGE = 20
 TIMELINE_ON_PAGE = 50
-CONSENT_LOG_ON_PAGE = 50
+CONSENT_LOG_ON_PAGE = TIMELINE_ON_PAGE  # the consent history makes the timeline's consent events
 SORTABLE = ("member", "name", "joined")
 
 
@@ -158,42 +170,53 @@ class CustomerDetailView(StaffRequiredMixin, TemplateView):
         user = self.request.user
         # The portal and privacy panel (account, verified e-mails, consent history, privacy
         # audit trail; Export / Erase by permission). Its consent reads serve the consent
-        # panel too, so the page does not run them twice.
+        # panel and the timeline too, so the page does not run them twice.
         privacy = customer_privacy_summary(customer=customer, history_limit=CONSENT_LOG_ON_PAGE)
         tags = tag_list_for_customer(customer=customer)
+        # Rows a panel reads anyway make their part of the timeline: each of these holds at
+        # least the newest TIMELINE_ON_PAGE rows of its kind, so the provider is not asked.
+        known = {consent_timeline: consent_timeline_events(privacy.consent_history)}
         context.update(
             customer=customer,
             tags=tags,
             possible_duplicate=any(t.name.lower() == REVIEW_TAG for t in tags),
             stats=customer_stats(customer=customer),
-            timeline=timeline_for(customer, limit=TIMELINE_ON_PAGE),
             tag_form=TagAddForm(),
             interaction_form=InteractionForm(),
             consent_form=ConsentForm(),
             privacy=privacy,
         )
         if user.has_perm("customers.view_order"):
-            context["orders"] = order_list_for_customer(customer=customer, limit=ORDERS_ON_PAGE)
+            orders = order_list_for_customer(
+                customer=customer, limit=TIMELINE_ON_PAGE, lines_for=ORDERS_ON_PAGE
+            )
+            context["orders"] = orders[:ORDERS_ON_PAGE]
+            known[orders_timeline] = orders_timeline_events(orders)
         if user.has_perm("customers.view_interaction"):
-            context["interactions"] = interaction_list(customer=customer)
+            context["interactions"] = interaction_list(customer=customer, limit=TIMELINE_ON_PAGE)
+            known[interactions_timeline] = interactions_timeline_events(context["interactions"])
         if user.has_perm("customers.view_consentrecord"):
             context["consent_grid"] = _consent_grid(privacy.consents)
             context["consent_log"] = privacy.consent_history
         if user.has_perm("loyalty.view_loyaltyaccount"):
-            context.update(loyalty_panel_context(customer, user))
+            context.update(loyalty_panel_context(customer, user, ledger_rows=TIMELINE_ON_PAGE))
+            known[points_timeline] = points_timeline_events(context["loyalty"].ledger)
         if user.has_perm("surveys.view_response"):
             # Agents see scores; the words of identified members need view_text_answers.
             context["member_surveys"] = member_surveys(
                 customer=customer, show_text=user.has_perm("surveys.view_text_answers")
             )
         if user.has_perm("complaints.view_ticket"):
-            context["member_tickets"] = list(ticket_list_for_member(customer=customer)[:20])
+            tickets = list(ticket_list_for_member(customer=customer)[:TIMELINE_ON_PAGE])
+            context["member_tickets"] = tickets[:TICKETS_ON_PAGE]
+            known[tickets_timeline] = tickets_timeline_events(tickets)
         if user.has_perm("analytics.view_customermetrics"):
             metrics = metrics_for(customer=customer)
             context["metrics"] = metrics
             context["metrics_reasons"] = reasons_text(metrics.reasons) if metrics else []
         if context["possible_duplicate"] and user.has_perm("customers.merge_customer"):
             context["duplicate_url"] = _duplicate_url(customer)
+        context["timeline"] = timeline_for(customer, limit=TIMELINE_ON_PAGE, known=known)
         return context
 
 

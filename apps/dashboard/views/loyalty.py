@@ -53,11 +53,11 @@ def customer_or_404(member_number: str) -> Customer:
         raise Http404(exc.message) from exc
 
 
-def loyalty_panel_context(customer: Customer, user) -> dict:
+def loyalty_panel_context(customer: Customer, user, *, ledger_rows: int = 50) -> dict:
     """The context of ``dashboard/loyalty/_customer_panel.html`` for the 360° page: one call,
-    a fixed number of queries. ``loyalty_ledger`` pairs each described ledger row with its link
-    for ``user`` (none where they may not follow it)."""
-    panel = loyalty_panel(customer=customer)
+    a fixed number of queries. ``loyalty_ledger`` pairs each described ledger row (the newest
+    ``ledger_rows``) with its link for ``user`` (none where they may not follow it)."""
+    panel = loyalty_panel(customer=customer, ledger_rows=ledger_rows)
     page = reverse("dashboard:loyalty-customer", args=[customer.member_number])
     listed = {r.pk for r in panel.redemptions}
     may_see_orders = user.has_perm("customers.view_order")
