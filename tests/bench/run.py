@@ -129,8 +129,9 @@ def main(argv: list[str] | None = None) -> int:
         "--export-customers",
         type=int,
         default=None,
-        help="exports group: also measure the CSV export at this many customers (e.g. 1000000), "
-        "seeded into a copy of the bench database, <name>_bench_export",
+        help="exports group: also measure the CSV export at this many customers (e.g. 1000000) "
+        "in a copy of the bench database grown to that size, <name>_bench_export (kept and "
+        "reused while it holds that many customers)",
     )
     parser.add_argument(
         "--profile-expiry",
