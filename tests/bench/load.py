@@ -140,9 +140,9 @@ def stop_server(process: subprocess.Popen) -> None:
 @contextmanager
 def gunicorn_server(
     *, database: str, workers: int = WORKERS, log_path: Path, api_rate: str = API_RATE
-) -> Iterator[tuple[str, int]]:
-    """gunicorn serving the application on a free local port: yields (host, port) once it
-    answers, and stops it on leaving, however the block ends."""
+) -> Iterator[tuple[str, int, int]]:
+    """gunicorn serving the application on a free local port: yields (host, port, process
+    group) once it answers, and stops it on leaving, however the block ends."""
     port = free_port()
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("wb") as log:
@@ -173,7 +173,7 @@ def gunicorn_server(
             if time.monotonic() > deadline:
                 raise RuntimeError(f"gunicorn did not answer in {BOOT_SECONDS} s")
             time.sleep(0.2)
-        yield "127.0.0.1", port
+        yield "127.0.0.1", port, process.pid
     finally:
         stop_server(process)
 
@@ -237,11 +237,13 @@ def load_run(
     Returns the tills' summary plus ``run`` (the tag in every external id of the run)."""
     run = f"{int(time.time() * 1000):x}"
     database = database_url(connection.settings_dict)
-    with gunicorn_server(database=database, workers=workers, log_path=log_path) as (host, port):
+    with gunicorn_server(database=database, workers=workers, log_path=log_path) as server:
+        host, port, pgid = server
         summary = run_tills(
             {
                 "host": host,
                 "port": port,
+                "server_pgid": pgid,
                 "path": ORDERS_PATH,
                 "api_key": api_key,
                 "tills": tills,
@@ -319,7 +321,10 @@ def measure_load(*, seconds: float = LOAD_SECONDS, tills: int = LOAD_TILLS) -> l
             unit="ms",
             reference=None,
             reference_label="-",
-            detail=f"{latency}; mean {summary['mean_ms']} ms",
+            detail=(
+                f"{latency}; mean {summary['mean_ms']} ms; server CPU "
+                f"{summary.get('server_cpu_ms_per_request')} ms a request"
+            ),
             p50_ms=summary["p50_ms"],
             p99_ms=summary["p99_ms"],
             errors=summary["errors"],

@@ -13,7 +13,9 @@ workers close after every response) posting orders one after the other, each wit
 Idempotency-Key and external id: first ``warmup_requests`` each (the workers' first requests
 load what Django loads lazily; these count for errors, not for the figures), then, once every
 till is warm, for ``seconds``. Prints one JSON object on stdout: requests,
-the statuses, error samples, requests/s and latency percentiles in milliseconds.
+the statuses, error samples, requests/s and latency percentiles in milliseconds, and (with
+``server_pgid``, the server's process group) the server's CPU time per request in the window,
+master and workers together (not the database's, which runs in PostgreSQL's processes).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from __future__ import annotations
 import datetime as dt
 import http.client
 import json
+import os
 import sys
 import threading
 import time
@@ -188,12 +191,34 @@ def summarise(logs: list[TillLog], *, seconds: float) -> dict:
     }
 
 
+def group_cpu_seconds(pgid: int | None) -> float | None:
+    """CPU time (user + system) of the processes in process group ``pgid`` (the server's
+    master and workers), from /proc; None without /proc or a group."""
+    if not pgid or not os.path.isdir("/proc"):
+        return None
+    ticks = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as fh:
+                fields = fh.read().rpartition(")")[2].split()
+        except OSError:  # gone meanwhile
+            continue
+        if int(fields[2]) == pgid:  # state, ppid, pgrp, ..., utime (11), stime (12)
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def run(params: dict) -> dict:
     tills = params["tills"]
     logs: list[TillLog | None] = [None] * tills
     window: dict[str, float] = {}
+    cpu: dict[str, float | None] = {}
 
     def open_window() -> None:  # run by one thread when every till is warm
+        cpu["server"] = group_cpu_seconds(params.get("server_pgid"))
+        cpu["tills"] = time.process_time()
         window["start"] = time.monotonic()
         window["end"] = window["start"] + params["seconds"]
 
@@ -211,10 +236,20 @@ def run(params: dict) -> dict:
         thread.start()
     for thread in threads:
         thread.join()
+    server_cpu = group_cpu_seconds(params.get("server_pgid"))
+    tills_cpu = time.process_time()
     done = [log for log in logs if log is not None]
     for log in done:
         log.first_at = window.get("start")
-    return summarise(done, seconds=params["seconds"])
+    summary = summarise(done, seconds=params["seconds"])
+    answered = sum(len(log.latencies) for log in done)
+    if server_cpu is not None and cpu.get("server") is not None and answered:
+        used = server_cpu - cpu["server"]
+        summary["server_cpu_seconds"] = round(used, 1)
+        summary["server_cpu_ms_per_request"] = round(used / answered * 1000, 1)
+    if "tills" in cpu and answered:
+        summary["tills_cpu_ms_per_request"] = round((tills_cpu - cpu["tills"]) / answered * 1000, 2)
+    return summary
 
 
 def main(argv: list[str]) -> int:
