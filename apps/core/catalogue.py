@@ -75,9 +75,10 @@ def calls(wanted: set[tuple[str, str]]) -> list[Call]:
 
 
 def publishers() -> dict[str, list[Call]]:
-    """Event name -> the places that publish it (``events.publish("name", ...)``)."""
+    """Event name -> the places that publish it (``events.publish("name", ...)``, or
+    ``events.publish_many``)."""
     out: dict[str, list[Call]] = {}
-    for call in calls({("events", "publish")}):
+    for call in calls({("events", "publish"), ("events", "publish_many")}):
         out.setdefault(call.name, []).append(call)
     return out
 

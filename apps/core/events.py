@@ -164,6 +164,30 @@ def publish(name: str, **payload: Any) -> Event:
     return event
 
 
+def publish_many(name: str, payloads: list[dict[str, Any]]) -> list[Event]:
+    """``publish`` for many events of one name at once (a bulk job's chunk): in-transaction
+    subscribers are called event by event, in order; the outbox rows are written with one
+    insert and their deliveries queued by one on-commit hook."""
+    if name not in EVENTS:
+        raise UnknownEvent(f"Unknown event {name!r}; add it to apps.core.events.EVENTS.")
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError(f"Publish {name!r} inside the service's transaction.")
+    published = [
+        Event(id=str(uuid.uuid4()), name=name, payload=_plain(payload, "payload"))
+        for payload in payloads
+    ]
+    for event in published:
+        for subscription in subscribers(name, "in_transaction"):
+            subscription.handler(event)
+    if published and subscribers(name, "after_commit"):
+        OutboxEvent.objects.bulk_create(
+            [OutboxEvent(id=e.id, name=name, payload=e.payload) for e in published]
+        )
+        ids = [e.id for e in published]
+        transaction.on_commit(lambda: [outbox_deliver.delay(event_id) for event_id in ids])
+    return published
+
+
 # --- the outbox -------------------------------------------------------------------------------
 
 OUTBOX_MAX_ERROR = 2000

@@ -24,9 +24,13 @@ Measurements, each next to a physical reference in the same run:
   the hash chain on scratch copies of the lot and account tables (ledger rows into an empty copy
   of the ledger table with the same indexes and the foreign keys the rows fill in, checked at
   commit like the real ones; the append-only trigger fires on UPDATE and DELETE only);
-- ``orders_earn_bulk`` over existing orders (``EARN_ORDERS_AT_SCALE_1``; with the demo
-  programme ``PROGRAMME_ORDERS_AT_SCALE_1``, taken after those) vs ``COPY`` of exactly the lots
-  and ledger rows it wrote into empty copies of the two tables.
+- ``orders_earn_bulk`` over existing orders (``EARN_ORDERS_AT_SCALE_1``, then runs
+  ``EXTRA_EARN_SIZES`` times as large over the next orders) vs ``COPY`` of exactly the rows it
+  wrote (lots, ledger rows, tier history, badges, outbox rows) into empty copies of the tables
+  plus the same account updates (``COPY`` into a temporary table, ``UPDATE … FROM``);
+- the ``programme`` group: ``PROGRAMME_ORDERS_AT_SCALE_1`` orders with the plain programme, then
+  as many with the demo programme's first run (tiers, badges, referrals), and the ratio of the
+  two.
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from unittest import mock
 
 from django.conf import settings
 from django.core.management import call_command
@@ -53,17 +58,16 @@ from apps.customers.models import Order
 from apps.loyalty import ledger
 from apps.loyalty.enums import LotStatus, TxKind
 from apps.loyalty.models import (
-    CustomerBadge,
     PointsLot,
-    PointsTransaction,
     Programme,
     Tier,
-    TierHistory,
 )
 
 LOTS_PER_CUSTOMER = 10
 EARN_ORDERS_AT_SCALE_1 = 100_000
-PROGRAMME_ORDERS_AT_SCALE_1 = 5_000
+# Further bulk-earning runs, as multiples of EARN_ORDERS_AT_SCALE_1 (the rate at two sizes).
+EXTRA_EARN_SIZES = (2,)
+PROGRAMME_ORDERS_AT_SCALE_1 = 20_000
 SEED_REASON = "Bench seed"
 PLACEHOLDER_HASH = "0" * 64
 
@@ -586,82 +590,149 @@ def measure_jobs(*, profile: bool = False) -> list[dict]:
     return rows
 
 
-def _earned_rows(order_ids: list[int]) -> tuple[list[tuple], list[tuple], list[str], list[str]]:
-    """The lots and ledger rows the app wrote for these orders, as plain tuples."""
-    lot_cols = [c for c in LOT_COLUMNS if c != "id"] + ["order_id"]
-    tx_cols = [c for c in TX_COLUMNS if c != "id"] + ["order_id"]
+# Tables an earning run inserts into (its reference COPYs the same rows into empty copies).
+EARN_TABLES = (
+    "loyalty_pointslot",
+    "loyalty_pointstransaction",
+    "loyalty_tierhistory",
+    "loyalty_customerbadge",
+)
+ACCOUNT_UPDATE_COLUMNS = [
+    "id", "balance", "pending", "lifetime_earned", "debt", "last_hash", "tier_id", "tier_since",
+    "tier_review_at", "updated_at",
+]  # fmt: skip
+
+
+def _high_water() -> dict[str, int]:
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT {', '.join(lot_cols)} FROM loyalty_pointslot WHERE order_id = ANY(%s)",
-            [order_ids],
-        )
-        lots = cursor.fetchall()
-        cursor.execute(
-            f"SELECT {', '.join(tx_cols)} FROM loyalty_pointstransaction "
-            "WHERE order_id = ANY(%s) AND kind IN ('earn', 'pending')",
-            [order_ids],
-        )
-        txs = cursor.fetchall()
-    return lots, txs, lot_cols, tx_cols
+        marks = {}
+        for table in EARN_TABLES:
+            cursor.execute(f"SELECT coalesce(max(id), 0) FROM {table}")
+            marks[table] = cursor.fetchone()[0]
+    return marks
 
 
-def measure_earn(*, n: int, offset: int = 0, label: str = "orders_earn_bulk") -> list[dict]:
-    """Earn for ``n`` existing orders (by id, after the first ``offset``), which spread over
-    random customers."""
+def _written_rows(marks: dict[str, int], since: dt.datetime) -> dict[str, tuple[list, list]]:
+    """{table: (columns, rows)} of every row the run inserted (ids above ``marks``, outbox rows
+    since ``since``), and the accounts it updated (``bench:accounts``), as plain tuples."""
+    out = {}
+    with connection.cursor() as cursor:
+        for table in EARN_TABLES:
+            cursor.execute(f"SELECT * FROM {table} WHERE id > %s ORDER BY id", [marks[table]])
+            columns = [c.name for c in cursor.description]
+            out[table] = (columns, cursor.fetchall())
+        cursor.execute(
+            "SELECT id, name, payload::text, created_at, delivered_at, done::text, attempts, "
+            "last_error FROM core_outboxevent WHERE created_at >= %s",
+            [since],
+        )
+        out["core_outboxevent"] = ([c.name for c in cursor.description], cursor.fetchall())
+        cursor.execute(
+            f"SELECT {', '.join(ACCOUNT_UPDATE_COLUMNS)} FROM loyalty_loyaltyaccount "
+            "WHERE updated_at >= %s",
+            [since],
+        )
+        out["bench:accounts"] = (ACCOUNT_UPDATE_COLUMNS, cursor.fetchall())
+    return out
+
+
+def _copy_reference(written: dict[str, tuple[list, list]]) -> tuple[float, int]:
+    """Time ``COPY`` of the same rows into empty copies of the tables (same indexes, no
+    foreign keys or triggers) and the same account updates (``COPY`` into a temporary table,
+    one ``UPDATE … FROM`` a copy of the accounts). Returns (seconds, rows)."""
+    from tests.bench.measure import once
+
+    tables = [t for t in written if not t.startswith("bench:")]
+    with connection.cursor() as wrapper:
+        for table in tables:
+            _scratch(wrapper, table, f"bench_ref_{table}", copy_rows=False)
+        _scratch(wrapper, "loyalty_loyaltyaccount", "bench_ref_accounts_earn", copy_rows=True)
+
+    def reference() -> None:
+        with transaction.atomic(), connection.cursor() as wrapper:
+            cursor = wrapper.cursor
+            for table in tables:
+                columns, rows = written[table]
+                _copy(cursor, f"bench_ref_{table}", columns, rows)
+            columns, rows = written["bench:accounts"]
+            cursor.execute(
+                "CREATE TEMP TABLE bench_ref_account_updates ON COMMIT DROP AS "
+                f"SELECT {', '.join(columns)} FROM loyalty_loyaltyaccount WITH NO DATA"
+            )
+            _copy(cursor, "bench_ref_account_updates", columns, rows)
+            sets = ", ".join(f"{c} = u.{c}" for c in columns if c != "id")
+            cursor.execute(
+                f"UPDATE bench_ref_accounts_earn a SET {sets} "
+                "FROM bench_ref_account_updates u WHERE a.id = u.id"
+            )
+
+    try:
+        seconds, _ = once(reference)
+    finally:
+        _drop(*(f"bench_ref_{t}" for t in tables), "bench_ref_accounts_earn")
+    return seconds, sum(len(rows) for _columns, rows in written.values())
+
+
+def _earn_once(order_ids: list[int]) -> tuple[float, int]:
+    """Run ``orders_earn_bulk``; the outbox rows it writes (``tier.changed``) are delivered by
+    the worker after commit in production, not in the run (the ``events`` group measures
+    delivery), so their delivery is left out here."""
+    from apps.core import events
     from apps.loyalty.services.earning_bulk import orders_earn_bulk
-    from tests.bench.measure import once, result_row, skipped
+    from tests.bench.measure import once
 
-    label = f"{label}, {n:,} existing orders"
-    order_ids = list(
+    with mock.patch.object(events.outbox_deliver, "delay"):
+        return once(lambda: orders_earn_bulk(order_ids=order_ids))
+
+
+def _order_ids(n: int, offset: int) -> list[int]:
+    return list(
         Order.objects.filter(customer__isnull=False)
         .order_by("id")
         .values_list("id", flat=True)[offset : offset + n]
     )
-    last_tx = PointsTransaction.objects.order_by("-id").values_list("id", flat=True).first() or 0
-    before = (TierHistory.objects.count(), CustomerBadge.objects.count())
-    value, earned = once(lambda: orders_earn_bulk(order_ids=order_ids))
+
+
+def measure_earn(*, n: int, offset: int = 0, label: str = "orders_earn_bulk") -> list[dict]:
+    """Earn for ``n`` existing orders (by id, after the first ``offset``), which spread over
+    random customers; against ``COPY`` of every row it wrote (lots, ledger rows, tier history,
+    badges, outbox rows) and the same account updates."""
+    from tests.bench.measure import result_row, skipped
+
+    label = f"{label}, {n:,} existing orders"
+    order_ids = _order_ids(n, offset)
+    marks, since = _high_water(), timezone.now()
+    value, earned = _earn_once(order_ids)
     if not earned:
         return [skipped(label, "no order earned (already earned in a reused database?)")]
-    new_rows = PointsTransaction.objects.filter(pk__gt=last_tx).count()
-    tier_moves = TierHistory.objects.count() - before[0]
-    badges = CustomerBadge.objects.count() - before[1]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT count(DISTINCT customer_id) FROM customers_order WHERE id = ANY(%s)",
-            [order_ids],
-        )
-        touched = cursor.fetchone()[0]
-
-    lots, txs, lot_cols, tx_cols = _earned_rows(order_ids)
-    with connection.cursor() as wrapper:
-        _scratch(wrapper, "loyalty_pointslot", "bench_ref_earn_lots", copy_rows=False)
-        _scratch(wrapper, "loyalty_pointstransaction", "bench_ref_earn_ledger", copy_rows=False)
-
-    def reference() -> None:
-        with connection.cursor() as wrapper:
-            _copy(wrapper.cursor, "bench_ref_earn_lots", lot_cols, lots)
-            _copy(wrapper.cursor, "bench_ref_earn_ledger", tx_cols, txs)
-
-    try:
-        ref_s, _ = once(reference)
-    finally:
-        _drop("bench_ref_earn_lots", "bench_ref_earn_ledger")
+    written = _written_rows(marks, since)
+    counts = {table: len(rows) for table, (_c, rows) in written.items()}
+    ref_s, rows = _copy_reference(written)
     return [
         result_row(
             label,
             value=value,
             unit="s",
             reference=ref_s,
-            reference_label=f"COPY the same {len(lots):,} lots + {len(txs):,} ledger rows",
+            reference_label=(
+                f"COPY the same {rows:,} rows (lots, ledger, tier history, badges, outbox) "
+                "+ UPDATE accounts"
+            ),
             earned=earned,
-            ledger_rows_written=new_rows,
-            tier_moves=tier_moves,
-            badges_awarded=badges,
-            accounts_touched=touched,
+            rows_written=counts,
+            ledger_rows_written=counts["loyalty_pointstransaction"],
+            tier_moves=counts["loyalty_tierhistory"],
+            badges_awarded=counts["loyalty_customerbadge"],
+            accounts_touched=counts["bench:accounts"],
             orders_per_second=round(earned / value),
+            rows_per_second=round(rows / value),
+            reference_rows_per_second=round(rows / ref_s) if ref_s else None,
             detail=(
-                f"{earned / value:,.0f} orders/s; {touched:,} accounts, {new_rows:,} ledger "
-                f"rows (bonuses incl.), {tier_moves:,} tier moves, {badges:,} badges"
+                f"{earned / value:,.0f} orders/s, {rows / value:,.0f} rows/s (COPY "
+                f"{rows / ref_s:,.0f} rows/s); {counts['bench:accounts']:,} accounts, "
+                f"{counts['loyalty_pointstransaction']:,} ledger rows, "
+                f"{counts['loyalty_tierhistory']:,} tier moves, "
+                f"{counts['loyalty_customerbadge']:,} badges"
             ),
         )
     ]
@@ -679,6 +750,15 @@ def run_all(*, scale: float, profile: bool = False) -> list[dict]:
     results += _guarded("loyalty jobs", lambda: measure_jobs(profile=profile))
     n = max(1000, round(EARN_ORDERS_AT_SCALE_1 * scale))
     results += _guarded("orders_earn_bulk", lambda: measure_earn(n=n))
+    # Larger runs after it, over orders it did not touch: the rate must hold as the run grows.
+    offset = n
+    for factor in EXTRA_EARN_SIZES:
+        size, start = n * factor, offset
+        results += _guarded(
+            f"orders_earn_bulk x{factor}",
+            lambda size=size, start=start: measure_earn(n=size, offset=start),
+        )
+        offset += size
     results += _guarded(
         "verify_ledger (after jobs)", lambda: measure_verify("verify_ledger, after the jobs")
     )
@@ -686,21 +766,43 @@ def run_all(*, scale: float, profile: bool = False) -> list[dict]:
 
 
 def run_programme(*, scale: float, at: dt.datetime | None = None) -> list[dict]:
-    """Last group: the demo programme's tiers, earn rules and badges, then earning again for
-    orders the ``loyalty`` group did not touch. Every member starts in no tier and holds no
-    badge, so this is the catch-up an existing customer base goes through on its first import:
-    tier upgrades (with entry gifts) and badge awards (with bonuses) through the after-order
-    hooks."""
+    """Last group: bulk earning for ``PROGRAMME_ORDERS_AT_SCALE_1`` orders with the seeded plain
+    programme (no tiers, rules or badges), then the demo programme's tiers, earn rules and
+    badges, and earning again for as many other orders the ``loyalty`` group did not touch.
+    Every member starts in no tier and holds no badge, so this is the catch-up an existing
+    customer base goes through on the programme's first run over its history: tier upgrades
+    (with entry gifts), badge awards (with bonuses) and referral rewards. The third row compares
+    the two runs (target: the programme's first run within 1.5x plain bulk earning)."""
     from tests.bench.dataset import anchor
-    from tests.bench.measure import _guarded
+    from tests.bench.measure import _guarded, result_row
 
-    configured = _configure_programme(at or anchor())
     n = max(200, round(PROGRAMME_ORDERS_AT_SCALE_1 * scale))
-    offset = max(1000, round(EARN_ORDERS_AT_SCALE_1 * scale))
+    offset = max(1000, round(EARN_ORDERS_AT_SCALE_1 * scale)) * (1 + sum(EXTRA_EARN_SIZES))
+    rows = _guarded(
+        "orders_earn_bulk (plain programme)",
+        lambda: measure_earn(n=n, offset=offset, label="orders_earn_bulk, plain programme"),
+    )
+    configured = _configure_programme(at or anchor())
     label = (
         f"orders_earn_bulk, demo programme ({configured['tiers']} tiers, "
-        f"{configured['badges']} badges)"
+        f"{configured['badges']} badges), first run"
     )
-    return _guarded(
-        "orders_earn_bulk (demo programme)", lambda: measure_earn(n=n, offset=offset, label=label)
+    rows += _guarded(
+        "orders_earn_bulk (demo programme)",
+        lambda: measure_earn(n=n, offset=offset + n, label=label),
     )
+    plain, demo = (r for r in rows[-2:])
+    if plain.get("value") and demo.get("value"):
+        rows.append(
+            result_row(
+                f"badge programme first run vs plain bulk earning, {n:,} orders each",
+                value=demo["value"],
+                unit="s",
+                reference=plain["value"],
+                reference_label="orders_earn_bulk, plain programme, as many other orders",
+                detail=(
+                    f"{demo['orders_per_second']:,} vs {plain['orders_per_second']:,} orders/s"
+                ),
+            )
+        )
+    return rows

@@ -22,13 +22,14 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError, models, transaction
-from django.db.models import Sum
+from django.db.models import Count, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from apps.accounts.models import User
 from apps.core.content import content_input, localized_fields
+from apps.core.db import in_ids
 from apps.core.events import Event
 from apps.core.exceptions import ValidationFailed
 from apps.core.services import audit_record, model_snapshot
@@ -38,7 +39,7 @@ from apps.customers.models import Customer, Order
 from ..enums import BonusKind, ReferralStatus
 from ..locks import lock_account
 from ..models import Badge, CustomerBadge, Referral
-from .bonuses import bonus_award
+from .bonuses import Bonus, BonusBatch, bonus_award
 from .configuration import audited_update, text_refuse, validate
 
 
@@ -166,6 +167,148 @@ def on_order_earned(event: Event) -> list[CustomerBadge]:
         return []
     customer = Customer.objects.get(pk=customer_id)
     return badges_evaluate(customer=customer, candidates=candidates)
+
+
+# --- many members at once (bulk earning's chunk) -------------------------------------------
+
+# The built-in facts read for many members with one query each (a rule whose fact another app
+# registered is asked member by member).
+_ORDER_FACTS = {
+    BadgeRule.FIRST_PURCHASE: _first_purchase,
+    BadgeRule.ORDERS_COUNT: _orders_count,
+    BadgeRule.SPEND_TOTAL: _spend_total,
+}
+
+
+class BadgeFacts:
+    """The badge facts of many members (a bulk-earning chunk): the active badges, who holds
+    them, and each built-in fact read with one query over all the members; kept current in
+    memory as the chunk awards badges and rewards referrals, so ``reached`` answers what
+    ``badges_evaluate`` would find for that member at that point. The caller holds the
+    members' account locks (every award path takes it before writing a badge)."""
+
+    def __init__(self, *, customer_ids, today: dt.date | None = None) -> None:
+        self.today = today or timezone.localdate()
+        self.badges = list(Badge.objects.filter(is_active=True).order_by("pk"))
+        self.customer_ids = sorted(set(customer_ids))
+        self._values: dict[str, dict[int, Decimal]] = {}
+        self._customers: dict[int, Customer] | None = None
+        self.held: set[tuple[int, int]] = set()
+        self._awarded: list[CustomerBadge] = []
+        self._reasons: dict[int, str] = {}
+        if not self.badges or not self.customer_ids:
+            return
+        ids = self.customer_ids
+        self.held = set(
+            CustomerBadge.objects.filter(
+                in_ids("customer_id", ids), badge_id__in=[b.pk for b in self.badges]
+            ).values_list("customer_id", "badge_id")
+        )
+        rules = {b.rule for b in self.badges}
+        if any(BADGE_FACTS.get(r) is fn for r, fn in _ORDER_FACTS.items() if r in rules):
+            counts, spend = {}, {}
+            for c, n, total, refunded in (
+                Order.objects.filter(in_ids("customer_id", ids))
+                .exclude(status=OrderStatus.REFUNDED)
+                .order_by()
+                .values("customer_id")
+                .annotate(n=Count("id"), t=Sum("total"), r=Sum("refunded_amount"))
+                .values_list("customer_id", "n", "t", "r")
+            ):
+                counts[c] = Decimal(n)
+                spend[c] = (total or Decimal(0)) - (refunded or Decimal(0))
+            self._values[BadgeRule.ORDERS_COUNT] = counts
+            self._values[BadgeRule.FIRST_PURCHASE] = {c: Decimal(1) for c in counts}
+            self._values[BadgeRule.SPEND_TOTAL] = spend
+        if BadgeRule.ANNIVERSARY in rules and BADGE_FACTS.get(BadgeRule.ANNIVERSARY) is (
+            _membership_years
+        ):
+            self._values[BadgeRule.ANNIVERSARY] = {
+                c: Decimal(_years_between(timezone.localtime(joined).date(), self.today))
+                for c, joined in Customer.objects.filter(in_ids("id", ids)).values_list(
+                    "pk", "joined_at"
+                )
+            }
+        if BadgeRule.REFERRALS in rules and BADGE_FACTS.get(BadgeRule.REFERRALS) is _referrals:
+            self._values[BadgeRule.REFERRALS] = {
+                c: Decimal(n)
+                for c, n in Referral.objects.filter(
+                    in_ids("referrer_id", ids), status=ReferralStatus.REWARDED
+                )
+                .order_by()
+                .values("referrer_id")
+                .annotate(n=Count("id"))
+                .values_list("referrer_id", "n")
+            }
+
+    def referral_rewarded(self, referrer_id: int) -> None:
+        """One more rewarded referral for ``referrer_id`` (the ``referrals`` fact)."""
+        if (counts := self._values.get(BadgeRule.REFERRALS)) is not None:
+            counts[referrer_id] = counts.get(referrer_id, Decimal(0)) + 1
+
+    def _fact(self, rule: str, customer_id: int) -> Decimal:
+        if (known := self._values.get(rule)) is not None:
+            return known.get(customer_id, Decimal(0))
+        if self._customers is None:
+            self._customers = Customer.objects.in_bulk(self.customer_ids)
+        return BADGE_FACTS[rule](self._customers[customer_id], self.today)
+
+    def reached(self, customer_id: int) -> list[Badge]:
+        """The active badges the member has reached and does not hold yet, by pk; from now on
+        they count as held."""
+        facts: dict[str, Decimal] = {}
+        reached = []
+        for badge in self.badges:
+            if (customer_id, badge.pk) in self.held or badge.rule not in BADGE_FACTS:
+                continue
+            if badge.rule not in facts:
+                facts[badge.rule] = self._fact(badge.rule, customer_id)
+            if facts[badge.rule] >= FIXED_THRESHOLDS.get(badge.rule, badge.threshold):
+                reached.append(badge)
+                self.held.add((customer_id, badge.pk))
+        return reached
+
+    def award(self, customer_id: int, *, bonuses: BonusBatch, at: dt.datetime) -> list[Badge]:
+        """``badges_evaluate`` for one member: the badges reached now, their bonuses added to
+        ``bonuses`` in order; their rows are written by ``write``."""
+        reached = self.reached(customer_id)
+        for badge in reached:
+            self._awarded.append(CustomerBadge(customer_id=customer_id, badge=badge, awarded_at=at))
+            if badge.pk not in self._reasons:
+                self._reasons[badge.pk] = badge_reason(badge)
+            bonuses.add(
+                badge_bonus(
+                    customer_id=customer_id, badge=badge, at=at, reason=self._reasons[badge.pk]
+                )
+            )
+        return reached
+
+    def write(self) -> int:
+        """Write the badges awarded since the last write (one insert; a pair already held is
+        skipped, as ``_award`` skips it). Returns how many were awarded."""
+        awarded, self._awarded = self._awarded, []
+        CustomerBadge.objects.bulk_create(awarded, ignore_conflicts=True)
+        return len(awarded)
+
+
+def badge_bonus(
+    *, customer_id: int, badge: Badge, at: dt.datetime, reason: str | None = None
+) -> Bonus:
+    """The bonus that comes with a badge (``_award``'s), for a ``BonusBatch``; ``reason``: the
+    badge's ``badge_reason`` when the caller holds it."""
+    return Bonus(
+        customer_id=customer_id,
+        points=badge.bonus_points,
+        key=f"bonus:badge:{customer_id}:{badge.pk}",
+        reason=badge_reason(badge) if reason is None else reason,
+        at=at,
+        source_ref=f"badge:{badge.slug}",
+        detail={"bonus": BonusKind.BADGE, "badge": badge.pk},
+    )
+
+
+def badge_reason(badge: Badge) -> str:
+    return _("Badge: %(name)s") % {"name": badge.name}
 
 
 def _years_before(today: dt.date, years: int) -> dt.date:

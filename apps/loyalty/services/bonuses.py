@@ -20,7 +20,8 @@ from apps.core.exceptions import ValidationFailed
 from apps.customers.models import Customer
 
 from .. import ledger
-from ..enums import BonusKind, EarnEvent, TxKind
+from ..enums import BonusKind, EarnEvent, LotStatus, TxKind
+from ..ledger_batch import LedgerBatch, Lot, accounts_lock
 from ..locks import lock_account
 from ..models import LoyaltyAccount, PointsTransaction, Programme
 from ..rules import OrderFacts, compute_event_bonus
@@ -185,3 +186,100 @@ def event_bonus_award(
     reference). Available at once; settles points owed first. Refuses an unknown event or a
     blank reference."""
     return event_bonus_record(customer=customer, event=event, reference=reference).transaction
+
+
+# --- many members at once (bulk earning's chunk) -------------------------------------------
+
+
+@dataclass(frozen=True)
+class Bonus:
+    """A bonus to award: ``bonus_award``'s arguments, for ``BonusBatch``."""
+
+    customer_id: int
+    points: int
+    key: str
+    reason: str
+    at: dt.datetime
+    source_ref: str = ""
+    detail: dict | None = None
+
+
+class BonusBatch:
+    """The bonuses of many members (a bulk-earning chunk's tier gifts, referral rewards and
+    badges), awarded in the order they were added with the rows ``bonus_award`` writes one by
+    one: once per key (one query for the keys already in the ledger), each a lot and an earn
+    row on the member's chain, built in memory and written with the chunk's other rows
+    (``rows``, a ``LedgerBatch``). A member who owes points goes through ``bonus_award`` itself,
+    which settles the debt from the bonus. ``accounts``: the members' locked accounts, by
+    customer id (``lock`` adds more)."""
+
+    def __init__(
+        self, *, accounts: dict[int, LoyaltyAccount], rows: LedgerBatch, programme: Programme
+    ) -> None:
+        self.accounts = accounts
+        self.rows = rows
+        self.programme = programme
+        self._bonuses: list[Bonus] = []
+
+    def lock(self, customer_ids) -> None:
+        """Lock the accounts of more members (created when missing, as ``lock_account``)."""
+        missing = set(customer_ids) - set(self.accounts)
+        self.accounts.update(accounts_lock(customer_ids=missing))
+
+    def add(self, bonus: Bonus) -> None:
+        if bonus.points > 0:
+            self._bonuses.append(bonus)
+
+    def flush(self) -> int:
+        """Award the bonuses added since the last flush and write every pending row. Returns the
+        number of bonuses awarded."""
+        bonuses, self._bonuses = self._bonuses, []
+        done = set(
+            PointsTransaction.objects.filter(
+                idempotency_key__in=[b.key for b in bonuses]
+            ).values_list("idempotency_key", flat=True)
+            if bonuses
+            else ()
+        )
+        awarded = 0
+        for bonus in bonuses:
+            if bonus.key in done:
+                continue
+            done.add(bonus.key)
+            awarded += 1
+            account = self.accounts[bonus.customer_id]
+            if account.debt > 0:
+                self._award_one(account, bonus)
+                continue
+            self.rows.append(
+                account=account,
+                kind=TxKind.EARN,
+                key=bonus.key,
+                points=bonus.points,
+                reason=bonus.reason,
+                detail=bonus.detail,
+                at=bonus.at,
+                source_ref=bonus.source_ref,
+                lot=Lot(
+                    points=bonus.points,
+                    status=LotStatus.PENDING if bonus.at > timezone.now() else LotStatus.AVAILABLE,
+                    earned_at=bonus.at,
+                    available_at=bonus.at,
+                    expires_at=ledger.expiry_for(earned_at=bonus.at, programme=self.programme),
+                ),
+            )
+        self.rows.flush()
+        return awarded
+
+    def _award_one(self, account: LoyaltyAccount, bonus: Bonus) -> None:
+        self.rows.flush()  # the account's earlier rows come first in its chain
+        bonus_award(
+            customer=Customer.objects.get(pk=bonus.customer_id),
+            points=bonus.points,
+            key=bonus.key,
+            reason=bonus.reason,
+            at=bonus.at,
+            source_ref=bonus.source_ref,
+            detail=bonus.detail,
+        )
+        account.refresh_from_db(fields=ledger.ACCOUNT_COUNTERS)

@@ -1,28 +1,35 @@
 """Bulk earning: many orders at once (imports and history back-fills, ``orders_earn_bulk``),
 chunked by customer, with the same rules, ledger rows and idempotency keys as ``order_earn``
 (``earning``). ``on_orders_imported`` earns an import's orders in the import's transaction.
+
+A chunk costs a fixed number of queries whatever its size: its accounts are locked in one
+query, its orders (those not earned yet) and their lines read in two, its lots and chained
+ledger rows written with one ``COPY`` each (``LedgerBatch``) and the accounts' counters with one
+update; then the after-order work for all its members at once: tiers (``tiers_evaluate_many``),
+referral rewards and badges (``on_orders_earned_many``), whose bonuses are written with one more
+``COPY`` (``BonusBatch``). Only members who owe points from a refund go through the one-by-one
+services (``debt_settle``, ``bonus_award``), which settle the debt.
 """
 
 import datetime as dt
 from decimal import Decimal
 
-from django.db import transaction
-from django.db.models import Min
+from django.db import connection, transaction
 from django.utils import timezone
 
 from apps.core import events
-from apps.core.db import bulk_insert, bulk_update_fields
-from apps.customers.models import Order, OrderLine
+from apps.core.db import is_postgres
 
 from .. import ledger
-from ..enums import LotStatus, TxKind
-from ..locks import entry_tier, lock_accounts
-from ..models import LoyaltyAccount, PointsLot, PointsTransaction, Programme, Tier
+from ..enums import EarnRuleKind, LotStatus, TxKind
+from ..ledger_batch import LedgerBatch, Lot, accounts_lock
+from ..models import EarnRule, Programme, Tier
 from ..rules import OrderFacts, compute_earn, spread_discount
 from ..selectors import earn_rules_active
-from .bonuses import debt_settle
+from .bonuses import BonusBatch, debt_settle
 from .earning import earn_detail
-from .tiers import tier_evaluate
+from .referrals import on_orders_earned_many
+from .tiers import tiers_evaluate_many
 
 
 def orders_earn_bulk(
@@ -33,166 +40,204 @@ def orders_earn_bulk(
     at_order_time: bool = True,
     as_of: dt.datetime | None = None,
 ) -> int:
-    """Earn points for many orders at once (imports, seeding), chunked by customer: one chunk
-    locks its accounts, reads its orders and lines in a few queries, computes points with the
-    same rule engine and writes lots and chained ledger rows with bulk inserts. Orders that
-    already earned are skipped (same idempotency keys as ``order_earn``). Tier upgrades are
-    applied per account at the end of its chunk, and ``order.earned`` is published once per
-    customer with their newest order (referral rewards, badges). Accounts it creates start in the
-    entry tier, like ``locks.account_ensure``. ``at_order_time`` (the default: imports and demo
-    data back-fill history) dates the ledger rows at each order's time, so a points-metric tier
+    """Earn points for many orders at once (imports, seeding), chunked by customer (``chunk``
+    members a transaction; see the module docstring). Orders that already earned are skipped
+    (same idempotency keys as ``order_earn``). Tier upgrades are applied per account at the end
+    of its chunk, and the ``order.earned`` hooks (referral rewards, badges) run once per
+    customer (``publish_earned``; ``on_orders_earned_many``), as if ``order.earned`` were
+    published for each customer's newest order. Accounts it creates start in the entry tier,
+    like ``locks.account_ensure``. ``at_order_time`` (the default: imports and demo data
+    back-fill history) dates the ledger rows at each order's time, so a points-metric tier
     counts them in the window they belong to; False dates them now. ``as_of`` (default now) is
     when the earning runs: orders still inside their return window then earn pending points,
     and tiers are evaluated as of then (back-filled history replays the programme's days in
     order, see ``apps.loyalty.demo``). Returns the number of orders that earned."""
-    wanted = set(order_ids)
-    if not wanted:
+    by_customer = _orders_by_customer(order_ids)
+    if not by_customer:
         return 0
-    programme = Programme.get()
     rules, rule_tiers = earn_rules_active()
-    customer_ids = sorted(
-        set(
-            Order.objects.filter(pk__in=wanted, customer__isnull=False).values_list(
-                "customer_id", flat=True
-            )
-        )
-        if len(wanted) <= 50_000
-        else {
-            cid
-            for oid, cid in Order.objects.filter(customer__isnull=False)
-            .values_list("pk", "customer_id")
-            .iterator()
-            if oid in wanted
-        }
-    )
+    ctx = _Context(Programme.get(), rules, rule_tiers, list(Tier.objects.order_by("rank")))
+    customers = sorted(by_customer)
     earned = 0
-    for start in range(0, len(customer_ids), chunk):
+    for start in range(0, len(customers), chunk):
+        part = customers[start : start + chunk]
         earned += _earn_chunk(
-            customer_ids[start : start + chunk],
-            wanted,
-            programme,
-            rules,
-            rule_tiers,
-            publish_earned,
-            at_order_time,
-            as_of or timezone.now(),
+            part,
+            [oid for c in part for oid in by_customer[c]],
+            ctx,
+            publish_earned=publish_earned,
+            at_order_time=at_order_time,
+            now=as_of or timezone.now(),
         )
     return earned
 
 
+class _Context:
+    def __init__(self, programme: Programme, rules: list[EarnRule], rule_tiers, tiers) -> None:
+        self.programme = programme
+        self.rules = rules
+        self.rule_tiers = rule_tiers
+        self.tiers = tiers
+        self.tiers_by_pk = {t.pk: t for t in tiers}
+        self.rule_campaign = {r.pk: r.campaign_id for r in rules if r.campaign_id}
+        self.needs_first = any(r.kind == EarnRuleKind.FIRST_PURCHASE for r in rules)
+        self.window = dt.timedelta(days=programme.pending_days)
+        self.rate = programme.points_per_currency_unit
+
+
+def _orders_by_customer(order_ids) -> dict[int, list[int]]:
+    """{customer id: ids of their orders among ``order_ids``} (orders without a member earn
+    nothing)."""
+    ids = sorted(set(order_ids))
+    out: dict[int, list[int]] = {}
+    if not ids:
+        return out
+    with connection.cursor() as cursor:
+        for start in range(0, len(ids), 100_000):
+            part = ids[start : start + 100_000]
+            if is_postgres():
+                cursor.execute(
+                    "SELECT id, customer_id FROM customers_order "
+                    "WHERE id = ANY(%s) AND customer_id IS NOT NULL",
+                    [part],
+                )
+            else:
+                marks = ", ".join(["%s"] * len(part))
+                cursor.execute(
+                    "SELECT id, customer_id FROM customers_order "  # noqa: S608 (placeholders only)
+                    f"WHERE id IN ({marks}) AND customer_id IS NOT NULL",
+                    part,
+                )
+            for order_id, customer_id in cursor.fetchall():
+                out.setdefault(customer_id, []).append(order_id)
+    return out
+
+
+def _ids_param(ids: list[int]) -> tuple[str, list]:
+    """``= ANY(%s)`` with one array parameter on PostgreSQL, an ``IN`` list elsewhere."""
+    if is_postgres():
+        return "= ANY(%s)", [ids]
+    return f"IN ({', '.join(['%s'] * len(ids))})", list(ids)
+
+
+def _orders_to_earn(order_ids: list[int]) -> list[tuple]:
+    """(id, customer_id, store_id, channel, total, placed_at) of the orders that have not
+    earned yet, by customer, time and id."""
+    match, params = _ids_param(order_ids)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT o.id, o.customer_id, o.store_id, o.channel, o.total, o.placed_at "  # noqa: S608 (placeholders only)
+            f"FROM customers_order o WHERE o.id {match} AND NOT EXISTS ("
+            "SELECT 1 FROM loyalty_pointstransaction t "
+            "WHERE t.idempotency_key = 'order:' || o.id || ':earn') "
+            "ORDER BY o.customer_id, o.placed_at, o.id",
+            params,
+        )
+        return cursor.fetchall()
+
+
+def _first_orders(customer_ids: list[int]) -> dict[int, dt.datetime]:
+    match, params = _ids_param(customer_ids)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT customer_id, min(placed_at) FROM customers_order "  # noqa: S608 (placeholders only)
+            f"WHERE customer_id {match} GROUP BY customer_id",
+            params,
+        )
+        return dict(cursor.fetchall())
+
+
+def _order_lines(order_ids: list[int]) -> dict[int, list[tuple[str, str, Decimal]]]:
+    match, params = _ids_param(order_ids)
+    lines: dict[int, list[tuple[str, str, Decimal]]] = {}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT order_id, sku, category, quantity, unit_price FROM customers_orderline "  # noqa: S608 (placeholders only)
+            f"WHERE order_id {match} ORDER BY id",
+            params,
+        )
+        for order_id, sku, category, quantity, unit_price in cursor.fetchall():
+            lines.setdefault(order_id, []).append((sku, category, quantity * unit_price))
+    return lines
+
+
 @transaction.atomic
 def _earn_chunk(
-    customer_ids, wanted, programme, rules, rule_tiers, publish_earned, at_order_time, now
+    customer_ids: list[int],
+    order_ids: list[int],
+    ctx: _Context,
+    *,
+    publish_earned: bool,
+    at_order_time: bool,
+    now: dt.datetime,
 ) -> int:
-    # New accounts start in the entry tier, as ``account_ensure`` creates them.
-    entry = entry_tier()
-    joined = now if entry else None
-    LoyaltyAccount.objects.bulk_create(
-        [LoyaltyAccount(customer_id=c, tier=entry, tier_since=joined) for c in customer_ids],
-        ignore_conflicts=True,
-    )
-    ids = list(
-        LoyaltyAccount.objects.filter(customer_id__in=customer_ids).values_list("pk", flat=True)
-    )
-    accounts = {a.customer_id: a for a in lock_accounts(account_ids=ids).values()}
-    tiers = {t.pk: t for t in Tier.objects.all()}
-    orders = [
-        o
-        for o in Order.objects.filter(customer_id__in=customer_ids).order_by(
-            "customer_id", "placed_at", "id"
-        )
-        if o.pk in wanted
-    ]
-    done = set(
-        PointsTransaction.objects.filter(
-            idempotency_key__in=[f"order:{o.pk}:earn" for o in orders]
-        ).values_list("idempotency_key", flat=True)
-    )
-    orders = [o for o in orders if f"order:{o.pk}:earn" not in done]
+    accounts = accounts_lock(customer_ids=customer_ids, joined_at=now)
+    orders = _orders_to_earn(order_ids)
     if not orders:
         return 0
-    firsts = dict(
-        Order.objects.filter(customer_id__in=customer_ids)
-        .values("customer_id")
-        .annotate(first=Min("placed_at"))
-        .values_list("customer_id", "first")
-    )
-    lines: dict[int, list] = {}
-    for ln in OrderLine.objects.filter(order_id__in=[o.pk for o in orders]).only(
-        "order_id", "sku", "category", "quantity", "unit_price"
-    ):
-        lines.setdefault(ln.order_id, []).append((ln.sku, ln.category, ln.quantity * ln.unit_price))
-    planned = []
-    rule_campaign = {r.pk: r.campaign_id for r in rules if r.campaign_id}
-    campaigns: dict[int, int | None] = {}
-    for order in orders:
-        account = accounts[order.customer_id]
-        tier = tiers.get(account.tier_id)
+    firsts = _first_orders(customer_ids) if ctx.needs_first else {}
+    lines = _order_lines([o[0] for o in orders])
+    programme = ctx.programme
+    rows = LedgerBatch()
+    newest: dict[int, int] = {}  # customer id -> newest order that earned
+    for order_id, customer_id, store_id, channel, total, placed_at in orders:
+        account = accounts[customer_id]
+        tier = ctx.tiers_by_pk.get(account.tier_id)
         facts = OrderFacts(
-            total=order.total,
-            placed_at=order.placed_at,
-            store_id=order.store_id,
-            channel=order.channel,
-            lines=spread_discount(lines.get(order.pk, []), order.total),
+            total=total,
+            placed_at=placed_at,
+            store_id=store_id,
+            channel=channel,
+            lines=spread_discount(lines.get(order_id, []), total),
             tier_id=account.tier_id,
             tier_multiplier=tier.earn_multiplier if tier else Decimal(1),
-            first_purchase=firsts.get(order.customer_id) == order.placed_at,
-            customer_id=order.customer_id,
+            first_purchase=firsts.get(customer_id) == placed_at,
+            customer_id=customer_id,
         )
         result = compute_earn(
-            facts=facts, rate=programme.points_per_currency_unit, rules=rules, rule_tiers=rule_tiers
+            facts=facts, rate=ctx.rate, rules=ctx.rules, rule_tiers=ctx.rule_tiers
         )
         if result.points <= 0:
             continue
-        available_at = order.placed_at + dt.timedelta(days=programme.pending_days)
-        lot = PointsLot(
+        available_at = placed_at + ctx.window
+        pending = available_at > now
+        rows.append(
             account=account,
-            points=result.points,
-            remaining=result.points,
-            status=LotStatus.PENDING if available_at > now else LotStatus.AVAILABLE,
-            earned_at=order.placed_at,
-            available_at=available_at,
-            expires_at=ledger.expiry_for(earned_at=order.placed_at, programme=programme),
-            order=order,
+            kind=TxKind.PENDING if pending else TxKind.EARN,
+            key=f"order:{order_id}:earn",
+            points=0 if pending else result.points,
+            pending_points=result.points if pending else 0,
+            reason=", ".join(f"{n} {p}" for n, p in result.parts),
+            detail=earn_detail(result=result, tier=tier),
+            at=placed_at if at_order_time else timezone.now(),
+            order_id=order_id,
+            campaign_id=next(
+                (ctx.rule_campaign[r] for r in result.rule_ids if r in ctx.rule_campaign), None
+            ),
+            lot=Lot(
+                points=result.points,
+                status=LotStatus.PENDING if pending else LotStatus.AVAILABLE,
+                earned_at=placed_at,
+                available_at=available_at,
+                expires_at=ledger.expiry_for(earned_at=placed_at, programme=programme),
+                order_id=order_id,
+            ),
         )
-        reason = ", ".join(f"{n} {p}" for n, p in result.parts)
-        planned.append((order, account, lot, reason, earn_detail(result=result, tier=tier)))
-        campaigns[order.pk] = next(
-            (rule_campaign[r] for r in result.rule_ids if r in rule_campaign), None
-        )
-    bulk_insert(PointsLot, [p[2] for p in planned], set_pks=True)
-    txs = []
-    for order, account, lot, reason, detail in planned:
-        pending = lot.status == LotStatus.PENDING
-        txs.append(
-            ledger.build(
-                account=account,
-                kind=TxKind.PENDING if pending else TxKind.EARN,
-                key=f"order:{order.pk}:earn",
-                points=0 if pending else lot.points,
-                pending_points=lot.points if pending else 0,
-                reason=reason,
-                detail=detail,
-                order=order,
-                lot=lot,
-                campaign_id=campaigns.get(order.pk),
-                at=order.placed_at if at_order_time else None,
-            )
-        )
-    bulk_insert(PointsTransaction, txs)
-    touched = {a.pk: a for _, a, _, _, _ in planned}
-    bulk_update_fields(LoyaltyAccount, list(touched.values()), ledger.ACCOUNT_COUNTERS)
-    for account in touched.values():
-        if account.debt:
+        newest[customer_id] = order_id
+    earned = len(rows)
+    rows.flush()
+    touched = [accounts[c] for c in newest]
+    for account in touched:
+        if account.debt:  # owed from a refund: settled one by one, from the new points
             debt_settle(
                 account=account, key=f"settle:{account.pk}:{account.last_hash[:16]}", at=now
             )
-        tier_evaluate(account=account, as_of=now)
+    bonuses = BonusBatch(accounts=accounts, rows=rows, programme=programme)
+    tiers_evaluate_many(accounts=touched, as_of=now, bonuses=bonuses, tiers=ctx.tiers)
     if publish_earned:
-        newest = {order.customer_id: order for order, *_ in planned}
-        for order in newest.values():
-            events.publish("order.earned", order_id=order.pk, customer_id=order.customer_id)
-    return len(planned)
+        on_orders_earned_many(customer_ids=list(newest), bonuses=bonuses)
+    bonuses.flush()
+    return earned
 
 
 def on_orders_imported(event: events.Event) -> None:

@@ -22,6 +22,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from apps.accounts.models import User
+from apps.core.db import in_ids
 from apps.core.events import Event
 from apps.customers.models import Customer, Order
 from apps.customers.selectors import customer_survivor
@@ -35,8 +36,8 @@ from ..codes import code_compact, referral_code_generate
 from ..enums import BonusKind, ReferralStatus
 from ..exceptions import NotEligible
 from ..models import Programme, Referral, ReferralCode
-from .badges import badges_evaluate
-from .bonuses import bonus_award
+from .badges import BadgeFacts, badges_evaluate
+from .bonuses import Bonus, BonusBatch, bonus_award
 
 
 @transaction.atomic
@@ -196,3 +197,65 @@ def referral_reward(*, referral: Referral, at: dt.datetime | None = None) -> Ref
     referral.rewarded_at = now
     referral.save(update_fields=["status", "rewarded_at", "updated_at"])
     return referral
+
+
+def on_orders_earned_many(*, customer_ids: list[int], bonuses: BonusBatch) -> int:
+    """The ``order.earned`` hooks for many members at once (a bulk-earning chunk), in the
+    given order, with the same rewards, badges and ledger rows in the same order as publishing
+    ``order.earned`` member by member: a referee's first purchase rewards both sides
+    (``referral_reward_on_first_purchase``: the referee's bonus, the referrer's, then the
+    referrer's badges), then the member's own badges (``badges.on_order_earned``). The pending
+    referrals are locked with one query and the referrers' accounts with one, the badge facts
+    are read once (``BadgeFacts``), and the bonuses go to ``bonuses`` (the caller flushes it).
+    The caller holds the members' account locks. Returns the number of referrals rewarded."""
+    now = timezone.now()
+    referrals = {
+        r.referee_id: r
+        for r in Referral.objects.select_for_update()
+        .filter(in_ids("referee_id", customer_ids), status=ReferralStatus.PENDING)
+        .order_by("pk")
+    }
+    names: dict[int, str] = {}
+    if referrals:
+        bonuses.lock(r.referrer_id for r in referrals.values())
+        names = {
+            pk: first_name or number
+            for pk, first_name, number in Customer.objects.filter(
+                in_ids("id", list(referrals))
+            ).values_list("pk", "first_name", "member_number")
+        }
+    facts = BadgeFacts(customer_ids=[*customer_ids, *(r.referrer_id for r in referrals.values())])
+    programme = bonuses.programme
+    for customer_id in customer_ids:
+        if (referral := referrals.get(customer_id)) is not None:
+            bonuses.add(
+                Bonus(
+                    customer_id=customer_id,
+                    points=programme.referee_bonus,
+                    key=f"bonus:referral:{referral.pk}:referee",
+                    reason=_("Welcome bonus for joining through a friend"),
+                    source_ref=f"referral:{referral.pk}",
+                    detail={"bonus": BonusKind.REFERRED, "referral": referral.pk},
+                    at=now,
+                )
+            )
+            bonuses.add(
+                Bonus(
+                    customer_id=referral.referrer_id,
+                    points=programme.referrer_bonus,
+                    key=f"bonus:referral:{referral.pk}:referrer",
+                    reason=_("Thank you for referring %(name)s") % {"name": names[customer_id]},
+                    source_ref=f"referral:{referral.pk}",
+                    detail={"bonus": BonusKind.REFERRAL, "referral": referral.pk},
+                    at=now,
+                )
+            )
+            facts.referral_rewarded(referral.referrer_id)
+            facts.award(referral.referrer_id, bonuses=bonuses, at=now)
+        facts.award(customer_id, bonuses=bonuses, at=now)
+    if referrals:
+        Referral.objects.filter(pk__in=[r.pk for r in referrals.values()]).update(
+            status=ReferralStatus.REWARDED, rewarded_at=now, updated_at=now
+        )
+    facts.write()
+    return len(referrals)

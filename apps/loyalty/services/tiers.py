@@ -2,25 +2,29 @@
 date, after the grace period, and only below the tier's retention threshold (invariant 5)."""
 
 import datetime as dt
+from collections.abc import Sequence
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
+from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from apps.accounts.models import User
 from apps.core import events
 from apps.core.content import content_input, localized_fields
+from apps.core.db import bulk_insert, bulk_update_fields, in_ids
 from apps.core.exceptions import ValidationFailed
 from apps.core.services import audit_record, model_snapshot
 from apps.core.text import text_check
+from apps.customers.models import Order
 
-from ..enums import BonusKind, TierMetric
+from ..enums import BonusKind, TierMetric, TxKind
 from ..ledger import _add_months
 from ..locks import lock_accounts
-from ..models import LoyaltyAccount, Programme, Tier, TierHistory
+from ..models import LoyaltyAccount, PointsTransaction, Programme, Tier, TierHistory
 from ..selectors import qualifying_value
-from .bonuses import bonus_award
+from .bonuses import Bonus, BonusBatch, bonus_award
 from .configuration import TIER_FIELDS, validate
 
 
@@ -113,6 +117,139 @@ def tier_evaluate(*, account: LoyaltyAccount, as_of: dt.datetime | None = None) 
                 detail={"bonus": BonusKind.TIER_GIFT, "tier": best.pk},
             )
     return account.tier
+
+
+def qualifying_values(
+    *, customer_ids: list[int], metric: str, window_months: int, as_of: dt.datetime
+) -> dict[int, Decimal]:
+    """``qualifying_value`` of many members at once, by customer id (one aggregate); a member
+    with nothing in the window is absent (their value is 0)."""
+    since = _add_months(as_of, -window_months)
+    if metric == TierMetric.SPEND:
+        rows = (
+            Order.objects.filter(
+                in_ids("customer_id", customer_ids), placed_at__gt=since, placed_at__lte=as_of
+            )
+            .order_by()
+            .values("customer_id")
+            .annotate(total=Sum("total"), refunded=Sum("refunded_amount"))
+            .values_list("customer_id", "total", "refunded")
+        )
+        return {c: (t or Decimal(0)) - (r or Decimal(0)) for c, t, r in rows}
+    rows = (
+        PointsTransaction.objects.filter(
+            in_ids("order__customer_id", customer_ids),
+            kind__in=[TxKind.EARN, TxKind.PENDING, TxKind.REFUND],
+            created_at__gt=since,
+            created_at__lte=as_of,
+        )
+        .order_by()
+        .values("order__customer_id")
+        .annotate(p=Sum("points"), q=Sum("pending_points"))
+        .values_list("order__customer_id", "p", "q")
+    )
+    return {c: Decimal((p or 0) + (q or 0)) for c, p, q in rows}
+
+
+def tiers_evaluate_many(
+    *,
+    accounts: list[LoyaltyAccount],
+    as_of: dt.datetime,
+    bonuses: BonusBatch,
+    tiers: Sequence[Tier] | None = None,
+) -> int:
+    """``tier_evaluate`` for many accounts at once (a bulk-earning chunk), with the same moves,
+    history rows, ``tier.changed`` events and entry gifts, account by account in the given
+    order: the qualifying values read with one aggregate per metric and window over all the
+    members, the history rows written with one insert, the accounts' tiers with one update and
+    the events with one outbox insert; the gifts go to ``bonuses`` (written when it flushes).
+    The caller holds the locks. Returns the number of accounts that moved."""
+    tiers = list(tiers) if tiers is not None else list(Tier.objects.order_by("rank"))
+    if not tiers or not accounts:
+        return 0
+    by_pk = {t.pk: t for t in tiers}
+
+    def rank_of(account: LoyaltyAccount) -> int:
+        return by_pk[account.tier_id].rank if account.tier_id in by_pk else -1
+
+    # Only members below the top tier can move (as ``tier_evaluate``, which reads nothing for
+    # them).
+    todo = [a for a in accounts if rank_of(a) < tiers[-1].rank]
+    if not todo:
+        return 0
+    customer_ids = [a.customer_id for a in todo]
+    values = {
+        k: qualifying_values(
+            customer_ids=customer_ids, metric=k[0], window_months=k[1], as_of=as_of
+        )
+        for k in dict.fromkeys((t.metric, t.window_months) for t in tiers)
+    }
+
+    def value_of(tier: Tier, account: LoyaltyAccount) -> Decimal:
+        return values[(tier.metric, tier.window_months)].get(account.customer_id, Decimal(0))
+
+    history, moved, changes = [], [], []
+    for account in todo:
+        current_rank = rank_of(account)
+        best = next(
+            (
+                t
+                for t in reversed(tiers)
+                if t.rank > current_rank and value_of(t, account) >= t.threshold
+            ),
+            tiers[0],
+        )
+        if best.rank <= current_rank:
+            continue
+        reason = (
+            (_("Qualified for %(tier)s") % {"tier": best.name})
+            if best.rank > 0
+            else _("Joined the programme")
+        )
+        old = by_pk.get(account.tier_id)
+        history.append(
+            TierHistory(
+                account=account,
+                from_tier=old,
+                to_tier=best,
+                reason=reason,
+                qualifying_value=value_of(best, account),
+                at=as_of,
+            )
+        )
+        account.tier = best
+        account.tier_since = as_of
+        account.tier_review_at = (
+            _add_months(timezone.localtime(as_of), best.window_months).date()
+            if best.rank > 0
+            else None
+        )
+        moved.append(account)
+        changes.append(
+            {
+                "customer_id": account.customer_id,
+                "old_tier_id": old.pk if old else None,
+                "new_tier_id": best.pk,
+                "direction": "up",
+            }
+        )
+        if best.entry_gift_points:
+            bonuses.add(
+                Bonus(
+                    customer_id=account.customer_id,
+                    points=best.entry_gift_points,
+                    key=f"bonus:tier-gift:{account.pk}:{best.pk}",
+                    reason=_("Welcome gift for %(tier)s") % {"tier": best.name},
+                    at=as_of,
+                    detail={"bonus": BonusKind.TIER_GIFT, "tier": best.pk},
+                )
+            )
+    bulk_insert(TierHistory, history)
+    bulk_update_fields(
+        LoyaltyAccount, moved, ["tier", "tier_since", "tier_review_at", "updated_at"]
+    )
+    events.publish_many("tier.changed", changes)
+    return len(moved)
 
 
 def tier_adopt(
