@@ -11,14 +11,20 @@ serves it, tills posting orders at it from another process, then the ledger chec
   real deployment, each for a stated reason: the Celery broker is ``memory://`` (no worker
   runs here, and the tasks queued after commit must not pile up in a shared Redis), and the
   per-key API rate (``API_RATE``, 3,000/minute by default: one key carries all the tills of a
-  chain) is raised to ``API_RATE`` here, since 32 tills on one key ask for more than that and
-  the default would answer 429 to the excess; a chain with that many tills is given a higher
-  rate the same way.
+  chain) is raised to ``API_RATE`` here: 32 tills on one key may ask for more than 50
+  requests a second, and the default would answer 429 to the excess; a chain with that many
+  tills is given a higher rate the same way.
+- The programme: the demo's (tiers, earn rules, rewards, badges), as the sequential API
+  benchmark (``tests/bench/api.py``) configures it: one rule set.
 - The tills (``tests/bench/tills.py``, its own process): ``--load-tills`` threads (32), each
-  with its own keep-alive connection, posting orders of returning members (members with
-  orders and a loyalty account, tills taking them in turn) one after the other for
-  ``--load-seconds`` (60) after a warm-up of ``WARMUP_REQUESTS`` orders each, each order with its own Idempotency-Key and
-  external id; the bodies are the sequential API benchmark's (``measure.measure_api``).
+  with its own keep-alive connection, posting orders one after the other, each with its own
+  Idempotency-Key and external id; the bodies are the sequential API benchmark's. The members
+  are ``WARMUP_ROUNDS`` x tills customers with orders and a loyalty account, each till serving
+  its own share of them in turn (no two tills ever serve one member at once, as at real tills).
+  Each till first posts ``WARMUP_ROUNDS`` orders, one for each of its members, not measured
+  (the workers' first requests load what Django loads lazily, and every member's first order
+  under the programme joins its tier and wins its first-order badges); once every till is
+  warm, the measured window of ``--load-seconds`` (60) opens: returning members only.
 - Reported: requests/s, latency p50, p95, p99 (and the maximum), the number of non-2xx
   answers and transport errors (must be 0), the orders recorded in the database (must equal
   the 2xx answers) and ``verify_ledger`` over the whole database afterwards (must be clean).
@@ -54,18 +60,20 @@ from django.db.models import Exists, OuterRef
 
 from apps.accounts.services import api_key_create
 from apps.customers.models import Customer, Order, Store
+from tests.bench.dataset import anchor
+from tests.bench.loyalty import _configure_programme
 from tests.bench.measure import result_row, skipped
 
 LOAD_SECONDS = 60
 LOAD_TILLS = 32
 WORKERS = 2
-MEMBERS = 20_000
 API_RATE = "1000000/minute"
 ORDERS_PATH = "/api/v1/orders/"
 BOOT_SECONDS = 120
-# Orders each till posts before the measured window opens: a worker's first requests load what
-# Django and DRF load lazily (seconds each on a busy machine), which is not steady state.
-WARMUP_REQUESTS = 2
+# Orders each till posts before the measured window opens, one for each of its members: a
+# worker's first requests load what Django and DRF load lazily (seconds each on a busy machine),
+# and a member's first order under the programme does first-time work: not steady state.
+WARMUP_ROUNDS = 20
 
 
 def database_url(db: dict) -> str:
@@ -178,7 +186,7 @@ def gunicorn_server(
         stop_server(process)
 
 
-def returning_members(limit: int = MEMBERS) -> list[str]:
+def returning_members(limit: int) -> list[str]:
     """Member numbers of customers who have ordered before and have a loyalty account."""
     return list(
         Customer.objects.filter(
@@ -230,7 +238,7 @@ def load_run(
     stores: list[str],
     api_key: str,
     log_path: Path,
-    warmup_requests: int = WARMUP_REQUESTS,
+    warmup_requests: int = WARMUP_ROUNDS,
     workers: int = WORKERS,
 ) -> dict:
     """One load run against the current database: start gunicorn, run the tills, stop it.
@@ -263,7 +271,8 @@ def measure_load(*, seconds: float = LOAD_SECONDS, tills: int = LOAD_TILLS) -> l
         f"POST /api/v1/orders/ under load (gunicorn {WORKERS} workers, {tills} tills, "
         f"{seconds:g} s)"
     )
-    members = returning_members()
+    configured = _configure_programme(anchor())
+    members = returning_members(limit=tills * WARMUP_ROUNDS)
     stores = list(Store.objects.order_by("code").values_list("code", flat=True))
     if not members or not stores:
         return [skipped(label, "no returning members or no stores in the bench database")]
@@ -311,7 +320,9 @@ def measure_load(*, seconds: float = LOAD_SECONDS, tills: int = LOAD_TILLS) -> l
             reference_label="-",
             detail=(
                 f"{summary['requests']:,} requests; {recorded:,} orders recorded for "
-                f"{answered:,} 2xx answers (warm-up included); {latency}; verify_ledger {ledger}"
+                f"{answered:,} 2xx answers (warm-up included); {latency}; verify_ledger {ledger}; "
+                f"{len(members):,} returning members, demo programme ({configured['tiers']} "
+                f"tiers, {configured['badges']} badges)"
             ),
             **common,
         ),
