@@ -107,9 +107,12 @@ class LedgerBatch:
             return 0
         if is_postgres():
             self._copy()
+            self._update_accounts()
         else:
             self._insert()
-        bulk_update_fields(LoyaltyAccount, list(self._accounts.values()), ledger.ACCOUNT_COUNTERS)
+            bulk_update_fields(
+                LoyaltyAccount, list(self._accounts.values()), ledger.ACCOUNT_COUNTERS
+            )
         written = len(self._txs)
         self.rows_written += written
         self._lots, self._txs, self._accounts = [], [], {}
@@ -150,6 +153,32 @@ class LedgerBatch:
                             *row[11:],
                         )
                     )
+
+    def _update_accounts(self) -> None:
+        """The counters of the accounts written to (``ledger.ACCOUNT_COUNTERS``), one
+        ``UPDATE … FROM unnest(…)`` with one array per column."""
+        accounts = list(self._accounts.values())
+        now = timezone.now()
+        for account in accounts:
+            account.updated_at = now
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "UPDATE loyalty_loyaltyaccount AS a SET balance = v.balance, "
+                "pending = v.pending, lifetime_earned = v.lifetime, debt = v.debt, "
+                "last_hash = v.last_hash, updated_at = %s "
+                "FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[], "
+                "%s::bigint[], %s::varchar[]) "
+                "AS v(id, balance, pending, lifetime, debt, last_hash) WHERE a.id = v.id",
+                [
+                    now,
+                    [a.pk for a in accounts],
+                    [a.balance for a in accounts],
+                    [a.pending for a in accounts],
+                    [a.lifetime_earned for a in accounts],
+                    [a.debt for a in accounts],
+                    [a.last_hash for a in accounts],
+                ],
+            )
 
     def _insert(self) -> None:
         """Elsewhere than PostgreSQL (SQLite on a laptop): the same rows through the ORM."""

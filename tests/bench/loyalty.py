@@ -603,10 +603,11 @@ ACCOUNT_UPDATE_COLUMNS = [
 ]  # fmt: skip
 
 
-def _high_water() -> dict[str, int]:
+def _high_water(tables: tuple[str, ...] = EARN_TABLES) -> dict[str, int]:
+    """The highest id of each of ``tables`` now (rows above it are the run's)."""
     with connection.cursor() as cursor:
         marks = {}
-        for table in EARN_TABLES:
+        for table in tables:
             cursor.execute(f"SELECT coalesce(max(id), 0) FROM {table}")
             marks[table] = cursor.fetchone()[0]
     return marks
@@ -617,7 +618,7 @@ def _written_rows(marks: dict[str, int], since: dt.datetime) -> dict[str, tuple[
     since ``since``), and the accounts it updated (``bench:accounts``), as plain tuples."""
     out = {}
     with connection.cursor() as cursor:
-        for table in EARN_TABLES:
+        for table in marks:
             cursor.execute(f"SELECT * FROM {table} WHERE id > %s ORDER BY id", [marks[table]])
             columns = [c.name for c in cursor.description]
             out[table] = (columns, cursor.fetchall())
