@@ -276,13 +276,20 @@ def ledger_recent(
         .order_by("-id")[:limit]
     )
     if rows:
-        links = PointsTransaction.objects.filter(pk__in=[tx.pk for tx in rows]).select_related(
-            "redemption__reward", "actor"
+        links = PointsTransaction.objects.filter(pk__in=[tx.pk for tx in rows]).filter(
+            Q(redemption__isnull=False) | Q(actor__isnull=False)
         )
-        linked = {tx.pk: tx for tx in links.only("pk", "redemption", "actor")}
+        linked = {
+            tx.pk: tx
+            for tx in links.select_related("redemption__reward", "actor").only(
+                "pk", "redemption", "actor"
+            )
+        }
         for tx in rows:
             # Assigning through the relation caches the object (the ids are the same).
-            tx.redemption, tx.actor = linked[tx.pk].redemption, linked[tx.pk].actor
+            link = linked.get(tx.pk)
+            tx.redemption = link.redemption if link else None
+            tx.actor = link.actor if link else None
     return describe(rows, audience=STAFF)
 
 

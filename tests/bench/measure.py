@@ -15,7 +15,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth.models import Group
-from django.db import connection
+from django.db import connection, transaction
 from django.test import Client, override_settings
 from django.test.utils import CaptureQueriesContext
 from django.urls import NoReverseMatch, reverse
@@ -24,6 +24,8 @@ from apps.accounts import roles
 from apps.accounts.models import User
 from apps.customers.models import Customer, Store
 from apps.customers.selectors import customer_list
+from tests.customers.factories import CustomerFactory
+from tests.dashboard.customer_history import KINDS, grow_history, history_size
 
 BENCH_URLCONF = "tests.bench.urls"
 PAGE_SIZE = 25
@@ -162,6 +164,36 @@ def _page(client: Client, url: str, runs: int) -> tuple[float, int, int]:
     return latency * 1000, queries, 200
 
 
+LONG_HISTORY_EMAIL = "bench-long-history@example.com"
+LONG_HISTORY_STEP = 60  # rows of each kind: more than any panel of the 360 page shows
+
+
+def _long_history_customer() -> Customer:
+    """One member with a long history of every kind the 360 page shows (orders, ledger rows,
+    redemptions, complaints, survey responses, campaign messages, interactions, consents, tags),
+    made once per bench database through the same builder as the query-budget test."""
+    customer = Customer.objects.filter(email=LONG_HISTORY_EMAIL).first()
+    if customer is not None:
+        return customer
+    with transaction.atomic():  # all of it or nothing: a half-made history is not reused
+        customer = CustomerFactory(email=LONG_HISTORY_EMAIL, store=Store.objects.order_by("id")[0])
+        # No tier changes: tiers made here would change what every later group earns.
+        grow_history(
+            customer,
+            n=LONG_HISTORY_STEP,
+            start=0,
+            staff=_manager(),
+            store=customer.store,
+            tiers=False,
+        )
+    return customer
+
+
+def _history_label(customer: Customer) -> str:
+    size = history_size(customer)
+    return ", ".join(f"{size[kind]:,} {kind}" for kind in KINDS if size[kind])
+
+
 def measure_pages(client: Client, runs: int) -> list[dict]:
     rows = []
     noop_ms, noop_queries, _status = _page(client, "/bench/noop/", runs)
@@ -169,19 +201,27 @@ def measure_pages(client: Client, runs: int) -> list[dict]:
         Customer.objects.filter(orders__isnull=False).order_by("id").values("member_number").first()
     )
     middle = Customer.objects.order_by("id")[Customer.objects.count() // 2]
+    regular = Customer.objects.get(member_number=busiest["member_number"])
+    long_history = _long_history_customer()
     pages = [
         ("customer list page", "dashboard:customer-list", {}, ""),
         ("customer list, search", "dashboard:customer-list", {}, f"?q={middle.phone[5:12]}"),
         (
-            "customer 360 page (regular)",
+            f"customer 360 page (regular: {_history_label(regular)})",
             "dashboard:customer-detail",
             {"member_number": busiest["member_number"]},
             "",
         ),
         (
-            "customer 360 page",
+            f"customer 360 page (middle: {_history_label(middle)})",
             "dashboard:customer-detail",
             {"member_number": middle.member_number},
+            "",
+        ),
+        (
+            f"customer 360 page (long history: {_history_label(long_history)})",
+            "dashboard:customer-detail",
+            {"member_number": long_history.member_number},
             "",
         ),
         ("top-bar quick search", "dashboard:customer-quick-search", {}, f"?q={middle.phone[5:12]}"),

@@ -66,11 +66,12 @@ def _tiers() -> list[Tier]:
     ]
 
 
-def grow_history(customer, *, n: int, start: int, staff, store) -> None:
+def grow_history(customer, *, n: int, start: int, staff, store, tiers: bool = True) -> None:
     """Add ``n`` rows of every kind to ``customer``'s history (``start`` keeps keys unique
     between calls): n orders of two lines, n earning rows, n // 2 + 1 redemptions (each a
     ledger row too), n complaints, n survey responses, n campaign messages, n calls and n
-    notes, n consent changes, n tags and n tier changes."""
+    notes, n consent changes, n tags and (with ``tiers``; two tiers are made when there are
+    none) n tier changes."""
     now = timezone.now()
     orders = Order.objects.bulk_create(
         Order(
@@ -145,8 +146,11 @@ def grow_history(customer, *, n: int, start: int, staff, store) -> None:
         )
         for i in range(n)
     )
-    tags = Tag.objects.bulk_create(Tag(name=f"history-{start + i}") for i in range(n))
-    customer.tags.add(*tags)
+    names = [f"history-{start + i}" for i in range(n)]
+    Tag.objects.bulk_create((Tag(name=name) for name in names), ignore_conflicts=True)
+    customer.tags.add(*Tag.objects.filter(name__in=names))
+    if not tiers:
+        return
     low, high = _tiers()
     account = LoyaltyAccount.objects.get(customer=customer)
     TierHistory.objects.bulk_create(
