@@ -83,6 +83,15 @@ class _Context:
         self.needs_first = any(r.kind == EarnRuleKind.FIRST_PURCHASE for r in rules)
         self.window = dt.timedelta(days=programme.pending_days)
         self.rate = programme.points_per_currency_unit
+        self._tz = timezone.get_current_timezone()
+        self._expiry: dict[dt.date, dt.datetime | None] = {}
+
+    def expiry_for(self, earned_at: dt.datetime) -> dt.datetime | None:
+        """``ledger.expiry_for``, once per local day: the expiry depends on the day only."""
+        day = earned_at.astimezone(self._tz).date()
+        if day not in self._expiry:
+            self._expiry[day] = ledger.expiry_for(earned_at=earned_at, programme=self.programme)
+        return self._expiry[day]
 
 
 def _orders_by_customer(order_ids) -> dict[int, list[int]]:
@@ -219,7 +228,7 @@ def _earn_chunk(
                 status=LotStatus.PENDING if pending else LotStatus.AVAILABLE,
                 earned_at=placed_at,
                 available_at=available_at,
-                expires_at=ledger.expiry_for(earned_at=placed_at, programme=programme),
+                expires_at=ctx.expiry_for(placed_at),
                 order_id=order_id,
             ),
         )
