@@ -10,7 +10,8 @@ from allauth.mfa.models import Authenticator
 from allauth.usersessions.models import UserSession
 from django.core.cache import cache
 from django.db import connection
-from django.db.models import Count, F, Max, Q, QuerySet, Sum, prefetch_related_objects
+from django.db.models import Count, F, Max, Q, QuerySet, Sum, Window, prefetch_related_objects
+from django.db.models.functions import RowNumber
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -223,6 +224,27 @@ def consent_history(*, customer: Customer) -> QuerySet[ConsentRecord]:
     )
 
 
+def _consents_and_history(
+    *, customer: Customer, limit: int
+) -> tuple[dict[tuple[str, str], ConsentRecord | None], list[ConsentRecord]]:
+    """``consent_current`` and the newest ``limit`` rows of ``consent_history`` in one query:
+    the rows that are among the newest ``limit`` or the latest of their channel and purpose."""
+    newest = [F("at").desc(), F("id").desc()]
+    rows = list(
+        consent_history(customer=customer)
+        .annotate(
+            overall=Window(RowNumber(), order_by=newest),
+            of_kind=Window(RowNumber(), partition_by=[F("channel"), F("purpose")], order_by=newest),
+        )
+        .filter(Q(overall__lte=limit) | Q(of_kind=1))
+    )
+    current: dict[tuple[str, str], ConsentRecord | None] = {
+        (c, p): None for c in Channel.values for p in ConsentPurpose.values
+    }
+    current.update({(r.channel, r.purpose): r for r in rows if r.of_kind == 1})
+    return current, [r for r in rows if r.overall <= limit]
+
+
 def consent_is_granted(*, customer: Customer, channel: str, purpose: str) -> bool:
     latest = (
         ConsentRecord.objects.filter(customer=customer, channel=channel, purpose=purpose)
@@ -378,6 +400,7 @@ def customer_privacy_summary(*, customer: Customer, history_limit: int = 20) -> 
     A fixed number of queries whatever the history length."""
     user = customer.user if customer.user_id else None
     addresses = list(EmailAddress.objects.filter(user=user)) if user else []
+    consents, history = _consents_and_history(customer=customer, limit=history_limit)
     return PrivacySummary(
         has_account=user is not None,
         account_active=bool(user and user.is_active),
@@ -390,8 +413,8 @@ def customer_privacy_summary(*, customer: Customer, history_limit: int = 20) -> 
         unverified_emails=[a.email for a in addresses if not a.verified],
         sign_in_phone=user.phone if user and user.phone_verified else "",
         phone=customer.phone,
-        consents=consent_current(customer=customer),
-        consent_history=list(consent_history(customer=customer)[:history_limit]),
+        consents=consents,
+        consent_history=history,
         audit_trail=list(
             AuditEvent.objects.filter(
                 target_type=Customer._meta.label_lower,
