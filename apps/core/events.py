@@ -36,8 +36,9 @@ from typing import Any, Literal
 from celery import shared_task
 from django.apps import apps as django_apps
 from django.core.exceptions import ImproperlyConfigured
-from django.db import models, transaction
+from django.db import connection, models, transaction
 from django.utils import timezone
+from psycopg.types.json import Jsonb
 
 from .models import OutboxEvent
 
@@ -180,12 +181,32 @@ def publish_many(name: str, payloads: list[dict[str, Any]]) -> list[Event]:
         for subscription in subscribers(name, "in_transaction"):
             subscription.handler(event)
     if published and subscribers(name, "after_commit"):
-        OutboxEvent.objects.bulk_create(
-            [OutboxEvent(id=e.id, name=name, payload=e.payload) for e in published]
-        )
+        _outbox_insert(name, published)
         ids = [e.id for e in published]
         transaction.on_commit(lambda: [outbox_deliver.delay(event_id) for event_id in ids])
     return published
+
+
+def _outbox_insert(name: str, published: list[Event]) -> None:
+    """The outbox rows of many events in one statement (``INSERT … SELECT … FROM unnest`` on
+    PostgreSQL, ``bulk_create`` elsewhere)."""
+    if connection.vendor != "postgresql":
+        OutboxEvent.objects.bulk_create(
+            [OutboxEvent(id=e.id, name=name, payload=e.payload) for e in published]
+        )
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO core_outboxevent (id, name, payload, created_at, done, attempts, "
+            "last_error) SELECT id, %s, payload, %s, '[]'::jsonb, 0, '' "
+            "FROM unnest(%s::uuid[], %s::jsonb[]) AS t(id, payload)",
+            [
+                name,
+                timezone.now(),
+                [e.id for e in published],
+                [Jsonb(e.payload) for e in published],
+            ],
+        )
 
 
 # --- the outbox -------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from django.db import IntegrityError, models, transaction
+from django.db import IntegrityError, connection, models, transaction
 from django.db.models import Count, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -29,7 +29,7 @@ from django.utils.translation import gettext_lazy
 
 from apps.accounts.models import User
 from apps.core.content import content_input, localized_fields
-from apps.core.db import in_ids
+from apps.core.db import in_ids, is_postgres
 from apps.core.events import Event
 from apps.core.exceptions import ValidationFailed
 from apps.core.services import audit_record, model_snapshot
@@ -194,7 +194,7 @@ class BadgeFacts:
         self._values: dict[str, dict[int, Decimal]] = {}
         self._customers: dict[int, Customer] | None = None
         self.held: set[tuple[int, int]] = set()
-        self._awarded: list[CustomerBadge] = []
+        self._awarded: list[tuple[int, int, dt.datetime]] = []
         self._reasons: dict[int, str] = {}
         if not self.badges or not self.customer_ids:
             return
@@ -273,7 +273,7 @@ class BadgeFacts:
         ``bonuses`` in order; their rows are written by ``write``."""
         reached = self.reached(customer_id)
         for badge in reached:
-            self._awarded.append(CustomerBadge(customer_id=customer_id, badge=badge, awarded_at=at))
+            self._awarded.append((customer_id, badge.pk, at))
             if badge.pk not in self._reasons:
                 self._reasons[badge.pk] = badge_reason(badge)
             bonuses.add(
@@ -287,7 +287,21 @@ class BadgeFacts:
         """Write the badges awarded since the last write (one insert; a pair already held is
         skipped, as ``_award`` skips it). Returns how many were awarded."""
         awarded, self._awarded = self._awarded, []
-        CustomerBadge.objects.bulk_create(awarded, ignore_conflicts=True)
+        if not awarded:
+            return 0
+        if not is_postgres():
+            CustomerBadge.objects.bulk_create(
+                [CustomerBadge(customer_id=c, badge_id=b, awarded_at=at) for c, b, at in awarded],
+                ignore_conflicts=True,
+            )
+            return len(awarded)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "INSERT INTO loyalty_customerbadge (customer_id, badge_id, awarded_at) "
+                "SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::timestamptz[]) "
+                "ON CONFLICT (customer_id, badge_id) DO NOTHING",
+                [list(column) for column in zip(*awarded, strict=True)],
+            )
         return len(awarded)
 
 

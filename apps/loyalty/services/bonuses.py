@@ -242,6 +242,8 @@ class BonusBatch:
             else ()
         )
         awarded = 0
+        now = timezone.now()
+        expiry: dict[dt.datetime, dt.datetime | None] = {}  # bonuses of a chunk share a time
         for bonus in bonuses:
             if bonus.key in done:
                 continue
@@ -251,6 +253,8 @@ class BonusBatch:
             if account.debt > 0:
                 self._award_one(account, bonus)
                 continue
+            if bonus.at not in expiry:
+                expiry[bonus.at] = ledger.expiry_for(earned_at=bonus.at, programme=self.programme)
             self.rows.append(
                 account=account,
                 kind=TxKind.EARN,
@@ -262,10 +266,10 @@ class BonusBatch:
                 source_ref=bonus.source_ref,
                 lot=Lot(
                     points=bonus.points,
-                    status=LotStatus.PENDING if bonus.at > timezone.now() else LotStatus.AVAILABLE,
+                    status=LotStatus.PENDING if bonus.at > now else LotStatus.AVAILABLE,
                     earned_at=bonus.at,
                     available_at=bonus.at,
-                    expires_at=ledger.expiry_for(earned_at=bonus.at, programme=self.programme),
+                    expires_at=expiry[bonus.at],
                 ),
             )
         self.rows.flush()

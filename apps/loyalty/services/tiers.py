@@ -5,7 +5,7 @@ import datetime as dt
 from collections.abc import Sequence
 from decimal import Decimal
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 from apps.accounts.models import User
 from apps.core import events
 from apps.core.content import content_input, localized_fields
-from apps.core.db import bulk_insert, bulk_update_fields, in_ids
+from apps.core.db import bulk_insert, bulk_update_fields, in_ids, is_postgres
 from apps.core.exceptions import ValidationFailed
 from apps.core.services import audit_record, model_snapshot
 from apps.core.text import text_check
@@ -151,6 +151,30 @@ def qualifying_values(
     return {c: Decimal((p or 0) + (q or 0)) for c, p, q in rows}
 
 
+def _history_insert(rows: list[tuple], *, at: dt.datetime) -> None:
+    """TierHistory rows (account, from tier, to tier, reason, qualifying value) at ``at``."""
+    if not rows:
+        return
+    if not is_postgres():
+        bulk_insert(
+            TierHistory,
+            [
+                TierHistory(
+                    account_id=a, from_tier_id=f, to_tier_id=t, reason=r, qualifying_value=v, at=at
+                )
+                for a, f, t, r, v in rows
+            ],
+        )
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO loyalty_tierhistory (account_id, from_tier_id, to_tier_id, reason, "
+            "qualifying_value, at) SELECT *, %s FROM unnest(%s::bigint[], %s::bigint[], "
+            "%s::bigint[], %s::varchar[], %s::numeric[])",
+            [at, *(list(column) for column in zip(*rows, strict=True))],
+        )
+
+
 def tiers_evaluate_many(
     *,
     accounts: list[LoyaltyAccount],
@@ -189,6 +213,20 @@ def tiers_evaluate_many(
         return values[(tier.metric, tier.window_months)].get(account.customer_id, Decimal(0))
 
     history, moved, changes = [], [], []
+    # What a move into each tier writes, read once per tier (names are translated fields).
+    reasons = {
+        t.pk: (
+            (_("Qualified for %(tier)s") % {"tier": t.name})
+            if t.rank > 0
+            else _("Joined the programme")
+        )
+        for t in tiers
+    }
+    gifts = {t.pk: _("Welcome gift for %(tier)s") % {"tier": t.name} for t in tiers}
+    review = {
+        t.pk: _add_months(timezone.localtime(as_of), t.window_months).date() if t.rank > 0 else None
+        for t in tiers
+    }
     for account in todo:
         current_rank = rank_of(account)
         best = next(
@@ -201,29 +239,19 @@ def tiers_evaluate_many(
         )
         if best.rank <= current_rank:
             continue
-        reason = (
-            (_("Qualified for %(tier)s") % {"tier": best.name})
-            if best.rank > 0
-            else _("Joined the programme")
-        )
         old = by_pk.get(account.tier_id)
         history.append(
-            TierHistory(
-                account=account,
-                from_tier=old,
-                to_tier=best,
-                reason=reason,
-                qualifying_value=value_of(best, account),
-                at=as_of,
+            (
+                account.pk,
+                old.pk if old else None,
+                best.pk,
+                reasons[best.pk],
+                value_of(best, account),
             )
         )
         account.tier = best
         account.tier_since = as_of
-        account.tier_review_at = (
-            _add_months(timezone.localtime(as_of), best.window_months).date()
-            if best.rank > 0
-            else None
-        )
+        account.tier_review_at = review[best.pk]
         moved.append(account)
         changes.append(
             {
@@ -239,12 +267,12 @@ def tiers_evaluate_many(
                     customer_id=account.customer_id,
                     points=best.entry_gift_points,
                     key=f"bonus:tier-gift:{account.pk}:{best.pk}",
-                    reason=_("Welcome gift for %(tier)s") % {"tier": best.name},
+                    reason=gifts[best.pk],
                     at=as_of,
                     detail={"bonus": BonusKind.TIER_GIFT, "tier": best.pk},
                 )
             )
-    bulk_insert(TierHistory, history)
+    _history_insert(history, at=as_of)
     bulk_update_fields(
         LoyaltyAccount, moved, ["tier", "tier_since", "tier_review_at", "updated_at"]
     )
