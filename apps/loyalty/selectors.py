@@ -98,9 +98,12 @@ def points_summary(*, customer: Customer, expiring_days: int = 90) -> PointsSumm
     return points_summary_of(account_get(customer=customer), expiring_days=expiring_days)
 
 
-def points_summary_of(account: LoyaltyAccount | None, *, expiring_days: int = 90) -> PointsSummary:
+def points_summary_of(
+    account: LoyaltyAccount | None, *, expiring_days: int | None = 90
+) -> PointsSummary:
     """``points_summary`` of an account already read with its tier (``account_get``); None for
-    a customer without one."""
+    a customer without one. ``expiring_days=None``: without the points expiring soon (a page
+    that does not show them saves the query)."""
     if account is None:
         first = Tier.objects.order_by("rank").first()
         return PointsSummary(next_tier=first if first and first.threshold > 0 else None)
@@ -123,6 +126,8 @@ def points_summary_of(account: LoyaltyAccount | None, *, expiring_days: int = 90
         summary.progress_percent = (
             int(min(value / next_tier.threshold * 100, 100)) if next_tier.threshold else 100
         )
+    if expiring_days is None:
+        return summary
     now = timezone.now()
     rows = (
         PointsLot.objects.filter(

@@ -225,7 +225,9 @@ def loyalty_panel(*, customer: Customer, ledger_rows: int = 50) -> LoyaltyPanel:
     tier history, badges, referrals both ways, recent redemptions and adjustments waiting for
     approval."""
     account = account_get(customer=customer)
-    panel = LoyaltyPanel(customer=customer, summary=points_summary_of(account))
+    # The panel lists the open lots with their expiry; it does not show the summary's
+    # "expiring soon" figures, so they are not read.
+    panel = LoyaltyPanel(customer=customer, summary=points_summary_of(account, expiring_days=None))
     panel.badges = list(
         CustomerBadge.objects.filter(customer=customer)
         .select_related("badge")

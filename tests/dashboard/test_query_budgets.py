@@ -19,7 +19,7 @@ LIST_BUDGET = 15  # +1 on every staff page: the Administration link asks for the
 # A manager or an agent on a member with every kind of history (44 before the 360° page shared
 # its reads): the session, user and permission reads, then one or two queries per panel. The
 # timeline's orders, interactions, consents, points and complaints come from the panels' rows.
-DETAIL_BUDGET = 37
+DETAIL_BUDGET = 36
 ORDERS_BUDGET = 13
 HOME_BUDGET = (
     19  # a manager: the ledger banner, the KPI snapshot read, the role, two approval queues
