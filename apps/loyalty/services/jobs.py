@@ -132,11 +132,11 @@ def _chunk(run: _Run, account_ids: list[int]) -> int:
         .order_by("pk")
         .values_list("pk", "balance", "pending", "last_hash", "debt")
     )
-    accounts, owing = {}, []
+    accounts, owing = {}, set()
     for pk, balance, pending, last_hash, debt in locked:
         accounts[pk] = (balance, pending, last_hash)
         if debt > 0:
-            owing.append(pk)
+            owing.add(pk)
     # Read after the locks are held: a run that overlaps this one has committed by now.
     lots = list(
         job.due(run.as_of)
@@ -154,9 +154,10 @@ def _chunk(run: _Run, account_ids: list[int]) -> int:
     if updated != len(lots):
         raise RuntimeError(f"{job.kind}: {updated} lots closed, {len(lots)} read")
     bulk_update_rows(LoyaltyAccount, ACCOUNT_FIELDS, counters, same={"updated_at": timezone.now()})
-    if job.matures and owing:
+    settle = [pk for pk, *_counters in counters if pk in owing] if job.matures else []
+    if settle:
         # Points owed from an earlier clawback come out of the points that just matured.
-        for account in LoyaltyAccount.objects.filter(in_ids("id", owing)).order_by("pk"):
+        for account in LoyaltyAccount.objects.filter(in_ids("id", settle)).order_by("pk"):
             debt_settle(
                 account=account, key=f"settle:{account.pk}:{account.last_hash[:16]}", at=run.as_of
             )
