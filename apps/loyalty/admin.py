@@ -26,6 +26,7 @@ from apps.core.services import audit_record, model_snapshot
 
 from .models import (
     Badge,
+    ConfigurationVersion,
     Coupon,
     CouponBatch,
     CouponUse,
@@ -470,3 +471,10 @@ class LedgerVerificationAdmin(ReadOnlyAdmin):
     list_display = ["started_at", "finished_at", "ok", "fault_count", "accounts_checked"]
     list_display += ["rows_checked", "merkle_root", "digest_sent_to"]
     list_filter = ["ok"]
+
+
+@admin.register(ConfigurationVersion)
+class ConfigurationVersionAdmin(ReadOnlyAdmin):
+    """Moved by database triggers only (``apps.loyalty.configuration``)."""
+
+    list_display = ["version"]

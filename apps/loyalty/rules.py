@@ -47,7 +47,8 @@ but lost to priority or stacking says which rule stopped it.
 Extension point: ``CONDITIONS`` maps a condition name to a predicate ``(rule, facts) -> bool``.
 Every predicate is asked about every rule, so it must answer True for rules it does not limit.
 For an event, ``facts`` carries the member (``customer_id``, ``tier_id``) and the time, with no
-store, channel or lines.
+store, channel or lines. A predicate never reads ``first_purchase``: an order's earning computes
+it (one query) only while a first-purchase rule is active.
 
 Segments (the planned segment limit): ``analytics`` sits above ``loyalty`` in the layers, so
 nothing here may import it. The segments work will

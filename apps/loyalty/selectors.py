@@ -4,8 +4,8 @@ import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db.models import Count, F, Min, Q, QuerySet, Subquery, Sum
-from django.db.models.functions import TruncDate
+from django.db.models import Count, F, Min, OuterRef, Q, QuerySet, Subquery, Sum, Value
+from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 from django.utils.formats import number_format
 from django.utils.translation import gettext as _
@@ -36,6 +36,50 @@ from .models import (
     TierHistory,
 )
 
+# Spend net of refunds: the SPEND metric of a tier over a window of orders.
+NET_SPEND = Coalesce(Sum("total"), Value(Decimal(0))) - Coalesce(
+    Sum("refunded_amount"), Value(Decimal(0))
+)
+
+
+def _window_orders(customer_id, since: dt.datetime, as_of: dt.datetime) -> QuerySet[Order]:
+    return Order.objects.filter(customer_id=customer_id, placed_at__gt=since, placed_at__lte=as_of)
+
+
+# Points earned from purchases (net of clawbacks): the POINTS metric; bonuses do not qualify.
+QUALIFYING_KINDS = (TxKind.EARN, TxKind.PENDING, TxKind.REFUND)
+NET_POINTS = Coalesce(Sum("points"), Value(0)) + Coalesce(Sum("pending_points"), Value(0))
+
+
+def _window_points(customer_id, since: dt.datetime, as_of: dt.datetime):
+    # By the orders' customer, not the ledger row's account: after a merge the survivor's
+    # purchases include those the merged-away membership earned on its own (now moved) orders.
+    return PointsTransaction.objects.filter(
+        kind__in=QUALIFYING_KINDS,
+        order__customer_id=customer_id,
+        created_at__gt=since,
+        created_at__lte=as_of,
+    )
+
+
+def qualifying_subquery(*, metric: str, window_months: int, as_of: dt.datetime) -> Subquery:
+    """A tier's qualifying value (``qualifying_value``) as a subquery on a query of accounts,
+    for a caller that reads the account anyway (an order's account lock). NULL: nothing."""
+    since = _add_months(as_of, -window_months)
+    if metric == TierMetric.SPEND:
+        rows, key, value = (
+            _window_orders(OuterRef("customer_id"), since, as_of),
+            "customer_id",
+            NET_SPEND,
+        )
+    else:
+        rows, key, value = (
+            _window_points(OuterRef("customer_id"), since, as_of),
+            "order__customer_id",
+            NET_POINTS,
+        )
+    return Subquery(rows.order_by().values(key).annotate(v=value).values("v")[:1])
+
 
 def qualifying_value(
     *, account: LoyaltyAccount, tier: Tier, as_of: dt.datetime | None = None
@@ -44,20 +88,8 @@ def qualifying_value(
     as_of = as_of or timezone.now()
     since = _add_months(as_of, -tier.window_months)
     if tier.metric == TierMetric.SPEND:
-        agg = Order.objects.filter(
-            customer_id=account.customer_id, placed_at__gt=since, placed_at__lte=as_of
-        ).aggregate(total=Sum("total"), refunded=Sum("refunded_amount"))
-        return (agg["total"] or Decimal(0)) - (agg["refunded"] or Decimal(0))
-    # Points earned from purchases (net of clawbacks); bonuses and gifts do not qualify. By the
-    # orders' customer, not the ledger row's account: after a merge the survivor's purchases
-    # include those the merged-away membership earned on its own (now moved) orders.
-    points = PointsTransaction.objects.filter(
-        kind__in=[TxKind.EARN, TxKind.PENDING, TxKind.REFUND],
-        order__customer_id=account.customer_id,
-        created_at__gt=since,
-        created_at__lte=as_of,
-    ).aggregate(p=Sum("points"), q=Sum("pending_points"))
-    return Decimal((points["p"] or 0) + (points["q"] or 0))
+        return _window_orders(account.customer_id, since, as_of).aggregate(v=NET_SPEND)["v"]
+    return Decimal(_window_points(account.customer_id, since, as_of).aggregate(v=NET_POINTS)["v"])
 
 
 def earn_rules_active() -> tuple[list[EarnRule], dict[int, set[int]]]:

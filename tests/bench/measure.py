@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import json
 import statistics
 import time
 import traceback
@@ -465,79 +464,6 @@ def measure_import(scale: float, seed: int) -> list[dict]:
     ]
 
 
-# --- API ------------------------------------------------------------------------------------
-
-
-def measure_api(scale: float, seed: int) -> list[dict]:
-    label = "POST /api/v1/orders/"
-    url = _url("api:order-create")
-    if url is None:
-        return [skipped(label, "api:order-create does not exist yet")]
-    from apps.accounts.services import api_key_create
-
-    _key, raw = api_key_create(name="bench")
-    client = Client(HTTP_AUTHORIZATION=f"Api-Key {raw}")
-    n = max(100, round(500 * scale))
-    customers = list(Customer.objects.order_by("id").values_list("member_number", flat=True)[:n])
-    stores = list(Store.objects.order_by("code").values_list("code", flat=True))
-    placed = (dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)).isoformat()
-    bodies = [
-        {
-            "external_id": f"API-{seed}-{i:07d}",
-            "member_number": customers[i % len(customers)],
-            "store": stores[i % len(stores)],
-            "placed_at": placed,
-            "total": "128.00",
-            "lines": [
-                {
-                    "sku": "TEA-TGY-100",
-                    "name": "Tieguanyin",
-                    "category": "Tea",
-                    "quantity": 1,
-                    "unit_price": "128.00",
-                }
-            ],
-        }
-        for i in range(n)
-    ]
-
-    def post_all(path: str, prefix: str) -> tuple[float, list[int]]:
-        statuses = []
-        started = time.perf_counter()
-        for i, body in enumerate(bodies):
-            response = client.post(
-                path,
-                data=json.dumps(body),
-                content_type="application/json",
-                HTTP_IDEMPOTENCY_KEY=f"{prefix}-{seed}-{i}",
-            )
-            statuses.append(response.status_code)
-        return time.perf_counter() - started, statuses
-
-    first = client.post(
-        url,
-        data=json.dumps({**bodies[0], "external_id": f"API-{seed}-warmup"}),
-        content_type="application/json",
-        HTTP_IDEMPOTENCY_KEY=f"warmup-{seed}",
-    )
-    if first.status_code != 201:
-        return [skipped(label, f"answered {first.status_code}: {first.content[:200]!r}")]
-    bare_seconds, _ = post_all("/bench/noop-post/", "noop")
-    api_seconds, statuses = post_all(url, "api")
-    errors = sum(1 for s in statuses if s != 201)
-    return [
-        result_row(
-            f"{label} ({n} sequential requests)",
-            value=n / api_seconds,
-            unit="req/s",
-            reference=n / bare_seconds,
-            reference_label="bare Django JSON endpoint",
-            higher_is_better=True,
-            errors=errors,
-        )
-    ]
-
-
 # --- all ------------------------------------------------------------------------------------
 
 
@@ -606,7 +532,9 @@ def run_all(
         if "import" in wanted:
             results += _guarded("import", lambda: measure_import(scale, seed))
         if "api" in wanted:
-            results += _guarded("api", lambda: measure_api(scale, seed))
+            from tests.bench import api as api_bench
+
+            results += _guarded("api", lambda: api_bench.measure_api(scale, seed))
         if "complaints" in wanted:
             from tests.bench import complaints
 

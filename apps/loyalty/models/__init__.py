@@ -10,7 +10,7 @@ from .ledger import (
     PointsTransaction,
     TierHistory,
 )
-from .programme import MONEY, EarnRule, Programme, Tier
+from .programme import MONEY, ConfigurationVersion, EarnRule, Programme, Tier
 from .recognition import Badge, CustomerBadge, Referral, ReferralCode
 from .rewards import Coupon, CouponBatch, CouponUse, Redemption, Reward
 from .verification import LedgerVerification
@@ -18,6 +18,7 @@ from .verification import LedgerVerification
 __all__ = [
     "MONEY",
     "Badge",
+    "ConfigurationVersion",
     "Coupon",
     "CouponBatch",
     "CouponUse",

@@ -178,3 +178,18 @@ class EarnRule(TimeStampedModel):
 
     def __str__(self) -> str:
         return self.name
+
+
+class ConfigurationVersion(models.Model):
+    """One row whose number moves whenever the programme, a tier, an earn rule (or its tiers) or
+    a badge changes: statement triggers on those tables set it from a sequence (PostgreSQL,
+    migration 0018), so it never repeats, even after a rolled-back change. A process keeps its
+    snapshot of the configuration while the number stays (``apps.loyalty.configuration``)."""
+
+    version = models.BigIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("configuration version")
+
+    def __str__(self) -> str:
+        return str(self.version)

@@ -132,7 +132,7 @@ def _candidates(customer_id: int) -> list[Badge]:
     )
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def badges_evaluate(
     *, customer: Customer, today: dt.date | None = None, candidates: list[Badge] | None = None
 ) -> list[CustomerBadge]:

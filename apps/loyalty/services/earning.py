@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import transaction
+from django.db.models import Exists, OuterRef
+from django.utils import timezone
 
 from apps.core import events
 from apps.customers.enums import OrderChannel
@@ -20,11 +22,11 @@ from apps.customers.models import Customer, Order, Store
 from apps.customers.services import order_record
 
 from .. import ledger
-from ..enums import EarnEvent, EarnRuleKind, LotStatus, TxKind
+from ..configuration import Configuration, configuration, configuration_kept, version_subquery
+from ..enums import EarnEvent, EarnRuleKind, LotStatus, TierMetric, TxKind
 from ..locks import lock_account
 from ..models import EarnRule, LoyaltyAccount, PointsTransaction, Programme, Tier
 from ..rules import (
-    CONDITIONS,
     EarnResult,
     Miss,
     OrderFacts,
@@ -32,7 +34,7 @@ from ..rules import (
     rule_explain,
     spread_discount,
 )
-from ..selectors import earn_rules_active
+from ..selectors import earn_rules_active, qualifying_subquery
 from .bonuses import debt_settle
 from .tiers import tier_evaluate
 
@@ -54,19 +56,44 @@ def _outcome(account: LoyaltyAccount, tx: PointsTransaction | None) -> EarnOutco
     )
 
 
+LineAmounts = list[tuple[str, str, Decimal]]
+
+
+def line_amounts(lines) -> LineAmounts:
+    """(sku, category, quantity × unit price) of each line, as the rules read them: from the
+    order's line rows, or from the dicts it was recorded with (rounded as the columns store
+    them), so a new order's facts need no query for lines the caller holds."""
+    amounts = []
+    for ln in lines:
+        if isinstance(ln, dict):
+            quantity = Decimal(ln.get("quantity", 1)).quantize(Decimal("0.001"))
+            price = Decimal(ln["unit_price"]).quantize(Decimal("0.01"))
+            amounts.append((ln["sku"], ln.get("category", ""), quantity * price))
+        else:
+            amounts.append((ln.sku, ln.category, ln.quantity * ln.unit_price))
+    return amounts
+
+
 def _order_facts(
-    order: Order, account: LoyaltyAccount, *, needs_first_purchase: bool = True
+    order: Order,
+    account: LoyaltyAccount,
+    *,
+    needs_first_purchase: bool = True,
+    lines: LineAmounts | None = None,
+    ordered_before: bool | None = None,
 ) -> OrderFacts:
-    lines = [(ln.sku, ln.category, ln.quantity * ln.unit_price) for ln in order.lines.all()]
+    if lines is None:
+        lines = line_amounts(order.lines.all())
     # Only first-purchase rules (and registered conditions) read this fact: skip the query
     # when nothing will look at it.
-    first = (
-        not Order.objects.filter(
+    if not needs_first_purchase:
+        first = False
+    elif ordered_before is not None:
+        first = not ordered_before
+    else:
+        first = not Order.objects.filter(
             customer_id=order.customer_id, placed_at__lt=order.placed_at
         ).exists()
-        if needs_first_purchase
-        else False
-    )
     return OrderFacts(
         total=order.total,
         placed_at=order.placed_at,
@@ -92,27 +119,42 @@ def earn_detail(*, result: EarnResult, tier: Tier | None) -> dict:
     return detail
 
 
-def rules_campaign(rule_ids) -> int | None:
+def rules_campaign(rule_ids, rules) -> int | None:
     """The campaign whose points multiplier applied to an order, if any (its ledger row carries
-    it). A query only when rules applied."""
-    if not rule_ids:
-        return None
-    return (
-        EarnRule.objects.filter(pk__in=list(rule_ids), campaign__isnull=False)
-        .order_by("pk")
-        .values_list("campaign_id", flat=True)
-        .first()
-    )
+    it): the first of ``rules`` (by pk) among ``rule_ids`` that belongs to a campaign."""
+    wanted = set(rule_ids)
+    applied = sorted((r for r in rules if r.pk in wanted and r.campaign_id), key=lambda r: r.pk)
+    return applied[0].campaign_id if applied else None
 
 
-def earn_preview(*, order: Order, account: LoyaltyAccount, programme: Programme):
-    rules, rule_tiers = earn_rules_active()
-    needs_first = bool(CONDITIONS) or any(r.kind == EarnRuleKind.FIRST_PURCHASE for r in rules)
+def _needs_first_purchase(rules) -> bool:
+    # Only first-purchase rules read this fact (conditions do not: ``apps.loyalty.rules``).
+    return any(r.kind == EarnRuleKind.FIRST_PURCHASE for r in rules)
+
+
+def earn_preview(
+    *,
+    order: Order,
+    account: LoyaltyAccount,
+    config: Configuration | None = None,
+    lines: LineAmounts | None = None,
+    ordered_before: bool | None = None,
+):
+    """The points ``order`` earns for ``account`` under ``config`` (default: the configuration
+    now), from ``lines`` and ``ordered_before`` when the caller holds them."""
+    config = config or configuration()
+    rules = config.rules
     return compute_earn(
-        facts=_order_facts(order, account, needs_first_purchase=needs_first),
-        rate=programme.points_per_currency_unit,
-        rules=rules,
-        rule_tiers=rule_tiers,
+        facts=_order_facts(
+            order,
+            account,
+            needs_first_purchase=_needs_first_purchase(rules),
+            lines=lines,
+            ordered_before=ordered_before,
+        ),
+        rate=config.programme.points_per_currency_unit,
+        rules=list(rules),
+        rule_tiers=config.rule_tiers,
     )
 
 
@@ -166,77 +208,122 @@ def earn_rule_trial(
     return RuleTrial(current=current, result=result, misses=_named(misses, draft))
 
 
-def _lock_existing_account(customer_id: int) -> LoyaltyAccount:
-    """``lock_account`` in one query when the account exists (the usual case for an order)."""
-    account = (
+@dataclass(frozen=True)
+class _Locked:
+    """An order's account, locked, with what its earning reads about the member, each read in
+    the lock's query when the process's configuration said it would be needed: whether the
+    member ordered before (first-purchase rules) and the qualifying values of the tiers by
+    (metric, window) as of ``now``, before this order's points (``tier_evaluate``)."""
+
+    account: LoyaltyAccount
+    config: Configuration
+    ordered_before: bool | None
+    qualifying: dict[tuple[str, int], Decimal]
+
+
+def _lock_for_order(order: Order, now: dt.datetime) -> _Locked:
+    """``lock_account`` in one query when the account exists (the usual case for an order),
+    with the configuration version and the order's facts read in the same query."""
+    accounts = (
         LoyaltyAccount.objects.select_for_update(of=("self",))
         .select_related("tier")
-        .filter(customer_id=customer_id)
-        .first()
+        .filter(customer_id=order.customer_id)
     )
-    return account if account is not None else lock_account(customer_id=customer_id)
+    version = version_subquery()
+    kept = configuration_kept()
+    facts: dict = {}
+    if version is not None and kept is not None:
+        facts["configuration_version"] = version
+        if _needs_first_purchase(kept.rules):
+            facts["ordered_before"] = Exists(
+                Order.objects.filter(
+                    customer_id=OuterRef("customer_id"), placed_at__lt=order.placed_at
+                )
+            )
+        for metric, window in sorted({(t.metric, t.window_months) for t in kept.tiers}):
+            facts[f"q_{metric}_{window}"] = qualifying_subquery(
+                metric=metric, window_months=window, as_of=now
+            )
+    elif version is not None:
+        facts["configuration_version"] = version
+    account = accounts.annotate(**facts).first()
+    if account is None:
+        return _Locked(lock_account(customer_id=order.customer_id), configuration(), None, {})
+    config = configuration(version=getattr(account, "configuration_version", None))
+    if config is not kept:  # read for another configuration: not to be trusted
+        return _Locked(account, config, None, {})
+    qualifying = {}
+    for name in facts:
+        if name.startswith("q_"):
+            _q, metric, window = name.split("_")
+            qualifying[metric, int(window)] = Decimal(getattr(account, name) or 0)
+    return _Locked(account, config, getattr(account, "ordered_before", None), qualifying)
 
 
 @transaction.atomic
 def order_earn(*, order: Order) -> EarnOutcome:
     """Award the order's points once. Points are pending through the return window, then
     mature (``points_mature_due``). Tier upgrades apply at once."""
-    return _order_earn(order=order, new=False)
+    return _order_earn(order=order, new=False)[0]
 
 
-def _order_earn(*, order: Order, new: bool) -> EarnOutcome:
+def _order_earn(
+    *, order: Order, new: bool, lines: LineAmounts | None = None
+) -> tuple[EarnOutcome, Configuration | None]:
     """``order_earn`` for a caller already inside a transaction (no savepoint of its own).
     ``new`` says the caller has just created the order row in this transaction, so no ledger
-    row can be keyed to it yet and the idempotency lookup is skipped."""
+    row can be keyed to it yet and the idempotency lookup is skipped; ``lines`` are its lines
+    when the caller holds them. The outcome, and the configuration it earned under."""
     if order.customer_id is None:
-        return EarnOutcome(0, 0, 0, None)
-    account = _lock_existing_account(order.customer_id)
+        return EarnOutcome(0, 0, 0, None), None
+    now = timezone.now()
+    locked = _lock_for_order(order, now)
+    account, config = locked.account, locked.config
     key = f"order:{order.pk}:earn"
     if not new and (done := ledger.tx_exists(key)) is not None:
-        return _outcome(account, done)
-    programme = Programme.get()
-    result = earn_preview(order=order, account=account, programme=programme)
+        return _outcome(account, done), config
+    programme = config.programme
+    result = earn_preview(
+        order=order,
+        account=account,
+        config=config,
+        lines=lines,
+        ordered_before=locked.ordered_before,
+    )
     tx = None
     if result.points > 0:
-        available_at = order.placed_at + dt.timedelta(days=programme.pending_days)
-        lot = ledger.lot_create(
+        lot = ledger.lot_new(
             account=account,
             points=result.points,
             earned_at=order.placed_at,
-            available_at=available_at,
+            available_at=order.placed_at + dt.timedelta(days=programme.pending_days),
             programme=programme,
             order=order,
         )
-        reason = ", ".join(f"{name} {pts}" for name, pts in result.parts)
-        detail = earn_detail(result=result, tier=account.tier)
-        campaign_id = rules_campaign(result.rule_ids)
-        if lot.status == LotStatus.PENDING:
-            tx = ledger.append(
-                account=account,
-                kind=TxKind.PENDING,
-                key=key,
-                pending_points=result.points,
-                reason=reason,
-                detail=detail,
-                order=order,
-                lot=lot,
-                campaign_id=campaign_id,
-            )
-        else:
-            tx = ledger.append(
-                account=account,
-                kind=TxKind.EARN,
-                key=key,
-                points=result.points,
-                reason=reason,
-                detail=detail,
-                order=order,
-                lot=lot,
-                campaign_id=campaign_id,
-            )
+        pending = lot.status == LotStatus.PENDING
+        tx = ledger.lot_append(
+            account=account,
+            lot=lot,
+            kind=TxKind.PENDING if pending else TxKind.EARN,
+            key=key,
+            points=0 if pending else result.points,
+            pending_points=result.points if pending else 0,
+            reason=", ".join(f"{name} {pts}" for name, pts in result.parts),
+            detail=earn_detail(result=result, tier=account.tier),
+            order=order,
+            campaign_id=rules_campaign(result.rule_ids, config.rules),
+            at=now,
+        )
+        if not pending:
             debt_settle(account=account, key=f"order:{order.pk}:settle")
-    tier_evaluate(account=account)
-    return _outcome(account, tx)
+    # The values were read before this order's points: the POINTS metric counts them too.
+    earned = (tx.points + tx.pending_points) if tx else 0
+    known = {
+        (metric, window): value + (earned if metric == TierMetric.POINTS else 0)
+        for (metric, window), value in locked.qualifying.items()
+    }
+    tier_evaluate(account=account, as_of=now, tiers=config.tiers, known=known)
+    return _outcome(account, tx), config
 
 
 @transaction.atomic
@@ -265,11 +352,17 @@ def order_ingest(
         coupon_code=coupon_code,
         lines=lines,
     )
-    outcome = _order_earn(order=order, new=created)
+    outcome, config = _order_earn(
+        order=order, new=created, lines=line_amounts(lines) if created else None
+    )
     if created and order.customer_id:
         events.publish("order.earned", order_id=order.pk, customer_id=order.customer_id)
-        account = LoyaltyAccount.objects.select_related("tier").get(customer_id=order.customer_id)
-        outcome = EarnOutcome(
-            outcome.points_earned, outcome.points_pending, account.balance, account.tier
+        # Referral and badge bonuses may have moved the balance (and a gift the tier).
+        balance, tier_id = (
+            LoyaltyAccount.objects.filter(customer_id=order.customer_id)
+            .values_list("balance", "tier_id")
+            .get()
         )
+        tier = config.tiers_by_pk.get(tier_id) if config else None
+        outcome = EarnOutcome(outcome.points_earned, outcome.points_pending, balance, tier)
     return order, created, outcome

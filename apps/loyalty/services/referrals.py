@@ -150,9 +150,10 @@ def on_order_earned(event: Event) -> Referral | None:
     return referral_reward_on_first_purchase(customer_id=event.payload["customer_id"])
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def referral_reward_on_first_purchase(*, customer_id: int) -> Referral | None:
-    """On the referee's first purchase both sides get their bonus, once."""
+    """On the referee's first purchase both sides get their bonus, once. No savepoint of its
+    own: it runs inside the order's transaction, and a failure fails the order."""
     referral = (
         Referral.objects.select_for_update()
         .filter(referee_id=customer_id, status=ReferralStatus.PENDING)

@@ -76,19 +76,27 @@ def _move(
     )
 
 
-def tier_evaluate(*, account: LoyaltyAccount, as_of: dt.datetime | None = None) -> Tier | None:
+def tier_evaluate(
+    *,
+    account: LoyaltyAccount,
+    as_of: dt.datetime | None = None,
+    tiers: Sequence[Tier] | None = None,
+    known: dict[tuple[str, int], Decimal] | None = None,
+) -> Tier | None:
     """Upgrade at once to the highest tier the member qualifies for. Never downgrades.
     The caller holds the account lock.
 
     Only tiers above the current one can change anything, so only their qualifying values are
     computed, from the highest rank down, stopping at the first tier that qualifies (one
-    aggregate per metric and window at most, none for a member already at the top)."""
+    aggregate per metric and window at most, none for a member already at the top). ``tiers``:
+    every tier by rank, when the caller holds them (``apps.loyalty.configuration``); ``known``:
+    qualifying values the caller has already read as of ``as_of``, by (metric, window)."""
     now = as_of or timezone.now()
-    tiers = list(Tier.objects.order_by("rank"))
+    tiers = list(tiers) if tiers is not None else list(Tier.objects.order_by("rank"))
     if not tiers:
         return account.tier
     current_rank = account.tier.rank if account.tier else -1
-    cache: dict[tuple[str, int], Decimal] = {}
+    cache: dict[tuple[str, int], Decimal] = dict(known or {})
 
     def value_of(tier: Tier) -> Decimal:
         k = (tier.metric, tier.window_months)
