@@ -146,8 +146,9 @@ class CustomerQuickSearchView(StaffRequiredMixin, TemplateView):
 
 
 class CustomerDetailView(StaffRequiredMixin, TemplateView):
-    """The 360° page. Every panel is loaded here with a fixed number of queries (the query
-    budget test holds it to the same count for 5 or 500 orders)."""
+    """The 360° page. Every panel is loaded here with a fixed number of queries, each a
+    bounded slice of its history (the query budget test holds the page to the same count for
+    one row of each kind of history as for more than any panel shows)."""
 
     permission_required = "customers.view_customer"
     template_name = "dashboard/customers/detail.html"
