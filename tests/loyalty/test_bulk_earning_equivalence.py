@@ -48,7 +48,9 @@ pytestmark = pytest.mark.django_db
 # --- the per-customer semantics (orders_earn_bulk before the chunk-level after-order work) ---
 
 
-def per_customer_earn(*, order_ids, chunk: int, as_of: dt.datetime) -> int:
+def per_customer_earn(
+    *, order_ids, chunk: int, as_of: dt.datetime, publish_earned: bool = True
+) -> int:
     wanted = set(order_ids)
     programme = Programme.get()
     rules, rule_tiers = earn_rules_active()
@@ -60,13 +62,15 @@ def per_customer_earn(*, order_ids, chunk: int, as_of: dt.datetime) -> int:
         )
     )
     return sum(
-        _per_customer_chunk(customer_ids[s : s + chunk], wanted, programme, rules, rule_tiers, as_of)
+        _per_customer_chunk(
+            customer_ids[s : s + chunk], wanted, programme, rules, rule_tiers, as_of, publish_earned
+        )
         for s in range(0, len(customer_ids), chunk)
     )
 
 
 @transaction.atomic
-def _per_customer_chunk(customer_ids, wanted, programme, rules, rule_tiers, now) -> int:
+def _per_customer_chunk(customer_ids, wanted, programme, rules, rule_tiers, now, publish) -> int:
     entry = entry_tier()
     LoyaltyAccount.objects.bulk_create(
         [
@@ -138,7 +142,9 @@ def _per_customer_chunk(customer_ids, wanted, programme, rules, rule_tiers, now)
         )
         campaign = next((rule_campaign[r] for r in result.rule_ids if r in rule_campaign), None)
         reason = ", ".join(f"{n} {p}" for n, p in result.parts)
-        planned.append((order, account, lot, reason, earn_detail(result=result, tier=tier), campaign))
+        planned.append(
+            (order, account, lot, reason, earn_detail(result=result, tier=tier), campaign)
+        )
     bulk_insert(PointsLot, [p[2] for p in planned], set_pks=True)
     txs = []
     for order, account, lot, reason, detail, campaign in planned:
@@ -167,13 +173,18 @@ def _per_customer_chunk(customer_ids, wanted, programme, rules, rule_tiers, now)
                 account=account, key=f"settle:{account.pk}:{account.last_hash[:16]}", at=now
             )
         tier_evaluate(account=account, as_of=now)
-    newest = {order.customer_id: order for order, *_ in planned}
+    newest = {order.customer_id: order for order, *_ in planned} if publish else {}
     for order in newest.values():
         events.publish("order.earned", order_id=order.pk, customer_id=order.customer_id)
     return len(planned)
 
 
 # --- the state both leave ------------------------------------------------------------------
+
+
+HISTORY_FIELDS = [
+    "account__customer_id", "from_tier__slug", "to_tier__slug", "reason", "qualifying_value", "at",
+]  # fmt: skip
 
 
 def _state() -> dict:
@@ -213,12 +224,7 @@ def _state() -> dict:
                 "tier_review_at",
             )
         ),
-        "tier_history": sorted(
-            TierHistory.objects.values_list(
-                "account__customer_id", "from_tier__slug", "to_tier__slug", "reason",
-                "qualifying_value", "at",
-            )
-        ),  # fmt: skip
+        "tier_history": sorted(TierHistory.objects.values_list(*HISTORY_FIELDS)),
         "tier_events": sorted(
             (p["customer_id"], p["old_tier_id"] or 0, p["new_tier_id"], p["direction"])
             for p in OutboxEvent.objects.filter(name="tier.changed").values_list(
@@ -230,12 +236,15 @@ def _state() -> dict:
     }
 
 
-def _both(order_ids, *, chunk: int, as_of: dt.datetime) -> tuple[dict, dict, int, int]:
+def _both(
+    order_ids, *, chunk: int, as_of: dt.datetime, publish_earned: bool = True
+) -> tuple[dict, dict, int, int]:
     """The state after each path from the same starting point (each run rolled back)."""
     states, counts = [], []
+    kwargs = {"chunk": chunk, "as_of": as_of, "publish_earned": publish_earned}
     for run in (
-        lambda: per_customer_earn(order_ids=order_ids, chunk=chunk, as_of=as_of),
-        lambda: orders_earn_bulk(order_ids=order_ids, chunk=chunk, as_of=as_of),
+        lambda: per_customer_earn(order_ids=order_ids, **kwargs),
+        lambda: orders_earn_bulk(order_ids=order_ids, **kwargs),
     ):
         with transaction.atomic():
             counts.append(run())
@@ -269,7 +278,9 @@ def world(programme, store):
     BadgeFactory(slug="friend", rule="referrals", threshold=1, bonus_points=60)
     BadgeFactory(slug="off", rule="orders_count", threshold=1, is_active=False)
     now = timezone.now()
-    people = [CustomerFactory(joined_at=now - dt.timedelta(days=d)) for d in (800, 30, 500, 90, 400)]
+    people = [
+        CustomerFactory(joined_at=now - dt.timedelta(days=d)) for d in (800, 30, 500, 90, 400)
+    ]
     # Referrals: 0 referred 1 and 2, 2 referred 3 (a chain), 4 (no orders) referred nobody.
     for referrer, referee in ((0, 1), (0, 2), (2, 3)):
         Referral.objects.create(
@@ -333,12 +344,45 @@ def test_bulk_earning_leaves_what_the_per_customer_path_leaves(world, chunk):
 
 def test_bulk_earning_without_after_order_hooks_matches_too(world):
     """``publish_earned=False`` (history back-fills): tiers only, no referral or badge."""
-    people, orders, now = world
-    with transaction.atomic():
-        per_customer_earn_no_hooks = orders_earn_bulk(
-            order_ids=[o.pk for o in orders], publish_earned=False, as_of=now
-        )
-        assert per_customer_earn_no_hooks == len(orders) - 1
-        assert not CustomerBadge.objects.exists()
-        assert not Referral.objects.filter(status=ReferralStatus.REWARDED).exists()
-        assert list(ledger_faults()) == []
+    _people, orders, now = world
+    old, new, _, count = _both([o.pk for o in orders], chunk=2, as_of=now, publish_earned=False)
+    assert new == old
+    assert count == len(orders) - 1
+    assert new["badges"] == []
+    assert [r[2] for r in new["referrals"]] == [ReferralStatus.PENDING] * 3
+    assert len(new["tier_history"]) == 2
+
+
+def _chunk_queries(store, members: int) -> int:
+    """Queries of one bulk-earning chunk of ``members`` new members with two orders each, each
+    referred by an existing member (tier moves, gifts, badges and referral rewards for all)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    referrer = CustomerFactory()
+    order_ids, member_ids = [], []
+    for i in range(members):
+        member = CustomerFactory()
+        member_ids.append(member.pk)
+        Referral.objects.create(referrer=referrer, referee=member, code=f"Q{members}-{i}")
+        for days in (40, 20):
+            order_ids.append(
+                OrderFactory(
+                    store=store,
+                    customer=member,
+                    total=Decimal(900),
+                    placed_at=timezone.now() - dt.timedelta(days=days),
+                ).pk
+            )
+    with CaptureQueriesContext(connection) as queries:
+        assert orders_earn_bulk(order_ids=order_ids) == 2 * members
+    # Each member: first purchase, 1,800 spent, a year in; each rewards its referral.
+    assert CustomerBadge.objects.filter(customer_id__in=member_ids).count() == 3 * members
+    assert Referral.objects.filter(referrer=referrer, status=ReferralStatus.REWARDED).count() == (
+        members
+    )
+    return len(queries)
+
+
+def test_a_chunk_costs_the_same_queries_whatever_its_members(world, store):
+    assert _chunk_queries(store, 2) == _chunk_queries(store, 8)
