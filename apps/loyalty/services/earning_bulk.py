@@ -15,15 +15,17 @@ import datetime as dt
 from decimal import Decimal
 
 from django.db import connection, transaction
+from django.db.models import Min
 from django.utils import timezone
 
 from apps.core import events
 from apps.core.db import is_postgres
+from apps.customers.models import Order, OrderLine
 
 from .. import ledger
 from ..enums import EarnRuleKind, LotStatus, TxKind
 from ..ledger_batch import LedgerBatch, Lot, accounts_lock
-from ..models import EarnRule, Programme, Tier
+from ..models import EarnRule, PointsTransaction, Programme, Tier
 from ..rules import OrderFacts, compute_earn, spread_discount
 from ..selectors import earn_rules_active
 from .bonuses import BonusBatch, debt_settle
@@ -123,15 +125,25 @@ def _orders_by_customer(order_ids) -> dict[int, list[int]]:
 
 
 def _ids_param(ids: list[int]) -> tuple[str, list]:
-    """``= ANY(%s)`` with one array parameter on PostgreSQL, an ``IN`` list elsewhere."""
-    if is_postgres():
-        return "= ANY(%s)", [ids]
-    return f"IN ({', '.join(['%s'] * len(ids))})", list(ids)
+    """``= ANY(%s)`` with one array parameter (PostgreSQL)."""
+    return "= ANY(%s)", [ids]
 
 
 def _orders_to_earn(order_ids: list[int]) -> list[tuple]:
     """(id, customer_id, store_id, channel, total, placed_at) of the orders that have not
     earned yet, by customer, time and id."""
+    if not is_postgres():  # through the ORM, which converts SQLite's values
+        rows = list(
+            Order.objects.filter(pk__in=order_ids)
+            .order_by("customer_id", "placed_at", "id")
+            .values_list("id", "customer_id", "store_id", "channel", "total", "placed_at")
+        )
+        done = set(
+            PointsTransaction.objects.filter(
+                idempotency_key__in=[f"order:{r[0]}:earn" for r in rows]
+            ).values_list("idempotency_key", flat=True)
+        )
+        return [r for r in rows if f"order:{r[0]}:earn" not in done]
     match, params = _ids_param(order_ids)
     with connection.cursor() as cursor:
         cursor.execute(
@@ -146,6 +158,14 @@ def _orders_to_earn(order_ids: list[int]) -> list[tuple]:
 
 
 def _first_orders(customer_ids: list[int]) -> dict[int, dt.datetime]:
+    if not is_postgres():
+        return dict(
+            Order.objects.filter(customer_id__in=customer_ids)
+            .order_by()
+            .values("customer_id")
+            .annotate(first=Min("placed_at"))
+            .values_list("customer_id", "first")
+        )
     match, params = _ids_param(customer_ids)
     with connection.cursor() as cursor:
         cursor.execute(
@@ -157,16 +177,22 @@ def _first_orders(customer_ids: list[int]) -> dict[int, dt.datetime]:
 
 
 def _order_lines(order_ids: list[int]) -> dict[int, list[tuple[str, str, Decimal]]]:
-    match, params = _ids_param(order_ids)
     lines: dict[int, list[tuple[str, str, Decimal]]] = {}
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT order_id, sku, category, quantity, unit_price FROM customers_orderline "  # noqa: S608 (placeholders only)
-            f"WHERE order_id {match} ORDER BY id",
-            params,
+    if is_postgres():
+        match, params = _ids_param(order_ids)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT order_id, sku, category, quantity, unit_price "  # noqa: S608 (placeholders only)
+                f"FROM customers_orderline WHERE order_id {match} ORDER BY id",
+                params,
+            )
+            rows = cursor.fetchall()
+    else:
+        rows = OrderLine.objects.filter(order_id__in=order_ids).values_list(
+            "order_id", "sku", "category", "quantity", "unit_price"
         )
-        for order_id, sku, category, quantity, unit_price in cursor.fetchall():
-            lines.setdefault(order_id, []).append((sku, category, quantity * unit_price))
+    for order_id, sku, category, quantity, unit_price in rows:
+        lines.setdefault(order_id, []).append((sku, category, quantity * unit_price))
     return lines
 
 
