@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 
 from apps.core import events
@@ -24,6 +24,7 @@ from apps.customers.services import order_record
 from .. import ledger
 from ..configuration import Configuration, configuration, configuration_kept, version_subquery
 from ..enums import EarnEvent, EarnRuleKind, LotStatus, TierMetric, TxKind
+from ..ledger import _add_months
 from ..locks import lock_account
 from ..models import EarnRule, LoyaltyAccount, PointsTransaction, Programme, Tier
 from ..rules import (
@@ -221,39 +222,86 @@ class _Locked:
     qualifying: dict[tuple[str, int], Decimal]
 
 
+# Stand-ins for an order's values while its lock query is compiled (``_lock_sql``): nothing
+# real ever equals them, so each is found in the compiled parameters and replaced by the real
+# value for every order of that shape.
+_CUSTOMER = -7_654_321_987
+_PLACED_AT = dt.datetime(1901, 2, 3, 4, 5, 6, 789012, tzinfo=dt.UTC)
+_NOW = dt.datetime(1902, 3, 4, 5, 6, 7, 890123, tzinfo=dt.UTC)
+_lock_statements: dict[tuple, tuple[str, list, list[str]]] = {}
+
+
+def _lock_query(customer_id, placed_at, now, *, version, first: bool, windows) -> QuerySet:
+    facts: dict = {"configuration_version": version}
+    if first:
+        facts["ordered_before"] = Exists(
+            Order.objects.filter(customer_id=OuterRef("customer_id"), placed_at__lt=placed_at)
+        )
+    for metric, window in windows:
+        facts[f"q_{metric}_{window}"] = qualifying_subquery(
+            metric=metric, window_months=window, as_of=now
+        )
+    return (
+        LoyaltyAccount.objects.select_for_update(of=("self",))
+        .filter(customer_id=customer_id)
+        .annotate(**facts)
+        .order_by()
+    )
+
+
+def _lock_sql(shape: tuple, order: Order, now: dt.datetime) -> tuple[str, list, list[str]]:
+    """The lock query of an order of this shape (whether first-purchase rules are active, the
+    tiers' metrics and windows) compiled once per process: Django's compilation of the
+    annotated query costs more than running it. Returns the SQL, the parameters for ``order``
+    and ``now``, and the annotation names."""
+    if shape not in _lock_statements:
+        _first, windows = shape
+        query = _lock_query(
+            _CUSTOMER, _PLACED_AT, _NOW, version=version_subquery(), first=_first, windows=windows
+        )
+        sql, params = query.query.sql_with_params()
+        _lock_statements[shape] = (sql, list(params), list(query.query.annotations))
+    sql, params, names = _lock_statements[shape]
+    stand_ins = {_CUSTOMER: order.customer_id, _PLACED_AT: order.placed_at, _NOW: now}
+    for _metric, window in shape[1]:
+        stand_ins[_add_months(_NOW, -window)] = _add_months(now, -window)
+    return sql, [stand_ins.get(p, p) if _hashable(p) else p for p in params], names
+
+
+def _hashable(value) -> bool:
+    return isinstance(value, int | str | dt.datetime)
+
+
 def _lock_for_order(order: Order, now: dt.datetime) -> _Locked:
     """``lock_account`` in one query when the account exists (the usual case for an order),
     with the configuration version and the order's facts read in the same query."""
-    accounts = (
-        LoyaltyAccount.objects.select_for_update(of=("self",))
-        .select_related("tier")
-        .filter(customer_id=order.customer_id)
-    )
-    version = version_subquery()
     kept = configuration_kept()
-    facts: dict = {}
-    if version is not None and kept is not None:
-        facts["configuration_version"] = version
-        if _needs_first_purchase(kept.rules):
-            facts["ordered_before"] = Exists(
-                Order.objects.filter(
-                    customer_id=OuterRef("customer_id"), placed_at__lt=order.placed_at
-                )
-            )
-        for metric, window in sorted({(t.metric, t.window_months) for t in kept.tiers}):
-            facts[f"q_{metric}_{window}"] = qualifying_subquery(
-                metric=metric, window_months=window, as_of=now
-            )
-    elif version is not None:
-        facts["configuration_version"] = version
-    account = accounts.annotate(**facts).first()
-    if account is None:
+    if version_subquery() is None or kept is None:
+        account = (
+            LoyaltyAccount.objects.select_for_update(of=("self",))
+            .select_related("tier")
+            .filter(customer_id=order.customer_id)
+            .first()
+        )
+        if account is None:
+            account = lock_account(customer_id=order.customer_id)
+        return _Locked(account, configuration(), None, {})
+    shape = (
+        _needs_first_purchase(kept.rules),
+        tuple(sorted({(t.metric, t.window_months) for t in kept.tiers})),
+    )
+    sql, params, names = _lock_sql(shape, order, now)
+    rows = list(LoyaltyAccount.objects.raw(sql, params))
+    if not rows:
         return _Locked(lock_account(customer_id=order.customer_id), configuration(), None, {})
-    config = configuration(version=getattr(account, "configuration_version", None))
+    account = rows[0]
+    config = configuration(version=account.configuration_version)
     if config is not kept:  # read for another configuration: not to be trusted
+        account.tier = config.tiers_by_pk.get(account.tier_id) if account.tier_id else None
         return _Locked(account, config, None, {})
+    account.tier = config.tiers_by_pk.get(account.tier_id) if account.tier_id else None
     qualifying = {}
-    for name in facts:
+    for name in names:
         if name.startswith("q_"):
             _q, metric, window = name.split("_")
             qualifying[metric, int(window)] = Decimal(getattr(account, name) or 0)
