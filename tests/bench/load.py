@@ -153,6 +153,17 @@ def gunicorn_server(
     group) once it answers, and stops it on leaving, however the block ends."""
     port = free_port()
     log_path.parent.mkdir(parents=True, exist_ok=True)
+    env = server_env(database=database, api_rate=api_rate)
+    # Without REDIS_URL production caches in the database (throttles, rate limits): its table is
+    # made by the deploy's ``createcachetable``, which the bench database (migrated under the
+    # test settings' in-memory cache) never ran. A no-op with Redis.
+    subprocess.run(
+        [sys.executable, "manage.py", "createcachetable"],
+        cwd=settings.BASE_DIR,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             [
@@ -168,7 +179,7 @@ def gunicorn_server(
                 "--no-control-socket",
             ],
             cwd=settings.BASE_DIR,
-            env=server_env(database=database, api_rate=api_rate),
+            env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group, stopped as one
