@@ -126,6 +126,32 @@ def tx_exists(key: str) -> PointsTransaction | None:
     return PointsTransaction.objects.filter(idempotency_key=key).first()
 
 
+def chain_next(
+    account, *, kind: str, key: str, points: int, pending_points: int, at: dt.datetime
+) -> tuple[str, int, str]:
+    """One step of the account's chain: the next row's previous hash, balance after and hash,
+    with the account's counters moved in memory as the row moves them. ``build`` and the bulk
+    writers (``ledger_batch``) both take this step, so a row is chained one way only."""
+    balance_after = account.balance + points
+    prev = account.last_hash or GENESIS
+    digest = tx_hash(
+        prev_hash=prev,
+        account_id=account.pk,
+        kind=kind,
+        points=points,
+        pending_points=pending_points,
+        balance_after=balance_after,
+        idempotency_key=key,
+        created_at=at,
+    )
+    account.balance = balance_after
+    account.pending += pending_points
+    if kind in EARNING_KINDS and points + pending_points > 0:
+        account.lifetime_earned += points + pending_points
+    account.last_hash = digest
+    return prev, balance_after, digest
+
+
 def build(
     *,
     account: LoyaltyAccount,
@@ -143,8 +169,9 @@ def build(
     ``detail`` holds the ids and codes the row's description is built from (see
     ``apps.loyalty.describe``); like ``reason`` it is outside the hash."""
     created_at = at or timezone.now()
-    balance_after = account.balance + points
-    prev = account.last_hash or GENESIS
+    prev, balance_after, digest = chain_next(
+        account, kind=kind, key=key, points=points, pending_points=pending_points, at=created_at
+    )
     tx = PointsTransaction(
         account=account,
         kind=kind,
@@ -156,23 +183,9 @@ def build(
         idempotency_key=key,
         created_at=created_at,
         prev_hash=prev,
-        hash=tx_hash(
-            prev_hash=prev,
-            account_id=account.pk,
-            kind=kind,
-            points=points,
-            pending_points=pending_points,
-            balance_after=balance_after,
-            idempotency_key=key,
-            created_at=created_at,
-        ),
+        hash=digest,
         **links,
     )
-    account.balance = balance_after
-    account.pending += pending_points
-    if kind in EARNING_KINDS and points + pending_points > 0:
-        account.lifetime_earned += points + pending_points
-    account.last_hash = tx.hash
     return tx
 
 

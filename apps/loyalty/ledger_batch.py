@@ -72,17 +72,8 @@ class LedgerBatch:
         source_ref: str = "",
     ) -> None:
         """A row chained to the account's last one (``ledger.build``), with its lot if any."""
-        balance_after = account.balance + points
-        prev = account.last_hash or ledger.GENESIS
-        digest = ledger.tx_hash(
-            prev_hash=prev,
-            account_id=account.pk,
-            kind=kind,
-            points=points,
-            pending_points=pending_points,
-            balance_after=balance_after,
-            idempotency_key=key,
-            created_at=at,
+        prev, balance_after, digest = ledger.chain_next(
+            account, kind=kind, key=key, points=points, pending_points=pending_points, at=at
         )
         lot_index = None
         if lot is not None:
@@ -93,11 +84,6 @@ class LedgerBatch:
             lot_index, source_ref, campaign_id, detail or {}, key, at, prev, digest,
         )  # fmt: skip
         self._txs.append(row)
-        account.balance = balance_after
-        account.pending += pending_points
-        if kind in ledger.EARNING_KINDS and points + pending_points > 0:
-            account.lifetime_earned += points + pending_points
-        account.last_hash = digest
         self._accounts[account.pk] = account
 
     def flush(self) -> int:

@@ -92,38 +92,27 @@ def order_record(
     # PostgreSQL, a member's order: one statement (``_order_insert_fast``). Nothing written
     # means the order is recorded already (the usual reason) or the customer was merged away:
     # the general path below sorts out which.
-    fast = customer is not None and is_postgres()
+    order = Order(
+        store=store,
+        external_id=external_id,
+        customer=customer,
+        placed_at=placed_at,
+        total=total,
+        discount=discount,
+        coupon_code=coupon_code,
+        **({"channel": channel} if channel else {}),
+    )
     existing = None
-    if fast:
+    if customer is not None and is_postgres():
         with transaction.atomic(savepoint=False):
-            order = _order_insert_fast(
-                store=store,
-                external_id=external_id,
-                customer=customer,
-                placed_at=placed_at,
-                total=total,
-                discount=discount,
-                coupon_code=coupon_code,
-                channel=channel,
-                lines=lines,
-            )
-            if order is not None:
+            if _order_insert_fast(order, lines=lines):
                 _order_recorded(order)
                 return order, True
         existing = Order.objects.filter(store=store, external_id=external_id).first()
     if existing is None:
         try:
             with transaction.atomic():
-                order = Order.objects.create(
-                    store=store,
-                    external_id=external_id,
-                    customer=customer,
-                    placed_at=placed_at,
-                    total=total,
-                    discount=discount,
-                    coupon_code=coupon_code,
-                    **({"channel": channel} if channel else {}),
-                )
+                order.save(force_insert=True)
                 if customer is not None:
                     # Locked after the insert, so a repeated order (refused by the unique key
                     # above) costs no lock.
@@ -184,33 +173,12 @@ def _order_line(order: Order | None, line: dict) -> OrderLine:
     )
 
 
-def _order_insert_fast(
-    *,
-    store: Store,
-    external_id: str,
-    customer: Customer,
-    placed_at: dt.datetime,
-    total: Decimal,
-    discount: Decimal,
-    coupon_code: str,
-    channel: str,
-    lines: list[dict],
-) -> Order | None:
+def _order_insert_fast(order: Order, *, lines: list[dict]) -> bool:
     """The usual case in one statement (PostgreSQL): the customer row locked as
     ``_customer_for_order`` locks it and still a customer of its own (not merged away), the
-    order inserted unless (store, external_id) is taken, and its lines. None when any of that
-    does not hold: the caller takes the general path, which finds the recorded order or the
-    merge's survivor."""
-    order = Order(
-        store=store,
-        external_id=external_id,
-        customer=customer,
-        placed_at=placed_at,
-        total=total,
-        discount=discount,
-        coupon_code=coupon_code,
-        **({"channel": channel} if channel else {}),
-    )
+    unsaved ``order`` inserted unless (store, external_id) is taken, and its lines. False when
+    any of that does not hold: the caller takes the general path, which finds the recorded
+    order or the merge's survivor."""
     columns, values = insert_parts(order)
     line_rows = [_order_line(None, line) for line in lines]
     line_columns = ["sku", "name", "category", "quantity", "unit_price"]
@@ -233,12 +201,12 @@ def _order_insert_fast(
         " SELECT id FROM o"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [customer.pk, *values, *arrays])
+        cursor.execute(sql, [order.customer_id, *values, *arrays])
         row = cursor.fetchone()
     if row is None:
-        return None
+        return False
     mark_saved(order, row[0])
-    return order
+    return True
 
 
 def _customer_resolved(customer: Customer) -> Customer:
