@@ -39,7 +39,7 @@ from apps.customers.models import Customer, Order
 from ..enums import BonusKind, ReferralStatus
 from ..locks import lock_account
 from ..models import Badge, CustomerBadge, Referral
-from .bonuses import Bonus, BonusBatch, bonus_award
+from .bonuses import Bonus, BonusBatch, bonus_give
 from .configuration import audited_update, text_refuse, validate
 
 
@@ -112,13 +112,8 @@ def _award(*, customer: Customer, badge: Badge) -> CustomerBadge | None:
             held = CustomerBadge.objects.create(customer=customer, badge=badge)
     except IntegrityError:
         return None
-    bonus_award(
-        customer=customer,
-        points=badge.bonus_points,
-        key=f"bonus:badge:{customer.pk}:{badge.pk}",
-        reason=_("Badge: %(name)s") % {"name": badge.name},
-        source_ref=f"badge:{badge.slug}",
-        detail={"bonus": BonusKind.BADGE, "badge": badge.pk},
+    bonus_give(
+        badge_bonus(customer_id=customer.pk, badge=badge, at=timezone.now()), customer=customer
     )
     return held
 

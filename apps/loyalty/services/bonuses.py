@@ -204,6 +204,19 @@ class Bonus:
     detail: dict | None = None
 
 
+def bonus_give(bonus: Bonus, *, customer: Customer) -> PointsTransaction | None:
+    """``bonus_award`` of one ``Bonus`` (the form a chunk batches), for ``customer``."""
+    return bonus_award(
+        customer=customer,
+        points=bonus.points,
+        key=bonus.key,
+        reason=bonus.reason,
+        at=bonus.at,
+        source_ref=bonus.source_ref,
+        detail=bonus.detail,
+    )
+
+
 class BonusBatch:
     """The bonuses of many members (a bulk-earning chunk's tier gifts, referral rewards and
     badges), awarded in the order they were added with the rows ``bonus_award`` writes one by

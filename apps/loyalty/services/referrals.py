@@ -37,7 +37,7 @@ from ..enums import BonusKind, ReferralStatus
 from ..exceptions import NotEligible
 from ..models import Programme, Referral, ReferralCode
 from .badges import BadgeFacts, badges_evaluate
-from .bonuses import Bonus, BonusBatch, bonus_award
+from .bonuses import Bonus, BonusBatch, bonus_give
 
 
 @transaction.atomic
@@ -167,6 +167,33 @@ def referral_reward_on_first_purchase(*, customer_id: int) -> Referral | None:
     return referral
 
 
+def referral_bonuses(
+    *, referral: Referral, programme, referee_name: str, at: dt.datetime
+) -> tuple[Bonus, Bonus]:
+    """The two bonuses of a rewarded referral: the referee's welcome, then the referrer's
+    thanks. One place for their amounts, keys and wording, one by one or per chunk."""
+    return (
+        Bonus(
+            customer_id=referral.referee_id,
+            points=programme.referee_bonus,
+            key=f"bonus:referral:{referral.pk}:referee",
+            reason=_("Welcome bonus for joining through a friend"),
+            source_ref=f"referral:{referral.pk}",
+            detail={"bonus": BonusKind.REFERRED, "referral": referral.pk},
+            at=at,
+        ),
+        Bonus(
+            customer_id=referral.referrer_id,
+            points=programme.referrer_bonus,
+            key=f"bonus:referral:{referral.pk}:referrer",
+            reason=_("Thank you for referring %(name)s") % {"name": referee_name},
+            source_ref=f"referral:{referral.pk}",
+            detail={"bonus": BonusKind.REFERRAL, "referral": referral.pk},
+            at=at,
+        ),
+    )
+
+
 def referral_reward(*, referral: Referral, at: dt.datetime | None = None) -> Referral:
     """Both sides' bonuses for a pending referral, and the referral marked rewarded; dated
     ``at`` (default now; back-filled history passes the first purchase's time). The caller
@@ -175,25 +202,17 @@ def referral_reward(*, referral: Referral, at: dt.datetime | None = None) -> Ref
     programme = Programme.get()
     referee = Customer.objects.get(pk=referral.referee_id)
     referrer = Customer.objects.get(pk=referral.referrer_id)
-    bonus_award(
-        customer=referee,
-        points=programme.referee_bonus,
-        key=f"bonus:referral:{referral.pk}:referee",
-        reason=_("Welcome bonus for joining through a friend"),
-        source_ref=f"referral:{referral.pk}",
-        detail={"bonus": BonusKind.REFERRED, "referral": referral.pk},
-        at=now,
-    )
-    bonus_award(
-        customer=referrer,
-        points=programme.referrer_bonus,
-        key=f"bonus:referral:{referral.pk}:referrer",
-        reason=_("Thank you for referring %(name)s")
-        % {"name": referee.first_name or referee.member_number},
-        source_ref=f"referral:{referral.pk}",
-        detail={"bonus": BonusKind.REFERRAL, "referral": referral.pk},
-        at=now,
-    )
+    for bonus, customer in zip(
+        referral_bonuses(
+            referral=referral,
+            programme=programme,
+            referee_name=referee.first_name or referee.member_number,
+            at=now,
+        ),
+        (referee, referrer),
+        strict=True,
+    ):
+        bonus_give(bonus, customer=customer)
     referral.status = ReferralStatus.REWARDED
     referral.rewarded_at = now
     referral.save(update_fields=["status", "rewarded_at", "updated_at"])
@@ -229,28 +248,10 @@ def on_orders_earned_many(*, customer_ids: list[int], bonuses: BonusBatch) -> in
     programme = bonuses.programme
     for customer_id in customer_ids:
         if (referral := referrals.get(customer_id)) is not None:
-            bonuses.add(
-                Bonus(
-                    customer_id=customer_id,
-                    points=programme.referee_bonus,
-                    key=f"bonus:referral:{referral.pk}:referee",
-                    reason=_("Welcome bonus for joining through a friend"),
-                    source_ref=f"referral:{referral.pk}",
-                    detail={"bonus": BonusKind.REFERRED, "referral": referral.pk},
-                    at=now,
-                )
-            )
-            bonuses.add(
-                Bonus(
-                    customer_id=referral.referrer_id,
-                    points=programme.referrer_bonus,
-                    key=f"bonus:referral:{referral.pk}:referrer",
-                    reason=_("Thank you for referring %(name)s") % {"name": names[customer_id]},
-                    source_ref=f"referral:{referral.pk}",
-                    detail={"bonus": BonusKind.REFERRAL, "referral": referral.pk},
-                    at=now,
-                )
-            )
+            for bonus in referral_bonuses(
+                referral=referral, programme=programme, referee_name=names[customer_id], at=now
+            ):
+                bonuses.add(bonus)
             facts.referral_rewarded(referral.referrer_id)
             facts.award(referral.referrer_id, bonuses=bonuses, at=now)
         facts.award(customer_id, bonuses=bonuses, at=now)
