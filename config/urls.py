@@ -7,6 +7,8 @@ from django.views.generic import RedirectView
 
 from apps.accounts.views import signup_phone
 from apps.api.errors import NOT_FOUND_ROUTE, api_not_found
+from apps.core.health import healthz, readyz
+from apps.core.metrics import metrics_view
 
 # Under /api/ a refused or failed request answers the API's {"code", "message"} envelope.
 handler400 = "apps.api.errors.bad_request"
@@ -27,6 +29,11 @@ admin.autodiscover()
 admin.site.login = secure_admin_login(admin.site.login)
 
 urlpatterns = [
+    # Answered by apps.core.health.ProbeMiddleware first (GET, HEAD); routed here too, so other
+    # methods get a 405 and reverse() knows them.
+    path("healthz", healthz, name="healthz"),
+    path("readyz", readyz, name="readyz"),
+    path("metrics", metrics_view, name="metrics"),
     path("accounts/signup/phone/", signup_phone, name="account_signup_phone"),
     path("favicon.ico", FaviconView.as_view(), name="favicon"),
     path("accounts/", include("allauth.urls")),

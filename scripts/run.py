@@ -15,6 +15,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
 DEFAULT_DEMO_PASSWORD = "clientele-demo"  # noqa: S105 - apps.customers.demo.DEFAULT_PASSWORD
 STOP_SECONDS = 10
+WORKER_QUEUES = ("default", "bulk")
 
 # Prints the first candidate (one per line in CLIENTELE_DEMO_PASSWORDS) that is the password of
 # the first demo login, or nothing. Run in a child process so this launcher never loads Django.
@@ -44,6 +45,9 @@ def server_commands(port: str) -> list[list[str]]:
             "worker",
             "--beat",
             "--pool=solo",
+            # Both queues (config/settings/base.py, CELERY_TASK_ROUTES): one worker is enough on
+            # a laptop; production runs one worker per queue (deploy/RUNBOOK.md).
+            f"--queues={','.join(WORKER_QUEUES)}",
             "--loglevel=WARNING",
             "--schedule",
             str(ROOT / "var" / "celerybeat-schedule"),

@@ -71,3 +71,21 @@ def test_the_banner_names_the_password_only_when_it_is_known():
     )
     unknown = run.banner(port="8000", broker="b", password=None)
     assert "password:" not in unknown and "not the demo one" in unknown
+
+
+def test_the_worker_consumes_both_queues_the_settings_route_to():
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        import run
+    finally:
+        sys.path.remove(str(ROOT / "scripts"))
+    from django.conf import settings
+
+    worker = next(cmd for cmd in run.server_commands("8000") if "worker" in cmd)
+    queues = next(arg for arg in worker if arg.startswith("--queues="))
+    routed = {route["queue"] for route in settings.CELERY_TASK_ROUTES.values()}
+    assert (
+        set(queues.removeprefix("--queues=").split(","))
+        == {settings.CELERY_TASK_DEFAULT_QUEUE} | routed
+        == {"default", "bulk"}
+    )

@@ -56,9 +56,22 @@ EVENTS: dict[str, str] = {
     "order.recorded": "A new order was recorded. order_id, customer_id (or null), store_id.",
     "orders.imported": "An orders import wrote its orders. order_ids (new and already recorded).",
     "refund.recorded": "A new refund was recorded. refund_id, order_id.",
+    "refund.clawed_back": (
+        "A refund took back its share of the order's points (once per refund). refund_id, "
+        "order_id, customer_id, points (taken from the balance and pending), owed, expired."
+    ),
     "order.earned": "A member's order earned its points (once per order). order_id, customer_id.",
     "tier.changed": "A member's tier changed. customer_id, old_tier_id, new_tier_id, direction.",
     "redemption.created": "A member redeemed a reward. redemption_id, customer_id, reward_id.",
+    "redemption.fulfilled": (
+        "A redemption was handed over, shipped or issued at once (a voucher). redemption_id, "
+        "customer_id, reward_id."
+    ),
+    "consent.changed": (
+        "A consent choice was recorded one by one (staff, portal, API, unsubscribe; not bulk "
+        "imports). customer_id, channel, purpose, granted, source."
+    ),
+    "ticket.opened": "A complaint ticket was opened. ticket_id, customer_id.",
     "points.expiring": "A member was reminded of points about to expire. customer_id, items.",
     "survey.response_completed": (
         "A survey was answered (once per invitation). response_id, survey_id, customer_id (or "
@@ -89,6 +102,13 @@ class Subscription:
     event: str
     handler: Handler
     when: When
+    # After-commit only: ``wanted(name)`` says whether this subscriber has anything to do with
+    # the event now (webhooks: some endpoint subscribes to it). An event no after-commit
+    # subscriber wants costs no outbox row and no task. None: always wanted.
+    wanted: Callable[[str], bool] | None = None
+
+    def wants(self, name: str) -> bool:
+        return self.wanted is None or self.wanted(name)
 
     @property
     def name(self) -> str:
@@ -113,14 +133,20 @@ def wiring_only(what: str) -> None:
         raise ImproperlyConfigured(f"Register {what} in AppConfig.ready(), not at import time.")
 
 
-def subscribe(name: str, handler: Handler, *, when: When) -> None:
-    """Call ``handler(event)`` whenever ``name`` is published (registering twice is a no-op)."""
+def subscribe(
+    name: str, handler: Handler, *, when: When, wanted: Callable[[str], bool] | None = None
+) -> None:
+    """Call ``handler(event)`` whenever ``name`` is published (registering twice is a no-op);
+    an after-commit subscriber may pass ``wanted`` (see ``Subscription``). ``wanted`` must be
+    cheap (no query in the steady state): it runs in the publisher's transaction."""
     if name not in EVENTS:
         raise UnknownEvent(f"Unknown event {name!r}; add it to apps.core.events.EVENTS.")
     if when not in ("in_transaction", "after_commit"):
         raise ValueError(f"when must be 'in_transaction' or 'after_commit', not {when!r}")
+    if wanted is not None and when != "after_commit":
+        raise ValueError("wanted applies to after-commit subscribers only")
     wiring_only(f"the subscriber {handler.__qualname__}")
-    subscription = Subscription(event=name, handler=handler, when=when)
+    subscription = Subscription(event=name, handler=handler, when=when, wanted=wanted)
     existing = _registry.subscriptions.setdefault(name, [])
     if subscription not in existing:
         existing.append(subscription)
@@ -128,6 +154,11 @@ def subscribe(name: str, handler: Handler, *, when: When) -> None:
 
 def subscribers(name: str, when: When | None = None) -> list[Subscription]:
     return [s for s in _registry.subscriptions.get(name, []) if when is None or s.when == when]
+
+
+def _outbox_wanted(name: str) -> bool:
+    """Whether some after-commit subscriber wants ``name`` now (so it goes to the outbox)."""
+    return any(s.wants(name) for s in subscribers(name, "after_commit"))
 
 
 def _plain(value: Any, path: str) -> Any:
@@ -159,7 +190,7 @@ def publish(name: str, **payload: Any) -> Event:
     event = Event(id=str(uuid.uuid4()), name=name, payload=_plain(payload, "payload"))
     for subscription in subscribers(name, "in_transaction"):
         subscription.handler(event)
-    if subscribers(name, "after_commit"):
+    if _outbox_wanted(name):
         OutboxEvent.objects.create(id=event.id, name=name, payload=event.payload)
         transaction.on_commit(lambda: outbox_deliver.delay(event.id))
     return event
@@ -180,7 +211,7 @@ def publish_many(name: str, payloads: list[dict[str, Any]]) -> list[Event]:
     for event in published:
         for subscription in subscribers(name, "in_transaction"):
             subscription.handler(event)
-    if published and subscribers(name, "after_commit"):
+    if published and _outbox_wanted(name):
         _outbox_insert(name, published)
         ids = [e.id for e in published]
         transaction.on_commit(lambda: [outbox_deliver.delay(event_id) for event_id in ids])

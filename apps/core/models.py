@@ -198,3 +198,27 @@ class ExportJob(models.Model):
         if self.status == self.Status.DONE:
             return 100
         return min(99, self.processed_rows * 100 // self.total_rows) if self.total_rows else 0
+
+
+class JobRun(models.Model):
+    """The last run of each scheduled job, one row per beat entry (``PeriodicTask.name``),
+    written by ``apps.core.observability`` from Celery's task signals. Monitoring reads it: a
+    nightly job that has not succeeded for a day is an alert (``/metrics``, ``manage.py
+    doctor``). Only the exception's class is kept: its message may hold personal data."""
+
+    name = models.CharField(max_length=200, unique=True)
+    task = models.CharField(max_length=200)
+    last_started_at = models.DateTimeField(null=True, blank=True)
+    last_finished_at = models.DateTimeField(null=True, blank=True)
+    last_succeeded_at = models.DateTimeField(null=True, blank=True)
+    last_failed_at = models.DateTimeField(null=True, blank=True)
+    last_state = models.CharField(max_length=16, blank=True)
+    last_duration = models.FloatField(null=True, blank=True)
+    last_error = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = _("job run")
+        verbose_name_plural = _("job runs")
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.last_state or 'started'}"

@@ -21,5 +21,6 @@ urlpatterns = [
     path("", include("apps.dashboard.urls_privacy")),
     path("", include("apps.dashboard.urls_audit")),
     path("", include("apps.dashboard.urls_staff")),
+    path("", include("apps.dashboard.urls_integrations")),
     path("", include("apps.dashboard.urls_survey_analysis")),
 ]

@@ -10,12 +10,14 @@ class LoyaltyConfig(AppConfig):
     def ready(self) -> None:
         """The app's wiring, in one visible place (see ``manage.py events``)."""
         from apps.core import events, privacy, timeline
+        from apps.core.metrics import collector_register
         from apps.customers import demo
         from apps.customers import exports as customer_exports
 
         from . import exports, selectors, tasks  # noqa: F401 - tasks: Celery registers on import
         from . import privacy as sections
         from .demo import seed_loyalty
+        from .metrics import ledger_verification_metrics
         from .services import badges, bonuses, earning_bulk, merge, referrals
 
         events.subscribe("customer.enrolled", bonuses.on_customer_enrolled, when="in_transaction")
@@ -24,6 +26,7 @@ class LoyaltyConfig(AppConfig):
         events.subscribe("order.earned", badges.on_order_earned, when="in_transaction")
 
         timeline.register(selectors.points_timeline)
+        collector_register(ledger_verification_metrics)
         demo.register("loyalty", seed_loyalty, order=10)
         customer_exports.register_columns(
             "loyalty",

@@ -223,7 +223,7 @@ def lot_append(
         set_values.append(field.get_db_prep_save(field.pre_save(account, False), connection))
     # Column names come from the models' metadata; every value is a bound parameter.
     sql = (
-        f"WITH lot AS (INSERT INTO loyalty_pointslot ({', '.join(lot_columns)})"  # noqa: S608
+        f"WITH lot AS (INSERT INTO loyalty_pointslot ({', '.join(lot_columns)})"  # noqa: S608 (identifiers from model metadata, values bound)  # nosec B608
         f" VALUES ({', '.join(['%s'] * len(lot_values))}) RETURNING id),"
         f" tx AS (INSERT INTO loyalty_pointstransaction ({', '.join(tx_columns)}, lot_id)"
         f" SELECT {', '.join(['%s'] * len(tx_values))}, lot.id FROM lot RETURNING id)"

@@ -12,6 +12,7 @@ import datetime as dt
 import logging
 
 from celery import shared_task
+from django.conf import settings
 from django.db import OperationalError
 from django.utils import timezone
 from django.utils.dateparse import parse_date
@@ -57,13 +58,19 @@ JOB = {"acks_late": True, "autoretry_for": (OperationalError,), "retry_backoff":
 @shared_task(name="loyalty.points_mature", **JOB)
 def points_mature(as_of: str | None = None) -> int | None:
     """Pending points whose return window has passed become spendable."""
-    return _locked("mature", lambda: services.points_mature_due(as_of=_moment(as_of)))
+    return _locked(
+        "mature",
+        lambda: services.points_mature_due(as_of=_moment(as_of), chunk=settings.LOYALTY_JOB_CHUNK),
+    )
 
 
 @shared_task(name="loyalty.points_expire", **JOB)
 def points_expire(as_of: str | None = None) -> int | None:
     """Lots past their expiry lose what remains."""
-    return _locked("expire", lambda: services.points_expire_due(as_of=_moment(as_of)))
+    return _locked(
+        "expire",
+        lambda: services.points_expire_due(as_of=_moment(as_of), chunk=settings.LOYALTY_JOB_CHUNK),
+    )
 
 
 @shared_task(name="loyalty.tiers_review", **JOB)

@@ -61,12 +61,19 @@ INSTALLED_APPS = [
     "apps.complaints",
     "apps.analytics",
     "apps.campaigns",
+    "apps.integrations",
     "apps.dashboard",
     "apps.portal",
     "apps.api",
 ]
 
 MIDDLEWARE = [
+    # First: /healthz, /readyz and /metrics are answered here, before the SSL redirect and the
+    # ALLOWED_HOSTS check (load balancers probe over plain HTTP by address; apps.core.health).
+    "apps.core.health.ProbeMiddleware",
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    # Before anything that may answer early (redirects, refusals), so those carry the id too.
+    "apps.core.request_id.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "apps.core.middleware.PermissionsPolicyMiddleware",
@@ -86,6 +93,8 @@ MIDDLEWARE = [
     "allauth.usersessions.middleware.UserSessionsMiddleware",
     "apps.accounts.middleware.StaffMFAMiddleware",
     "apps.accounts.middleware.RateLimitedMiddleware",
+    # Last: request latency by view (apps.core.metrics).
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -242,8 +251,10 @@ PHONE_DEFAULT_REGION = env("PHONE_DEFAULT_REGION", default="CN")
 # --- static & media ------------------------------------------------------------------------
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = VAR_DIR / "staticfiles"
-MEDIA_ROOT = VAR_DIR / "media"
+# collectstatic's output, and the public media; MEDIA_ROOT is a shared mount when several
+# machines run the web tier with STORAGE_BACKEND=filesystem (deploy/RUNBOOK.md, "Scaling out").
+STATIC_ROOT = Path(env("STATIC_ROOT", default=str(VAR_DIR / "staticfiles")))
+MEDIA_ROOT = Path(env("MEDIA_ROOT", default=str(VAR_DIR / "media")))
 MEDIA_URL = "/media/"
 # Inbound e-mail (replies to tickets): the domain of the signed reply-to addresses and the
 # secret a mail gateway signs its posts with (unset: inbound mail is refused).
@@ -262,6 +273,50 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     "private": {"BACKEND": "apps.core.private_files.PrivateStorage"},
 }
+# Web and worker processes on several machines must share their files: either a shared mount at
+# MEDIA_ROOT / PRIVATE_MEDIA_ROOT (STORAGE_BACKEND=filesystem, the default) or an S3-compatible
+# object store (STORAGE_BACKEND=s3: AWS S3, MinIO, Ceph, OSS, COS ...) for both the default and
+# the private storage (deploy/RUNBOOK.md, "Scaling out"). Private files get a bucket of their own,
+# never public-read, and still no URL: the permission-checked views stream them, no signed links.
+STORAGE_BACKEND = env("STORAGE_BACKEND", default="filesystem")
+if STORAGE_BACKEND == "s3":
+    _s3_options = {
+        # Unset keys: boto3's own chain (instance role, AWS_* variables, ~/.aws) finds them.
+        "access_key": env("AWS_ACCESS_KEY_ID", default="") or None,
+        "secret_key": env("AWS_SECRET_ACCESS_KEY", default="") or None,
+        "endpoint_url": env("AWS_S3_ENDPOINT_URL", default="") or None,
+        "region_name": env("AWS_S3_REGION_NAME", default="") or None,
+        "addressing_style": env("AWS_S3_ADDRESSING_STYLE", default="") or None,
+        "signature_version": "s3v4",
+        "file_overwrite": False,
+    }
+    _public_bucket = env("AWS_STORAGE_BUCKET_NAME")
+    _private_bucket = env("AWS_PRIVATE_STORAGE_BUCKET_NAME")
+    if _private_bucket == _public_bucket:
+        raise environ.ImproperlyConfigured(
+            "AWS_PRIVATE_STORAGE_BUCKET_NAME must name a bucket of its own, not the public "
+            "AWS_STORAGE_BUCKET_NAME."
+        )
+    STORAGES["default"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": _s3_options
+        | {
+            "bucket_name": _public_bucket,
+            # Public media are linked without signatures (the bucket policy or a CDN in front,
+            # AWS_S3_CUSTOM_DOMAIN, makes them readable); objects carry no ACL of their own.
+            "default_acl": None,
+            "querystring_auth": False,
+            "custom_domain": env("AWS_S3_CUSTOM_DOMAIN", default="") or None,
+        },
+    }
+    STORAGES["private"] = {
+        "BACKEND": "apps.core.private_s3.PrivateS3Storage",
+        "OPTIONS": _s3_options | {"bucket_name": _private_bucket},
+    }
+elif STORAGE_BACKEND != "filesystem":
+    raise environ.ImproperlyConfigured(
+        f"STORAGE_BACKEND must be 'filesystem' or 's3', not {STORAGE_BACKEND!r}."
+    )
 # An uploaded file above this size is spooled to a temporary file, not held in memory.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 # The body of a request without its uploaded files (Django does not count those here): the
@@ -331,8 +386,82 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
-CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# A second beat process stands by on a PostgreSQL advisory lock instead of scheduling every job
+# twice (apps.core.scheduler; on SQLite, where ``make run`` runs one beat, it simply runs).
+CELERY_BEAT_SCHEDULER = "apps.core.scheduler:SingletonDatabaseScheduler"
 CELERY_BEAT_SCHEDULE: dict = {}
+# Redis hands an unacknowledged message (acks_late) to another worker only after this many
+# seconds, when the worker that took it died without rejecting it (SIGKILL, lost machine). A
+# task still running after it is delivered again: keep it above the longest job (the jobs are
+# idempotent and take a job lock, so a second delivery does nothing twice, but it wastes a run).
+CELERY_VISIBILITY_TIMEOUT = env.int("CELERY_VISIBILITY_TIMEOUT", default=60 * 60 * 4)
+if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
+
+# Two queues, so that a large job never delays what a person is waiting for: ``default`` (order
+# follow-ups, e-mails to one person, outbox delivery, SLA sweeps) and ``bulk`` (imports, exports,
+# nightly set-based jobs, campaign sends, metrics and KPI snapshots). Every task is named in one
+# of the two lists below; tests/ops/test_queues.py fails on a task in neither, so a new bulk job
+# cannot land on ``default`` unnoticed. Run one worker per queue in production (deploy/RUNBOOK.md,
+# "Queues and workers"); ``make run`` runs one worker consuming both.
+CELERY_TASK_DEFAULT_QUEUE = "default"
+DEFAULT_QUEUE_TASKS = (
+    "complaints.escalation_email_send",
+    "complaints.reply_email_send",
+    "complaints.resolved_email_send",
+    "complaints.sla_sweep",
+    "core.outbox_deliver",
+    "core.outbox_sweep",
+    "campaigns.tick",  # only finds due campaigns and queues their sends on ``bulk``
+    "integrations.webhook_send",  # one HTTP call per delivery, like the outbox it follows
+    "integrations.webhook_retry_due",
+    "integrations.endpoint_disabled_mail",
+)
+BULK_QUEUE_TASKS = (
+    "analytics.at_risk_weekly",
+    "analytics.kpi_snapshot",
+    "analytics.recompute_metrics",
+    "analytics.reports_send_due",
+    "apps.api.tasks.idempotency_keys_purge_expired",
+    "campaigns.journeys_daily",
+    "campaigns.send",
+    "complaints.attachments_purge",
+    "complaints.auto_close",
+    "core.export_files_purge",
+    "customers.import_job_run",
+    "customers.import_jobs_purge",
+    "dashboard.export_job_run",
+    "loyalty.badge_anniversaries",
+    "loyalty.birthday_bonuses",
+    "loyalty.ledger_verify",
+    "loyalty.points_expire",
+    "loyalty.points_expiring_remind",
+    "loyalty.points_mature",
+    "loyalty.tiers_review",
+    "surveys.invitation_emails_sweep",
+    "surveys.invitations_after_purchase",
+)
+CELERY_TASK_ROUTES = {name: {"queue": "bulk"} for name in BULK_QUEUE_TASKS}
+# Accounts per transaction in the nightly maturation and expiry jobs: smaller chunks hold their
+# row locks for less time (and a killed worker loses less work), larger ones finish sooner.
+LOYALTY_JOB_CHUNK = env.int("LOYALTY_JOB_CHUNK", default=1000)
+
+# --- Outbound webhooks (apps.integrations, docs/integrations.md) ---------------------------
+# Per connect and per read of one attempt.
+WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=5.0)
+# Attempts per round (a replay starts a new round); then the delivery is failed.
+WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=10)
+# Back-off: base x 2^(n-1) seconds after the n-th failure, capped, with jitter.
+WEBHOOK_BACKOFF_BASE_SECONDS = env.int("WEBHOOK_BACKOFF_BASE_SECONDS", default=30)
+WEBHOOK_BACKOFF_MAX_SECONDS = env.int("WEBHOOK_BACKOFF_MAX_SECONDS", default=6 * 3600)
+# An endpoint is disabled after this many failed attempts in a row (any of its deliveries).
+WEBHOOK_DISABLE_AFTER_FAILURES = env.int("WEBHOOK_DISABLE_AFTER_FAILURES", default=25)
+# Delivered deliveries are kept this many days in the log; failed ones until replayed.
+WEBHOOK_KEEP_DAYS = env.int("WEBHOOK_KEEP_DAYS", default=30)
+# Plain http:// endpoints, and endpoints on loopback, private or link-local addresses (SSRF):
+# off in production; a receiver on the same private network needs them on deliberately.
+WEBHOOK_ALLOW_HTTP = env.bool("WEBHOOK_ALLOW_HTTP", default=False)
+WEBHOOK_ALLOW_PRIVATE_NETWORKS = env.bool("WEBHOOK_ALLOW_PRIVATE_NETWORKS", default=False)
 
 # --- REST framework ------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -388,6 +517,31 @@ IMPORT_EXPORT_USE_TRANSACTIONS = True
 IMPORT_EXPORT_SKIP_ADMIN_LOG = False
 IMPORT_EXPORT_ESCAPE_FORMULAE_ON_EXPORT = True
 
+# --- Operations: probes, metrics, logs, error reports (deploy/RUNBOOK.md) --------------------
+# Seconds each /readyz (and manage.py doctor) check may take before it counts as failed.
+READINESS_CHECK_TIMEOUT = env.float("READINESS_CHECK_TIMEOUT", default=2.0)
+# /metrics answers only a scrape with "Authorization: Bearer <METRICS_TOKEN>"; unset: 404.
+METRICS_TOKEN = env("METRICS_TOKEN", default="")
+# The Celery queues whose lengths /metrics reports (Redis brokers only).
+METRICS_QUEUES = env.list("METRICS_QUEUES", default=["default", "bulk"])
+# A Celery worker serves its task metrics on this port (0: off); it needs
+# PROMETHEUS_MULTIPROC_DIR to add up its pool processes (apps.core.metrics).
+CELERY_METRICS_PORT = env.int("CELERY_METRICS_PORT", default=0)
+CELERY_METRICS_ADDR = env("CELERY_METRICS_ADDR", default="127.0.0.1")
+# Workers log through LOGGING below (the request id, JSON in production), not Celery's format.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# Error reports go to Sentry only when a DSN is set; personal data is scrubbed (apps.core.sentry).
+SENTRY_DSN = env("SENTRY_DSN", default="")
+if SENTRY_DSN:
+    from apps.core.sentry import sentry_init
+
+    sentry_init(
+        dsn=SENTRY_DSN,
+        environment=env("SENTRY_ENVIRONMENT", default="production"),
+        release=env("SENTRY_RELEASE", default=""),
+        traces_sample_rate=env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0),
+    )
+
 
 class _ForbiddenOneLine(logging.Filter):
     """A refused request (403) is routine: keep its one warning line, drop the traceback of
@@ -403,9 +557,20 @@ class _ForbiddenOneLine(logging.Filter):
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"forbidden_one_line": {"()": _ForbiddenOneLine}},
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {
+        "forbidden_one_line": {"()": _ForbiddenOneLine},
+        "request_id": {"()": "apps.core.request_id.RequestIdFilter"},
+    },
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"}
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["request_id"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
@@ -413,6 +578,9 @@ LOGGING = {
         # then also propagates to root: every message printed twice. Root alone prints it.
         "django": {"handlers": [], "level": "INFO", "propagate": True},
         "django.request": {"filters": ["forbidden_one_line"]},
+        # At DEBUG Django logs each failed template variable lookup with the whole context
+        # (form data, the customer on the page): personal data, and noise. Never below INFO.
+        "django.template": {"level": "INFO"},
     },
 }
 

@@ -13,6 +13,9 @@ if len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5 or SECRET_KEY.startswith("de
         "DJANGO_SECRET_KEY must be set to a random value of 50+ characters "
         "(at least 5 different ones)."
     )
+# Rotation without logging everybody out (deploy/RUNBOOK.md, "Rotating keys"): the previous keys,
+# still accepted for signatures made under them, until SESSION_COOKIE_AGE has passed.
+SECRET_KEY_FALLBACKS = env.list("DJANGO_SECRET_KEY_FALLBACKS", default=[])
 
 # Keys of their own, never derived from the secret key: the ledger's HMAC chain (a new key breaks
 # every chain) and the erased-contacts digests (a new key empties the suppression list).
@@ -52,9 +55,23 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = True
 SECURE_HSTS_PRELOAD = True
 SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True
+# Django's defaults, named: scripts/smoke_prod.py checks every response carries them.
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+SESSION_COOKIE_SAMESITE = CSRF_COOKIE_SAMESITE = "Lax"
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 # Base's storages (private files included), with hashed, compressed static files.
 STORAGES = {
     **STORAGES,
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
+
+# --- Logs: JSON lines by default (LOG_FORMAT=json|plain), each with the request id --------------
+# Fields: time, level, logger, message, request_id (+ exc_info for a traceback). Base's handler,
+# filters and loggers stay; only the console's format changes (deploy/RUNBOOK.md).
+from apps.core.request_id import JSON_FORMATTER  # noqa: E402 - settings, not a module to sort
+
+LOG_FORMAT = env("LOG_FORMAT", default="json")
+if LOG_FORMAT not in ("json", "plain"):
+    raise ImproperlyConfigured(f"LOG_FORMAT must be 'json' or 'plain', not {LOG_FORMAT!r}.")
+LOGGING["formatters"]["json"] = JSON_FORMATTER
+LOGGING["handlers"]["console"]["formatter"] = LOG_FORMAT

@@ -216,3 +216,27 @@ def test_manage_py_events_lists_publishers_and_subscribers():
         "  published by  apps.loyalty.services.reminders._remind_chunk\n"
         "  after_commit   apps.campaigns.tasks.on_journey_event\n"
     ) in text
+
+
+def test_an_event_no_after_commit_subscriber_wants_costs_no_outbox_row(
+    django_capture_on_commit_callbacks,
+):
+    wanted = {"now": False}
+    seen = []
+    with events.late_wiring():
+        events.subscribe(
+            "refund.recorded",
+            seen.append,
+            when="after_commit",
+            wanted=lambda name: wanted["now"],
+        )
+        with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+            events.publish("refund.recorded", refund_id=1, order_id=1)
+        assert not OutboxEvent.objects.exists() and seen == []
+        wanted["now"] = True
+        with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+            events.publish("refund.recorded", refund_id=2, order_id=1)
+        assert OutboxEvent.objects.count() == 1
+        assert [e.payload["refund_id"] for e in seen] == [2]
+        with pytest.raises(ValueError, match="after-commit"):
+            events.subscribe("refund.recorded", seen.append, when="in_transaction", wanted=bool)

@@ -10,10 +10,12 @@ from pathlib import Path
 import pytest
 import tablib
 from django.conf import settings
+from django.core.files.base import ContentFile
 from django.db import connection, transaction
 from django.urls import reverse
 
 from apps.core.models import AuditEvent
+from apps.core.private_files import private_storage
 from apps.customers.identifiers import contact_digest
 from apps.customers.importing.customers import customers_import
 from apps.customers.importing.runner import import_job_run
@@ -185,12 +187,14 @@ def test_an_import_waits_for_an_erasure_still_in_progress(tmp_path, manager):
     assert counts() == before
 
 
-def test_a_previewed_job_fails_when_the_person_is_erased_before_it_runs(tmp_path, erased):
-    path = write(tmp_path, f",Wei,Zhang,{EMAIL.upper()},,yes\n")
+def test_a_previewed_job_fails_when_the_person_is_erased_before_it_runs(private_media, erased):
+    stored = private_storage().save(
+        "imports/customers.csv", ContentFile(f"{HEADER},Wei,Zhang,{EMAIL.upper()},,yes\n".encode())
+    )
     job = ImportJob.objects.create(
         kind=ImportJob.Kind.CUSTOMERS,
         file_name="customers.csv",
-        stored_path=str(path),
+        stored_path=stored,
         status=ImportJob.Status.PREVIEWED,
         queued_at=erased.anonymized_at,
     )

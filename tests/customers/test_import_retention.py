@@ -2,20 +2,21 @@
 and errors after IMPORT_RETENTION_DAYS, and a job never started is closed then."""
 
 import datetime as dt
-from pathlib import Path
 from unittest import mock
 
 import pytest
+from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
+from apps.core.private_files import private_storage
 from apps.customers.importing.jobs import import_job_create
 from apps.customers.importing.retention import IMPORT_RETENTION_DAYS, import_jobs_purge
 from apps.customers.importing.runner import import_job_run
 from apps.customers.models import Customer, ImportJob
 from apps.customers.tasks import import_jobs_purge_task
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("private_media", "store")]
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("store")]
 
 GOOD = b"first_name,last_name,email,phone\nLin,Wu,lin.wu@example.org,+8613900000031\n"
 BAD = b"first_name,last_name,email,phone\nLin,Wu,not-an-email,\n"
@@ -29,18 +30,18 @@ def _queued(content: bytes, manager) -> ImportJob:
     return job
 
 
-def test_the_uploaded_file_is_deleted_when_the_job_is_done(manager):
+def test_the_uploaded_file_is_deleted_when_the_job_is_done(manager, private_media):
     job = _queued(GOOD, manager)
-    stored = Path(job.stored_path)
+    stored = private_media / job.stored_path
     assert stored.exists()
     job = import_job_run(job_id=str(job.pk))
     assert (job.status, job.stored_path, stored.exists()) == ("done", "", False)
     assert Customer.objects.filter(email="lin.wu@example.org").count() == 1
 
 
-def test_the_uploaded_file_is_deleted_when_the_job_fails(manager):
+def test_the_uploaded_file_is_deleted_when_the_job_fails(manager, private_media):
     job = _queued(GOOD, manager)
-    stored = Path(job.stored_path)
+    stored = private_media / job.stored_path
     # The file changed between preview and run: the run finds an error and writes nothing.
     stored.write_bytes(BAD)
     job = import_job_run(job_id=str(job.pk))
@@ -48,9 +49,9 @@ def test_the_uploaded_file_is_deleted_when_the_job_fails(manager):
     assert not Customer.objects.exists()
 
 
-def test_the_uploaded_file_is_deleted_when_the_job_crashes(manager):
+def test_the_uploaded_file_is_deleted_when_the_job_crashes(manager, private_media):
     job = _queued(GOOD, manager)
-    stored = Path(job.stored_path)
+    stored = private_media / job.stored_path
     with (
         mock.patch.dict(
             "apps.customers.importing.runner.IMPORTERS",
@@ -63,7 +64,7 @@ def test_the_uploaded_file_is_deleted_when_the_job_crashes(manager):
     assert (job.status, job.stored_path, stored.exists()) == ("failed", "", False)
 
 
-def test_purge_clears_old_previews_and_closes_jobs_never_started(manager):
+def test_purge_clears_old_previews_and_closes_jobs_never_started(manager, private_media):
     now = timezone.now()
     old = now - dt.timedelta(days=IMPORT_RETENTION_DAYS + 1)
     recent = now - dt.timedelta(days=IMPORT_RETENTION_DAYS - 1)
@@ -91,12 +92,12 @@ def test_purge_clears_old_previews_and_closes_jobs_never_started(manager):
         kind="customers", upload=SimpleUploadedFile("c.csv", GOOD), actor=manager
     )
     ImportJob.objects.filter(pk=never_started.pk).update(created_at=old)
-    left_behind = Path(never_started.stored_path).with_name("left.csv")
-    left_behind.write_bytes(GOOD)  # a finished job from before files were deleted
+    # A finished job from before files were deleted.
+    left_behind = private_storage().save("imports/left.csv", ContentFile(GOOD))
     finished_with_file = ImportJob.objects.create(
         kind="customers",
         file_name="d.csv",
-        stored_path=str(left_behind),
+        stored_path=left_behind,
         status="done",
         finished_at=recent,
     )
@@ -117,7 +118,7 @@ def test_purge_clears_old_previews_and_closes_jobs_never_started(manager):
         [],
         "",
     )
-    assert list(left_behind.parent.glob("*")) == []  # both files are gone
+    assert list((private_media / "imports").glob("*")) == []  # both files are gone
     finished_with_file.refresh_from_db()
     assert finished_with_file.stored_path == ""
     assert import_jobs_purge_task() == 0  # a second run changes nothing

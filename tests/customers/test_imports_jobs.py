@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from apps.core.exceptions import ValidationFailed
 from apps.core.models import AuditEvent
+from apps.core.private_files import private_storage
 from apps.customers.importing.jobs import import_job_create, import_job_start
 from apps.customers.importing.runner import JOB_STALE_AFTER, _job_lock_key
 from apps.customers.models import Customer, ImportJob, Order, OrderLine
@@ -60,6 +61,14 @@ def started_committed() -> ImportJob:
     return job
 
 
+def stored(job: ImportJob) -> bytes | None:
+    """The job's upload as the private storage holds it (None when it is gone)."""
+    if not job.stored_path or not private_storage().exists(job.stored_path):
+        return None
+    with private_storage().open(job.stored_path, "rb") as fh:
+        return fh.read()
+
+
 def state(job: ImportJob) -> tuple:
     job.refresh_from_db()
     return job.status, job.processed_rows, job.error_count, job.finished_at is not None
@@ -78,7 +87,9 @@ def test_the_upload_request_only_stores_the_file_and_queues_the_dry_run(import_s
         [],
         {},
     )
-    assert Path(job.stored_path).read_bytes() == (FIXTURES / "orders_good.csv").read_bytes()
+    # Kept in the private storage under a name of the job's (no path of this machine).
+    assert job.stored_path == f"imports/{job.pk}.csv"
+    assert stored(job) == (FIXTURES / "orders_good.csv").read_bytes()
     assert Order.objects.count() == 0
 
 
@@ -96,7 +107,7 @@ def test_the_dry_run_task_previews_and_writes_nothing(import_shop):
     )
     assert (job.summary["created"], job.summary["lines"], job.finished_at) == (3, 3, None)
     assert [row["external_id"] for row in job.preview] == ["A-1", "A-1", "A-2", "A-3"]
-    assert job.heartbeat_at is None and Path(job.stored_path).exists()
+    assert job.heartbeat_at is None and stored(job) is not None
     assert (Order.objects.count(), AuditEvent.objects.count()) == (0, 0)
 
 
@@ -106,7 +117,7 @@ def test_a_dry_run_with_errors_fails_the_job_and_deletes_the_file(import_shop):
         name="people.csv",
         content=b"first_name,last_name,email,phone,store\nAnn,Lee,ann@example.com,12345,sh-01\n",
     )
-    path = Path(job.stored_path)
+    name = job.stored_path
 
     assert import_job_run_task(str(job.pk)) == "failed"
 
@@ -116,7 +127,7 @@ def test_a_dry_run_with_errors_fails_the_job_and_deletes_the_file(import_shop):
         1,
         ["row 2, column phone: “12345” is not a valid phone number."],
     )
-    assert not path.exists() and job.stored_path == ""
+    assert not private_storage().exists(name) and job.stored_path == ""
     assert Customer.objects.count() == 2  # the shop's two members only
 
 
@@ -255,7 +266,7 @@ def test_a_job_a_live_worker_holds_is_left_to_it(import_shop):
 
 def test_an_unexpected_error_fails_the_job_at_once(import_shop):
     job = started()
-    Path(job.stored_path).unlink()  # the file is gone: no retry can help
+    private_storage().delete(job.stored_path)  # the file is gone: no retry can help
 
     with pytest.raises(FileNotFoundError):
         import_job_run_task(str(job.pk))
@@ -298,7 +309,7 @@ def test_a_database_error_hands_the_job_back_and_the_retry_imports(import_shop, 
 
     # Handed back as it was before the run, ready for the retry: not failed, file kept.
     assert state(job) == ("previewed", 0, 0, False) and job.queued_at is not None
-    assert job.heartbeat_at is None and Path(job.stored_path).exists()
+    assert job.heartbeat_at is None and stored(job) is not None
     assert Order.objects.count() == 0
 
     orders_locked.rollback()  # the database is fine again
@@ -312,11 +323,11 @@ def test_a_database_error_hands_the_job_back_and_the_retry_imports(import_shop, 
 @pytest.mark.django_db(transaction=True)
 def test_the_last_database_error_fails_the_job(import_shop, orders_locked):
     job = started_committed()
-    path = Path(job.stored_path)
+    name = job.stored_path
 
     with pytest.raises(OperationalError):
         import_job_run_task(str(job.pk), db_retries=IMPORT_DB_RETRIES)
 
     assert state(job) == ("failed", 0, 1, True)
     assert job.errors == ["The import failed unexpectedly; nothing was written."]
-    assert not path.exists() and Order.objects.count() == 0
+    assert not private_storage().exists(name) and Order.objects.count() == 0

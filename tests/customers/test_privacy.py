@@ -9,14 +9,12 @@ import io
 import json
 import zipfile
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from allauth.account.models import EmailAddress
 from allauth.mfa.models import Authenticator
 from allauth.usersessions.models import UserSession
 from django.apps import apps as django_apps
-from django.conf import settings as django_settings
 from django.contrib.sessions.models import Session
 from django.core.files.base import ContentFile
 from django.db import DatabaseError, models, transaction
@@ -33,6 +31,7 @@ from apps.complaints.services.conversation import customer_reply, staff_reply
 from apps.complaints.services.tickets import ticket_open
 from apps.core.exceptions import ValidationFailed
 from apps.core.models import AuditEvent
+from apps.core.private_files import private_storage
 from apps.customers.exceptions import UnsubscribeTokenInvalid
 from apps.customers.inbox import portal_message_send
 from apps.customers.models import ConsentRecord, Customer, ImportJob, Order
@@ -357,6 +356,8 @@ NOT_THE_MEMBERS = {
     "core.ExportJob": "list exports started by staff; their files are deleted within a day",
     "analytics.ReportSubscription": "report subscriptions made by staff for staff",
     "analytics.ReportDelivery": "deliveries of staff reports to staff",
+    "integrations.Endpoint": "webhook endpoints set up by Administrators",
+    "integrations.Delivery": "webhook deliveries to those endpoints (member numbers, no names)",
 }
 # Columns that are not personal data and are deliberately left out of the export.
 TECHNICAL = {"search_text", "key", "idempotency_key", "hash", "prev_hash", "last_hash"}
@@ -495,7 +496,7 @@ def _traces() -> list[str]:
     return found
 
 
-def _imports_naming(person) -> tuple[ImportJob, ImportJob, Path]:
+def _imports_naming(person) -> tuple[ImportJob, ImportJob, str]:
     """A finished import whose preview and errors name the person (and someone else), and a
     previewed one not started yet whose file holds them."""
     other = {"row": "3", "first_name": "Ada", "last_name": "Lovelace", "email": "ada@example.org"}
@@ -511,14 +512,15 @@ def _imports_naming(person) -> tuple[ImportJob, ImportJob, Path]:
         ],
         errors=[f"row 4, column phone: {PHONE} is a duplicate", "row 9, column gender: bad"],
     )
-    folder = Path(django_settings.PRIVATE_MEDIA_ROOT) / "imports"
-    folder.mkdir(parents=True, exist_ok=True)
-    upload = folder / "pending.csv"
-    upload.write_text(
-        f"first_name,last_name,email,phone\nAda,Lovelace,ada@example.org,\nZeb,Q,{EMAIL.upper()},\n"
+    upload = private_storage().save(
+        "imports/pending.csv",
+        ContentFile(
+            "first_name,last_name,email,phone\nAda,Lovelace,ada@example.org,\n"
+            f"Zeb,Q,{EMAIL.upper()},\n".encode()
+        ),
     )
     pending = ImportJob.objects.create(
-        kind="customers", file_name="may.csv", stored_path=str(upload), status="pending"
+        kind="customers", file_name="may.csv", stored_path=upload, status="pending"
     )
     return done, pending, upload
 
@@ -569,7 +571,8 @@ def test_erasure_leaves_no_trace_and_keeps_totals(
     assert done.preview[0] == dict.fromkeys(done.preview[0], "(erased)")
     assert done.preview[1]["first_name"] == "Ada"
     assert done.errors == ["(erased)", "row 9, column gender: bad"]
-    assert (pending.status, pending.stored_path, upload.exists()) == ("failed", "", False)
+    assert (pending.status, pending.stored_path) == ("failed", "")
+    assert not private_storage().exists(upload)
     # The person and their account.
     person.refresh_from_db()
     user.refresh_from_db()

@@ -52,7 +52,10 @@ def test_dry_run_preview_then_import_to_done(
         0,
         manager,
     )
-    assert Path(job.stored_path).parent == private_media / "imports"
+    assert job.stored_path == f"imports/{job.pk}.csv"  # a private storage name, no path
+    assert (private_media / job.stored_path).read_bytes() == (
+        FIXTURES / "orders_good.csv"
+    ).read_bytes()
     assert Order.objects.count() == 0  # the dry run wrote nothing
     page = client.get(response["Location"])
     assert page.status_code == 200

@@ -390,7 +390,13 @@ def report_send(
         try:
             contents.message(to=address, language=language).send()
         except Exception as exc:  # one bad address or a flaky relay must not stop the others
-            log.warning("report %s %s to %s failed: %s", subscription.pk, period.key, address, exc)
+            # Not the address or the relay's message (it may repeat the address): logs are kept.
+            log.warning(
+                "report %s %s to one recipient failed: %s",
+                subscription.pk,
+                period.key,
+                type(exc).__name__,
+            )
             failed.append(address)
             errors.append(f"{address}: {type(exc).__name__}: {exc}")
         else:

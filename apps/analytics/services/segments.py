@@ -100,7 +100,7 @@ def segment_freeze(*, segment: Segment, actor: User | None, note: str = "") -> S
     table = connection.ops.quote_name(SnapshotMember._meta.db_table)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {table} (snapshot_id, customer_id) SELECT %s, m.* FROM ({sql}) m",  # noqa: S608
+            f"INSERT INTO {table} (snapshot_id, customer_id) SELECT %s, m.* FROM ({sql}) m",  # noqa: S608 (inner SQL is a compiled queryset, params bound)  # nosec B608
             [snapshot.pk, *params],
         )
         size = cursor.rowcount

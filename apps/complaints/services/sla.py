@@ -266,7 +266,7 @@ def _breach(column_due: str, column_breached: str, extra: str, now: dt.datetime)
     table = Ticket._meta.db_table
     placeholders = ", ".join(["%s"] * len(_ACTIVE))
     sql = (
-        f"UPDATE {table} SET {column_breached} = {column_due} "  # noqa: S608 (fixed identifiers)
+        f"UPDATE {table} SET {column_breached} = {column_due} "  # noqa: S608 (fixed column names of this module, values bound)  # nosec B608
         f"WHERE {column_due} <= %s AND {column_breached} IS NULL {extra} "
         f"AND status IN ({placeholders}) RETURNING id"
     )

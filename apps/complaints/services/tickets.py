@@ -11,6 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from apps.accounts.models import User
+from apps.core import events
 from apps.core.exceptions import ValidationFailed
 from apps.core.text import text_check
 from apps.core.uploads import CleanUpload
@@ -125,6 +126,7 @@ def ticket_open(
     event_add(ticket=ticket, kind=EventKind.CREATED, at=now, actor=actor, channel=channel)
     attachments_add(ticket=ticket, files=list(files), at=now)
     clocks_start(ticket=ticket, now=now, actor=actor)
+    events.publish("ticket.opened", ticket_id=ticket.pk, customer_id=ticket.customer_id)
     return ticket
 
 

@@ -5,14 +5,19 @@ Files are read strictly: nothing in a file is silently dropped, merged, padded o
 malformed quote, a row with more or fewer cells than the header, a NUL character or an XLSX
 formula is a ``row N, column C: reason`` error. An XLSX file is a zip: its entries are checked
 (unpacked size, compression ratio, one worksheet, declared rows) before it is parsed, and it
-is then streamed (openpyxl's read-only mode), so a decompression bomb is refused unopened."""
+is then streamed (openpyxl's read-only mode), so a decompression bomb is refused unopened.
+
+An uploaded file lives in the private storage (``stored_file_copy`` reads it from there)."""
 
 import csv
 import datetime as dt
 import re
+import shutil
+import tempfile
 import zipfile
 import zlib
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +27,7 @@ from openpyxl import load_workbook
 from openpyxl.utils import get_column_letter
 
 from apps.core.exceptions import ValidationFailed
+from apps.core.private_files import private_storage
 
 from .results import Errors
 
@@ -69,6 +75,22 @@ def import_upload_check(*, name: str, size: int) -> str:
             % {"mb": settings.IMPORT_MAX_UPLOAD_BYTES // (1024 * 1024)}
         )
     return suffix
+
+
+@contextmanager
+def stored_file_copy(name: str) -> Iterator[Path]:
+    """A local copy of the private-storage file ``name`` (an upload: ``imports/<job><ext>``),
+    for the readers here: zipfile and openpyxl's read-only mode seek, and a pass reads the file
+    more than once. The copy is a temporary file of this process, deleted when the ``with``
+    ends; the storage may be on another machine (S3). FileNotFoundError when ``name`` is gone.
+    """
+    with (
+        private_storage().open(name, "rb") as source,
+        tempfile.NamedTemporaryFile(prefix="import-", suffix=Path(name).suffix.lower()) as copy,
+    ):
+        shutil.copyfileobj(source, copy)
+        copy.flush()
+        yield Path(copy.name)
 
 
 def cell_text(value: Any) -> str:

@@ -6,13 +6,13 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from apps.accounts.models import User
 from apps.core.exceptions import ValidationFailed
+from apps.core.private_files import private_storage
 
 from ..models import ImportJob
 from .files import import_upload_check
@@ -22,7 +22,8 @@ from .tasks import import_job_run_task
 
 @transaction.atomic
 def import_job_create(*, kind: str, upload: Any, actor: User | None) -> ImportJob:
-    """Store an uploaded file under PRIVATE_MEDIA_ROOT/imports/ and queue its dry run (the
+    """Store an uploaded file in the private storage as ``imports/<job id><ext>`` (the job
+    keeps that storage name: the worker may run on another machine) and queue its dry run (the
     whole file is checked by the worker, not in the upload request): the job, ``pending``,
     then keeps the row count, the first errors and a preview of the first rows. Nothing else
     is written."""
@@ -30,17 +31,12 @@ def import_job_create(*, kind: str, upload: Any, actor: User | None) -> ImportJo
         raise ValidationFailed(_("Unknown import kind."))
     suffix = import_upload_check(name=upload.name, size=upload.size)
     job_id = uuid.uuid4()
-    folder = Path(settings.PRIVATE_MEDIA_ROOT) / "imports"
-    folder.mkdir(parents=True, exist_ok=True)
-    stored = folder / f"{job_id}{suffix}"
-    with open(stored, "wb") as fh:
-        for chunk in upload.chunks():
-            fh.write(chunk)
+    stored = private_storage().save(f"imports/{job_id}{suffix}", upload)
     job = ImportJob.objects.create(
         id=job_id,
         kind=kind,
         file_name=Path(upload.name).name[:255],
-        stored_path=str(stored),
+        stored_path=stored,
         status=ImportJob.Status.PENDING,
         created_by=actor if actor is not None and actor.pk else None,
     )

@@ -5,24 +5,31 @@ still run: it is deleted as soon as the job is done or failed. The preview rows 
 messages stay for the staff who ran the import, for IMPORT_RETENTION_DAYS; a job uploaded but
 never started is closed after the same time. An erasure also scrubs them at once: the
 ``imports`` privacy section (registered in ``CustomersConfig.ready()``) calls
-``import_jobs_scrub``.
+``import_jobs_scrub``. The file is in the private storage (``ImportJob.stored_path`` is its
+storage name), read and deleted through it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
+from contextlib import closing
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
+from django.core.exceptions import SuspiciousFileOperation
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from apps.core.private_files import private_storage
+
 from ..models import Customer, ImportJob
 from ..suppression import ERASED_TEXT
-from .files import ImportFileError, raw_rows
+from .files import ImportFileError, raw_rows, stored_file_copy
+
+log = logging.getLogger(__name__)
 
 IMPORT_RETENTION_DAYS = 30
 # Jobs holding a file that no worker is on: uploaded, or previewed and waiting for staff.
@@ -30,10 +37,20 @@ IDLE_STATUSES = tuple(s for s in ImportJob.Status.values if s in ("pending", "pr
 
 
 def job_file_discard(job: ImportJob) -> None:
-    """Delete the job's uploaded file (one already gone is fine) and forget its path."""
+    """Delete the job's uploaded file from the private storage (one already gone is fine) and
+    forget its name."""
     if job.stored_path:
-        Path(job.stored_path).unlink(missing_ok=True)
+        _stored_file_delete(job.stored_path)
         ImportJob.objects.filter(pk=job.pk).update(stored_path="")
+
+
+def _stored_file_delete(name: str) -> None:
+    try:
+        private_storage().delete(name)
+    except SuspiciousFileOperation:
+        # An absolute path the migration to storage names left alone (not under
+        # PRIVATE_MEDIA_ROOT): no file of the private storage, nothing to delete through it.
+        log.warning("import file %r is outside the private storage; not deleted", name)
 
 
 def import_jobs_purge(*, now: dt.datetime | None = None, days: int | None = None) -> int:
@@ -123,10 +140,11 @@ def _scrub_rows(rows: list, person: _Person) -> tuple[list, bool]:
     return out, changed
 
 
-def _file_mentions(path: str, person: _Person) -> bool:
+def _file_mentions(name: str, person: _Person) -> bool:
     try:
-        return any(person.in_cells(row) for row in raw_rows(Path(path)))
-    except (OSError, ImportFileError):
+        with stored_file_copy(name) as path, closing(raw_rows(path)) as rows:
+            return any(person.in_cells(row) for row in rows)
+    except (OSError, ImportFileError, SuspiciousFileOperation):
         return False
 
 
@@ -162,8 +180,8 @@ def import_jobs_scrub(*, customer: Customer) -> int:
                 stored_path="",
             )
             if closed:
-                path = job.stored_path
-                transaction.on_commit(lambda p=path: Path(p).unlink(missing_ok=True))
+                name = job.stored_path
+                transaction.on_commit(lambda n=name: _stored_file_delete(n))
                 changed.add(job.pk)
     return len(changed)
 

@@ -5,7 +5,6 @@ import datetime as dt
 import logging
 import uuid
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from django.db import DatabaseError, OperationalError, connection, transaction
@@ -17,7 +16,7 @@ from apps.core.db import is_postgres
 
 from ..models import ImportJob
 from .customers import customers_import
-from .files import ImportFileError, rows_estimate
+from .files import ImportFileError, rows_estimate, stored_file_copy
 from .orders import orders_import
 from .results import ImportResult, Progress
 from .retention import job_file_discard
@@ -190,23 +189,26 @@ def _job_written(job: ImportJob, ours: Any, result: ImportResult) -> None:
 
 
 def _job_result(job: ImportJob, *, dry_run: bool, progress: Progress) -> ImportResult:
-    expected = job.total_rows
-    if dry_run:
-        expected = rows_estimate(Path(job.stored_path))
-        progress(ImportJob.Status.VALIDATING, 0, expected)
-    try:
-        return IMPORTERS[job.kind](
-            path=job.stored_path,
-            dry_run=dry_run,
-            actor=job.created_by,
-            progress=progress,
-            file_name=job.file_name,
-            expected_rows=expected,
-        )
-    except ImportFileError as exc:
-        result = ImportResult(kind=job.kind, file_name=job.file_name, dry_run=dry_run)
-        result.error_count, result.errors = 1, [exc.message]
-        return result
+    # The upload is in the private storage, maybe on another machine: the pass reads a copy
+    # of it that is deleted when the pass ends.
+    with stored_file_copy(job.stored_path) as path:
+        expected = job.total_rows
+        if dry_run:
+            expected = rows_estimate(path)
+            progress(ImportJob.Status.VALIDATING, 0, expected)
+        try:
+            return IMPORTERS[job.kind](
+                path=path,
+                dry_run=dry_run,
+                actor=job.created_by,
+                progress=progress,
+                file_name=job.file_name,
+                expected_rows=expected,
+            )
+        except ImportFileError as exc:
+            result = ImportResult(kind=job.kind, file_name=job.file_name, dry_run=dry_run)
+            result.error_count, result.errors = 1, [exc.message]
+            return result
 
 
 def _json_safe(value: Any) -> Any:

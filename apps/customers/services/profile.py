@@ -295,6 +295,14 @@ def _consent_write(
         summary=f"{channel}/{purpose}",
         after={"channel": channel, "purpose": purpose, "granted": granted, "source": source},
     )
+    events.publish(
+        "consent.changed",
+        customer_id=customer.pk,
+        channel=channel,
+        purpose=purpose,
+        granted=granted,
+        source=source,
+    )
     return record
 
 

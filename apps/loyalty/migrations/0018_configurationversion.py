@@ -36,7 +36,7 @@ FOR EACH STATEMENT EXECUTE FUNCTION loyalty_configuration_bump();
 FORWARDS = (
     FUNCTION
     + "".join(TRIGGER.format(table=table) for table in TABLES)
-    + "INSERT INTO loyalty_configurationversion (id, version) "
+    + "INSERT INTO loyalty_configurationversion (id, version) "  # nosec B608  # constant table names
     "VALUES (1, nextval('loyalty_configuration_seq'));"
 )
 

@@ -8,6 +8,7 @@ from django.db import transaction
 from django.db.models import Q, Sum
 from django.utils.translation import gettext as _
 
+from apps.core import events
 from apps.customers.models import Order, Refund
 from apps.customers.services import refund_record
 
@@ -128,6 +129,15 @@ def refund_clawback(*, refund: Refund, at: dt.datetime | None = None) -> PointsT
         ledger.spend_lots(account=account, points=from_others, tx=tx)
     account.debt += debt
     account.save(update_fields=ledger.ACCOUNT_COUNTERS)
+    events.publish(
+        "refund.clawed_back",
+        refund_id=refund.pk,
+        order_id=order.pk,
+        customer_id=order.customer_id,
+        points=from_others + from_lot,
+        owed=debt,
+        expired=left_out,
+    )
     return tx
 
 

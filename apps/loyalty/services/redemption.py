@@ -245,6 +245,13 @@ def reward_redeem(
         customer_id=customer.pk,
         reward_id=reward.pk,
     )
+    if immediate:
+        events.publish(
+            "redemption.fulfilled",
+            redemption_id=redemption.pk,
+            customer_id=customer.pk,
+            reward_id=reward.pk,
+        )
     return redemption
 
 
@@ -368,7 +375,7 @@ def redemption_fulfil(
     Only requested ones."""
     redemption = (
         Redemption.objects.select_for_update(of=("self",))
-        .select_related("reward")
+        .select_related("reward", "account")
         .get(pk=redemption.pk)
     )
     if redemption.status != RedemptionStatus.REQUESTED:
@@ -390,6 +397,12 @@ def redemption_fulfil(
         summary=f"{redemption.reward.name} × {redemption.quantity}: {notes}"[:300],
         before=before,
         after={"status": redemption.status},
+    )
+    events.publish(
+        "redemption.fulfilled",
+        redemption_id=redemption.pk,
+        customer_id=redemption.account.customer_id,
+        reward_id=redemption.reward_id,
     )
     return redemption
 
