@@ -98,7 +98,7 @@ def test_a_queued_task_carries_the_id_in_its_headers():
 
 def test_a_worker_binds_the_carried_id_while_the_task_runs(log_lines):
     result = seen.apply(headers={"request_id": "req-45"})
-    assert result.get() == "req-45"
+    assert result.result == "req-45"
     assert any("[req-45] task ran" in line for line in log_lines())
     assert request_id_get() == request_id.NONE
 
@@ -106,12 +106,12 @@ def test_a_worker_binds_the_carried_id_while_the_task_runs(log_lines):
 @pytest.mark.parametrize("headers", [None, {"request_id": "bad id\nforged line"}])
 def test_a_task_without_a_sane_id_runs_under_its_task_id(headers):
     result = seen.apply(headers=headers, task_id="3f0c7e1a-task")
-    assert result.get() == "3f0c7e1a-task"
+    assert result.result == "3f0c7e1a-task"
 
 
 def test_an_eager_task_keeps_the_id_of_the_request_that_queued_it():
     with request_id_bound("req-46"):
-        assert seen.apply().get() == "req-46"
+        assert seen.apply().result == "req-46"
         assert request_id_get() == "req-46"
 
 
