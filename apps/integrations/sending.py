@@ -102,6 +102,20 @@ def delivery_attempt(*, delivery_id) -> Delivery | None:
     return _record(delivery=delivery, outcome=outcome)
 
 
+RECORDED_FIELDS = [
+    "attempts",
+    "round_attempts",
+    "last_attempt_at",
+    "response_code",
+    "response_snippet",
+    "duration_ms",
+    "error",
+    "status",
+    "delivered_at",
+    "next_attempt_at",
+]
+
+
 @transaction.atomic
 def _record(*, delivery: Delivery, outcome: transport.Outcome) -> Delivery:
     now = timezone.now()
@@ -124,7 +138,7 @@ def _record(*, delivery: Delivery, outcome: transport.Outcome) -> Delivery:
     else:
         delivery.status = DeliveryStatus.RETRYING
         delivery.next_attempt_at = now + backoff_delay(delivery.round_attempts)
-    delivery.save()
+    delivery.save(update_fields=RECORDED_FIELDS)  # not the payload: it never changes
     if is_test:
         return delivery
     endpoint.last_status_code = outcome.status

@@ -492,6 +492,7 @@ GROUPS = (
     "analytics",
     "campaigns",
     "exports",
+    "webhooks",
     "load",
 )
 
@@ -587,6 +588,10 @@ def run_all(
         results += _guarded(
             "load", lambda: load.measure_load(seconds=load_seconds, tills=load_tills)
         )
+    if "webhooks" in wanted:
+        from tests.bench import webhooks
+
+        results += _guarded("webhooks", lambda: webhooks.measure_webhooks(scale=scale))
     if "programme" in wanted:
         from tests.bench import loyalty
 

@@ -37,6 +37,12 @@ application path is than the reference; for throughput, reference / value):
 - survey analysis (``tests/bench/surveys.py``): one survey with ~1M answers seeded set-based;
   the NPS summary, the distributions and the breakdowns through ``apps.surveys.analysis`` vs the
   bare SQL aggregates of the same figures.
+- outbound webhooks (``tests/bench/webhooks.py``, group ``webhooks``): ``order.earned``
+  deliveries sent one by one to a local receiver vs a bare ``http.client`` loop posting the same
+  signed bodies; ``order_ingest`` with three endpoints subscribed vs none; ``/healthz``,
+  ``/readyz`` and ``/metrics`` vs a bare JSON view. It makes the few rows it needs: run alone it
+  gets a database of its own, ``<name>_bench_bare``, migrated and never seeded (any scale, in
+  seconds).
 
 Options: ``--expired-share`` / ``--pending-share`` shape the seeded ledger, ``--only loyalty,api``
 measures some groups, ``--profile-expiry`` runs the expiry job under cProfile.
@@ -59,12 +65,18 @@ from urllib.parse import urlparse, urlunparse
 
 POSTGRES_SCHEMES = ("postgres", "postgresql", "pgsql", "postgis")
 
+# Groups that make the few rows they need themselves. Run with no other group, they get a
+# database of their own, ``<name>_bench_bare``, migrated and never seeded: a seeded
+# ``<name>_bench`` is not dropped for them, and a later ``--reuse`` never takes a database with
+# only their rows for a seeded one.
+UNSEEDED_GROUPS = frozenset({"webhooks"})
 
-def _bench_database(url: str) -> tuple[str, str, str]:
+
+def _bench_database(url: str, *, suffix: str = "_bench") -> tuple[str, str, str]:
     """(maintenance conninfo, bench DATABASE_URL, bench database name) for a PostgreSQL URL."""
     parsed = urlparse(url)
     name = parsed.path.lstrip("/") or "clientele"
-    bench = f"{name}_bench"
+    bench = f"{name}{suffix}"
     libpq = parsed._replace(scheme="postgresql")
     return (
         urlunparse(libpq._replace(path="/postgres")),
@@ -114,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
         default="",
         help="comma-separated groups to measure (default: all): loyalty, search, pages, "
         "audit, export, import, api, events, surveys, programme, survey_invitations, complaints, "
-        "analytics, campaigns, exports, load",
+        "analytics, campaigns, exports, webhooks, load",
     )
     parser.add_argument(
         "--load-seconds",
@@ -148,9 +160,16 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    maintenance, bench_url, bench_name = _bench_database(url)
+    only = {g.strip() for g in args.only.split(",") if g.strip()}
+    seeded = not only or not only <= UNSEEDED_GROUPS
+    maintenance, bench_url, bench_name = _bench_database(
+        url, suffix="_bench" if seeded else "_bench_bare"
+    )
     load_at_start = os.getloadavg()
-    print(f"Benchmark database: {bench_name} (scale {args.scale}), load {load_at_start[0]:.2f}")
+    print(
+        f"Benchmark database: {bench_name} (scale {args.scale}"
+        f"{'' if seeded else ', not seeded'}), load {load_at_start[0]:.2f}"
+    )
     fresh = _create_database(maintenance, bench_name, reuse=args.reuse)
 
     os.environ["DATABASE_URL"] = bench_url
@@ -173,13 +192,14 @@ def main(argv: list[str] | None = None) -> int:
     from apps.loyalty.models import PointsLot
     from tests.bench import dataset, loyalty, measure
 
-    only = {g.strip() for g in args.only.split(",") if g.strip()}
     unknown = only - set(measure.GROUPS)
     if unknown:
         print(f"Unknown group(s): {', '.join(sorted(unknown))}", file=sys.stderr)
         return 2
 
-    if fresh or not Customer.objects.exists():
+    if not seeded:
+        data = {"seeded": False}
+    elif fresh or not Customer.objects.exists():
         print("Seeding...")
         started = time.perf_counter()
         data = dataset.seed(scale=args.scale, seed=args.seed)
@@ -187,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Seeded in {data['seconds']:.1f} s")
     else:
         data = {"customers": Customer.objects.count(), "reused": True}
-    if not PointsLot.objects.exists():
+    if seeded and not PointsLot.objects.exists():
         print("Seeding the points ledger...")
         started = time.perf_counter()
         data["loyalty"] = loyalty.seed_ledger(

@@ -18,6 +18,11 @@ def noop(request):
     return HttpResponse(b"ok", content_type="text/plain")
 
 
+def noop_json(request):
+    """A bare JSON answer behind the whole middleware stack: the reference for the probes."""
+    return JsonResponse({"status": "ok"})
+
+
 @csrf_exempt
 def noop_post(request):
     """A bare JSON endpoint: parse the body, answer 201. The reference for API requests/s."""
@@ -37,6 +42,7 @@ class OrderFloor(APIView):
 urlpatterns = [
     path("bench/order-floor/", OrderFloor.as_view(), name="bench-order-floor"),
     path("bench/noop/", noop, name="bench-noop"),
+    path("bench/noop-json/", noop_json, name="bench-noop-json"),
     path("bench/noop-post/", noop_post, name="bench-noop-post"),
     path("", include("config.urls")),
 ]
