@@ -72,13 +72,12 @@ def merge(*, source: Customer, target: Customer, actor: Any) -> dict[str, int]:
     return {"campaign_messages": moved}
 
 
-def messages_timeline(*, customer: Customer, limit: int) -> list[TimelineEvent]:
+def messages_timeline(*, customer: Customer, limit: int, before=None) -> list[TimelineEvent]:
     events = []
-    for message in (
-        Message.objects.filter(customer=customer, status__in=REACHED)
-        .select_related("campaign")
-        .order_by("-sent_at", "-pk")[:limit]
-    ):
+    reached = Message.objects.filter(customer=customer, status__in=REACHED)
+    if before is not None:
+        reached = reached.filter(sent_at__lt=before)
+    for message in reached.select_related("campaign").order_by("-sent_at", "-pk")[:limit]:
         title = _("Campaign “%(name)s”") % {"name": message.campaign.name}
         details = [choice_label(Channel, message.channel)]
         if message.clicked_at:

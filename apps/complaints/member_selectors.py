@@ -59,9 +59,12 @@ def ticket_attachments(*, ticket: Ticket) -> list[Attachment]:
     return list(ticket.attachments.filter(message__isnull=True))
 
 
-def tickets_timeline(*, customer: Customer, limit: int) -> list[TimelineEvent]:
+def tickets_timeline(*, customer: Customer, limit: int, before=None) -> list[TimelineEvent]:
     """Complaints filed and resolved: one query."""
-    return tickets_timeline_events(ticket_list_for_member(customer=customer)[:limit])
+    tickets = ticket_list_for_member(customer=customer)
+    if before is not None:
+        tickets = tickets.filter(created_at__lt=before)
+    return tickets_timeline_events(tickets[:limit])
 
 
 def tickets_timeline_events(tickets) -> list[TimelineEvent]:

@@ -262,16 +262,16 @@ def interaction_list(*, customer: Customer, limit: int = 50) -> list[Interaction
 # --- timeline providers ---------------------------------------------------------------------
 
 
-# Each provider reads the newest ``limit`` rows; a page that has read them already (the 360°
-# page's orders tab, interactions tab and consent history) makes the events with the
-# ``*_timeline_events`` function and hands them to ``timeline_for(known=...)``.
+# Each provider reads the newest ``limit`` rows before ``before`` (``apps.core.timeline``); its
+# ``*_timeline_events`` function turns rows into events.
 
 
-def orders_timeline(*, customer: Customer, limit: int) -> list[TimelineEvent]:
+def orders_timeline(*, customer: Customer, limit: int, before=None) -> list[TimelineEvent]:
+    orders = Order.objects.filter(customer=customer)
+    if before is not None:
+        orders = orders.filter(placed_at__lt=before)
     return orders_timeline_events(
-        Order.objects.filter(customer=customer)
-        .select_related("store")
-        .order_by("-placed_at", "-id")[:limit]
+        orders.select_related("store").order_by("-placed_at", "-id")[:limit]
     )
 
 
@@ -290,9 +290,12 @@ def orders_timeline_events(orders) -> list[TimelineEvent]:
     ]
 
 
-def interactions_timeline(*, customer: Customer, limit: int) -> list[TimelineEvent]:
+def interactions_timeline(*, customer: Customer, limit: int, before=None) -> list[TimelineEvent]:
+    interactions = Interaction.objects.filter(customer=customer)
+    if before is not None:
+        interactions = interactions.filter(at__lt=before)
     return interactions_timeline_events(
-        Interaction.objects.filter(customer=customer).select_related("author")[:limit]
+        interactions.select_related("author").order_by("-at", "-id")[:limit]
     )
 
 
@@ -309,10 +312,11 @@ def interactions_timeline_events(interactions) -> list[TimelineEvent]:
     ]
 
 
-def consent_timeline(*, customer: Customer, limit: int) -> list[TimelineEvent]:
-    return consent_timeline_events(
-        ConsentRecord.objects.filter(customer=customer).order_by("-at", "-id")[:limit]
-    )
+def consent_timeline(*, customer: Customer, limit: int, before=None) -> list[TimelineEvent]:
+    records = ConsentRecord.objects.filter(customer=customer)
+    if before is not None:
+        records = records.filter(at__lt=before)
+    return consent_timeline_events(records.order_by("-at", "-id")[:limit])
 
 
 def consent_timeline_events(records) -> list[TimelineEvent]:

@@ -32,6 +32,11 @@ urlpatterns = [
         name="customer-detail",
     ),
     path(
+        "customers/<member_number:member_number>/panels/<slug:panel>/",
+        customers.CustomerPanelView.as_view(),
+        name="customer-panel",
+    ),
+    path(
         "customers/<member_number:member_number>/edit/",
         customers.CustomerEditView.as_view(),
         name="customer-edit",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.core.cache import cache
+from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -31,8 +32,9 @@ def endpoints_for_event(name: str) -> list[Endpoint]:
 
 # The event names some active endpoint subscribes to, shared by every process through the cache:
 # publishing an event nobody subscribes to then costs no outbox row (``events.subscribe``'s
-# ``wanted``). Any change of an endpoint deletes the key after commit (``IntegrationsConfig``);
-# the timeout bounds what a race between a reader and a change could leave behind.
+# ``wanted``). Every write that changes what endpoints listen to (the services and the sender's
+# automatic disable) calls ``subscriptions_changed``; the timeout bounds what a race between a
+# reader and a change could leave behind.
 SUBSCRIBED_CACHE_KEY = "integrations:subscribed-events"
 SUBSCRIBED_CACHE_SECONDS = 60
 
@@ -60,6 +62,14 @@ def event_wanted(name: str) -> bool:
 
 def event_names_forget() -> None:
     cache.delete(SUBSCRIBED_CACHE_KEY)
+
+
+def subscriptions_changed() -> None:
+    """Called by a write that changes an endpoint's events or whether it is active: the cached
+    list is forgotten now and again once the write commits (a reader in between may have cached
+    the old list from before the commit)."""
+    event_names_forget()
+    transaction.on_commit(event_names_forget)
 
 
 def delivery_list(*, endpoint: Endpoint, status: str = "") -> QuerySet[Delivery]:

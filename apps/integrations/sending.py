@@ -29,6 +29,7 @@ from .catalogue import TEST_EVENT
 from .enums import OPEN_STATUSES, DeliveryStatus
 from .models import Delivery, Endpoint
 from .notify import endpoint_disabled_queue
+from .selectors import subscriptions_changed
 from .signing import DELIVERY_HEADER, EVENT_HEADER, SIGNATURE_HEADER, signature_header
 
 log = logging.getLogger(__name__)
@@ -174,6 +175,7 @@ def _disable(*, endpoint: Endpoint, now: dt.datetime) -> None:
     endpoint.disabled_at = now
     endpoint.disabled_reason = reason[:300]
     endpoint.save(update_fields=["active", "disabled_at", "disabled_reason", "updated_at"])
+    subscriptions_changed()
     audit_record(
         actor=None,
         action="webhook.endpoint_disable",

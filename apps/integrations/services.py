@@ -22,7 +22,7 @@ from .catalogue import BUILDERS, TEST_EVENT, WEBHOOK_EVENTS
 from .enums import OPEN_STATUSES, DeliveryStatus
 from .exceptions import NotReplayable
 from .models import Delivery, Endpoint
-from .selectors import endpoints_for_event
+from .selectors import endpoints_for_event, subscriptions_changed
 from .sending import send_queue
 from .signing import secret_generate
 from .transport import endpoint_url_validate
@@ -72,6 +72,7 @@ def endpoint_create(
         secret=secret_generate(),
         created_by=actor if getattr(actor, "pk", None) else None,
     )
+    subscriptions_changed()
     audit_record(
         actor=actor,
         action="webhook.endpoint_create",
@@ -99,6 +100,7 @@ def endpoint_update(
         url=url, description=description, event_types=event_types
     )
     endpoint.save(update_fields=["url", "description", "event_types", "updated_at"])
+    subscriptions_changed()
     after = _snapshot(endpoint)
     if after != before:
         audit_record(
@@ -154,6 +156,7 @@ def endpoint_enable(*, endpoint: Endpoint, actor: User | None) -> Endpoint:
             "updated_at",
         ]
     )
+    subscriptions_changed()
     now = timezone.now()
     waiting = Delivery.objects.filter(endpoint=endpoint, status__in=OPEN_STATUSES)
     waiting.update(next_attempt_at=now)
@@ -179,6 +182,7 @@ def endpoint_disable(*, endpoint: Endpoint, actor: User | None) -> Endpoint:
     endpoint.disabled_at = None  # paused by hand, not switched off by the sender
     endpoint.disabled_reason = ""
     endpoint.save(update_fields=["active", "disabled_at", "disabled_reason", "updated_at"])
+    subscriptions_changed()
     audit_record(
         actor=actor,
         action="webhook.endpoint_disable",
@@ -201,6 +205,7 @@ def endpoint_delete(*, endpoint: Endpoint, actor: User | None) -> None:
         before=_snapshot(endpoint),
     )
     endpoint.delete()
+    subscriptions_changed()
 
 
 def envelope(*, event_id: str, name: str, at, data: dict[str, Any]) -> dict[str, Any]:

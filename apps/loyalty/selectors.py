@@ -294,7 +294,11 @@ def liability_report(*, since: dt.datetime | None = None) -> Liability:
 
 
 def ledger_recent(
-    *, customer: Customer, limit: int, account: LoyaltyAccount | None = None
+    *,
+    customer: Customer,
+    limit: int,
+    account: LoyaltyAccount | None = None,
+    before: dt.datetime | None = None,
 ) -> list[LedgerLine]:
     """The newest ``limit`` rows of the member's ledger, described for staff (the 360° page's
     ledger and its timeline), in two queries whatever the rows: the rows with their order,
@@ -307,11 +311,10 @@ def ledger_recent(
         if account is not None
         else Subquery(LoyaltyAccount.objects.filter(customer=customer).values("pk")[:1])
     )
-    rows = list(
-        PointsTransaction.objects.filter(account_id=account_id)
-        .select_related("order__store", "refund", "lot")
-        .order_by("-id")[:limit]
-    )
+    recent = PointsTransaction.objects.filter(account_id=account_id)
+    if before is not None:
+        recent = recent.filter(created_at__lt=before)
+    rows = list(recent.select_related("order__store", "refund", "lot").order_by("-id")[:limit])
     if rows:
         links = PointsTransaction.objects.filter(pk__in=[tx.pk for tx in rows]).filter(
             Q(redemption__isnull=False) | Q(actor__isnull=False)
@@ -330,8 +333,10 @@ def ledger_recent(
     return describe(rows, audience=STAFF)
 
 
-def points_timeline(*, customer: Customer, limit: int) -> list[TimelineEvent]:
-    return points_timeline_events(ledger_recent(customer=customer, limit=limit))
+def points_timeline(
+    *, customer: Customer, limit: int, before: dt.datetime | None = None
+) -> list[TimelineEvent]:
+    return points_timeline_events(ledger_recent(customer=customer, limit=limit, before=before))
 
 
 def points_timeline_events(lines: list[LedgerLine]) -> list[TimelineEvent]:

@@ -168,15 +168,14 @@ def _response_detail(response: Response) -> str:
     return " · ".join(parts)
 
 
-def surveys_timeline(*, customer: Customer, limit: int) -> list[TimelineEvent]:
+def surveys_timeline(*, customer: Customer, limit: int, before=None) -> list[TimelineEvent]:
     """Invitations sent to the member and their responses: one query (an answered invitation
     brings its response along)."""
     events: list[TimelineEvent] = []
-    invitations = (
-        Invitation.objects.filter(customer=customer, status=InvitationStatus.SENT)
-        .select_related("survey", "response")
-        .order_by("-sent_at", "-id")[:limit]
-    )
+    sent = Invitation.objects.filter(customer=customer, status=InvitationStatus.SENT)
+    if before is not None:
+        sent = sent.filter(sent_at__lt=before)
+    invitations = sent.select_related("survey", "response").order_by("-sent_at", "-id")[:limit]
     for invitation in invitations:
         survey = invitation.survey
         response = getattr(invitation, "response", None)

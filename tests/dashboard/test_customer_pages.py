@@ -5,6 +5,7 @@ import re
 from decimal import Decimal
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.urls import reverse
 from django.utils import timezone
 
@@ -262,15 +263,72 @@ def test_360_page_shows_stats_orders_lines_consent_interactions_and_timeline(
         Decimal("20.00"),
     )
     assert "¥300.00" in html and "¥150.00" in html and "CNY" not in html
-    assert "A-1" in html and "TEA-1" in html and "Oolong" in html
-    assert "Wants a catalogue" in html
+    assert "Wants a catalogue" in html  # in the timeline
     assert "consent-yes" in html
     grid = {row["channel"]: row["cells"] for row in response.context["consent_grid"]}
     assert grid["E-mail"][0]["record"].granted is True
     assert grid["SMS"][0]["record"] is None
-    kinds = sorted(e.kind for e in response.context["timeline"])
+    kinds = sorted(e.kind for e in response.context["timeline"].events)
     assert kinds == ["consent", "interaction", "order", "order"]
     assert ">vip<" in html
+    # The Orders and Interactions tabs are read when first shown: each its own request.
+    panel = "dashboard:customer-panel"
+    assert "TEA-1" not in html and "/panels/orders/" in html
+    orders = client.get(reverse(panel, args=[customer.member_number, "orders"])).content.decode()
+    assert "A-1" in orders and "TEA-1" in orders and "Oolong" in orders
+    assert "<html" not in orders  # a fragment, not a page
+    interactions = client.get(reverse(panel, args=[customer.member_number, "interactions"]))
+    assert "Wants a catalogue" in interactions.content.decode()
+    # Opened on a tab (a link, or without JavaScript), the page reads it in at once.
+    opened = client.get(
+        reverse("dashboard:customer-detail", args=[customer.member_number]) + "?tab=orders"
+    ).content.decode()
+    assert "TEA-1" in opened and "/panels/orders/" not in opened
+
+
+def test_360_tabs_are_refused_to_roles_that_may_not_see_them(client, marketer, customer):
+    # Marketing sees a member's interactions; without the permission, the tab is not there.
+    marketer.groups.first().permissions.remove(Permission.objects.get(codename="view_interaction"))
+    client.force_login(marketer)
+    for panel in ("interactions", "nonsense"):
+        url = reverse("dashboard:customer-panel", args=[customer.member_number, panel])
+        assert client.get(url).status_code == 404
+    # A tab the role may not see is not opened by ?tab= either.
+    page = client.get(
+        reverse("dashboard:customer-detail", args=[customer.member_number]) + "?tab=interactions"
+    )
+    assert page.context["tab"] == "timeline" and "interactions" not in page.context["panels"]
+
+
+def test_the_timeline_pages_back_in_time_without_gaps(client, agent, customer, store):
+    base = timezone.now() - dt.timedelta(days=400)
+    for i in range(60):
+        OrderFactory(
+            customer=customer,
+            store=store,
+            external_id=f"T-{i:02d}",
+            placed_at=base + dt.timedelta(days=i),
+        )
+    # Two interactions at the same instant as an order: events of one instant share a page.
+    InteractionFactory.create_batch(2, customer=customer, at=base + dt.timedelta(days=35))
+    client.force_login(agent)
+    seen, url = [], reverse("dashboard:customer-detail", args=[customer.member_number])
+    page = client.get(url).context["timeline"]
+    pages = 1
+    while True:
+        seen.extend(page.events)
+        if page.older is None:
+            break
+        more = reverse("dashboard:customer-panel", args=[customer.member_number, "timeline"])
+        response = client.get(more, {"before": page.older.isoformat()})
+        assert "<html" not in response.content.decode()
+        page = response.context["timeline"]
+        pages += 1
+    assert pages >= 3
+    orders = [e.title for e in seen if e.kind == "order"]
+    assert len(orders) == len(set(orders)) == 60  # every order once, none twice
+    assert sum(e.kind == "interaction" for e in seen) == 2  # both, though tied with an order
+    assert [e.at for e in seen] == sorted((e.at for e in seen), reverse=True)
 
 
 def test_360_page_hides_panels_the_role_cannot_see(client, marketer, customer):
@@ -291,6 +349,10 @@ def test_360_page_of_a_new_customer_has_empty_states(client, agent, store):
         reverse("dashboard:customer-detail", args=[fresh.member_number])
     ).content.decode()
     text = " ".join(re.sub(r"<[^>]+>", " ", html).split())
+    assert "Nothing has happened yet" in text
+    for panel in ("orders", "interactions"):
+        tab = client.get(reverse("dashboard:customer-panel", args=[fresh.member_number, panel]))
+        text += " ".join(re.sub(r"<[^>]+>", " ", tab.content.decode()).split())
     assert "No orders yet" in text
     assert "No interactions logged" in text
     assert "Last order Never" in text

@@ -34,10 +34,17 @@ def text(response) -> str:
     return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", response.content.decode()))
 
 
-@pytest.mark.parametrize("page", ["dashboard:customer-detail", "dashboard:loyalty-customer"])
+@pytest.mark.parametrize(
+    "page", ["dashboard:customer-detail", "dashboard:customer-panel", "dashboard:loyalty-customer"]
+)
 def test_ledger_rows_read_in_words_with_staff_links(client, manager, lin, page):
     client.force_login(manager)
-    response = client.get(reverse(page, args=[lin.member_number]))
+    if page == "dashboard:customer-detail":  # the page opened on its Loyalty tab
+        response = client.get(reverse(page, args=[lin.member_number]) + "?tab=loyalty")
+    elif page == "dashboard:customer-panel":  # the tab read on its own when first shown
+        response = client.get(reverse(page, args=[lin.member_number, "loyalty"]))
+    else:
+        response = client.get(reverse(page, args=[lin.member_number]))
     assert response.status_code == 200
     words = text(response)
     assert "Purchase at Shanghai Nanjing Road · order 000000 · Gold ×1.2" in words

@@ -3,6 +3,7 @@ under a fixed ceiling. The counts include the session, the user and the permissi
 
 import datetime as dt
 from decimal import Decimal
+from urllib.parse import urlencode
 
 import pytest
 from django.urls import reverse
@@ -16,10 +17,11 @@ from .customer_history import grow_history
 pytestmark = pytest.mark.django_db
 
 LIST_BUDGET = 15  # +1 on every staff page: the Administration link asks for the role
-# A manager or an agent on a member with every kind of history (44 before the 360° page shared
-# its reads): the session, user and permission reads, then one or two queries per panel. The
-# timeline's orders, interactions, consents, points and complaints come from the panels' rows.
-DETAIL_BUDGET = 36
+# The 360 page (the session, user and permission reads, the profile, figures, consents and
+# privacy, a page of the timeline: one query per kind of event) and each of its tabs, read on
+# their own when first shown.
+DETAIL_BUDGET = 28
+PANEL_BUDGETS = {"loyalty": 21, "surveys": 13, "tickets": 11, "orders": 13, "interactions": 11}
 ORDERS_BUDGET = 13
 HOME_BUDGET = (
     19  # a manager: the ledger banner, the KPI snapshot read, the role, two approval queues
@@ -95,9 +97,32 @@ def test_customer_360_budget(
     with django_assert_max_num_queries(DETAIL_BUDGET):
         response = client.get(url)
     assert response.context["stats"].orders == 55
-    assert len(response.context["timeline"]) == 50
-    assert len(response.context["orders"]) == 20
-    assert len(response.context["interactions"]) == 50
+    timeline = response.context["timeline"]
+    assert len(timeline.events) == 25 and timeline.older is not None
+    # The next page of the timeline costs the same, and goes on where the first stopped.
+    older = reverse("dashboard:customer-panel", args=[customer.member_number, "timeline"])
+    older += "?" + urlencode({"before": timeline.older.isoformat()})
+    assert count_queries(client, older) <= DETAIL_BUDGET
+    page_two = client.get(older).context["timeline"]
+    assert len(page_two.events) >= 25 and page_two.events[0].at < timeline.events[-1].at
+
+
+@pytest.mark.parametrize("panel", sorted(PANEL_BUDGETS))
+def test_customer_360_tab_budgets(request, panel, client, manager, store, count_queries):
+    """Each tab of the 360 page, read on its own: the same count for one row of each kind as
+    for more than it shows."""
+    customer = CustomerFactory(store=store)
+    client.force_login(manager)
+    url = reverse("dashboard:customer-panel", args=[customer.member_number, panel])
+    grow_history(customer, n=1, start=0, staff=manager, store=store)
+    small = count_queries(client, url)
+    grow_history(customer, n=54, start=1, staff=manager, store=store)
+    assert count_queries(client, url) == small <= PANEL_BUDGETS[panel]
+    response = client.get(url)
+    if panel == "orders":
+        assert len(response.context["orders"]) == 20
+    elif panel == "interactions":
+        assert len(response.context["interactions"]) == 50
 
 
 def test_order_list_budget(client, agent, store, count_queries, django_assert_max_num_queries):

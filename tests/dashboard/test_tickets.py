@@ -241,7 +241,9 @@ def test_reports_query_count_independent_of_tickets(client, manager, tickets, co
 def test_the_360_page_lists_the_members_complaints(client, agent, customer, tickets):
     made = tickets(2, customer=customer)
     client.force_login(agent)
-    page = client.get(reverse("dashboard:customer-detail", args=[customer.member_number]))
+    page = client.get(
+        reverse("dashboard:customer-detail", args=[customer.member_number]) + "?tab=tickets"
+    )
     assert [t.reference for t in page.context["member_tickets"]] == [
         t.reference for t in reversed(made)
     ]

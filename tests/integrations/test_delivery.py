@@ -190,9 +190,12 @@ def test_repeated_failures_disable_the_endpoint_and_enabling_resumes(
         notice.to == [administrator.email] and "Webhook endpoint disabled: Shop" in notice.subject
     )
     assert f"/staff/integrations/{endpoint.pk}/" in notice.body and "3 consecutive" in notice.body
-    # Disabled: new events make no deliveries, and due ones wait.
+    # Disabled: new events make no deliveries (nor outbox rows: the sender's disable made the
+    # event unwanted), and due ones wait.
+    outbox_before = OutboxEvent.objects.filter(name="order.earned").count()
     buy()
     assert Delivery.objects.filter(endpoint=endpoint).count() == 3
+    assert OutboxEvent.objects.filter(name="order.earned").count() == outbox_before
     Delivery.objects.update(next_attempt_at=timezone.now())
     assert webhook_retry_due() == 0
     assert len(receiver.requests) == 3

@@ -45,7 +45,8 @@ def history():
 
 def _page(client, user, customer):
     client.force_login(user)
-    return client.get(reverse("dashboard:customer-detail", args=[customer.member_number]))
+    # The Surveys tab of the 360° page, as the page reads it when the tab is first shown.
+    return client.get(reverse("dashboard:customer-panel", args=[customer.member_number, "surveys"]))
 
 
 def test_agent_sees_scores_history_and_open_invitations_but_not_the_words(client, agent, history):

@@ -2,11 +2,18 @@
 on the 360° page (tags, interactions, consent). Views validate, call a selector or service, and
 render; every rule lives in ``apps.customers``."""
 
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
 from django.contrib import messages
 from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import redirect
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.cache import patch_vary_headers
+from django.utils.dateparse import parse_datetime
 from django.utils.functional import cached_property
 from django.utils.translation import gettext as _
 from django.views import View
@@ -15,32 +22,22 @@ from django.views.generic import FormView, TemplateView
 from apps.analytics.rules.compiler import segment_customers
 from apps.analytics.selectors import metrics_for, segment_list
 from apps.analytics.wording import reasons_text
-from apps.complaints.member_selectors import (
-    ticket_list_for_member,
-    tickets_timeline,
-    tickets_timeline_events,
-)
+from apps.complaints.member_selectors import ticket_list_for_member
 from apps.core.exceptions import ApplicationError
 from apps.core.forms import add_service_error
-from apps.core.timeline import timeline_for
+from apps.core.timeline import timeline_page
 from apps.customers.duplicates import duplicate_candidates
 from apps.customers.enums import REVIEW_TAG, Channel, ConsentPurpose, Source
 from apps.customers.exceptions import CustomerNotFound
 from apps.customers.models import Customer
 from apps.customers.selectors import (
-    consent_timeline,
-    consent_timeline_events,
     customer_get,
     customer_list_for_staff,
     customer_privacy_summary,
     customer_quick_search,
     customer_stats,
     interaction_list,
-    interactions_timeline,
-    interactions_timeline_events,
     order_list_for_customer,
-    orders_timeline,
-    orders_timeline_events,
     store_list,
     tag_get,
     tag_list,
@@ -54,7 +51,7 @@ from apps.customers.services import (
     customer_update,
     interaction_log,
 )
-from apps.loyalty.selectors import points_timeline, points_timeline_events
+from apps.loyalty.selectors import account_get, points_summary_of
 from apps.surveys.member_selectors import member_surveys
 
 from ..forms import (
@@ -71,8 +68,10 @@ from .mixins import StaffRequiredMixin
 
 ORDERS_ON_PAGE = 20
 TICKETS_ON_PAGE = 20
-TIMELINE_ON_PAGE = 50
-CONSENT_LOG_ON_PAGE = TIMELINE_ON_PAGE  # the consent history makes the timeline's consent events
+INTERACTIONS_ON_PAGE = 50
+LEDGER_ON_PAGE = 50
+TIMELINE_ON_PAGE = 25  # events a page of the timeline shows; "Show older" reads the next page
+CONSENT_LOG_ON_PAGE = 50  # the consent panel's history (its count says how many are listed)
 SORTABLE = ("member", "name", "joined")
 
 
@@ -145,10 +144,88 @@ class CustomerQuickSearchView(StaffRequiredMixin, TemplateView):
         return response
 
 
+def _timeline_before(request) -> dt.datetime | None:
+    """The ``before`` of a timeline page from the query string (ISO 8601), None when absent or
+    not a time with its zone."""
+    value = parse_datetime(request.GET.get("before", "") or "") if "before" in request.GET else None
+    return value if value is not None and timezone.is_aware(value) else None
+
+
+def _orders_panel(customer: Customer, user) -> dict:
+    return {
+        "orders": order_list_for_customer(
+            customer=customer, limit=ORDERS_ON_PAGE, lines_for=ORDERS_ON_PAGE
+        ),
+        "stats": customer_stats(customer=customer),
+    }
+
+
+def _interactions_panel(customer: Customer, user) -> dict:
+    return {"interactions": interaction_list(customer=customer, limit=INTERACTIONS_ON_PAGE)}
+
+
+def _loyalty_panel(customer: Customer, user) -> dict:
+    return loyalty_panel_context(customer, user, ledger_rows=LEDGER_ON_PAGE)
+
+
+def _surveys_panel(customer: Customer, user) -> dict:
+    # Agents see scores; the words of identified members need view_text_answers.
+    return {
+        "member_surveys": member_surveys(
+            customer=customer, show_text=user.has_perm("surveys.view_text_answers")
+        )
+    }
+
+
+def _tickets_panel(customer: Customer, user) -> dict:
+    return {"member_tickets": list(ticket_list_for_member(customer=customer)[:TICKETS_ON_PAGE])}
+
+
+@dataclass(frozen=True)
+class Panel:
+    """A tab of the 360° page below the timeline: loaded when it is first shown (its own
+    request, ``CustomerPanelView``), or with the page when the URL names it (``?tab=``)."""
+
+    name: str
+    permission: str
+    template: str
+    context: Callable[[Customer, Any], dict]
+
+
+PANELS = {
+    panel.name: panel
+    for panel in (
+        Panel(
+            "loyalty",
+            "loyalty.view_loyaltyaccount",
+            "dashboard/loyalty/_customer_panel.html",
+            _loyalty_panel,
+        ),
+        Panel(
+            "surveys", "surveys.view_response", "dashboard/customers/_surveys.html", _surveys_panel
+        ),
+        Panel(
+            "tickets", "complaints.view_ticket", "dashboard/customers/_tickets.html", _tickets_panel
+        ),
+        Panel("orders", "customers.view_order", "dashboard/customers/_orders.html", _orders_panel),
+        Panel(
+            "interactions",
+            "customers.view_interaction",
+            "dashboard/customers/_interactions.html",
+            _interactions_panel,
+        ),
+    )
+}
+
+
 class CustomerDetailView(StaffRequiredMixin, TemplateView):
-    """The 360° page. Every panel is loaded here with a fixed number of queries, each a
-    bounded slice of its history (the query budget test holds the page to the same count for
-    one row of each kind of history as for more than any panel shows)."""
+    """The 360° page: the member's profile, figures, consents and privacy, and the timeline of
+    everything that happened, newest first, a page at a time. The other tabs (loyalty, surveys,
+    complaints, orders, interactions) are read when first shown, each in its own request
+    (``CustomerPanelView``), so the page costs the same whatever the history; ``?tab=<name>``
+    opens the page on that tab with it read in. Each part has a fixed number of queries (the
+    query budget tests hold them to the same count for one row of each kind as for more than
+    any of them shows)."""
 
     permission_required = "customers.view_customer"
     template_name = "dashboard/customers/detail.html"
@@ -171,12 +248,12 @@ class CustomerDetailView(StaffRequiredMixin, TemplateView):
         user = self.request.user
         # The portal and privacy panel (account, verified e-mails, consent history, privacy
         # audit trail; Export / Erase by permission). Its consent reads serve the consent
-        # panel and the timeline too, so the page does not run them twice.
+        # panel too, so the page does not run them twice.
         privacy = customer_privacy_summary(customer=customer, history_limit=CONSENT_LOG_ON_PAGE)
         tags = tag_list_for_customer(customer=customer)
-        # Rows a panel reads anyway make their part of the timeline: each of these holds at
-        # least the newest TIMELINE_ON_PAGE rows of its kind, so the provider is not asked.
-        known = {consent_timeline: consent_timeline_events(privacy.consent_history)}
+        panels = [p for p in PANELS.values() if user.has_perm(p.permission)]
+        tab = self.request.GET.get("tab", "")
+        opened = next((p for p in panels if p.name == tab), None)
         context.update(
             customer=customer,
             tags=tags,
@@ -186,39 +263,67 @@ class CustomerDetailView(StaffRequiredMixin, TemplateView):
             interaction_form=InteractionForm(),
             consent_form=ConsentForm(),
             privacy=privacy,
+            panels={p.name: p for p in panels},
+            tab=opened.name if opened else "timeline",
+            timeline=timeline_page(
+                customer, limit=TIMELINE_ON_PAGE, before=_timeline_before(self.request)
+            ),
         )
-        if user.has_perm("customers.view_order"):
-            orders = order_list_for_customer(
-                customer=customer, limit=TIMELINE_ON_PAGE, lines_for=ORDERS_ON_PAGE
-            )
-            context["orders"] = orders[:ORDERS_ON_PAGE]
-            known[orders_timeline] = orders_timeline_events(orders)
-        if user.has_perm("customers.view_interaction"):
-            context["interactions"] = interaction_list(customer=customer, limit=TIMELINE_ON_PAGE)
-            known[interactions_timeline] = interactions_timeline_events(context["interactions"])
+        if opened is not None:
+            context.update(opened.context(customer, user))
+            context["opened_template"] = opened.template
         if user.has_perm("customers.view_consentrecord"):
             context["consent_grid"] = _consent_grid(privacy.consents)
             context["consent_log"] = privacy.consent_history
         if user.has_perm("loyalty.view_loyaltyaccount"):
-            context.update(loyalty_panel_context(customer, user, ledger_rows=TIMELINE_ON_PAGE))
-            known[points_timeline] = points_timeline_events(context["loyalty"].ledger)
-        if user.has_perm("surveys.view_response"):
-            # Agents see scores; the words of identified members need view_text_answers.
-            context["member_surveys"] = member_surveys(
-                customer=customer, show_text=user.has_perm("surveys.view_text_answers")
+            context["points"] = points_summary_of(
+                account_get(customer=customer), expiring_days=None
             )
-        if user.has_perm("complaints.view_ticket"):
-            tickets = list(ticket_list_for_member(customer=customer)[:TIMELINE_ON_PAGE])
-            context["member_tickets"] = tickets[:TICKETS_ON_PAGE]
-            known[tickets_timeline] = tickets_timeline_events(tickets)
         if user.has_perm("analytics.view_customermetrics"):
             metrics = metrics_for(customer=customer)
             context["metrics"] = metrics
             context["metrics_reasons"] = reasons_text(metrics.reasons) if metrics else []
         if context["possible_duplicate"] and user.has_perm("customers.merge_customer"):
             context["duplicate_url"] = _duplicate_url(customer)
-        context["timeline"] = timeline_for(customer, limit=TIMELINE_ON_PAGE, known=known)
         return context
+
+
+class CustomerPanelView(StaffRequiredMixin, TemplateView):
+    """One tab of the 360° page on its own (the page loads it when the tab is first shown), or
+    the next page of the timeline (``timeline``, from ``?before=``). 404 for a tab the user may
+    not see."""
+
+    permission_required = "customers.view_customer"
+
+    def get_template_names(self):
+        if self.kwargs["panel"] == "timeline":
+            return ["dashboard/customers/_timeline.html"]
+        return [self.panel.template]
+
+    @cached_property
+    def panel(self) -> Panel:
+        panel = PANELS.get(self.kwargs["panel"])
+        if panel is None or not self.request.user.has_perm(panel.permission):
+            raise Http404(_("No such tab."))
+        return panel
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        customer = customer_or_404(self.kwargs["member_number"])
+        context["customer"] = customer
+        if self.kwargs["panel"] == "timeline":
+            context["timeline"] = timeline_page(
+                customer, limit=TIMELINE_ON_PAGE, before=_timeline_before(self.request)
+            )
+            context["timeline_more"] = True
+            return context
+        context.update(self.panel.context(customer, self.request.user))
+        return context
+
+    def render_to_response(self, context, **response_kwargs):
+        response = super().render_to_response(context, **response_kwargs)
+        response["Cache-Control"] = "private, no-store"
+        return response
 
 
 def _duplicate_url(customer: Customer) -> str:
