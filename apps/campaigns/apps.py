@@ -27,7 +27,12 @@ class CampaignsConfig(AppConfig):
         for name in EVENT_TRIGGERS:
             events.subscribe(name, tasks.on_journey_event, when="after_commit")
         events.subscribe("customer.unsubscribed", on_customer_unsubscribed, when="after_commit")
-        timeline.register(sections.messages_timeline)
+        timeline.register(
+            "messages",
+            rows=sections.messages_timeline_rows,
+            key="sent_at",
+            events=sections.messages_timeline,
+        )
         kpi_provider_register(campaign_kpis)  # uplift, spending and ROI on the KPI page
         demo.register("campaigns", seed_campaigns, order=50)  # after analytics (40)
         privacy.register(

@@ -8,7 +8,7 @@ of that campaign (the source's row then stays with the merged-away record)."""
 
 from typing import Any
 
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, QuerySet
 from django.utils.translation import gettext as _
 
 from apps.core.formatting import choice_label
@@ -72,12 +72,13 @@ def merge(*, source: Customer, target: Customer, actor: Any) -> dict[str, int]:
     return {"campaign_messages": moved}
 
 
-def messages_timeline(*, customer: Customer, limit: int, before=None) -> list[TimelineEvent]:
+def messages_timeline_rows(*, customer: Customer) -> QuerySet[Message]:
+    return Message.objects.filter(customer=customer, status__in=REACHED)
+
+
+def messages_timeline(messages: QuerySet[Message], *, customer: Customer) -> list[TimelineEvent]:
     events = []
-    reached = Message.objects.filter(customer=customer, status__in=REACHED)
-    if before is not None:
-        reached = reached.filter(sent_at__lt=before)
-    for message in reached.select_related("campaign").order_by("-sent_at", "-pk")[:limit]:
+    for message in messages.select_related("campaign"):
         title = _("Campaign “%(name)s”") % {"name": message.campaign.name}
         details = [choice_label(Channel, message.channel)]
         if message.clicked_at:

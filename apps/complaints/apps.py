@@ -28,7 +28,12 @@ class ComplaintsConfig(AppConfig):
         from . import privacy as sections
         from .demo import seed_complaints
 
-        timeline.register(member_selectors.tickets_timeline)
+        timeline.register(
+            "tickets",
+            rows=member_selectors.tickets_timeline_rows,
+            key="created_at",
+            events=member_selectors.tickets_timeline,
+        )
         demo.register("complaints", seed_complaints, order=30)  # after surveys: detractors exist
         privacy.register(
             "complaints",

@@ -59,18 +59,14 @@ def ticket_attachments(*, ticket: Ticket) -> list[Attachment]:
     return list(ticket.attachments.filter(message__isnull=True))
 
 
-def tickets_timeline(*, customer: Customer, limit: int, before=None) -> list[TimelineEvent]:
+def tickets_timeline_rows(*, customer: Customer) -> QuerySet[Ticket]:
+    return Ticket.objects.filter(customer=customer)
+
+
+def tickets_timeline(tickets: QuerySet[Ticket], *, customer: Customer) -> list[TimelineEvent]:
     """Complaints filed and resolved: one query."""
-    tickets = ticket_list_for_member(customer=customer)
-    if before is not None:
-        tickets = tickets.filter(created_at__lt=before)
-    return tickets_timeline_events(tickets[:limit])
-
-
-def tickets_timeline_events(tickets) -> list[TimelineEvent]:
-    """The timeline's events for tickets already read (``ticket_list_for_member``)."""
     events: list[TimelineEvent] = []
-    for t in tickets:
+    for t in tickets.select_related("category"):
         url = reverse("dashboard:ticket-detail", kwargs={"reference": t.reference})
         events.append(
             TimelineEvent(

@@ -1,21 +1,23 @@
-"""The customer timeline merges events from every app. Each app registers a provider in its
-``AppConfig.ready``; a provider returns the events of the newest ``limit`` rows of one kind for
-a customer that happened before ``before`` (all when None), with a bounded number of queries,
-so the 360 page stays within its query budget whatever the history.
+"""The customer timeline merges events from every app. Each app registers a source of its kind
+in its ``AppConfig.ready``: the customer's rows (a queryset), the field holding a row's time,
+and how rows become events. The timeline owns the windowing: which rows fall on a page.
 
-A row's events are never older than the row's own time (a complaint is resolved after it is
-filed, a survey answered after the invitation), which is what a provider filters ``before`` on;
-the timeline drops the events that fall at or after ``before`` itself.
+A page is found in two steps, whatever the history: one query (a ``UNION ALL`` of every source,
+each an index scan of ``limit + 1`` row times) finds the instant the page stops at and which
+kinds have rows on it; then only those kinds read their rows, and only the rows on the page. A
+row's events are never older than the row's own time (a complaint is resolved after it is
+filed, a survey answered after the invitation), so a page holds every event of its rows; the
+events that fall at or after ``before`` itself belonged to the newer page and are dropped.
 """
 
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from .events import wiring_only
+from django.db import connection
+from django.db.models import F, IntegerField, QuerySet, Value
 
-Provider = Callable[..., list["TimelineEvent"]]
-_providers: list[Provider] = []
+from .events import wiring_only
 
 
 @dataclass(frozen=True)
@@ -29,11 +31,29 @@ class TimelineEvent:
     extra: dict = field(default_factory=dict)
 
 
-def register(provider: Provider) -> None:
-    """Add a provider (in ``AppConfig.ready()`` only; registering it twice is a no-op)."""
-    wiring_only(f"the timeline provider {provider.__qualname__}")
-    if provider not in _providers:
-        _providers.append(provider)
+@dataclass(frozen=True)
+class Source:
+    """One kind of event. ``rows(customer=)``: the customer's rows of the kind (filtered, not
+    ordered or sliced); ``key``: the rows' time field (every event of a row is at or after
+    it); ``events(rows, customer=)``: the events of rows already windowed and ordered (reading
+    what they show along, with a fixed number of queries)."""
+
+    name: str
+    rows: Callable[..., QuerySet]
+    key: str
+    events: Callable[..., list[TimelineEvent]]
+
+
+_sources: list[Source] = []
+
+
+def register(
+    name: str, *, rows: Callable[..., QuerySet], key: str, events: Callable[..., list]
+) -> None:
+    """Add a source (in ``AppConfig.ready()`` only; registering a name twice is a no-op)."""
+    wiring_only(f"the timeline source {name}")
+    if all(s.name != name for s in _sources):
+        _sources.append(Source(name=name, rows=rows, key=key, events=events))
 
 
 @dataclass(frozen=True)
@@ -45,23 +65,53 @@ class TimelinePage:
     older: dt.datetime | None
 
 
+def _window(source: Source, customer, *, before, since=None) -> QuerySet:
+    rows = source.rows(customer=customer)
+    if before is not None:
+        rows = rows.filter(**{f"{source.key}__lt": before})
+    if since is not None:
+        rows = rows.filter(**{f"{source.key}__gte": since})
+    return rows.order_by(f"-{source.key}", "-pk")
+
+
+def _stamps(customer, *, before, n: int) -> list[tuple[dt.datetime, int]]:
+    """(time, source index) of the newest ``n`` rows of all sources before ``before``: one
+    query where the database can order and limit each part of a union (PostgreSQL), one per
+    source otherwise."""
+    parts = [
+        _window(source, customer, before=before)
+        .annotate(t=F(source.key), src=Value(i, output_field=IntegerField()))
+        .values_list("t", "src")[:n]
+        for i, source in enumerate(_sources)
+    ]
+    if not parts:
+        return []
+    if connection.features.supports_slicing_ordering_in_compound:
+        return list(parts[0].union(*parts[1:], all=True).order_by("-t")[:n])
+    return sorted((row for part in parts for row in part), key=lambda r: r[0], reverse=True)[:n]
+
+
 def timeline_page(customer, *, limit: int = 25, before: dt.datetime | None = None) -> TimelinePage:
-    """The newest ``limit`` events of every provider before ``before``. Events at the same
-    instant stay on one page (a transaction's ledger rows share its time), so a page may hold a
-    few more than ``limit``; the next one starts strictly before the last instant shown."""
+    """The events of the newest ``limit`` rows of every source before ``before``. Rows at the
+    same instant stay on one page (a transaction's ledger rows share its time), so a page may
+    hold a few more; the next page starts strictly before the page's last instant."""
+    stamps = _stamps(customer, before=before, n=limit + 1)
+    if not stamps:
+        return TimelinePage([], None)
+    since = stamps[min(limit, len(stamps)) - 1][0]
     events: list[TimelineEvent] = []
-    for provider in _providers:
-        # One row more than a page: a provider with more rows than that makes the page full.
-        for event in provider(customer=customer, limit=limit + 1, before=before):
-            if before is None or event.at < before:
-                events.append(event)
+    for i in sorted({src for at, src in stamps if at >= since}):
+        source = _sources[i]
+        # At most one row more than a page of a kind: more rows at the very same instant than
+        # that are not shown (a page must stay bounded).
+        rows = _window(source, customer, before=before, since=since)[: limit + 1]
+        events.extend(
+            e for e in source.events(rows, customer=customer) if before is None or e.at < before
+        )
     events.sort(key=lambda e: e.at, reverse=True)
-    if len(events) <= limit:
-        return TimelinePage(events, None)
-    cut = events[limit - 1].at
-    return TimelinePage([e for e in events if e.at >= cut], cut)
+    return TimelinePage(events, since if len(stamps) > limit else None)
 
 
 def timeline_for(customer, *, limit: int = 50) -> list[TimelineEvent]:
-    """The newest ``limit`` events of every provider, newest first (at most ``limit``)."""
+    """The newest ``limit`` events of every source, newest first (at most ``limit``)."""
     return timeline_page(customer, limit=limit).events[:limit]

@@ -23,12 +23,24 @@ class CustomersConfig(AppConfig):
         )
         events.subscribe("account.phone_verified", profile.on_phone_verified, when="in_transaction")
 
-        for provider in (
-            selectors.orders_timeline,
-            selectors.interactions_timeline,
-            selectors.consent_timeline,
-        ):
-            timeline.register(provider)
+        timeline.register(
+            "orders",
+            rows=selectors.orders_timeline_rows,
+            key="placed_at",
+            events=selectors.orders_timeline,
+        )
+        timeline.register(
+            "interactions",
+            rows=selectors.interactions_timeline_rows,
+            key="at",
+            events=selectors.interactions_timeline,
+        )
+        timeline.register(
+            "consents",
+            rows=selectors.consent_timeline_rows,
+            key="at",
+            events=selectors.consent_timeline,
+        )
 
         # Erasers run in ascending order; the customer's own profile goes last.
         privacy.register(

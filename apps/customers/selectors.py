@@ -259,23 +259,18 @@ def interaction_list(*, customer: Customer, limit: int = 50) -> list[Interaction
     return list(Interaction.objects.filter(customer=customer).select_related("author")[:limit])
 
 
-# --- timeline providers ---------------------------------------------------------------------
+# --- timeline sources -----------------------------------------------------------------------
 
 
-# Each provider reads the newest ``limit`` rows before ``before`` (``apps.core.timeline``); its
-# ``*_timeline_events`` function turns rows into events.
+# The timeline's sources (``apps.core.timeline``, registered in ``CustomersConfig.ready``): the
+# customer's rows of a kind, and their events once the timeline has windowed them.
 
 
-def orders_timeline(*, customer: Customer, limit: int, before=None) -> list[TimelineEvent]:
-    orders = Order.objects.filter(customer=customer)
-    if before is not None:
-        orders = orders.filter(placed_at__lt=before)
-    return orders_timeline_events(
-        orders.select_related("store").order_by("-placed_at", "-id")[:limit]
-    )
+def orders_timeline_rows(*, customer: Customer) -> QuerySet[Order]:
+    return Order.objects.filter(customer=customer)
 
 
-def orders_timeline_events(orders) -> list[TimelineEvent]:
+def orders_timeline(orders: QuerySet[Order], *, customer: Customer) -> list[TimelineEvent]:
     title = _("Order %(id)s at %(store)s")
     return [
         TimelineEvent(
@@ -286,20 +281,17 @@ def orders_timeline_events(orders) -> list[TimelineEvent]:
             detail=f"{formatting.money(order.total)} · "
             f"{formatting.choice_label(OrderStatus, order.status)}",
         )
-        for order in orders
+        for order in orders.select_related("store")
     ]
 
 
-def interactions_timeline(*, customer: Customer, limit: int, before=None) -> list[TimelineEvent]:
-    interactions = Interaction.objects.filter(customer=customer)
-    if before is not None:
-        interactions = interactions.filter(at__lt=before)
-    return interactions_timeline_events(
-        interactions.select_related("author").order_by("-at", "-id")[:limit]
-    )
+def interactions_timeline_rows(*, customer: Customer) -> QuerySet[Interaction]:
+    return Interaction.objects.filter(customer=customer)
 
 
-def interactions_timeline_events(interactions) -> list[TimelineEvent]:
+def interactions_timeline(
+    interactions: QuerySet[Interaction], *, customer: Customer
+) -> list[TimelineEvent]:
     return [
         TimelineEvent(
             at=i.at,
@@ -308,18 +300,17 @@ def interactions_timeline_events(interactions) -> list[TimelineEvent]:
             title=f"{formatting.choice_label(InteractionKind, i.kind)}: {i.summary}",
             detail=i.author.display_name if i.author else "",
         )
-        for i in interactions
+        for i in interactions.select_related("author")
     ]
 
 
-def consent_timeline(*, customer: Customer, limit: int, before=None) -> list[TimelineEvent]:
-    records = ConsentRecord.objects.filter(customer=customer)
-    if before is not None:
-        records = records.filter(at__lt=before)
-    return consent_timeline_events(records.order_by("-at", "-id")[:limit])
+def consent_timeline_rows(*, customer: Customer) -> QuerySet[ConsentRecord]:
+    return ConsentRecord.objects.filter(customer=customer)
 
 
-def consent_timeline_events(records) -> list[TimelineEvent]:
+def consent_timeline(
+    records: QuerySet[ConsentRecord], *, customer: Customer
+) -> list[TimelineEvent]:
     granted, withdrawn = _("Consent granted: %(what)s"), _("Consent withdrawn: %(what)s")
     return [
         TimelineEvent(

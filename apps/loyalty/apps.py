@@ -25,7 +25,12 @@ class LoyaltyConfig(AppConfig):
         events.subscribe("order.earned", referrals.on_order_earned, when="in_transaction")
         events.subscribe("order.earned", badges.on_order_earned, when="in_transaction")
 
-        timeline.register(selectors.points_timeline)
+        timeline.register(
+            "points",
+            rows=selectors.points_timeline_rows,
+            key="created_at",
+            events=selectors.points_timeline,
+        )
         collector_register(ledger_verification_metrics)
         demo.register("loyalty", seed_loyalty, order=10)
         customer_exports.register_columns(

@@ -294,27 +294,27 @@ def liability_report(*, since: dt.datetime | None = None) -> Liability:
 
 
 def ledger_recent(
-    *,
-    customer: Customer,
-    limit: int,
-    account: LoyaltyAccount | None = None,
-    before: dt.datetime | None = None,
+    *, customer: Customer, limit: int, account: LoyaltyAccount | None = None
 ) -> list[LedgerLine]:
     """The newest ``limit`` rows of the member's ledger, described for staff (the 360° page's
-    ledger and its timeline), in two queries whatever the rows: the rows with their order,
-    store, refund and lot, then their redemption, reward and actor. Not all eight tables in one
-    join: PostgreSQL's join search grows exponentially with the tables, and plans that join in
-    about 10 ms for a sub-millisecond execution; two joins of four or five plan in a fraction
-    of a millisecond."""
+    loyalty tab)."""
     account_id = (
         account.pk
         if account is not None
         else Subquery(LoyaltyAccount.objects.filter(customer=customer).values("pk")[:1])
     )
-    recent = PointsTransaction.objects.filter(account_id=account_id)
-    if before is not None:
-        recent = recent.filter(created_at__lt=before)
-    rows = list(recent.select_related("order__store", "refund", "lot").order_by("-id")[:limit])
+    return ledger_described(
+        PointsTransaction.objects.filter(account_id=account_id).order_by("-id")[:limit]
+    )
+
+
+def ledger_described(rows: QuerySet[PointsTransaction]) -> list[LedgerLine]:
+    """Ledger rows (ordered and sliced by the caller) described for staff, in two queries
+    whatever the rows: the rows with their order, store, refund and lot, then their
+    redemption, reward and actor. Not all eight tables in one join: PostgreSQL's join search
+    grows exponentially with the tables, and plans that join in about 10 ms for a
+    sub-millisecond execution; two joins of four or five plan in a fraction of a millisecond."""
+    rows = list(rows.select_related("order__store", "refund", "lot"))
     if rows:
         links = PointsTransaction.objects.filter(pk__in=[tx.pk for tx in rows]).filter(
             Q(redemption__isnull=False) | Q(actor__isnull=False)
@@ -333,10 +333,19 @@ def ledger_recent(
     return describe(rows, audience=STAFF)
 
 
+# The timeline's source (``apps.core.timeline``, registered in ``LoyaltyConfig.ready``).
+
+
+def points_timeline_rows(*, customer: Customer) -> QuerySet[PointsTransaction]:
+    return PointsTransaction.objects.filter(
+        account_id=Subquery(LoyaltyAccount.objects.filter(customer=customer).values("pk")[:1])
+    )
+
+
 def points_timeline(
-    *, customer: Customer, limit: int, before: dt.datetime | None = None
+    rows: QuerySet[PointsTransaction], *, customer: Customer
 ) -> list[TimelineEvent]:
-    return points_timeline_events(ledger_recent(customer=customer, limit=limit, before=before))
+    return points_timeline_events(ledger_described(rows))
 
 
 def points_timeline_events(lines: list[LedgerLine]) -> list[TimelineEvent]:

@@ -26,7 +26,12 @@ class SurveysConfig(AppConfig):
         from . import privacy as sections
         from .demo import seed_surveys
 
-        timeline.register(member_selectors.surveys_timeline)
+        timeline.register(
+            "surveys",
+            rows=member_selectors.surveys_timeline_rows,
+            key="sent_at",
+            events=member_selectors.surveys_timeline,
+        )
         demo.register("surveys", seed_surveys, order=20)  # after loyalty (10): tiers exist
         privacy.register(
             "survey_invitations",

@@ -9,7 +9,7 @@ with ``show_text`` and replaces each text it may not show with ``hidden=True``.
 import datetime as dt
 from dataclasses import dataclass, field
 
-from django.db.models import Prefetch, Q
+from django.db.models import Prefetch, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -168,15 +168,17 @@ def _response_detail(response: Response) -> str:
     return " · ".join(parts)
 
 
-def surveys_timeline(*, customer: Customer, limit: int, before=None) -> list[TimelineEvent]:
+def surveys_timeline_rows(*, customer: Customer) -> QuerySet[Invitation]:
+    return Invitation.objects.filter(customer=customer, status=InvitationStatus.SENT)
+
+
+def surveys_timeline(
+    invitations: QuerySet[Invitation], *, customer: Customer
+) -> list[TimelineEvent]:
     """Invitations sent to the member and their responses: one query (an answered invitation
     brings its response along)."""
     events: list[TimelineEvent] = []
-    sent = Invitation.objects.filter(customer=customer, status=InvitationStatus.SENT)
-    if before is not None:
-        sent = sent.filter(sent_at__lt=before)
-    invitations = sent.select_related("survey", "response").order_by("-sent_at", "-id")[:limit]
-    for invitation in invitations:
+    for invitation in invitations.select_related("survey", "response"):
         survey = invitation.survey
         response = getattr(invitation, "response", None)
         if response is not None and response.customer_id == customer.pk:

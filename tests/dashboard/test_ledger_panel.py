@@ -89,7 +89,8 @@ def test_panel_costs_the_same_with_5_or_50_rounds_of_every_kind(
     _, customer = enrolled_member("budget@test.local")
     client.force_login(manager)
     panel = reverse("dashboard:loyalty-customer", args=[customer.member_number])
-    detail = reverse("dashboard:customer-detail", args=[customer.member_number])
+    # The 360 page's Loyalty tab, read on its own when first shown.
+    detail = reverse("dashboard:customer-panel", args=[customer.member_number, "loyalty"])
     ledger_world.every_kind(customer, actor=superuser, start=0, n=5)
     client.get(panel)
     few = (_count(client, panel), _count(client, detail))

@@ -82,9 +82,9 @@ def test_customer_list_htmx_partial_budget(client, agent, store, count_queries):
 def test_customer_360_budget(
     request, role, client, store, count_queries, django_assert_max_num_queries
 ):
-    """The same number of queries for one row of each kind as for more rows of each kind than
-    any panel shows (orders, ledger rows, redemptions, complaints, survey responses, campaign
-    messages, calls and notes, consent changes, tags, tier changes)."""
+    """No more queries for more rows of each kind than any panel shows than for one row of each
+    kind (orders, ledger rows, redemptions, complaints, survey responses, campaign messages,
+    calls and notes, consent changes, tags, tier changes)."""
     staff = request.getfixturevalue(role)
     customer = CustomerFactory(store=store)
     client.force_login(staff)
@@ -93,7 +93,9 @@ def test_customer_360_budget(
     small = count_queries(client, url)
     grow_history(customer, n=54, start=1, staff=staff, store=store)
     large = count_queries(client, url)
-    assert small == large
+    # Bounded whatever the history: one query finds the page, then one or two per kind of
+    # event on it (one row of each kind puts every kind on the page: the most it costs).
+    assert large <= small <= DETAIL_BUDGET
     with django_assert_max_num_queries(DETAIL_BUDGET):
         response = client.get(url)
     assert response.context["stats"].orders == 55
