@@ -3,8 +3,9 @@
 - ``/healthz``: the process answers. No database, no cache, nothing else: a liveness probe
   must not restart a web process because the database is away.
 - ``/readyz``: the process can serve: the database answers, the cache takes a write, the
-  broker accepts a connection, and every migration is applied. Each check runs in a thread of
-  its own and is given ``READINESS_CHECK_TIMEOUT`` seconds: a hung dependency is reported as
+  broker accepts a connection, and every migration is applied. Each check runs in a long-lived
+  thread of its own (keeping its database connection between probes) and is given
+  ``READINESS_CHECK_TIMEOUT`` seconds: a hung dependency is reported as
   such, it never hangs the probe. 200 ``{"status": "ok", ...}`` or 503 naming the failing
   checks. The public answer gives a failure's kind only (hosts and ports stay in the log and
   in ``doctor``): the probe is reachable without credentials.
@@ -15,8 +16,10 @@ SecurityMiddleware (SSL redirect) and before the host check (``request.get_host(
 called by CommonMiddleware) see them; no session, no user, no database beyond the checks.
 """
 
+import contextlib
 import json
 import logging
+import queue
 import threading
 import time
 from collections.abc import Callable
@@ -123,24 +126,69 @@ CHECKS: list[Check] = [
 ]
 
 
-def _run_bounded(check: Check, timeout: float) -> CheckResult:
-    outcome: dict = {}
+class _Prober:
+    """A long-lived daemon thread that runs one check at a time. Its database connection is its
+    own and stays open between probes (a probe every few seconds does not open a connection
+    each time); a failed check closes it, so the next one connects afresh. A check that does
+    not answer in time leaves its thread behind: the next probe gets a new thread (the old one
+    ends with the process, or when its call returns)."""
 
-    def target() -> None:
+    def __init__(self, name: str) -> None:
+        self.jobs: queue.SimpleQueue = queue.SimpleQueue()
+        self.thread = threading.Thread(target=self._loop, name=f"readyz-{name}", daemon=True)
+        self.thread.start()
+
+    def _loop(self) -> None:
+        while True:
+            check, answer = self.jobs.get()
+            if check is None:  # ``probers_close``
+                connections.close_all()
+                answer.put({})
+                return
+            outcome: dict = {}
+            try:
+                outcome["note"] = check.run()
+            except Exception as exc:
+                outcome["error"] = exc
+                connections.close_all()  # a broken connection is not kept
+            answer.put(outcome)
+
+    def run(self, check: Check, timeout: float) -> dict | None:
+        answer: queue.SimpleQueue = queue.SimpleQueue()
+        self.jobs.put((check, answer))
         try:
-            outcome["note"] = check.run()
-        except Exception as exc:
-            outcome["error"] = exc
-        finally:
-            # A thread of its own: its database connections must not outlive it.
-            connections.close_all()
+            return answer.get(timeout=timeout)
+        except queue.Empty:
+            return None
 
+
+_probers: dict[str, _Prober] = {}
+_probers_lock = threading.Lock()
+
+
+def probers_close(timeout: float = 5) -> None:
+    """End the probe threads and close their connections (before a database they hold open is
+    dropped: the test database at the end of a test run)."""
+    with _probers_lock:
+        probers = list(_probers.values())
+        _probers.clear()
+    for prober in probers:
+        answer: queue.SimpleQueue = queue.SimpleQueue()
+        prober.jobs.put((None, answer))
+        with contextlib.suppress(queue.Empty):
+            answer.get(timeout=timeout)
+
+
+def _run_bounded(check: Check, timeout: float) -> CheckResult:
+    with _probers_lock:
+        prober = _probers.get(check.name) or _probers.setdefault(check.name, _Prober(check.name))
     started = time.monotonic()
-    thread = threading.Thread(target=target, name=f"readyz-{check.name}", daemon=True)
-    thread.start()
-    thread.join(timeout)
+    outcome = prober.run(check, timeout)
     ms = round((time.monotonic() - started) * 1000, 1)
-    if thread.is_alive():
+    if outcome is None:
+        with _probers_lock:
+            if _probers.get(check.name) is prober:
+                del _probers[check.name]  # stuck: the next probe starts a new thread
         detail = f"no answer within {timeout:g} s"
         return CheckResult(check.name, False, ms, detail, "timeout", check.fix)
     if "error" in outcome:

@@ -3,16 +3,31 @@ over plain HTTP, cheap, time-bounded, and naming what failed."""
 
 import json
 import socket
+import threading
 import time
 from collections.abc import Iterator
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.db import connection
+from django.db import connection, connections
 
 from apps.core import health
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _probers_closed():
+    """The probe threads keep their database connections: closed after each test, so that
+    none holds the test database open when it is dropped."""
+    yield
+    health.probers_close()
+
+
+def _backend_pid() -> str:
+    with connections["default"].cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        return str(cursor.fetchone()[0])
 
 
 @pytest.fixture
@@ -142,3 +157,29 @@ def test_readyz_answer_is_json(client):
     response = client.get("/readyz")
     assert response["Content-Type"] == "application/json"
     json.loads(response.content)
+
+
+@pytest.mark.postgres
+def test_probes_keep_their_database_connection_until_a_check_fails():
+    pid = health.Check("pid", _backend_pid, fix="")
+    first, second = health._run_bounded(pid, 5), health._run_bounded(pid, 5)
+    assert first.ok and first.detail == second.detail  # no new connection per probe
+
+    def broken() -> str:
+        _backend_pid()
+        raise RuntimeError("the database said no")
+
+    failed = health._run_bounded(health.Check("pid", broken, fix=""), 5)
+    assert not failed.ok and failed.kind == "RuntimeError"
+    assert health._run_bounded(pid, 5).detail != first.detail  # connected afresh
+
+
+def test_a_stuck_check_does_not_block_the_next_probe():
+    released = threading.Event()
+    stuck = health.Check("stuck", lambda: str(released.wait(10)), fix="")
+    started = time.monotonic()
+    result = health._run_bounded(stuck, 0.2)
+    assert not result.ok and result.kind == "timeout"
+    quick = health._run_bounded(health.Check("stuck", lambda: "fine", fix=""), 2)
+    assert quick.ok and quick.detail == "fine" and time.monotonic() - started < 2
+    released.set()

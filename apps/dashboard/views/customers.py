@@ -51,7 +51,7 @@ from apps.customers.services import (
     customer_update,
     interaction_log,
 )
-from apps.loyalty.selectors import account_get, points_summary_of
+from apps.loyalty.selectors import account_get
 from apps.surveys.member_selectors import member_surveys
 
 from ..forms import (
@@ -276,9 +276,8 @@ class CustomerDetailView(StaffRequiredMixin, TemplateView):
             context["consent_grid"] = _consent_grid(privacy.consents)
             context["consent_log"] = privacy.consent_history
         if user.has_perm("loyalty.view_loyaltyaccount"):
-            context["points"] = points_summary_of(
-                account_get(customer=customer), expiring_days=None
-            )
+            # The figures' balance, pending points and tier: the account row as it stands.
+            context["points"] = account_get(customer=customer)
         if user.has_perm("analytics.view_customermetrics"):
             metrics = metrics_for(customer=customer)
             context["metrics"] = metrics
