@@ -107,4 +107,5 @@ def test_the_panel_costs_the_same_queries_whatever_the_history(
     grow(3, 0)
     small = count_queries(client, url)
     grow(120, 3)
-    assert count_queries(client, url) == small
+    # No more with more history: the timeline reads only the kinds on its first page.
+    assert count_queries(client, url) <= small

@@ -16,6 +16,7 @@ from django.utils.cache import patch_vary_headers
 from django.utils.dateparse import parse_datetime
 from django.utils.functional import cached_property
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views import View
 from django.views.generic import FormView, TemplateView
 
@@ -183,13 +184,19 @@ def _tickets_panel(customer: Customer, user) -> dict:
 
 @dataclass(frozen=True)
 class Panel:
-    """A tab of the 360° page below the timeline: loaded when it is first shown (its own
-    request, ``CustomerPanelView``), or with the page when the URL names it (``?tab=``)."""
+    """A tab of the 360° page beside the timeline: read when it is first shown (its own
+    request, ``CustomerPanelView``), or with the page when the URL names it (``?tab=``).
+    ``pane``: the id of its pane (``#tab-<pane>`` in a redirect opens it); ``padded``: its
+    content is not a full-width table."""
 
     name: str
+    label: str
+    icon: str
+    pane: str
     permission: str
     template: str
     context: Callable[[Customer, Any], dict]
+    padded: bool = True
 
 
 PANELS = {
@@ -197,22 +204,50 @@ PANELS = {
     for panel in (
         Panel(
             "loyalty",
+            gettext_lazy("Loyalty"),
+            "star",
+            "loyalty-tab",
             "loyalty.view_loyaltyaccount",
             "dashboard/loyalty/_customer_panel.html",
             _loyalty_panel,
         ),
         Panel(
-            "surveys", "surveys.view_response", "dashboard/customers/_surveys.html", _surveys_panel
+            "surveys",
+            gettext_lazy("Surveys"),
+            "chat-square-quote",
+            "surveys-tab",
+            "surveys.view_response",
+            "dashboard/customers/_surveys.html",
+            _surveys_panel,
         ),
         Panel(
-            "tickets", "complaints.view_ticket", "dashboard/customers/_tickets.html", _tickets_panel
+            "tickets",
+            gettext_lazy("Complaints"),
+            "life-preserver",
+            "tickets-tab",
+            "complaints.view_ticket",
+            "dashboard/customers/_tickets.html",
+            _tickets_panel,
         ),
-        Panel("orders", "customers.view_order", "dashboard/customers/_orders.html", _orders_panel),
         Panel(
+            "orders",
+            gettext_lazy("Orders"),
+            "bag",
+            "orders",
+            "customers.view_order",
+            "dashboard/customers/_orders.html",
+            _orders_panel,
+            padded=False,
+        ),
+        Panel(
+            "interactions",
+            gettext_lazy("Interactions"),
+            "chat-left-text",
             "interactions",
             "customers.view_interaction",
             "dashboard/customers/_interactions.html",
             _interactions_panel,
+            padded=False,
         ),
     )
 }
@@ -263,7 +298,7 @@ class CustomerDetailView(StaffRequiredMixin, TemplateView):
             interaction_form=InteractionForm(),
             consent_form=ConsentForm(),
             privacy=privacy,
-            panels={p.name: p for p in panels},
+            panels=panels,
             tab=opened.name if opened else "timeline",
             timeline=timeline_page(
                 customer, limit=TIMELINE_ON_PAGE, before=_timeline_before(self.request)
