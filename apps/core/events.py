@@ -60,7 +60,10 @@ EVENTS: dict[str, str] = {
         "A refund took back its share of the order's points (once per refund). refund_id, "
         "order_id, customer_id, points (taken from the balance and pending), owed, expired."
     ),
-    "order.earned": "A member's order earned its points (once per order). order_id, customer_id.",
+    "order.earned": (
+        "A member's order earned its points (once per order). order_id, customer_id, "
+        "configuration_version (the loyalty configuration it earned under, or null)."
+    ),
     "tier.changed": "A member's tier changed. customer_id, old_tier_id, new_tier_id, direction.",
     "redemption.created": "A member redeemed a reward. redemption_id, customer_id, reward_id.",
     "redemption.fulfilled": (

@@ -10,6 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from apps.loyalty.models import Badge, CustomerBadge
 from apps.loyalty.services import order_ingest
 from tests.loyalty.factories import BadgeFactory, EarnRuleFactory, ProgrammeFactory, TierFactory
 
@@ -83,6 +84,23 @@ def test_order_post_query_budget(api, programme_with_history):
     assert len(ctx.captured_queries) <= ORDER_POST_BUDGET, "\n".join(
         q["sql"][:120] for q in ctx.captured_queries
     )
+
+
+@pytest.mark.postgres
+def test_an_order_asks_nothing_about_badges_when_none_is_active(api, programme_with_history):
+    """The badge hook plans with the configuration the order earned under (its version read in
+    the order's lock): no active badge, no badge query; one switched on, the next order
+    reaches it."""
+    Badge.objects.update(is_active=False)  # the configuration's triggers move its version
+    assert api.post(ORDERS, two_line_order(1), format="json").status_code == 201
+    with CaptureQueriesContext(connection) as ctx:
+        response = api.post(ORDERS, two_line_order(2), format="json")
+    assert response.status_code == 201
+    assert not [q for q in ctx.captured_queries if "loyalty_badge" in q["sql"]]
+    held = set(CustomerBadge.objects.values_list("badge__slug", flat=True))
+    BadgeFactory(slug="three", rule="orders_count", threshold=3)  # 14 orders: in reach
+    assert api.post(ORDERS, two_line_order(3), format="json").status_code == 201
+    assert set(CustomerBadge.objects.values_list("badge__slug", flat=True)) == held | {"three"}
 
 
 def test_a_repeated_order_is_cheap(api, programme_with_history):

@@ -36,6 +36,7 @@ from apps.core.services import audit_record, model_snapshot
 from apps.customers.enums import OrderStatus
 from apps.customers.models import Customer, Order
 
+from ..configuration import configuration
 from ..enums import BonusKind, ReferralStatus
 from ..locks import lock_account
 from ..models import Badge, CustomerBadge, Referral
@@ -156,7 +157,11 @@ def badges_evaluate(
 
 def on_order_earned(event: Event) -> list[CustomerBadge]:
     """``order.earned``, in the order's transaction: badges the purchase reached. Costs one
-    query for most orders (no candidate badge in reach)."""
+    query for most orders (no candidate badge in reach), none when the configuration the order
+    earned under has no active badge."""
+    version = event.payload.get("configuration_version")
+    if version is not None and not configuration(version=version).badges:
+        return []
     customer_id = event.payload["customer_id"]
     if not (candidates := _candidates(customer_id)):
         return []

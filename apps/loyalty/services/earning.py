@@ -404,7 +404,13 @@ def order_ingest(
         order=order, new=created, lines=line_amounts(lines) if created else None
     )
     if created and order.customer_id:
-        events.publish("order.earned", order_id=order.pk, customer_id=order.customer_id)
+        events.publish(
+            "order.earned",
+            order_id=order.pk,
+            customer_id=order.customer_id,
+            # Read in the order's own lock query: its subscribers plan with it for free.
+            configuration_version=config.version if config else None,
+        )
         # Referral and badge bonuses may have moved the balance (and a gift the tier).
         balance, tier_id = (
             LoyaltyAccount.objects.filter(customer_id=order.customer_id)
