@@ -184,6 +184,25 @@ def test_agent_finds_a_customer_opens_360_and_logs_a_call(page, shop):
         shop["agent"],
     )
 
+    # A long history: the timeline shows a page and reads older ones in place.
+    base = timezone.now() - dt.timedelta(days=300)
+    Interaction.objects.bulk_create(
+        Interaction(
+            customer=star, kind="note", summary=f"Old note {i:02d}", at=base + dt.timedelta(days=i)
+        )
+        for i in range(40)
+    )
+    page.goto(page.url.split("#")[0])
+    timeline = page.locator("#timeline")
+    expect(timeline.locator(".timeline-item")).to_have_count(25)
+    timeline.get_by_role("link", name="Show older").click()
+    expect(timeline.locator(".timeline-item")).to_have_count(50)
+    expect(timeline).not_to_contain_text("Old note 00")
+    timeline.get_by_role("link", name="Show older").click()
+    expect(timeline).to_contain_text("Old note 00")
+    expect(timeline.get_by_role("link", name="Show older")).to_have_count(0)
+    screenshot(page, "staff-06b-timeline-older")
+
 
 def test_manager_downloads_the_customer_list_as_excel(page, shop):
     login(page, "manager@test.local")
