@@ -328,8 +328,8 @@ def _probe_rows(n: int) -> list[dict]:
     rows = []
     notes = {
         "/healthz": "answered by ProbeMiddleware, nothing checked",
-        "/readyz": "database, cache, broker, migrations, each in a new thread (so a new "
-        "database connection per probe)",
+        "/readyz": "database, cache, broker, migrations, each in a long-lived probe thread "
+        "keeping its database connection",
         "/metrics": "bearer token; this process's registry + scrape-time collectors",
     }
     for name in ("/healthz", "/readyz", "/metrics"):
