@@ -302,6 +302,18 @@ def test_360_tabs_are_refused_to_roles_that_may_not_see_them(client, marketer, c
     assert "interactions" not in [panel.name for panel in page.context["panels"]]
 
 
+@pytest.mark.parametrize(
+    "before", ["2026-13-45T10:00:00+08:00", "yesterday", "2026-01-01T10:00:00", ""]
+)
+def test_a_timeline_page_asked_with_a_bad_time_is_the_newest(client, agent, customer, before):
+    OrderFactory(customer=customer, external_id="NEWEST")
+    client.force_login(agent)
+    url = reverse("dashboard:customer-panel", args=[customer.member_number, "timeline"])
+    response = client.get(url, {"before": before})
+    assert response.status_code == 200
+    assert "NEWEST" in response.content.decode()
+
+
 @pytest.mark.parametrize("one_query", [True, False], ids=["union", "query-per-kind"])
 def test_the_timeline_pages_back_in_time_without_gaps(
     client, agent, customer, store, monkeypatch, one_query

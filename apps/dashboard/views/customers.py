@@ -146,9 +146,12 @@ class CustomerQuickSearchView(StaffRequiredMixin, TemplateView):
 
 
 def _timeline_before(request) -> dt.datetime | None:
-    """The ``before`` of a timeline page from the query string (ISO 8601), None when absent or
-    not a time with its zone."""
-    value = parse_datetime(request.GET.get("before", "") or "") if "before" in request.GET else None
+    """The ``before`` of a timeline page from the query string (ISO 8601 with its zone, as the
+    "Show older" link writes it); None, the newest page, for anything else."""
+    try:
+        value = parse_datetime(request.GET.get("before", ""))
+    except ValueError:  # well formed, but no such time (month 13, say)
+        return None
     return value if value is not None and timezone.is_aware(value) else None
 
 
