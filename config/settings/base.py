@@ -90,7 +90,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
-    "allauth.usersessions.middleware.UserSessionsMiddleware",
+    # allauth.usersessions' activity tracking, once a minute rather than every request.
+    "apps.accounts.middleware.SessionActivityMiddleware",
     "apps.accounts.middleware.StaffMFAMiddleware",
     "apps.accounts.middleware.RateLimitedMiddleware",
     # Last: request latency by view (apps.core.metrics).
@@ -220,7 +221,9 @@ ACCOUNT_PHONE_VERIFICATION_SUPPORTS_CHANGE = True  # fix a mistyped number at si
 ACCOUNT_PHONE_VERIFICATION_CODE_FORMAT = {"numeric": True, "length": 6, "dashed": False}
 ACCOUNT_REAUTHENTICATION_REQUIRED = True
 ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Clientele] "
-USERSESSIONS_TRACK_ACTIVITY = True
+USERSESSIONS_TRACK_ACTIVITY = True  # recorded by apps.accounts.middleware.SessionActivityMiddleware
+# How stale a session's "last seen" may be: a session's client is recorded again after this.
+SESSION_ACTIVITY_INTERVAL = env.int("SESSION_ACTIVITY_INTERVAL", default=60)
 LOGIN_URL = "account_login"
 LOGIN_REDIRECT_URL = "/me/"
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
