@@ -124,8 +124,13 @@ def _reasons(bits: int) -> list[str]:
 
 class DuplicateCandidates:
     """The pairs, best first (review, then e-mail, phone, name and birth date; newest first
-    within), as a sliceable sequence for ``Paginator``: ``count()`` is one query, a slice is
-    one query for the pairs plus two for their customers and order counts."""
+    within), as a sliceable sequence for ``Paginator``. Finding the pairs reads every active
+    customer, so it runs once a page: ``count()`` reads the total with the first
+    ``ROWS_KEPT`` pairs (a window count), and a slice within them is served from those; a
+    slice further on, or one asked before any count, is one query of its own. Either way two
+    more read the page's customers and their order counts."""
+
+    ROWS_KEPT = 1000
 
     def __init__(self, *, reason: str = "", customer: Customer | None = None) -> None:
         conditions, params = ["1 = 1"], {"cap": GROUP_CAP, "review": REVIEW_TAG}
@@ -137,6 +142,7 @@ class DuplicateCandidates:
         self.where = " AND ".join(conditions)
         self.params = params
         self._count: int | None = None
+        self._kept: list[tuple] = []
 
     def _run(self, select: str, tail: str = "") -> list[tuple]:
         with connection.cursor() as cursor:
@@ -145,9 +151,15 @@ class DuplicateCandidates:
             )
             return cursor.fetchall()
 
+    ORDER = "ORDER BY reasons DESC, b_id DESC, a_id DESC"
+
     def count(self) -> int:
         if self._count is None:
-            self._count = self._run("COUNT(*)")[0][0]
+            rows = self._run(
+                "a_id, b_id, reasons, COUNT(*) OVER ()", f"{self.ORDER} LIMIT {self.ROWS_KEPT}"
+            )
+            self._count = rows[0][3] if rows else 0
+            self._kept = [row[:3] for row in rows]
         return self._count
 
     def __len__(self) -> int:
@@ -158,10 +170,11 @@ class DuplicateCandidates:
             raise TypeError("DuplicateCandidates supports slices only")
         start = item.start or 0
         stop = item.stop if item.stop is not None else start + 50
+        if self._count is not None and (stop <= len(self._kept) or self._count <= len(self._kept)):
+            return _hydrate(self._kept[start:stop])
         rows = self._run(
             "a_id, b_id, reasons",
-            f"ORDER BY reasons DESC, b_id DESC, a_id DESC LIMIT {int(stop - start)} "
-            f"OFFSET {int(start)}",
+            f"{self.ORDER} LIMIT {int(stop - start)} OFFSET {int(start)}",
         )
         return _hydrate(rows)
 

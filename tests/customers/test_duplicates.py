@@ -6,7 +6,12 @@ import datetime as dt
 import pytest
 from django.core.paginator import Paginator
 
-from apps.customers.duplicates import GROUP_CAP, duplicate_candidates, merge_suggestion
+from apps.customers.duplicates import (
+    GROUP_CAP,
+    DuplicateCandidates,
+    duplicate_candidates,
+    merge_suggestion,
+)
 from apps.customers.services import customer_erase, customer_merge
 from tests.customers.factories import CustomerFactory, OrderFactory, TagFactory
 
@@ -97,6 +102,26 @@ def test_pairs_paginate():
     assert paginator.count == 7 and paginator.num_pages == 3
     seen = [frozenset((p.first.pk, p.second.pk)) for n in (1, 2, 3) for p in paginator.page(n)]
     assert len(seen) == len(set(seen)) == 7
+
+
+@pytest.mark.parametrize("kept", [1000, 4, 1])
+def test_a_page_is_found_with_one_pass_over_the_customers(
+    kept, monkeypatch, django_assert_num_queries
+):
+    # The count keeps the first pairs: a page among them needs no second pass; pages after
+    # them, and a count that kept fewer than a page, read their own, in the same order.
+    monkeypatch.setattr(DuplicateCandidates, "ROWS_KEPT", kept)
+    for i in range(7):
+        CustomerFactory(phone=f"+86139100000{i:02d}")
+        CustomerFactory(phone=f"+86139100000{i:02d}")
+    paginator = Paginator(duplicate_candidates(), 3)
+    with django_assert_num_queries(1 + (kept < 3) + 2):  # the pairs; their customers, orders
+        first = list(paginator.page(1))
+    pages = [first, *(list(paginator.page(n)) for n in (2, 3))]
+    everything = duplicate_candidates()[0:7]
+    assert [(p.first.pk, p.second.pk) for page in pages for p in page] == [
+        (p.first.pk, p.second.pk) for p in everything
+    ]
 
 
 def test_suggested_survivor_has_the_login_then_more_orders(member):
