@@ -309,22 +309,27 @@ def ledger_recent(
 
 
 def ledger_described(rows: QuerySet[PointsTransaction]) -> list[LedgerLine]:
-    """Ledger rows (ordered and sliced by the caller) described for staff, in two queries
-    whatever the rows: the rows with their order, store, refund and lot, then their
-    redemption, reward and actor. Not all eight tables in one join: PostgreSQL's join search
-    grows exponentially with the tables, and plans that join in about 10 ms for a
-    sub-millisecond execution; two joins of four or five plan in a fraction of a millisecond."""
+    """Ledger rows (ordered and sliced by the caller) described for staff, in at most two
+    queries whatever the rows: the rows with their order, store, refund and lot, then, when
+    some of them have one, their redemption, reward and actor. Not all eight tables in one
+    join: PostgreSQL's join search grows exponentially with the tables, and plans that join in
+    about 10 ms for a sub-millisecond execution; two joins of four or five plan in a fraction
+    of a millisecond."""
     rows = list(rows.select_related("order__store", "refund", "lot"))
     if rows:
-        links = PointsTransaction.objects.filter(pk__in=[tx.pk for tx in rows]).filter(
-            Q(redemption__isnull=False) | Q(actor__isnull=False)
+        # Most rows link neither (an order's points, expiry): then the second query is not run.
+        linked_ids = [tx.pk for tx in rows if tx.redemption_id or tx.actor_id]
+        links = PointsTransaction.objects.filter(pk__in=linked_ids) if linked_ids else None
+        linked = (
+            {
+                tx.pk: tx
+                for tx in links.select_related("redemption__reward", "actor").only(
+                    "pk", "redemption", "actor"
+                )
+            }
+            if links is not None
+            else {}
         )
-        linked = {
-            tx.pk: tx
-            for tx in links.select_related("redemption__reward", "actor").only(
-                "pk", "redemption", "actor"
-            )
-        }
         for tx in rows:
             # Assigning through the relation caches the object (the ids are the same).
             link = linked.get(tx.pk)

@@ -13,6 +13,7 @@ from django.utils.http import urlencode
 
 from apps.accounts import roles
 from apps.loyalty.models import PointsTransaction
+from apps.loyalty.selectors import ledger_described
 from tests.conftest import enrolled_member, make_staff
 from tests.loyalty import ledger_world
 
@@ -102,3 +103,22 @@ def test_panel_costs_the_same_with_5_or_50_rounds_of_every_kind(
     assert len(response.context["loyalty_ledger"]) == 50
     with django_assert_max_num_queries(DETAIL_BUDGET):
         client.get(detail)
+
+
+def test_rows_that_link_no_redemption_or_staff_member_do_not_ask_for_them(lin, superuser):
+    # An order's points name no redemption and no staff member: their page asks for neither.
+    mine = PointsTransaction.objects.filter(account__customer=lin).order_by("-id")
+    plain = mine.filter(redemption__isnull=True, actor__isnull=True, kind="earn")
+    linked = mine.filter(redemption__isnull=False)
+    with CaptureQueriesContext(connection) as without_links:
+        plain_lines = ledger_described(plain)
+    with CaptureQueriesContext(connection) as with_links:
+        linked_lines = ledger_described(linked)
+    assert plain_lines and linked_lines
+
+    def link_queries(ctx) -> int:
+        return sum('"loyalty_redemption"' in q["sql"] for q in ctx.captured_queries)
+
+    assert (link_queries(without_links), link_queries(with_links)) == (0, 1)
+    assert all(line.tx.redemption is None and line.tx.actor is None for line in plain_lines)
+    assert all(line.tx.redemption.reward.name for line in linked_lines)
