@@ -8,6 +8,7 @@ from django.core.cache import cache
 from django.shortcuts import redirect
 
 PROTECTED_PREFIXES = ("/staff/", "/admin/")
+USER_AGENT_KEPT = UserSession._meta.get_field("user_agent").max_length
 
 
 class StaffMFAMiddleware:
@@ -73,7 +74,7 @@ class SessionActivityMiddleware:
             key = f"usersession-seen:{session.session_key}"
             client = (
                 get_adapter().get_client_ip(request),
-                request.META.get("HTTP_USER_AGENT", "")[:200],
+                request.META.get("HTTP_USER_AGENT", "")[:USER_AGENT_KEPT],
             )
             if tuple(cache.get(key) or ()) != client:
                 UserSession.objects.create_from_request(request)

@@ -131,6 +131,7 @@ class DuplicateCandidates:
     more read the page's customers and their order counts."""
 
     ROWS_KEPT = 1000
+    ORDER = "ORDER BY reasons DESC, b_id DESC, a_id DESC"
 
     def __init__(self, *, reason: str = "", customer: Customer | None = None) -> None:
         conditions, params = ["1 = 1"], {"cap": GROUP_CAP, "review": REVIEW_TAG}
@@ -150,8 +151,6 @@ class DuplicateCandidates:
                 _sql(where=self.where, tail=tail).replace("{select}", select), self.params
             )
             return cursor.fetchall()
-
-    ORDER = "ORDER BY reasons DESC, b_id DESC, a_id DESC"
 
     def count(self) -> int:
         if self._count is None:
