@@ -1,5 +1,6 @@
 """Database helpers that differ between PostgreSQL (production, CI) and SQLite (laptop demo)."""
 
+import datetime as dt
 from collections.abc import Iterable
 
 from django.db import connection, connections, migrations, router
@@ -8,6 +9,15 @@ from django.db.models import F, Lookup, Q
 
 def is_postgres(conn=None) -> bool:
     return (conn or connection).vendor == "postgresql"
+
+
+def stand_ins_replaced(params: Iterable, values: dict) -> list:
+    """The parameters of SQL compiled once for stand-ins, with each stand-in replaced by this
+    use's value. Django can take longer to compile an annotated or combined queryset than the
+    database takes to run it, so a hot path compiles it once per process for stand-in values
+    that nothing real equals (an id no row has, a time long past) and binds its own values in
+    their places (the order path's lock query, the timeline's union)."""
+    return [values.get(p, p) if isinstance(p, int | str | dt.datetime) else p for p in params]
 
 
 class _EqualsAnyId(Lookup):

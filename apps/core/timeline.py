@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from django.db import connection
 from django.db.models import F, IntegerField, QuerySet, Value
 
+from .db import stand_ins_replaced
 from .events import wiring_only
 
 
@@ -107,8 +108,7 @@ def _union_statement(customer, *, before, n: int) -> tuple[str, list] | None:
     if compiled is None:
         return None
     sql, params = compiled
-    values = {_STAND_IN_PK: customer.pk, _STAND_IN_BEFORE: before}
-    return sql, [values.get(p, p) if type(p) in (int, dt.datetime) else p for p in params]
+    return sql, stand_ins_replaced(params, {_STAND_IN_PK: customer.pk, _STAND_IN_BEFORE: before})
 
 
 def _stamps(customer, *, before, n: int) -> list[tuple[dt.datetime, int]]:

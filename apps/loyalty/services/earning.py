@@ -17,6 +17,7 @@ from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 
 from apps.core import events
+from apps.core.db import stand_ins_replaced
 from apps.customers.enums import OrderChannel
 from apps.customers.models import Customer, Order, Store
 from apps.customers.services import order_record
@@ -265,11 +266,7 @@ def _lock_sql(shape: tuple, order: Order, now: dt.datetime) -> tuple[str, list, 
     stand_ins = {_CUSTOMER: order.customer_id, _PLACED_AT: order.placed_at, _NOW: now}
     for _metric, window in shape[1]:
         stand_ins[_add_months(_NOW, -window)] = _add_months(now, -window)
-    return sql, [stand_ins.get(p, p) if _hashable(p) else p for p in params], names
-
-
-def _hashable(value) -> bool:
-    return isinstance(value, int | str | dt.datetime)
+    return sql, stand_ins_replaced(params, stand_ins), names
 
 
 def _lock_for_order(order: Order, now: dt.datetime) -> _Locked:
